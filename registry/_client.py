@@ -1,0 +1,89 @@
+"""Dispatching calls: the Client and its Batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sim
+from sim import Call, DispatchID
+
+from .error import exception_for_error
+
+__all__ = ["Batch", "Client"]
+
+
+class Client:
+    """Dispatches calls to the running simulation's service and waits for them.
+
+    `api_key` and `api_url` are accepted for compatibility with the Dispatch
+    SDK and ignored: the service is simulated in-process.
+    """
+
+    def __init__(self, api_key: str | None = None, api_url: str | None = None) -> None:
+        self.api_key = api_key
+        self.api_url = api_url
+
+    def dispatch(self, calls: Sequence[Call]) -> list[DispatchID]:
+        """Dispatch `calls` in one request; returns their DispatchIDs in order."""
+        from ._function import current_dispatch_id
+
+        if isinstance(calls, Call):
+            raise TypeError("dispatch() takes a list of Calls, not a single Call")
+        return sim.current().dispatch(list(calls), caller=current_dispatch_id())
+
+    async def wait(self, dispatch_id: DispatchID) -> Any:
+        """Wait for the call's outcome: return its value or raise its error."""
+        result = await sim.current().wait_result(dispatch_id)
+        if result.error is not None:
+            raise exception_for_error(result.error)
+        return result.output
+
+    async def _call(self, call: Call) -> Any:
+        (dispatch_id,) = self.dispatch([call])
+        return await self.wait(dispatch_id)
+
+    def batch(self) -> Batch:
+        """A Batch dispatched through this client."""
+        return Batch(self)
+
+
+class Batch:
+    """Calls collected to be dispatched in one request."""
+
+    def __init__(self, client: Client | None = None) -> None:
+        self.client = client if client is not None else Client()
+        self.calls: list[Call] = []
+
+    def add(self, func: Any, *args: Any, **kwargs: Any) -> Batch:
+        """Add a call of registered function `func` with these arguments."""
+        build = getattr(func, "build_call", None)
+        if build is None:
+            raise TypeError(f"Batch.add() needs a registered function, got {func!r}")
+        return self.add_call(build(*args, **kwargs))
+
+    def add_call(self, call: Call) -> Batch:
+        """Add `call` as it is."""
+        if not isinstance(call, Call):
+            raise TypeError(f"Batch.add_call() takes a Call, not {type(call).__qualname__}")
+        self.calls.append(call)
+        return self
+
+    def clear(self) -> None:
+        """Forget the calls added so far."""
+        self.calls.clear()
+
+    def dispatch(self) -> list[DispatchID]:
+        """Dispatch every added call; ids in insertion order. Cleared only on success."""
+        if not self.calls:
+            return []
+        ids = self.client.dispatch(self.calls)
+        self.clear()
+        return ids
+
+
+def batch() -> Batch:
+    """A Batch on the default registry's client."""
+    from ._registry import default_registry
+
+    return default_registry().batch()

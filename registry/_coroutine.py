@@ -1,0 +1,531 @@
+"""Durable coroutines: how an async function runs as a series of polls.
+
+A `Frame` holds one live call of an async function: the function's coroutine
+and the helper coroutines it gathers ("strands"), driven with plain
+`send`/`throw`. Each durable step (a function call, a durable sleep, a
+gather/any/race) gets a key from its place in the spawn tree (the strand's
+path plus the strand's own step counter), so keys do not depend on how
+siblings interleave. When every strand is blocked, the frame answers the
+service with a poll carrying the new calls; results come back by key.
+
+A frame that lost its memory (a crash, or a response the service never saw)
+is rebuilt from the call's journal: the function re-runs from its input and
+the journaled results are replayed batch by batch, in delivery order, with
+every step checked against the journal.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import attrs
+
+from sim import TIMER_FUNCTION, Call, CallResult, Error, Output, Status
+from sim import _codec
+from sim._journal import Journal
+
+from ._status import status_for_error, status_for_output
+from .error import NonDeterminismError, exception_for_error, exception_for_status
+
+__all__ = [
+    "AnyException",
+    "Reset",
+    "all",
+    "any",
+    "call",
+    "gather",
+    "race",
+    "sleep",
+]
+
+T = TypeVar("T")
+
+MAX_RESULTS = 10
+
+
+class Reset(Exception):
+    """Raise ``Reset(fn, *args, **kwargs)`` to continue the current call as ``fn(*args, **kwargs)``.
+
+    The DispatchID stays the same, and the caller gets the new function's
+    result. Works from async and sync functions.
+    """
+
+    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        build = getattr(fn, "build_call", None)
+        if build is None:
+            raise TypeError(f"Reset needs a registered function, not {fn!r}")
+        self.call: Call = build(*args, **kwargs)
+        super().__init__(f"reset to {self.call.function}")
+
+
+class AnyException(RuntimeError):
+    """Every awaitable given to `any` failed; `.exceptions` holds them in argument order."""
+
+    def __init__(self, exceptions: Sequence[BaseException]) -> None:
+        self.exceptions = list(exceptions)
+        super().__init__(f"{len(self.exceptions)} coroutines raised an exception")
+
+
+# -- what user code awaits -----------------------------------------------------
+
+
+class _Step:
+    """Base of everything a durable coroutine yields to its frame."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return (yield self)
+
+
+class _CallStep(_Step):
+    __slots__ = ("call",)
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    def __repr__(self) -> str:
+        return f"<durable call {self.call.function}>"
+
+
+class _GroupStep(_Step):
+    __slots__ = ("mode", "awaitables")
+
+    def __init__(self, mode: str, awaitables: tuple[Any, ...]) -> None:
+        self.mode = mode
+        self.awaitables = awaitables
+
+
+async def call(c: Call) -> Any:
+    """Await a raw `Call` (e.g. to a primitive function) as a durable step."""
+    if not isinstance(c, Call):
+        raise TypeError(f"call() takes a Call, not {type(c).__qualname__}")
+    _require_frame("call()")
+    return await _CallStep(attrs.evolve(c))
+
+
+async def sleep(seconds: float) -> None:
+    """A durable timer: suspend this function for `seconds` of virtual time.
+
+    Journaled like a call, so a rebuilt coroutine does not sleep again.
+    """
+    _require_frame("sleep()")
+    return await _CallStep(Call(TIMER_FUNCTION, seconds))
+
+
+def _group(mode: str, awaitables: tuple[Any, ...]) -> Awaitable[Any]:
+    for i, aw in enumerate(awaitables):
+        if not isinstance(aw, _Step | Coroutine):
+            raise TypeError(f"{mode}() argument {i} is not awaitable durably: {aw!r}")
+    if _frame.get() is None:
+        return _outside_group(mode, awaitables)
+    return _GroupStep(mode, awaitables)
+
+
+async def _outside_group(mode: str, awaitables: tuple[Any, ...]) -> Any:
+    raise RuntimeError(
+        f"{mode}() runs inside an async function registered with a Registry; "
+        "outside of one, await the calls directly or use a Batch"
+    )
+
+
+def gather(*awaitables: Any) -> Awaitable[list[Any]]:
+    """Await all, concurrently; results in argument order; the first error is raised."""
+    return _group("gather", awaitables)
+
+
+def all(*awaitables: Any) -> Awaitable[list[Any]]:  # noqa: A001 - the Dispatch name
+    """Same as `gather`."""
+    return _group("all", awaitables)
+
+
+def any(*awaitables: Any) -> Awaitable[Any]:  # noqa: A001 - the Dispatch name
+    """The first value to arrive; if all fail, their one error or an `AnyException`."""
+    return _group("any", awaitables)
+
+
+def race(*awaitables: Any) -> Awaitable[Any]:
+    """The first outcome to arrive, value or error."""
+    return _group("race", awaitables)
+
+
+# -- the frame ---------------------------------------------------------------------
+
+_frame: ContextVar[Frame | None] = ContextVar("dispatch_registry_frame", default=None)
+
+
+def current_frame() -> Frame | None:
+    """The frame whose coroutine is being stepped right now, if any."""
+    return _frame.get()
+
+
+def _require_frame(what: str) -> None:
+    if _frame.get() is None:
+        raise RuntimeError(f"{what} can only be awaited inside an async registered function")
+
+
+class _Waiter:
+    __slots__ = ()
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        raise NotImplementedError
+
+
+@attrs.define(eq=False, slots=True)
+class _Strand(_Waiter):
+    frame: Frame
+    coro: Coroutine[Any, Any, Any]
+    path: str
+    parent: _Waiter
+    index: int
+    steps: int = 0
+    done: bool = False
+
+    def next_key(self) -> str:
+        key = f"{self.path}.{self.steps}" if self.path else str(self.steps)
+        self.steps += 1
+        return key
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        self.frame.ready.append((self, ok, value))
+
+
+@attrs.define(eq=False, slots=True)
+class _CallOp:
+    parent: _Waiter
+    index: int
+
+
+@attrs.define(eq=False, slots=True)
+class _Group(_Waiter):
+    mode: str
+    parent: _Waiter
+    index: int
+    size: int
+    values: list[Any]
+    errors: list[BaseException | None]
+    remaining: int
+    done: bool = False
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        if self.done:
+            return  # a late sibling: its outcome no longer matters
+        self.remaining -= 1
+        mode = self.mode
+        if mode == "race" or (mode == "any" and ok) or (mode in ("gather", "all") and not ok):
+            self._resolve(ok, value)
+        elif ok:
+            self.values[index] = value
+            if self.remaining == 0:
+                self._resolve(True, self.values)
+        else:  # any: remember the error, fail once all failed
+            self.errors[index] = value
+            if self.remaining == 0:
+                errors = [e for e in self.errors if e is not None]
+                self._resolve(False, errors[0] if len(errors) == 1 else AnyException(errors))
+
+    def _resolve(self, ok: bool, value: Any) -> None:
+        self.done = True
+        self.parent.child_done(self.index, ok, value)
+
+
+class _Root(_Waiter):
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: tuple[bool, Any] | None = None
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        self.outcome = (ok, value)
+
+
+@types.coroutine
+def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
+    return (yield trap)
+
+
+class Frame:
+    """The live state of one call of an async function."""
+
+    def __init__(
+        self,
+        dispatch_id: str,
+        coro: Coroutine[Any, Any, Any],
+        journal: Journal | None = None,
+    ) -> None:
+        self.dispatch_id = dispatch_id
+        self.ready: deque[tuple[_Strand, bool, Any]] = deque()
+        self.pending: dict[str, _CallOp] = {}
+        self.new_calls: list[Call] = []
+        self.last_keys: list[str] = []
+        self.token = 0
+        self._root = _Root()
+        self._strands: list[_Strand] = []
+        self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = deque()
+        self._journaled: dict[Any, Any] = {}
+        self._issued_steps: list[set[Any]] = []
+        root = _Strand(self, coro, "", self._root, 0)
+        self._strands.append(root)
+        self.ready.append((root, True, None))
+        if journal is not None:
+            self._load_journal(journal)
+
+    @property
+    def state(self) -> bytes:
+        return f"{self.dispatch_id}:{self.token}".encode()
+
+    # -- replay ---------------------------------------------------------------
+
+    def _load_journal(self, journal: Journal) -> None:
+        for number, step in enumerate(journal.steps):
+            for c in step.calls:
+                self._journaled[c.correlation_id] = (number, c)
+            if step.results is not None:
+                self._replay.append((number, step.results, step.poll_error))
+        self._issued_steps = [set() for _ in journal.steps]
+
+    def _check_journaled(self, key: str, call: Call) -> bool:
+        """True if the call was dispatched before (replay); raises on a mismatch."""
+        entry = self._journaled.get(key)
+        if entry is None:
+            if self._replay:
+                raise NonDeterminismError(
+                    f"replaying {self.dispatch_id}: step {key} calls {call.function}, "
+                    "but the journal has no such step (the function took another path)"
+                )
+            return False
+        number, journaled = entry
+        try:
+            data = _codec.dumps(call.input, where="argument")
+        except _codec.SerializationError:
+            data = b""
+        if journaled.function != call.function or journaled.input != data:
+            raise NonDeterminismError(
+                f"replaying {self.dispatch_id}: step {key} was {journaled.function}"
+                f"({_describe(journaled.input)}) in the journal, "
+                f"but is now {call.function}({_describe(data)})"
+            )
+        self._issued_steps[number].add(key)
+        return True
+
+    def _check_step_complete(self, number: int) -> None:
+        expected = {c for c, (n, _) in self._journaled.items() if n == number}
+        missing = expected - self._issued_steps[number]
+        if missing:
+            key = min(missing, key=str)
+            raise NonDeterminismError(
+                f"replaying {self.dispatch_id}: the journal has step {key} "
+                f"({self._journaled[key][1].function}), which the function did not make again"
+            )
+
+    # -- delivering results ---------------------------------------------------
+
+    def deliver(self, results: Sequence[CallResult], poll_error: Error | None) -> None:
+        """Hand a resume's results (or the failure of the last poll) to the steps awaiting them."""
+        if poll_error is not None:
+            exc = exception_for_error(poll_error)
+            for key in self.last_keys:
+                op = self.pending.pop(key, None)
+                if op is not None:
+                    op.parent.child_done(op.index, False, exc)
+        for result in results:
+            op = self.pending.pop(result.correlation_id, None)  # type: ignore[arg-type]
+            if op is None:
+                continue  # a result nobody waits for any more
+            if result.error is not None:
+                op.parent.child_done(op.index, False, exception_for_error(result.error))
+            else:
+                op.parent.child_done(op.index, True, result.output)
+
+    # -- running ----------------------------------------------------------------
+
+    def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
+        """Resume `strand`; returns what it yields next, or None once it has ended."""
+        token = _frame.set(self)
+        try:
+            return strand.coro.send(value) if ok else strand.coro.throw(value)
+        except StopIteration as stop:
+            strand.done = True
+            strand.parent.child_done(strand.index, True, stop.value)
+        except Exception as exc:
+            strand.done = True
+            strand.parent.child_done(strand.index, False, exc)
+        finally:
+            _frame.reset(token)
+        return None
+
+    def advance(self) -> Output | tuple[_Strand, Any]:
+        """Run until every strand is blocked or the function ends.
+
+        Returns the Output for the service, or (strand, trap) when a strand
+        awaits something of trio's, which the caller must pass through.
+        """
+        ready = self.ready
+        try:
+            while True:
+                while ready:
+                    strand, ok, value = ready.popleft()
+                    yielded = self._send(strand, ok, value)
+                    if isinstance(yielded, _Step):
+                        self._start(yielded, strand, strand.next_key(), strand, 0)
+                    elif yielded is not None:
+                        return strand, yielded
+                if self._root.outcome is not None:
+                    return self._finish(*self._root.outcome)
+                if not self._replay:
+                    break
+                number, results, poll_error = self._replay.popleft()
+                self._check_step_complete(number)
+                self.last_keys = [k for k, (n, _) in self._journaled.items() if n == number]
+                self.deliver(results, poll_error)
+        except NonDeterminismError as exc:
+            self.close()
+            return _final_error(exc)
+        if not self.pending:
+            self.close()
+            return _final_error(
+                RuntimeError(f"{self.dispatch_id}: every coroutine is blocked and no call is pending")
+            )
+        calls, self.new_calls = self.new_calls, []
+        self.last_keys = [str(c.correlation_id) for c in calls]
+        self.token += 1
+        return Output.poll(
+            coroutine_state=self.state,
+            calls=calls,
+            min_results=1,
+            max_results=min(MAX_RESULTS, len(self.pending)),
+        )
+
+    def _start(self, step: _Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
+        if isinstance(step, _CallStep):
+            call = step.call
+            call.correlation_id = key
+            self.pending[key] = _CallOp(parent, index)
+            if not self._check_journaled(key, call):
+                self.new_calls.append(call)
+            return
+        assert isinstance(step, _GroupStep)
+        awaitables = step.awaitables
+        if not awaitables:
+            parent.child_done(index, True, [] if step.mode in ("gather", "all") else None)
+            return
+        n = len(awaitables)
+        group = _Group(step.mode, parent, index, n, [None] * n, [None] * n, n)
+        for i, aw in enumerate(awaitables):
+            child_key = f"{key}.{i}"
+            if isinstance(aw, _Step):
+                self._start(aw, group, child_key, strand, i)
+            else:
+                child = _Strand(self, aw, child_key, group, i)
+                self._strands.append(child)
+                self.ready.append((child, True, None))
+
+    def _finish(self, ok: bool, value: Any) -> Output:
+        self.close()
+        if ok:
+            status = status_for_output(value)
+            if status is Status.OK:
+                return Output.value(value)
+            exc = exception_for_status(status, f"the function returned a value with status {status}")
+            return Output.error(Error.from_exception(exc, status))
+        if isinstance(value, Reset):
+            return Output.tail_call(value.call)
+        return Output.error(Error.from_exception(value, status_for_error(value)))
+
+    def close(self) -> None:
+        """Close every coroutine still suspended (the frame is dropped)."""
+        for strand in self._strands:
+            if not strand.done:
+                strand.done = True
+                try:
+                    strand.coro.close()
+                except RuntimeError:
+                    pass  # it awaited in a finally block; nothing more can run it
+        self._strands.clear()
+
+    async def pass_through(self, strand: _Strand, trap: Any) -> Output:
+        """Hand `trap` to trio in the current task, then keep advancing."""
+        while True:
+            try:
+                value = await _yield_to_trio(trap)
+            except BaseException as exc:  # trio throws into the code that awaited
+                yielded = self._send(strand, False, exc)
+            else:
+                yielded = self._send(strand, True, value)
+            if isinstance(yielded, _Step):
+                try:
+                    self._start(yielded, strand, strand.next_key(), strand, 0)
+                except NonDeterminismError as exc:
+                    self.close()
+                    return _final_error(exc)
+            elif yielded is not None:
+                trap = yielded
+                continue
+            result = self.advance()
+            if isinstance(result, Output):
+                return result
+            strand, trap = result
+
+
+def _final_error(exc: BaseException) -> Output:
+    return Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
+
+
+def _describe(data: bytes) -> str:
+    try:
+        value = _codec.loads(data)
+    except ValueError:
+        return "?"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def run_async_function(
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+    frames: dict[str, Frame],
+    inp: Any,
+) -> Output | Awaitable[Output]:
+    """One attempt of an async function: start it, resume its live frame, or rebuild it."""
+    did = inp.dispatch_id
+    if inp.is_first_call:
+        old = frames.pop(did, None)
+        if old is not None:
+            old.close()
+        args, kwargs = inp.input_arguments()
+        frame = Frame(did, fn(*args, **kwargs))
+    else:
+        frame = frames.get(did)
+        if frame is not None and frame.state == inp.coroutine_state:
+            frame.deliver(inp.call_results, inp.poll_error)
+        else:
+            if frame is not None:
+                frames.pop(did).close()
+            journal = inp.journal
+            args, kwargs = _arguments(journal.input)
+            frame = Frame(did, fn(*args, **kwargs), journal)
+    frames[did] = frame
+    result = frame.advance()
+    if isinstance(result, Output):
+        if not result.is_poll:
+            frames.pop(did, None)
+        return result
+    return _finish_pass_through(frame, frames, *result)
+
+
+async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand, trap: Any) -> Output:
+    out = await frame.pass_through(strand, trap)
+    if not out.is_poll:
+        frames.pop(frame.dispatch_id, None)
+    return out
+
+
+def _arguments(value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from sim import Arguments
+
+    if not isinstance(value, Arguments):
+        raise ValueError(f"the journaled input is a {type(value).__qualname__}, not Arguments")
+    return tuple(value.args), dict(value.kwargs)

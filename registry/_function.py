@@ -1,0 +1,136 @@
+"""Registered functions: how a Python function becomes a durable, dispatchable one."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from sim import Arguments, Call, DispatchID, Error, Input, Output, Status
+
+from ._coroutine import Reset, _CallStep, current_frame, run_async_function
+from ._status import status_for_error, status_for_output
+from .error import exception_for_status
+
+if TYPE_CHECKING:
+    from ._registry import Registry
+
+__all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+PrimitiveFunctionType = Callable[[Input], Output]
+"""A function that handles the protocol itself: it takes an Input, returns an Output."""
+
+
+class PrimitiveFunction:
+    """A function registered as a primitive: it receives Inputs and returns Outputs."""
+
+    def __init__(self, registry: Registry, name: str, primitive: PrimitiveFunctionType) -> None:
+        self._registry = registry
+        self._name = name
+        self._primitive = primitive
+        functools.update_wrapper(self, primitive)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        """The name the function is registered under (its ``__qualname__``)."""
+        return self._name
+
+    @property
+    def registry(self) -> Registry:
+        """The registry the function belongs to."""
+        return self._registry
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL that serves the function."""
+        return self._registry.endpoint
+
+    def build_call(self, input: Any = None) -> Call:
+        """A Call of this function with `input` (not dispatched)."""
+        return Call(self._name, input, self._registry.endpoint)
+
+    def dispatch(self, input: Any = None) -> DispatchID:
+        """Dispatch a call of this function with `input`; returns its DispatchID."""
+        return self._registry.client.dispatch([self.build_call(input)])[0]
+
+    def _run(self, inp: Input) -> Output | Awaitable[Output]:
+        return self._primitive(inp)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name} of registry {self._registry.name!r}>"
+
+
+class Function(PrimitiveFunction, Generic[P, T]):
+    """A registered function, sync or async.
+
+    Calling it from a test (outside any function) dispatches the call and
+    waits for its result: ``await fn(x)``. Inside an async registered
+    function, ``await fn(x)`` is a durable step of that function.
+    """
+
+    def __init__(self, registry: Registry, name: str, func: Callable[P, Any]) -> None:
+        self._func = func
+        self._is_async = inspect.iscoroutinefunction(func)
+        super().__init__(registry, name, self._primitive_for)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+        call = self.build_call(*args, **kwargs)
+        if current_frame() is not None:
+            return _CallStep(call)  # type: ignore[return-value]
+        running = _running_sync.get(None)
+        if running is not None:
+            raise RuntimeError(
+                f"{running[0]} is a sync function and cannot call {self._name}: only async "
+                f"functions can await other functions; use {self._name}.dispatch() to start "
+                "it without waiting"
+            )
+        return self._registry.client._call(call)
+
+    def build_call(self, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
+        """A Call of this function with these arguments (not dispatched)."""
+        return Call(self._name, Arguments(args, kwargs), self._registry.endpoint)
+
+    def dispatch(self, *args: P.args, **kwargs: P.kwargs) -> DispatchID:  # type: ignore[override]
+        """Dispatch a call without waiting for it; returns its DispatchID."""
+        return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
+
+    def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
+        if self._is_async:
+            return run_async_function(self._func, self._registry._frames(), inp)
+        return self._run_sync(inp)
+
+    def _run_sync(self, inp: Input) -> Output:
+        args, kwargs = inp.input_arguments()
+        token = _running_sync.set((self._name, inp.dispatch_id))
+        try:
+            value = self._func(*args, **kwargs)
+        except Reset as reset:
+            return Output.tail_call(reset.call)
+        except Exception as exc:
+            return Output.error(Error.from_exception(exc, status_for_error(exc)))
+        finally:
+            _running_sync.reset(token)
+        status = status_for_output(value)
+        if status is Status.OK:
+            return Output.value(value)
+        exc = exception_for_status(status, f"{self._name} returned a value with status {status}")
+        return Output.error(Error.from_exception(exc, status))
+
+
+# The sync function whose body is running now, as (name, dispatch id).
+_running_sync: ContextVar[tuple[str, DispatchID]] = ContextVar("dispatch_registry_running_sync")
+
+
+def current_dispatch_id() -> DispatchID | None:
+    """The DispatchID of the registered function running in this context, if any."""
+    frame = current_frame()
+    if frame is not None:
+        return frame.dispatch_id
+    running = _running_sync.get(None)
+    return running[1] if running is not None else None

@@ -1,0 +1,182 @@
+"""Registries: named sets of functions served at one endpoint, and the default one."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+from urllib.parse import quote, urlsplit
+
+import sim
+from sim import DEFAULT_ENDPOINT, Error, Input, Output, Status
+
+from ._client import Batch, Client
+from ._coroutine import Frame
+from ._function import Function, PrimitiveFunction, PrimitiveFunctionType
+
+__all__ = ["Registry", "default_registry", "function", "set_default_registry"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ENDPOINT_SCHEMES = ("http", "https", "bridge", "sim")
+_registries: dict[str, Registry] = {}
+
+
+def _check_endpoint(endpoint: str) -> str:
+    if not isinstance(endpoint, str):
+        raise ValueError(f"endpoint must be a URL string, got {endpoint!r}")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in _ENDPOINT_SCHEMES or not parts.netloc:
+        raise ValueError(
+            f"invalid endpoint {endpoint!r}: expected a URL with a scheme "
+            f"({', '.join(_ENDPOINT_SCHEMES)}) and a host"
+        )
+    return endpoint
+
+
+class _Endpoint:
+    """The process serving a registry's functions, as the simulated service sees it."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
+        fn = self._registry._functions.get(function)
+        if fn is None:
+            message = f"function {function!r} is not registered in registry {self._registry.name!r}"
+            from .error import NotFoundError
+
+            return Output.error(Error.from_exception(NotFoundError(message), Status.NOT_FOUND))
+        return fn._run(input)
+
+    def forget(self, dispatch_id: str) -> None:
+        frames = self._registry._frames()
+        frame = frames.pop(dispatch_id, None)
+        if frame is not None:
+            frame.close()
+
+
+class Registry:
+    """A named set of functions, served at one endpoint.
+
+    `name` must be unique among open registries. `endpoint` is a URL (http,
+    https, bridge or sim scheme); by default ``sim://<name>``, so nothing
+    needs environment variables. `client` dispatches calls; by default a
+    `Client` of the running simulation.
+    """
+
+    def __init__(self, name: str, client: Client | None = None, endpoint: str | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("missing registry name")
+        if name in _registries:
+            raise ValueError(f"registry with name '{name}' already exists")
+        if client is not None and not isinstance(client, Client):
+            raise ValueError(f"client must be a registry.Client, got {client!r}")
+        if endpoint is None:
+            endpoint = DEFAULT_ENDPOINT if name == "default" else f"sim://{quote(name, safe='')}"
+        self._endpoint = _check_endpoint(endpoint)
+        self._name = name
+        self._client = client if client is not None else Client()
+        self._functions: dict[str, PrimitiveFunction] = {}
+        self._server = _Endpoint(self)
+        sim.register_endpoint(self._endpoint, self._server)
+        _registries[name] = self
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        """The registry's unique name."""
+        return self._name
+
+    @property
+    def endpoint(self) -> str:
+        """The URL its functions are served at."""
+        return self._endpoint
+
+    @property
+    def client(self) -> Client:
+        """The client that dispatches calls of its functions."""
+        return self._client
+
+    @property
+    def functions(self) -> Mapping[str, PrimitiveFunction]:
+        """Registered functions by name (read-only)."""
+        return MappingProxyType(self._functions)
+
+    def _add(self, name: str, fn: PrimitiveFunction) -> None:
+        if self._closed:
+            raise ValueError(f"registry {self._name!r} is closed")
+        if name in self._functions:
+            raise ValueError(f"function already registered with name '{name}'")
+        self._functions[name] = fn
+
+    def function(self, func: Callable[..., Any]) -> Function[Any, Any]:
+        """Decorator: register a sync or async function under its ``__qualname__``."""
+        if not callable(func) or isinstance(func, PrimitiveFunction):
+            raise TypeError(f"@function needs a plain function, got {func!r}")
+        name = func.__qualname__
+        fn: Function[Any, Any] = Function(self, name, func)
+        self._add(name, fn)
+        return fn
+
+    def primitive_function(self, primitive_func: PrimitiveFunctionType) -> PrimitiveFunction:
+        """Decorator: register a function that takes an Input and returns an Output."""
+        if not callable(primitive_func) or inspect.iscoroutinefunction(primitive_func):
+            raise TypeError(
+                f"@primitive_function needs a sync function Input -> Output, got {primitive_func!r}"
+            )
+        name = primitive_func.__qualname__
+        fn = PrimitiveFunction(self, name, primitive_func)
+        self._add(name, fn)
+        return fn
+
+    def batch(self) -> Batch:
+        """A Batch that dispatches several calls in one request."""
+        return self._client.batch()
+
+    def close(self) -> None:
+        """Remove the registry and its functions; later calls to them fail with NOT_FOUND."""
+        if self._closed:
+            return
+        self._closed = True
+        self._functions.clear()
+        sim.unregister_endpoint(self._endpoint)
+        if _registries.get(self._name) is self:
+            del _registries[self._name]
+
+    def _frames(self) -> dict[str, Frame]:
+        return sim.current().memory(self._endpoint)
+
+    def __repr__(self) -> str:
+        return f"Registry(name={self._name!r}, endpoint={self._endpoint!r})"
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry `function` registers into (created on first use, named "default")."""
+    global _default
+    if _default is None or _default._closed:
+        _default = Registry("default")
+    return _default
+
+
+def set_default_registry(reg: Registry) -> None:
+    """Make `reg` the registry that `function` registers into."""
+    global _default
+    if not isinstance(reg, Registry):
+        raise TypeError(f"set_default_registry() takes a Registry, not {type(reg).__qualname__}")
+    _default = reg
+
+
+@overload
+def function(func: F) -> Function[Any, Any]: ...
+@overload
+def function(func: None = None) -> Callable[[F], Function[Any, Any]]: ...
+def function(func: Any = None) -> Any:
+    """Decorator: register a function in the default registry."""
+    if func is None:
+        return default_registry().function
+    return default_registry().function(func)

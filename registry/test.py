@@ -1,0 +1,163 @@
+"""Entry points for tests: run coroutines, and test functions, inside a simulation.
+
+``@registry.test.function`` turns an ``async def`` test into a plain
+function that runs it in a fresh `sim.Simulation` (a seeded, virtual-clock
+Dispatch service with fault injection), once per seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar, overload
+
+from sim import DEFAULT_SEED, FaultProfile, Simulation
+
+from ._registry import Registry
+
+__all__ = ["DEFAULT_FAULTS", "Registry", "function", "main", "method", "run"]
+
+T = TypeVar("T")
+
+FAULTS_ENV = "DISPATCH_SIM_FAULTS"
+"""Environment variable naming the fault profile when a test gives none."""
+
+DEFAULT_FAULTS = "light"
+"""The fault profile of tests that name none (and no environment override)."""
+
+
+def _faults(faults: str | FaultProfile | None) -> str | FaultProfile:
+    if faults is not None:
+        return faults
+    return os.environ.get(FAULTS_ENV) or DEFAULT_FAULTS
+
+
+async def main(coro: Coroutine[Any, Any, T], **options: Any) -> T:
+    """Run `coro` in a new simulation inside the current trio run; returns its value.
+
+    Options are those of `sim.Simulation` (`seed`, `faults`, ...). Under a
+    clock that is not the simulation's, the simulator's own waits stay
+    virtual.
+    """
+    options["faults"] = _faults(options.get("faults"))
+    return await Simulation(**options).main(coro)
+
+
+def run(coro: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]], **options: Any) -> T:
+    """Run `coro` in a new simulation (its own trio run, virtual clock); returns its value."""
+    options["faults"] = _faults(options.get("faults"))
+    return Simulation(**options).run(coro)
+
+
+def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
+    if seed is not None and seeds is not None:
+        raise ValueError("give seed= or seeds=, not both")
+    if seeds is None:
+        return [DEFAULT_SEED if seed is None else seed]
+    chosen = list(seeds)
+    if not chosen:
+        raise ValueError("seeds= is empty: give at least one seed")
+    for s in chosen:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise TypeError(f"seeds must be ints, got {s!r}")
+    return chosen
+
+
+def _run_seeds(
+    fn: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    seeds: list[int],
+    options: dict[str, Any],
+) -> None:
+    faults = _faults(options.pop("faults", None))
+    test_id = f"{fn.__module__}.{fn.__qualname__}"
+    for seed in seeds:
+        simulation = Simulation(seed=seed, faults=faults, test_id=test_id, **options)
+        try:
+            simulation.run(fn(*args, **kwargs))
+        except BaseException as exc:
+            profile = simulation.faults.name
+            exc.add_note(
+                f"dispatch-sim: failed with seed={seed} faults={profile} "
+                f"digest={simulation.trace.digest()[:16]}\n{simulation.trace.summary()}"
+            )
+            raise
+
+
+def _decorator(
+    wrap: Callable[[Callable[..., Any], list[int], dict[str, Any]], Callable[..., None]],
+    fn: Any,
+    seed: int | None,
+    seeds: Iterable[int] | None,
+    options: dict[str, Any],
+) -> Any:
+    chosen = _seeds(seed, seeds)
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., None]:
+        if not inspect.iscoroutinefunction(f):
+            raise TypeError(f"{f.__qualname__} must be an async function (async def)")
+        return wrap(f, chosen, dict(options))
+
+    return decorate if fn is None else decorate(fn)
+
+
+def _wrap_function(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
+    @functools.wraps(f)
+    def test() -> None:
+        _run_seeds(f, (), {}, seeds, dict(options))
+
+    del test.__wrapped__  # pytest must not see the coroutine's signature
+    return test
+
+
+def _wrap_method(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
+    @functools.wraps(f)
+    def test(self: Any) -> None:
+        _run_seeds(f, (self,), {}, seeds, dict(options))
+
+    del test.__wrapped__
+    return test
+
+
+@overload
+def function(fn: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]: ...
+@overload
+def function(
+    fn: None = None,
+    *,
+    seed: int | None = None,
+    seeds: Iterable[int] | None = None,
+    faults: str | FaultProfile | None = None,
+    **options: Any,
+) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Callable[[], None]]: ...
+def function(
+    fn: Any = None,
+    *,
+    seed: int | None = None,
+    seeds: Iterable[int] | None = None,
+    faults: str | FaultProfile | None = None,
+    **options: Any,
+) -> Any:
+    """Decorator: run an async test function in a simulation, once per seed.
+
+    Bare (``@function``) or with options: ``seed=7``, ``seeds=range(100)``,
+    ``faults="none"`` (a profile name or `sim.FaultProfile`; default
+    ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable), and any
+    other `sim.Simulation` option. A failure names its seed in a note.
+    """
+    return _decorator(_wrap_function, fn, seed, seeds, {"faults": faults, **options})
+
+
+def method(
+    fn: Any = None,
+    *,
+    seed: int | None = None,
+    seeds: Iterable[int] | None = None,
+    faults: str | FaultProfile | None = None,
+    **options: Any,
+) -> Any:
+    """Like `function`, for test methods (the wrapped coroutine takes ``self``)."""
+    return _decorator(_wrap_method, fn, seed, seeds, {"faults": faults, **options})

@@ -1,0 +1,57 @@
+"""dispatch-sim's simulator: a Dispatch service on a virtual clock, with faults and traces.
+
+`Simulation(seed, faults).run(main)` runs a coroutine under trio with a
+virtual clock; every call it dispatches goes through attempts, retries and
+polls on that clock, with faults chosen from the seed, and every step lands
+in `Simulation.trace`. This package never imports `registry`.
+"""
+
+from ._codec import SerializationError
+from ._errors import DeadlockError, LivelockError, SimulationError
+from ._faults import PROFILES, FaultProfile
+from ._journal import Journal, JournalCall, JournalStep
+from ._protocol import Arguments, Call, CallResult, CorrelationID, DispatchID, Error, Input, Output
+from ._retry import RetryPolicy
+from ._service import (
+    DEFAULT_ENDPOINT,
+    TIMER_FUNCTION,
+    Endpoint,
+    register_endpoint,
+    unregister_endpoint,
+)
+from ._simulation import DEFAULT_SEED, Simulation, current, now
+from ._status import Status
+from ._trace import Event, Trace
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_SEED",
+    "PROFILES",
+    "TIMER_FUNCTION",
+    "Arguments",
+    "Call",
+    "CallResult",
+    "CorrelationID",
+    "DeadlockError",
+    "DispatchID",
+    "Endpoint",
+    "Error",
+    "Event",
+    "FaultProfile",
+    "Input",
+    "Journal",
+    "JournalCall",
+    "JournalStep",
+    "LivelockError",
+    "Output",
+    "RetryPolicy",
+    "SerializationError",
+    "Simulation",
+    "SimulationError",
+    "Status",
+    "Trace",
+    "current",
+    "now",
+    "register_endpoint",
+    "unregister_endpoint",
+]

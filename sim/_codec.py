@@ -1,0 +1,596 @@
+"""Serialize values crossing a call boundary, as canonical CBOR.
+
+Each call gets its own copy of its arguments and result, with their exact
+types, and equal values give equal bytes whatever ``PYTHONHASHSEED``.
+Supported: None, bool, int, float, str, bytes, bytearray, list, tuple, dict,
+set, frozenset, datetime, date, time, timedelta, Decimal, UUID and exception
+instances, nested; anything else raises :class:`SerializationError`.
+
+Exceptions keep their class, ``args`` (an argument that cannot be encoded
+becomes its repr), the encodable part of ``__dict__`` and ``str(exc)``, but
+not their traceback, cause or context. Decoding finds the class among the
+modules already imported, never importing one, and does not call its
+``__init__``; when the class cannot be found (module not loaded, name
+missing, not an exception class) it decodes to
+``RuntimeError(f"{module}.{qualname}: {message}")``.
+"""
+
+from __future__ import annotations
+
+import array
+import collections
+import datetime
+import decimal
+import fractions
+import ipaddress
+import re
+import sys
+import threading
+import types
+from collections.abc import Callable, Mapping, Sequence, Set
+from typing import Any, NoReturn
+
+import cbor2
+
+from ._protocol import Arguments
+
+__all__ = ["SerializationError", "dumps", "loads"]
+
+
+class SerializationError(TypeError):
+    """A value cannot cross a call boundary."""
+
+
+# Custom CBOR tags. RFC 8949 leaves tags from 32768 up "first come first
+# served"; only our own decoder ever reads these bytes, so a collision with a
+# registration elsewhere could not confuse anyone, but the block still avoids
+# the well-known 55799-55801 (self-described CBOR, RFC 8949 / RFC 9277). All
+# stay below 65536 so that each costs three bytes on the wire: tuples are on
+# the hot path (every argument list is one).
+_TAG_TUPLE = 55810
+_TAG_FROZENSET = 55811
+_TAG_DATETIME = 55812
+_TAG_TIME = 55813
+_TAG_TIMEDELTA = 55814
+_TAG_DECIMAL = 55815
+_TAG_BYTEARRAY = 55816
+_TAG_EXCEPTION = 55817
+_TAG_ARGUMENTS = 55818  # sim.Arguments: the input of every registered function
+
+# cbor2's default of 400 would reject values that dumps() accepted (it
+# allows about as many levels as the recursion limit); its decoder was
+# checked not to overflow the C stack at twice this depth.
+_MAX_DEPTH = 100_000
+
+_SUPPORTED = (
+    "None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set, "
+    "frozenset, datetime, date, time, timedelta, Decimal, UUID, exceptions"
+)
+
+_MAJOR_TAG = 6
+
+_cbor_dumps = cbor2.dumps
+_cbor_loads = cbor2.loads
+_Encoder = cbor2.CBOREncoder
+_encode_length = _Encoder.encode_length
+_encode_array = _Encoder.encode_array
+_encode_semantic = _Encoder.encode_semantic
+
+
+class _Unsupported(Exception):
+    """Raised from inside the encoder to carry the offending object out."""
+
+    def __init__(self, obj: object) -> None:
+        super().__init__()
+        self.obj = obj
+
+
+# --- encoding ----------------------------------------------------------------
+
+
+def _encode_arguments(encoder: cbor2.CBOREncoder, value: Arguments) -> None:
+    _encode_length(encoder, _MAJOR_TAG, _TAG_ARGUMENTS)
+    encoder.encode_array([list(value.args), dict(value.kwargs)])
+
+
+def _encode_tuple(encoder: cbor2.CBOREncoder, value: tuple[Any, ...]) -> None:
+    # Writing the tag head and then the array avoids copying the tuple into a
+    # list just to get it encoded as an array.
+    _encode_length(encoder, _MAJOR_TAG, _TAG_TUPLE)
+    _encode_array(encoder, value)
+
+
+def _encode_frozenset(encoder: cbor2.CBOREncoder, value: frozenset[Any]) -> None:
+    # Wrapping the standard set tag (258) keeps cbor2's canonical element
+    # ordering; without our tag a frozenset would decode as a set.
+    _encode_length(encoder, _MAJOR_TAG, _TAG_FROZENSET)
+    encoder.encode_frozenset(value)
+
+
+def _encode_datetime(encoder: cbor2.CBOREncoder, value: datetime.datetime) -> None:
+    # cbor2 refuses naive datetimes and cannot parse back UTC offsets with
+    # seconds; isoformat() keeps both (and microseconds) exactly.
+    text = value.isoformat()
+    _encode_semantic(encoder, _TAG_DATETIME, [text, 1] if value.fold else text)
+
+
+def _encode_time(encoder: cbor2.CBOREncoder, value: datetime.time) -> None:
+    text = value.isoformat()
+    _encode_semantic(encoder, _TAG_TIME, [text, 1] if value.fold else text)
+
+
+def _encode_timedelta(encoder: cbor2.CBOREncoder, value: datetime.timedelta) -> None:
+    _encode_semantic(
+        encoder, _TAG_TIMEDELTA, [value.days, value.seconds, value.microseconds]
+    )
+
+
+def _encode_decimal(encoder: cbor2.CBOREncoder, value: decimal.Decimal) -> None:
+    # The standard decimal-fraction tag turns NaN and Infinity into floats and
+    # loses the sign of -0; the string form is exact for every Decimal.
+    _encode_semantic(encoder, _TAG_DECIMAL, str(value))
+
+
+def _encode_bytearray(encoder: cbor2.CBOREncoder, value: bytearray) -> None:
+    _encode_semantic(encoder, _TAG_BYTEARRAY, bytes(value))
+
+
+def _reject(encoder: cbor2.CBOREncoder, value: object) -> NoReturn:
+    raise _Unsupported(value)
+
+
+# Attributes that C-level exception types keep outside ``__dict__`` and that
+# ``args`` does not fully determine (OSError drops ``filename`` from args).
+_SLOT_ATTRIBUTES: tuple[tuple[type[BaseException], tuple[str, ...]], ...] = (
+    (OSError, ("errno", "strerror", "filename", "filename2", "characters_written")),
+    (ImportError, ("name", "path")),
+    (AttributeError, ("name",)),
+    (NameError, ("name",)),
+)
+
+
+class _ExceptionState(threading.local):
+    # Payloads of the exceptions being encoded by the outermost exception
+    # hook on this thread, keyed by id (membership only, never ordering); the
+    # entry keeps the exception alive so that its id cannot be reused. None
+    # as payload marks "in progress", i.e. an exception that contains itself.
+    memo: dict[int, tuple[BaseException, list[Any] | None]] | None = None
+
+
+_exception_state = _ExceptionState()
+
+
+def _encodable(value: object) -> bool:
+    try:
+        _cbor_dumps(value, canonical=True, default=_default, encoders=_ENCODERS)
+    except Exception:
+        return False
+    return True
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unrepresentable {_type_name(type(value))} object>"
+    # Memory addresses differ from run to run; the simulation must not.
+    return _ADDRESS.sub("", text)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {_type_name(type(exc))} object>"
+
+
+def _exception_payload(exc: BaseException) -> list[Any]:
+    cls = type(exc)
+    args = exc.args
+    if _encodable(args):
+        encoded_args = list(args)
+    else:
+        encoded_args = [a if _encodable(a) else _safe_repr(a) for a in args]
+    attributes: dict[str, Any] = {}
+    for name, attr in getattr(exc, "__dict__", {}).items():
+        if isinstance(name, str) and _encodable(attr):
+            attributes[name] = attr
+    slots: dict[str, Any] = {}
+    for base, names in _SLOT_ATTRIBUTES:
+        if isinstance(exc, base):
+            for name in names:
+                try:
+                    attr = getattr(exc, name)
+                except Exception:
+                    continue
+                # None is the unset default; setting it explicitly would
+                # change str() (OSError shows a filename2 that is not NULL).
+                if attr is not None and _encodable(attr):
+                    slots[name] = attr
+    return [
+        cls.__module__,
+        cls.__qualname__,
+        encoded_args,
+        attributes,
+        _safe_str(exc),
+        slots,
+    ]
+
+
+def _encode_exception(encoder: cbor2.CBOREncoder, exc: BaseException) -> None:
+    state = _exception_state
+    memo = state.memo
+    owner = memo is None
+    if memo is None:
+        memo = state.memo = {}
+    try:
+        entry = memo.get(id(exc))
+        if entry is None:
+            memo[id(exc)] = (exc, None)
+            payload = _exception_payload(exc)
+            memo[id(exc)] = (exc, payload)
+        else:
+            payload = entry[1]
+            if payload is None:
+                # Reached again while computing its own payload: a cycle. The
+                # trial encoding that got here fails and drops or reprs it.
+                raise _Unsupported(exc)
+        _encode_semantic(encoder, _TAG_EXCEPTION, payload)
+    finally:
+        if owner:
+            state.memo = None
+
+
+def _default(encoder: cbor2.CBOREncoder, value: object) -> None:
+    if isinstance(value, BaseException):
+        _encode_exception(encoder, value)
+    else:
+        raise _Unsupported(value)
+
+
+# Looked up by exact type before cbor2's own dispatch, so subclasses are not
+# affected (see the limitation in the docstring of dumps).
+_ENCODERS: dict[type, Callable[[cbor2.CBOREncoder, Any], None]] = {
+    tuple: _encode_tuple,
+    Arguments: _encode_arguments,
+    frozenset: _encode_frozenset,
+    datetime.datetime: _encode_datetime,
+    datetime.time: _encode_time,
+    datetime.timedelta: _encode_timedelta,
+    decimal.Decimal: _encode_decimal,
+    bytearray: _encode_bytearray,
+}
+
+# cbor2 would encode these, but they would come back as another type or value
+# (range and memoryview as lists, OrderedDict as dict, a Pattern without its
+# flags, ...) or as raw CBOR objects, or they are outside the documented set.
+for _type in (
+    range,
+    memoryview,
+    complex,
+    fractions.Fraction,
+    re.Pattern,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+    array.array,
+    collections.deque,
+    collections.OrderedDict,
+    collections.defaultdict,
+    collections.Counter,
+    collections.ChainMap,
+    collections.UserDict,
+    collections.UserList,
+    collections.UserString,
+    types.MappingProxyType,
+    cbor2.CBORTag,
+    cbor2.CBORSimpleValue,
+    type(cbor2.undefined),
+    getattr(cbor2, "frozendict", range),
+):
+    _ENCODERS[_type] = _reject
+del _type
+
+# Once a mapping is given, cbor2 looks every value's type up in it, and a
+# miss is several times slower than a hit; mapping the common types to
+# cbor2's own methods encodes the very same bytes, faster. Going through a
+# Python-level call also makes deep nesting raise RecursionError, where
+# cbor2's recursive native dispatch would overflow the C stack (SIGSEGV at
+# about 7,500 nested lists).
+_ENCODERS.update(
+    {
+        int: _Encoder.encode_int,
+        str: _Encoder.encode_string,
+        float: _Encoder.encode_float,
+        list: _Encoder.encode_array,
+        dict: _Encoder.encode_map,
+        bool: _Encoder.encode_bool,
+        bytes: _Encoder.encode_bytes,
+        set: _Encoder.encode_set,
+    }
+)
+
+
+def dumps(value: object, *, where: str = "value") -> bytes:
+    """Encode *value*; *where* ("argument", "result", ...) names it in errors.
+
+    Raises :class:`SerializationError` naming the path and qualified type of
+    the first value (cbor2's encoding order) that cannot be encoded, e.g.
+    ``cannot serialize argument[0]['k']: object of type '_thread.lock' is not
+    supported (...)``.
+
+    Values nested deeper than the recursion limit allows (about 1,000
+    levels) raise SerializationError, as they would with pickle.
+
+    Limitations: subclasses of int, str, float, list, tuple, dict and
+    datetime (IntEnum members, namedtuples, ...) are encoded by cbor2 as
+    their base type and come back as plain int, str, float, list (even for a
+    tuple subclass), dict or datetime, and containers of such subclasses
+    nested thousands of levels deep can still crash cbor2's encoder; aware
+    datetimes and times come back with a fixed-offset timezone (same UTC
+    offset); dict keys come back in canonical order, not insertion order.
+    """
+    try:
+        return _cbor_dumps(value, canonical=True, default=_default, encoders=_ENCODERS)
+    except Exception as exc:
+        error = _serialization_error(value, where, exc)
+    raise error
+
+
+# --- error reporting (slow path only) ---------------------------------------
+
+
+def _type_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _key_repr(key: object, budget: int = 3) -> str:
+    # Only reprs that do not depend on memory addresses or hash order, so
+    # that error messages are identical from one run to the next.
+    if key is None or isinstance(key, (bool, int, float, str, bytes)):
+        text = repr(key)
+        return text if len(text) <= 40 else text[:37] + "..."
+    if isinstance(key, tuple) and budget > 0:
+        inner = ", ".join(_key_repr(k, budget - 1) for k in key)
+        return f"({inner},)" if len(key) == 1 else f"({inner})"
+    return f"<{type(key).__name__}>"
+
+
+def _children(obj: object) -> list[tuple[str, object]] | None:
+    if obj is None or isinstance(obj, (str, bytes, bytearray, int, float)):
+        return None
+    try:
+        if isinstance(obj, Mapping):
+            children: list[tuple[str, object]] = []
+            for key, item in obj.items():
+                children.append(("<key>", key))
+                children.append((f"[{_key_repr(key)}]", item))
+            return children
+        if isinstance(obj, (list, tuple, Sequence)):
+            return [(f"[{i}]", item) for i, item in enumerate(obj)]
+        if isinstance(obj, (set, frozenset, Set)):
+            return [("<element>", item) for item in obj]
+    except Exception:
+        return None
+    return None
+
+
+def _locate(
+    root: object, match: Callable[[object, bool], bool]
+) -> tuple[str, object] | None:
+    """Path to, and value of, the first node (depth first) matching *match*.
+
+    ``match(node, cyclic)`` is told whether *node* is a container already
+    being visited higher up, i.e. one that closes a cycle.
+    """
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[object, str, bool]] = [(root, "", False)]
+    while stack:
+        node, path, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        children = _children(node)
+        if match(node, children is not None and id(node) in on_path):
+            return path, node
+        if children is None or id(node) in on_path or id(node) in done:
+            continue
+        on_path.add(id(node))
+        stack.append((node, path, True))
+        for part, child in reversed(children):
+            stack.append((child, path + part, False))
+    return None
+
+
+def _serialization_error(value: object, where: str, exc: Exception) -> SerializationError:
+    if isinstance(exc, _Unsupported):
+        target = exc.obj
+        found = _locate(value, lambda node, cyclic: node is target)
+        return SerializationError(
+            f"cannot serialize {where}{found[0] if found else ''}: object of type "
+            f"{_type_name(type(target))!r} is not supported (supported: {_SUPPORTED})"
+        )
+    if isinstance(exc, RecursionError):
+        return SerializationError(f"cannot serialize {where}: it is nested too deeply")
+    found = _locate(value, lambda node, cyclic: cyclic)
+    if found is not None:
+        path, node = found
+        return SerializationError(
+            f"cannot serialize {where}{path}: cyclic reference "
+            f"(a {type(node).__name__} that contains itself)"
+        )
+    # Something else failed inside cbor2 or in user code (a tzinfo or a
+    # Mapping that raises, ...): point at the first leaf that fails alone.
+    found = _locate(
+        value, lambda node, cyclic: _children(node) is None and not _encodable(node)
+    )
+    if found is not None:
+        path, node = found
+        return SerializationError(
+            f"cannot serialize {where}{path}: object of type "
+            f"{_type_name(type(node))!r} cannot be encoded ({exc})"
+        )
+    return SerializationError(f"cannot serialize {where}: {type(exc).__name__}: {exc}")
+
+
+# --- decoding ----------------------------------------------------------------
+
+
+class _UnknownTag(Exception):
+    def __init__(self, tag: int) -> None:
+        super().__init__(tag)
+        self.tag = tag
+
+
+def _decode_tuple(value: Any, immutable: bool) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _decode_arguments(value: Any, immutable: bool) -> Arguments:
+    args, kwargs = value
+    return Arguments(tuple(args), dict(kwargs))
+
+
+def _decode_frozenset(value: Any, immutable: bool) -> frozenset[Any]:
+    return frozenset(value)
+
+
+def _decode_datetime(value: Any, immutable: bool) -> datetime.datetime:
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    return datetime.datetime.fromisoformat(value[0]).replace(fold=value[1])
+
+
+def _decode_time(value: Any, immutable: bool) -> datetime.time:
+    if isinstance(value, str):
+        return datetime.time.fromisoformat(value)
+    return datetime.time.fromisoformat(value[0]).replace(fold=value[1])
+
+
+def _decode_timedelta(value: Any, immutable: bool) -> datetime.timedelta:
+    days, seconds, microseconds = value
+    return datetime.timedelta(days=days, seconds=seconds, microseconds=microseconds)
+
+
+def _decode_decimal(value: Any, immutable: bool) -> decimal.Decimal:
+    return decimal.Decimal(value)
+
+
+def _decode_bytearray(value: Any, immutable: bool) -> bytearray:
+    return bytearray(value)
+
+
+def _find_exception_class(module: str, qualname: str) -> type[BaseException] | None:
+    # Plain namespace lookups only: importing, or even getattr() (which can
+    # run a module's __getattr__), could execute code while decoding.
+    obj: object = sys.modules.get(module)
+    if obj is None:
+        return None
+    for name in qualname.split("."):
+        namespace = getattr(obj, "__dict__", None)
+        if not isinstance(namespace, Mapping):
+            return None
+        obj = namespace.get(name)
+        if obj is None:
+            return None
+    if isinstance(obj, type) and issubclass(obj, BaseException):
+        return obj
+    return None
+
+
+def _builtin_base(cls: type[BaseException]) -> type[BaseException]:
+    for base in cls.__mro__:
+        if base.__module__ == "builtins":
+            return base
+    return BaseException  # pragma: no cover - every exception has one
+
+
+def _decode_exception(value: Any, immutable: bool) -> BaseException:
+    module, qualname, args, attributes, message, slots = value
+    args = tuple(args)
+    cls = _find_exception_class(module, qualname)
+    if cls is None:
+        return RuntimeError(f"{module}.{qualname}: {message}")
+    # The class's own __init__ may take any signature (several required or
+    # keyword-only arguments), so it is never called. __new__ is, because
+    # C-level classes need their own to allocate their state.
+    try:
+        exc = cls.__new__(cls, *args)
+    except Exception:
+        try:
+            exc = BaseException.__new__(cls)
+        except Exception:
+            return RuntimeError(f"{module}.{qualname}: {message}")
+    if not isinstance(exc, cls):
+        return RuntimeError(f"{module}.{qualname}: {message}")
+    # The builtin base's __init__ derives C-level state from args (OSError's
+    # errno and strerror, UnicodeError's fields, StopIteration.value, ...).
+    try:
+        _builtin_base(cls).__init__(exc, *args)
+    except Exception:
+        pass
+    exc.args = args
+    for name, attr in slots.items():
+        try:
+            setattr(exc, name, attr)
+        except Exception:
+            pass
+    try:
+        exc.__dict__.update(attributes)
+    except Exception:
+        pass
+    return exc
+
+
+def _unknown_tag(tag: cbor2.CBORTag, immutable: bool) -> NoReturn:
+    raise _UnknownTag(tag.tag)
+
+
+_SEMANTIC_DECODERS: dict[int, Callable[[Any, bool], Any]] = {
+    _TAG_TUPLE: _decode_tuple,
+    _TAG_FROZENSET: _decode_frozenset,
+    _TAG_DATETIME: _decode_datetime,
+    _TAG_TIME: _decode_time,
+    _TAG_TIMEDELTA: _decode_timedelta,
+    _TAG_DECIMAL: _decode_decimal,
+    _TAG_BYTEARRAY: _decode_bytearray,
+    _TAG_EXCEPTION: _decode_exception,
+    _TAG_ARGUMENTS: _decode_arguments,
+}
+
+
+def loads(data: bytes) -> object:
+    """Decode bytes produced by :func:`dumps`.
+
+    Raises ``ValueError("invalid serialized value: ...")`` when *data* is not
+    valid CBOR, uses a tag that :func:`dumps` never writes, or holds a
+    malformed payload for one of its tags.
+    """
+    try:
+        return _cbor_loads(
+            data,
+            semantic_decoders=_SEMANTIC_DECODERS,
+            tag_hook=_unknown_tag,
+            max_depth=_MAX_DEPTH,
+        )
+    except cbor2.CBORError as exc:
+        cause = exc.__cause__
+        if cause is not None and not isinstance(cause, Exception):
+            # cbor2 wraps whatever a decoder hook raised, KeyboardInterrupt
+            # included; that one is not a property of the data.
+            raise cause from None
+        if isinstance(cause, _UnknownTag):
+            detail = f"unknown CBOR tag {cause.tag}"
+        elif cause is not None:
+            detail = f"{exc}: {type(cause).__name__}: {cause}"
+        else:
+            detail = str(exc)
+    raise ValueError(f"invalid serialized value: {detail}")

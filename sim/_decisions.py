@@ -1,0 +1,95 @@
+"""Every choice a simulation makes, taken from one random source and recorded.
+
+Each decision maps the smallest draw to the benign outcome (no fault, no
+delay, first in order), so a shrinker that minimises the draws minimises the
+faults. The draws are recorded, so a run can be replayed from the record.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ._faults import FaultProfile
+from ._status import Status
+
+__all__ = ["Decisions", "ENDPOINT_FAULT_STATUSES"]
+
+# The ways an endpoint can fail before the function runs, in the order a
+# shrinker should prefer them (the plainest first).
+ENDPOINT_FAULT_STATUSES: tuple[Status, ...] = (
+    Status.TIMEOUT,
+    Status.THROTTLED,
+    Status.HTTP_ERROR,
+    Status.TCP_ERROR,
+    Status.DNS_ERROR,
+    Status.TLS_ERROR,
+)
+
+
+class Decisions:
+    """The decision source of one simulation: a profile and a `random.Random`."""
+
+    __slots__ = ("profile", "requested", "record", "_random")
+
+    def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
+        self._random = rng.random
+        self.record: list[float] = []
+        self.requested = profile
+        self.profile = self._swarm(profile) if profile.swarm else profile
+
+    def _draw(self) -> float:
+        u = self._random()
+        self.record.append(u)
+        return u
+
+    def _chance(self, rate: float) -> bool:
+        # Large draws mean trouble, so shrinking draws toward 0 removes faults.
+        return rate > 0.0 and self._draw() >= 1.0 - rate
+
+    def _swarm(self, profile: FaultProfile) -> FaultProfile:
+        def pick(rate: float) -> float:
+            return rate * self._draw() if self._chance(0.5) else 0.0
+
+        return FaultProfile(
+            name=f"{profile.name}*",
+            endpoint_error=pick(profile.endpoint_error),
+            response_lost=pick(profile.response_lost),
+            crash=pick(profile.crash),
+            max_latency=pick(profile.max_latency),
+            reorder=pick(profile.reorder),
+        )
+
+    def endpoint_fault(self) -> Status | None:
+        """The status of an injected endpoint failure, or None."""
+        if not self._chance(self.profile.endpoint_error):
+            return None
+        n = len(ENDPOINT_FAULT_STATUSES)
+        return ENDPOINT_FAULT_STATUSES[min(int(self._draw() * n), n - 1)]
+
+    def response_lost(self) -> bool:
+        """Whether the response of an attempt that ran is lost."""
+        return self._chance(self.profile.response_lost)
+
+    def crash(self) -> bool:
+        """Whether a suspended coroutine loses its in-memory state before a resume."""
+        return self._chance(self.profile.crash)
+
+    def latency(self) -> float:
+        """Virtual seconds a delivery takes."""
+        top = self.profile.max_latency
+        return top * self._draw() if top else 0.0
+
+    def jitter(self) -> float:
+        """Fraction of the jitter allowance a retry's backoff gets, in [0, 1)."""
+        return self._draw()
+
+    def reorder(self, ready: int) -> tuple[int, int] | None:
+        """Out-of-order delivery: (index of the first result to hand over, batch size).
+
+        None means in order, as many as the poll accepts.
+        """
+        if ready < 2 or not self._chance(self.profile.reorder):
+            return None
+        start = min(int(self._draw() * ready), ready - 1)
+        size = 1 + min(int(self._draw() * ready), ready - 1)
+        return start, size

@@ -1,0 +1,94 @@
+"""Fault profiles: which faults a simulation injects, and how often."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["FaultProfile", "PROFILES"]
+
+
+def _rate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise ValueError(f"FaultProfile.{attribute.name} must be within [0, 1], got {value!r}")
+
+
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, int | float) and value >= 0.0):
+        raise ValueError(f"FaultProfile.{attribute.name} must be >= 0 seconds, got {value!r}")
+
+
+@attrs.frozen
+class FaultProfile:
+    """What the simulator may inject, each kind with the rate at which it happens.
+
+    - `endpoint_error`: before the function runs, the endpoint is unreachable
+      or refuses (DNS, TCP, TLS, HTTP error, THROTTLED, TIMEOUT); the function
+      does not run and the attempt is retried.
+    - `response_lost`: the function ran but its response is lost (TIMEOUT);
+      the attempt is retried, so the function runs again (at-least-once).
+    - `crash`: a suspended coroutine's in-memory state is lost before a
+      resume; it is rebuilt by replaying its journal.
+    - `max_latency`: each delivery (an attempt, a result to a poll) takes a
+      virtual delay of up to this many seconds.
+    - `reorder`: the rate at which results handed to a poll are delivered
+      out of completion order and in smaller batches.
+    - `swarm`: each seed turns on a random subset of the kinds above, each
+      with a random rate up to the one given here.
+    """
+
+    name: str = "custom"
+    endpoint_error: float = attrs.field(default=0.0, validator=_rate)
+    response_lost: float = attrs.field(default=0.0, validator=_rate)
+    crash: float = attrs.field(default=0.0, validator=_rate)
+    max_latency: float = attrs.field(default=0.0, validator=_seconds)
+    reorder: float = attrs.field(default=0.0, validator=_rate)
+    swarm: bool = False
+
+    @property
+    def is_none(self) -> bool:
+        """True when nothing is ever injected."""
+        return not (
+            self.endpoint_error or self.response_lost or self.crash or self.max_latency or self.reorder
+        )
+
+    @classmethod
+    def named(cls, name: str) -> FaultProfile:
+        """The preset called `name`: one of ``none``, ``light``, ``heavy``, ``swarm``."""
+        try:
+            return PROFILES[name]
+        except KeyError:
+            known = ", ".join(PROFILES)
+            raise ValueError(f"unknown fault profile {name!r}; known profiles: {known}") from None
+
+    @classmethod
+    def coerce(cls, faults: str | FaultProfile | None) -> FaultProfile:
+        """A profile from a preset name, a profile, or None (meaning ``none``)."""
+        if faults is None:
+            return PROFILES["none"]
+        if isinstance(faults, FaultProfile):
+            return faults
+        if isinstance(faults, str):
+            return cls.named(faults)
+        raise TypeError(
+            f"faults must be a profile name or a FaultProfile, not {type(faults).__qualname__}"
+        )
+
+
+PROFILES: dict[str, FaultProfile] = {
+    "none": FaultProfile("none"),
+    "light": FaultProfile(
+        "light", endpoint_error=0.02, response_lost=0.01, crash=0.02, max_latency=0.05, reorder=0.1
+    ),
+    "heavy": FaultProfile(
+        "heavy", endpoint_error=0.15, response_lost=0.1, crash=0.15, max_latency=0.5, reorder=0.5
+    ),
+    "swarm": FaultProfile(
+        "swarm",
+        endpoint_error=0.3,
+        response_lost=0.2,
+        crash=0.3,
+        max_latency=1.0,
+        reorder=0.8,
+        swarm=True,
+    ),
+}

@@ -1,0 +1,92 @@
+"""The per-call journal: what the service sent to a suspended function, step by step.
+
+A function that lost its in-memory state is rebuilt from its journal: re-run
+from its input, with every journaled result replayed in the order it was
+first delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from . import _codec
+from ._protocol import CallResult, Error
+from ._status import Status
+
+__all__ = ["Journal", "JournalCall", "JournalStep"]
+
+
+@attrs.frozen
+class JournalCall:
+    """A call a poll dispatched: its correlation id, function and serialized input."""
+
+    correlation_id: int | str | None
+    function: str
+    input: bytes
+
+
+@attrs.frozen
+class JournalStep:
+    """One poll and the resume that answered it.
+
+    `results` is None while the poll is still waiting for its resume.
+    """
+
+    calls: tuple[JournalCall, ...]
+    results: tuple[CallResult, ...] | None
+    poll_error: Error | None = None
+
+
+@attrs.define(eq=False)
+class _Entry:
+    calls: tuple[JournalCall, ...]
+    results: tuple[tuple[Any, ...], ...] | None = None
+    poll_error: Error | None = None
+
+
+class Journal:
+    """Read-only view of a call's journal; values are decoded afresh on each read."""
+
+    __slots__ = ("_input", "_entries")
+
+    def __init__(self, input: bytes | None, entries: list[_Entry]) -> None:
+        self._input = input
+        self._entries = entries
+
+    @property
+    def input(self) -> Any:
+        """The input of the call's current function."""
+        return None if self._input is None else _codec.loads(self._input)
+
+    @property
+    def steps(self) -> Sequence[JournalStep]:
+        """Every poll of the current function, oldest first."""
+        return [_decode_step(e) for e in self._entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _decode_step(entry: _Entry) -> JournalStep:
+    results = None
+    if entry.results is not None:
+        results = tuple(decode_result(r) for r in entry.results)
+    return JournalStep(entry.calls, results, entry.poll_error)
+
+
+def decode_result(raw: tuple[Any, ...]) -> CallResult:
+    """A CallResult from its stored form (correlation id, dispatch id, kind, payload)."""
+    correlation_id, dispatch_id, kind, payload = raw
+    if kind == "value":
+        return CallResult(correlation_id, _codec.loads(payload), None, dispatch_id)
+    return CallResult(correlation_id, None, decode_error(payload), dispatch_id)
+
+
+def decode_error(payload: tuple[Any, ...]) -> Error:
+    """An Error from its stored form (status, type, message, exception bytes or None)."""
+    status, type_name, message, value = payload
+    exc = _codec.loads(value) if value is not None else None
+    return Error(Status(status), type_name, message, exc)

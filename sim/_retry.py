@@ -1,0 +1,47 @@
+"""How the service retries attempts that end with a temporary status."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["RetryPolicy"]
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be > 0, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Exponential backoff with jitter, on the virtual clock, within a budget.
+
+    The n-th retry of a step waits ``initial_backoff * multiplier**(n-1)``
+    seconds, capped at ``max_backoff``, plus up to ``jitter`` times that
+    (chosen by the simulation's decisions). A step is given up after
+    ``max_attempts`` failed attempts, or when a retry would start more than
+    ``max_duration`` virtual seconds after the step's first attempt; the
+    caller then gets the last error.
+    """
+
+    max_attempts: int = attrs.field(default=20)
+    initial_backoff: float = attrs.field(default=0.1, validator=_positive)
+    multiplier: float = attrs.field(default=2.0, validator=_positive)
+    max_backoff: float = attrs.field(default=60.0, validator=_positive)
+    jitter: float = attrs.field(default=0.5)
+    max_duration: float = attrs.field(default=3600.0, validator=_positive)
+
+    @max_attempts.validator
+    def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"RetryPolicy.max_attempts must be an int >= 1, got {value!r}")
+
+    @jitter.validator
+    def _check_jitter(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not 0 <= value <= 1:
+            raise ValueError(f"RetryPolicy.jitter must be within [0, 1], got {value!r}")
+
+    def backoff(self, failures: int, jitter_fraction: float) -> float:
+        """Delay before the retry that follows the `failures`-th failure."""
+        base = min(self.initial_backoff * self.multiplier ** (failures - 1), self.max_backoff)
+        return base * (1.0 + self.jitter * jitter_fraction)

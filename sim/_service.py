@@ -1,0 +1,469 @@
+"""The simulated Dispatch service: the life of every call, on a virtual timeline.
+
+The service owns the timeline (a heap of due actions), the call records, and
+the trace. It is synchronous: the runtime (`_simulation`) decides when to
+advance time and which trio task executes the next action. Only an attempt
+whose function awaits something outside the simulation hands back an
+awaitable for the runtime to finish.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Protocol
+
+import attrs
+import trio
+
+from . import _codec
+from ._decisions import Decisions
+from ._journal import Journal, JournalCall, _Entry, decode_result
+from ._protocol import Call, CallResult, DispatchID, Error, Input, Output
+from ._retry import RetryPolicy
+from ._status import Status
+from ._trace import Trace
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "TIMER_FUNCTION",
+    "Endpoint",
+    "register_endpoint",
+    "unregister_endpoint",
+]
+
+DEFAULT_ENDPOINT = "sim://default"
+"""Where a call without an endpoint goes (the default registry serves it)."""
+
+TIMER_FUNCTION = "<sleep>"
+"""A call to this function is a durable timer: its input is the delay in seconds."""
+
+
+class Endpoint(Protocol):
+    """What the service needs from a process serving functions (registry implements it)."""
+
+    def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
+        """Run one attempt of `function`. Return an awaitable only when it must await trio."""
+
+    def forget(self, dispatch_id: DispatchID) -> None:
+        """Drop any in-memory state kept for the call (a crash, or the call ended)."""
+
+
+_endpoints: dict[str, Endpoint] = {}
+
+
+def register_endpoint(url: str, endpoint: Endpoint) -> None:
+    """Make `endpoint` reachable at `url` for every simulation."""
+    current = _endpoints.get(url)
+    if current is not None and current is not endpoint:
+        raise ValueError(f"endpoint {url!r} is already served by {current!r}")
+    _endpoints[url] = endpoint
+
+
+def unregister_endpoint(url: str) -> None:
+    """Take `url` off the network; calls to it fail with NOT_FOUND."""
+    _endpoints.pop(url, None)
+
+
+# A raw outcome keeps values serialized, so that every reader gets its own copy:
+# ("value", bytes) or ("error", (status, type, message, exception bytes or None)).
+_RawOutcome = tuple[str, Any]
+
+
+@attrs.define(eq=False, slots=True)
+class _Record:
+    id: DispatchID
+    function: str
+    endpoint: str
+    input: bytes | None
+    parent: _Record | None
+    correlation_id: int | str | None
+    caller_id: DispatchID | None
+    root_id: DispatchID
+    created: float
+    attempt: int = 0
+    failures: int = 0
+    step_start: float = 0.0
+    state: str = "scheduled"
+    outcome: _RawOutcome | None = None
+    waiters: list[trio.lowlevel.Task] = attrs.Factory(list)
+    first_call: bool = True
+    coroutine_state: bytes | None = None
+    min_results: int = 1
+    max_results: int = 10
+    poll_generation: int = 0
+    outstanding: dict[Any, _Record] = attrs.Factory(dict)
+    ready: list[tuple[Any, ...]] = attrs.Factory(list)
+    batch: tuple[tuple[Any, ...], ...] | None = None
+    poll_error: Error | None = None
+    journal: list[_Entry] = attrs.Factory(list)
+
+
+def _raw_error(error: Error) -> _RawOutcome:
+    value = None
+    if error.value is not None:
+        try:
+            value = _codec.dumps(error.value, where="error")
+        except _codec.SerializationError:
+            value = None
+    return ("error", (int(error.status), error.type, error.message, value))
+
+
+def _serialization_error(exc: Exception) -> _RawOutcome:
+    return _raw_error(Error.from_exception(exc, Status.INVALID_ARGUMENT))
+
+
+class Service:
+    """Calls, attempts, retries, polls and journals on a virtual timeline."""
+
+    def __init__(self, decisions: Decisions, retry: RetryPolicy, trace: Trace) -> None:
+        self.decisions = decisions
+        self.retry = retry
+        self.trace = trace
+        self.now = 0.0
+        self.heap: list[tuple[float, int, Callable[[Any], Any], Any]] = []
+        self._seq = 0
+        self._ids = 0
+        self.records: dict[DispatchID, _Record] = {}
+        self.pending = 0  # calls without an outcome
+        self.on_push: Callable[[], None] | None = None
+        self._event = trace._events.append
+
+    # -- timeline ---------------------------------------------------------
+
+    def push(self, time: float, action: Callable[[Any], Any], arg: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.heap, (time, self._seq, action, arg))
+        if self.on_push is not None:
+            self.on_push()
+
+    # -- dispatch -----------------------------------------------------------
+
+    def dispatch(
+        self, calls: Sequence[Call], caller: DispatchID | None = None
+    ) -> list[DispatchID]:
+        """Accept `calls` (validated as a whole first) and return their ids in order."""
+        calls = list(calls)
+        for i, call in enumerate(calls):
+            _check_call(call, f"calls[{i}]")
+        caller_record = self.records.get(caller) if caller is not None else None
+        return [self._admit(call, None, caller_record).id for call in calls]
+
+    def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
+        self._ids += 1
+        did = f"d{self._ids}"
+        try:
+            data = _codec.dumps(call.input, where="argument")
+            failure = None
+        except _codec.SerializationError as exc:
+            data, failure = None, exc
+        via = parent or caller
+        endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
+        rec = _Record(
+            did,
+            call.function,
+            endpoint,
+            data,
+            parent,
+            call.correlation_id,
+            via.id if via is not None else None,
+            via.root_id if via is not None else did,
+            self.now,
+        )
+        self.records[did] = rec
+        self.pending += 1
+        if parent is not None:
+            parent.outstanding[call.correlation_id] = rec
+        self._event(("dispatch", self.now, did, rec.function, 0, None, rec.caller_id))
+        if failure is not None:
+            self._finish(rec, _serialization_error(failure))
+        elif rec.function == TIMER_FUNCTION:
+            self._start_timer(rec, call.input)
+        else:
+            self.push(self.now + self.decisions.latency(), self._attempt, rec)
+        return rec
+
+    def _start_timer(self, rec: _Record, seconds: Any) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+            error = ValueError(f"a durable sleep needs seconds >= 0, got {seconds!r}")
+            self._finish(rec, _serialization_error(error))
+            return
+        rec.state = "sleeping"
+        self.push(self.now + float(seconds), self._wake_timer, rec)
+
+    def _wake_timer(self, rec: _Record) -> None:
+        self._finish(rec, ("value", _codec.dumps(None)))
+
+    # -- attempts -------------------------------------------------------------
+
+    def _attempt(self, rec: _Record) -> Coroutine[Any, Any, None] | None:
+        if rec.outcome is not None:
+            return None
+        rec.attempt += 1
+        if rec.failures == 0:
+            rec.step_start = self.now
+        endpoint = _endpoints.get(rec.endpoint)
+        if endpoint is None:
+            error = Error(
+                Status.NOT_FOUND,
+                "NotFoundError",
+                f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
+            )
+            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
+            self._finish(rec, _raw_error(error))
+            return None
+        fault = self.decisions.endpoint_fault()
+        if fault is not None:
+            self._event(
+                ("fault", self.now, rec.id, rec.function, rec.attempt, fault.name, "endpoint_error")
+            )
+            message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
+            self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
+            return None
+        inp = self._input(rec, endpoint)
+        rec.state = "running"
+        try:
+            out = endpoint.run(rec.function, inp)
+        except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
+            out = Output.error(Error.from_exception(exc))
+        if isinstance(out, Output):
+            self._completed(rec, out)
+            return None
+        return self._finish_running(rec, out)
+
+    async def _finish_running(self, rec: _Record, pending: Awaitable[Output]) -> None:
+        try:
+            out = await pending
+        except Exception as exc:
+            out = Output.error(Error.from_exception(exc))
+        if not isinstance(out, Output):
+            out = Output.error(
+                Error(Status.INVALID_RESPONSE, "TypeError", f"endpoint returned {out!r}")
+            )
+        self._completed(rec, out)
+
+    def _input(self, rec: _Record, endpoint: Endpoint) -> Input:
+        journal = Journal(rec.input, rec.journal)
+        if rec.first_call:
+            assert rec.input is not None
+            return Input(
+                rec.id,
+                rec.function,
+                rec.attempt,
+                rec.created,
+                rec.caller_id,
+                rec.root_id,
+                _codec.loads(rec.input),
+                journal=journal,
+            )
+        if self.decisions.crash():
+            endpoint.forget(rec.id)
+            self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
+        if rec.batch is None:
+            rec.batch = self._take_batch(rec)
+            rec.journal[-1].results = rec.batch
+            rec.journal[-1].poll_error = rec.poll_error
+        results = tuple(decode_result(r) for r in rec.batch)
+        return Input(
+            rec.id,
+            rec.function,
+            rec.attempt,
+            rec.created,
+            rec.caller_id,
+            rec.root_id,
+            first_call=False,
+            coroutine_state=rec.coroutine_state,
+            call_results=results,
+            poll_error=rec.poll_error,
+            journal=journal,
+        )
+
+    def _take_batch(self, rec: _Record) -> tuple[tuple[Any, ...], ...]:
+        ready = rec.ready
+        start, size = 0, min(rec.max_results, len(ready))
+        shuffle = self.decisions.reorder(len(ready))
+        if shuffle is not None:
+            start = shuffle[0]
+            size = min(shuffle[1], size, len(ready) - start)
+        batch = tuple(ready[start : start + size])
+        del ready[start : start + size]
+        for raw in batch:
+            rec.outstanding.pop(raw[0], None)
+        return batch
+
+    def _completed(self, rec: _Record, out: Output) -> None:
+        if rec.outcome is not None:
+            return
+        if self.decisions.response_lost():
+            self._event(("fault", self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", "response_lost"))
+            error = Error(
+                Status.TIMEOUT,
+                "InjectedFault",
+                f"injected: the response of {rec.function} attempt {rec.attempt} was lost",
+            )
+            self._attempt_failed(rec, error, Status.TIMEOUT)
+            return
+        kind = out.kind
+        if kind == "value":
+            status = out.status
+            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, status.name, None))
+            if status is Status.OK:
+                try:
+                    data = _codec.dumps(out.output_value, where="result")
+                except _codec.SerializationError as exc:
+                    self._finish(rec, _serialization_error(exc))
+                    return
+                self._finish(rec, ("value", data))
+            else:
+                message = f"{rec.function} returned a value with status {status.name}"
+                self._attempt_failed(rec, Error(status, "Status", message), status)
+        elif kind == "error":
+            error = out.output_error
+            self._event(
+                ("attempt", self.now, rec.id, rec.function, rec.attempt, error.status.name, error.type)
+            )
+            self._attempt_failed(rec, error, error.status)
+        elif kind == "poll":
+            poll = out.poll_request
+            detail = f"{len(poll.calls)} calls"
+            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "POLL", detail))
+            self._poll(rec, poll)
+        else:
+            call = out.tail_call_request
+            self._event(
+                ("attempt", self.now, rec.id, rec.function, rec.attempt, "TAIL_CALL", call.function)
+            )
+            self._tail_call(rec, call)
+
+    def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
+        rec.failures += 1
+        if status.temporary and rec.failures < self.retry.max_attempts:
+            delay = self.retry.backoff(rec.failures, self.decisions.jitter())
+            if self.now + delay - rec.step_start <= self.retry.max_duration:
+                rec.state = "retrying"
+                self._event(("retry", self.now, rec.id, rec.function, rec.attempt, status.name, None))
+                self.push(self.now + delay, self._attempt, rec)
+                return
+        self._finish(rec, _raw_error(error))
+
+    # -- polls ------------------------------------------------------------------
+
+    def _poll(self, rec: _Record, poll: Any) -> None:
+        rec.failures = 0
+        rec.batch = None
+        rec.first_call = False
+        rec.coroutine_state = poll.coroutine_state
+        rec.poll_generation += 1
+        rec.poll_error = None
+        ids = [c.correlation_id for c in poll.calls]
+        problem = _poll_problem(poll.calls, ids, rec.outstanding)
+        entry_calls: list[JournalCall] = []
+        if problem is not None:
+            rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
+        else:
+            for call in poll.calls:
+                child = self._admit(call, rec, None)
+                entry_calls.append(JournalCall(call.correlation_id, call.function, child.input or b""))
+        rec.journal.append(_Entry(tuple(entry_calls)))
+        # Children that failed at once (bad input) are already in `ready`.
+        rec.min_results = poll.min_results
+        rec.max_results = poll.max_results
+        rec.state = "polling"
+        if poll.max_wait_seconds is not None:
+            self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, rec.poll_generation))
+        self._maybe_resume(rec)
+
+    def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
+        rec, generation = arg
+        if rec.state == "polling" and rec.poll_generation == generation:
+            self._resume(rec)
+
+    def _maybe_resume(self, rec: _Record) -> None:
+        if rec.state != "polling":
+            return
+        if rec.poll_error is not None or len(rec.ready) >= min(rec.min_results, len(rec.outstanding)):
+            self._resume(rec)
+
+    def _resume(self, rec: _Record) -> None:
+        rec.state = "scheduled"
+        self.push(self.now + self.decisions.latency(), self._attempt, rec)
+
+    def _tail_call(self, rec: _Record, call: Call) -> None:
+        try:
+            _check_call(call, "tail call")
+            data = _codec.dumps(call.input, where="argument")
+        except (TypeError, ValueError) as exc:
+            self._finish(rec, _serialization_error(exc))
+            return
+        endpoint = _endpoints.get(rec.endpoint)
+        if endpoint is not None:
+            endpoint.forget(rec.id)
+        rec.function = call.function
+        rec.endpoint = call.endpoint or rec.endpoint
+        rec.input = data
+        rec.failures = 0
+        rec.first_call = True
+        rec.batch = None
+        rec.coroutine_state = None
+        rec.outstanding = {}
+        rec.ready = []
+        rec.journal = []
+        rec.state = "scheduled"
+        self.push(self.now + self.decisions.latency(), self._attempt, rec)
+
+    # -- outcomes -----------------------------------------------------------------
+
+    def _finish(self, rec: _Record, outcome: _RawOutcome) -> None:
+        rec.outcome = outcome
+        rec.state = "done"
+        self.pending -= 1
+        status = "OK" if outcome[0] == "value" else Status(outcome[1][0]).name
+        self._event(("outcome", self.now, rec.id, rec.function, rec.attempt, status, None))
+        if rec.journal or rec.coroutine_state is not None:
+            endpoint = _endpoints.get(rec.endpoint)
+            if endpoint is not None:
+                endpoint.forget(rec.id)
+        rec.outstanding = {}
+        rec.ready = []
+        for task in rec.waiters:
+            trio.lowlevel.reschedule(task)
+        rec.waiters.clear()
+        parent = rec.parent
+        if parent is not None and parent.outstanding.get(rec.correlation_id) is rec:
+            parent.ready.append((rec.correlation_id, rec.id, *outcome))
+            self._maybe_resume(parent)
+
+    def abandon(self) -> None:
+        """Give every call still without an outcome an 'abandoned' outcome in the trace."""
+        for rec in self.records.values():
+            if rec.outcome is None:
+                rec.outcome = ("abandoned", None)
+                rec.state = "done"
+                self.pending -= 1
+                self._event(
+                    ("outcome", self.now, rec.id, rec.function, rec.attempt, None, "abandoned")
+                )
+
+
+def _check_call(call: object, where: str) -> None:
+    if not isinstance(call, Call):
+        raise TypeError(f"{where} is a {type(call).__qualname__}, not a Call")
+    if not isinstance(call.function, str) or not call.function:
+        raise ValueError(f"{where} has no function name (got {call.function!r})")
+    if call.endpoint is not None and not isinstance(call.endpoint, str):
+        raise TypeError(f"{where} has an endpoint that is not a str: {call.endpoint!r}")
+
+
+def _poll_problem(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> str | None:
+    seen: set[Any] = set()
+    for i, (call, cid) in enumerate(zip(calls, ids)):
+        try:
+            _check_call(call, f"calls[{i}]")
+        except (TypeError, ValueError) as exc:
+            return str(exc)
+        if not isinstance(cid, int | str) or isinstance(cid, bool):
+            return f"calls[{i}] ({call.function}) needs an int or str correlation_id, got {cid!r}"
+        if cid in seen or cid in outstanding:
+            return f"calls[{i}] ({call.function}) reuses correlation_id {cid!r} of an outstanding call"
+        seen.add(cid)
+    return None

@@ -1,0 +1,421 @@
+"""A simulation run: the virtual clock, trio integration, and waiting for calls.
+
+trio hosts the run. When `Simulation.run` owns the trio run, trio's clock is
+the simulation's virtual clock, so `trio.sleep` in tests and functions costs
+no wall time. A task that waits for a call drives the service inline while no
+other trio task is due; otherwise a background pump task advances the
+timeline whenever every task is blocked. When every task is blocked and
+nothing is scheduled, the run stops with `DeadlockError` instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import math
+import random
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import outcome
+import trio
+import trio.testing
+
+from . import _codec
+from ._decisions import Decisions
+from ._errors import DeadlockError, LivelockError, SimulationError
+from ._faults import FaultProfile
+from ._journal import decode_result
+from ._protocol import Call, CallResult, DispatchID
+from ._retry import RetryPolicy
+from ._service import Service, _Record
+from ._trace import Trace
+
+__all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
+
+T = TypeVar("T")
+
+DEFAULT_SEED = 0
+"""The seed used when none is given."""
+
+_current: ContextVar[Simulation | None] = ContextVar("dispatch_sim_current", default=None)
+_run_core: Any = trio._core._run  # trio's documented hook for deterministic scheduling
+
+
+def current() -> Simulation:
+    """The simulation running in this context; RuntimeError outside of one."""
+    sim = _current.get()
+    if sim is None:
+        raise RuntimeError(
+            "no simulation is running here: call functions from a test decorated with "
+            "@registry.test.function, or inside registry.test.run()/Simulation.run()"
+        )
+    return sim
+
+
+def now() -> float:
+    """The current virtual time of the running simulation, in seconds."""
+    return current()._service.now
+
+
+class _VirtualClock(trio.abc.Clock):
+    """trio's clock during `Simulation.run`: it reads and jumps the virtual time.
+
+    trio asks how long to sleep only when no task is runnable. If a trio
+    deadline comes before the next simulation event, time jumps to it at
+    once. Otherwise the answer is "forever", which wakes the pump (it waits
+    in `wait_all_tasks_blocked`) to run the simulation's next event, or to
+    report a deadlock when there is none.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return self._service.now
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        service = self._service
+        if deadline <= service.now:
+            return 0.0
+        heap = service.heap
+        if deadline == math.inf or (heap and heap[0][0] <= deadline):
+            return math.inf
+        service.now = deadline
+        return 0.0
+
+
+class Simulation:
+    """One deterministic run of durable functions.
+
+    `seed` chooses every fault, latency and ordering (through `faults`, a
+    profile name or a `FaultProfile`); `rng` replaces the seeded source of
+    decisions with any `random.Random` (Hypothesis hands in its own). After
+    the main coroutine returns, calls still in flight are drained to their
+    outcome unless `drain=False`. `max_events` and `max_virtual_time` stop a
+    run that does not converge with `LivelockError`.
+    """
+
+    def __init__(
+        self,
+        seed: int = DEFAULT_SEED,
+        faults: str | FaultProfile | None = "light",
+        *,
+        rng: random.Random | None = None,
+        retry: RetryPolicy | None = None,
+        max_events: int = 2_000_000,
+        max_virtual_time: float = 30 * 86400.0,
+        drain: bool = True,
+        test_id: str | None = None,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, not {type(seed).__qualname__}")
+        if not (isinstance(max_events, int) and max_events > 0):
+            raise ValueError(f"max_events must be a positive int, got {max_events!r}")
+        if not max_virtual_time > 0:
+            raise ValueError(f"max_virtual_time must be > 0, got {max_virtual_time!r}")
+        self.seed = seed
+        self.faults = FaultProfile.coerce(faults)
+        self.max_events = max_events
+        self.max_virtual_time = float(max_virtual_time)
+        self.drain = drain
+        source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
+        self.decisions = Decisions(self.faults, source)
+        self.trace = Trace(
+            {
+                "format": 1,
+                "seed": seed,
+                "faults": self.faults.name,
+                "test_id": test_id,
+            }
+        )
+        self._service = Service(self.decisions, retry or RetryPolicy(), self.trace)
+        self._events = 0
+        self._driving = False
+        self._running_foreign = 0
+        self._waiting: list[trio.lowlevel.Task] = []  # tasks waiting for quiescence
+        self._parked_pump: trio.lowlevel.Task | None = None
+        self._pumps = 0
+        self._own_clock = False
+        self._failure: SimulationError | None = None
+        self._main_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._started = False
+        self._memory: dict[str, dict[Any, Any]] = {}
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
+        """Run `main` (a coroutine, or an async function taking no arguments) to its end.
+
+        trio runs with the virtual clock; returns what `main` returns and
+        raises what it raises.
+        """
+        if _current.get() is not None:
+            raise RuntimeError("a simulation is already running in this context")
+        return trio.run(self.main, main, clock=_VirtualClock(self._service))
+
+    async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
+        """Run `main` inside the current trio run (see `run`).
+
+        Under another clock, the simulation keeps its own virtual time: its
+        waits (latency, backoff, durable sleeps) still cost no wall time,
+        while `trio.sleep` follows the host's clock.
+        """
+        if self._started:
+            raise RuntimeError("a Simulation runs once; create a new one for another run")
+        if _current.get() is not None:
+            raise RuntimeError("a simulation is already running in this context")
+        self._started = True
+        clock = trio.lowlevel.current_clock()
+        self._own_clock = isinstance(clock, _VirtualClock) and clock._service is self._service
+        token = _current.set(self)
+        try:
+            with self._deterministic():
+                result = await self._host(main)
+        finally:
+            _current.reset(token)
+        return result
+
+    @contextlib.contextmanager
+    def _deterministic(self) -> Iterator[None]:
+        # trio shuffles each batch of runnable tasks with its module-level
+        # random; seeding it and turning on its deterministic mode (the hook
+        # trio keeps for Hypothesis) makes task order a function of the seed.
+        # User code that calls the `random` module is seeded the same way.
+        saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
+        saved_trio = _run_core._r.getstate()
+        saved_random = random.getstate()
+        _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
+        _run_core._r.seed(f"dispatch-sim:{self.seed}:trio")
+        random.seed(f"dispatch-sim:{self.seed}:user")
+        try:
+            yield
+        finally:
+            _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
+            _run_core._r.setstate(saved_trio)
+            random.setstate(saved_random)
+
+    async def _host(self, main: Any) -> Any:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._service.on_push = self._poke_pump
+            nursery.start_soon(self._pump)
+            with trio.CancelScope() as self._main_scope:
+                result = await outcome.acapture(self._body, main)
+            nursery.cancel_scope.cancel()
+        self._service.on_push = None
+        self._service.abandon()
+        if self._failure is not None:
+            raise self._failure
+        return result.unwrap()
+
+    async def _body(self, main: Any) -> Any:
+        value = await (main() if callable(main) else main)
+        if self.drain:
+            await self.quiesce()
+        return value
+
+    # -- the public service surface ---------------------------------------------
+
+    def dispatch(self, calls: Sequence[Call], *, caller: DispatchID | None = None) -> list[DispatchID]:
+        """Dispatch `calls` without waiting; returns their DispatchIDs in order."""
+        return self._service.dispatch(calls, caller)
+
+    async def wait(self, dispatch_id: DispatchID) -> Any:
+        """Wait for the call's outcome: return its value or raise its error."""
+        result = await self.wait_result(dispatch_id)
+        if result.error is not None:
+            raise result.error.to_exception()
+        return result.output
+
+    async def wait_result(self, dispatch_id: DispatchID) -> CallResult:
+        """Wait for the call's outcome and return it as a CallResult, without raising."""
+        rec = self._service.records.get(dispatch_id) if isinstance(dispatch_id, str) else None
+        if rec is None:
+            raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
+        if rec.outcome is None:
+            await self._await(lambda: rec.outcome is not None, rec.waiters)
+        kind, payload = rec.outcome  # type: ignore[misc]
+        if kind == "abandoned":
+            raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
+        return decode_result((rec.correlation_id, rec.id, kind, payload))
+
+    def memory(self, owner: str) -> dict[Any, Any]:
+        """In-memory state an endpoint keeps for this run (lost with the run)."""
+        return self._memory.setdefault(owner, {})
+
+    async def call(self, call: Call) -> Any:
+        """Dispatch one call and wait for its outcome."""
+        (dispatch_id,) = self._service.dispatch((call,))
+        return await self.wait(dispatch_id)
+
+    async def quiesce(self) -> None:
+        """Wait until no call is in flight and nothing is scheduled."""
+        await self._await(self._quiet, self._waiting)
+
+    def now(self) -> float:
+        """Virtual seconds since the simulation started."""
+        return self._service.now
+
+    def lose_state(self, dispatch_id: DispatchID) -> None:
+        """Make the endpoint forget the call's in-memory state, as a crash would.
+
+        Its next resume rebuilds the coroutine from the journal.
+        """
+        from ._service import _endpoints
+
+        rec = self._service.records.get(dispatch_id)
+        if rec is None:
+            raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
+        endpoint = _endpoints.get(rec.endpoint)
+        if endpoint is not None:
+            endpoint.forget(rec.id)
+        self.trace._events.append(
+            ("fault", self._service.now, rec.id, rec.function, rec.attempt, None, "crash")
+        )
+
+    # -- driving -----------------------------------------------------------------
+
+    def _quiet(self) -> bool:
+        return not self._service.heap and not self._running_foreign
+
+    def _can_drive(self) -> bool:
+        heap = self._service.heap
+        if not heap or self._driving or self._failure is not None:
+            return False
+        due = heap[0][0]
+        if due <= self._service.now:
+            return True
+        stats = trio.lowlevel.current_statistics()
+        if stats.tasks_runnable:
+            return False
+        return not self._own_clock or due - self._service.now <= stats.seconds_to_next_deadline
+
+    async def _await(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
+        while not done():
+            if self._can_drive():
+                await self._step(pump=False)
+                continue
+            task = trio.lowlevel.current_task()
+            waiters.append(task)
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                waiters.remove(task)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+
+    async def _step(self, pump: bool) -> bool:
+        """Run the next due action; True if it made this task wait outside the simulation."""
+        service = self._service
+        due, _, action, arg = heapq.heappop(service.heap)
+        if due > service.now:
+            if due > self.max_virtual_time:
+                self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
+                return False
+            service.now = due
+        self._events += 1
+        if self._events > self.max_events:
+            self._livelock(f"more than max_events={self.max_events} events")
+            return False
+        self._driving = True
+        try:
+            pending = action(arg)
+        finally:
+            self._driving = False
+        if pending is not None:
+            if pump:
+                self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
+            self._running_foreign += 1
+            try:
+                await pending
+            finally:
+                self._running_foreign -= 1
+        if not service.heap and not self._running_foreign and self._waiting:
+            for task in self._waiting:
+                trio.lowlevel.reschedule(task)
+            self._waiting.clear()
+        return pending is not None
+
+    def _poke_pump(self) -> None:
+        task = self._parked_pump
+        if task is not None:
+            self._parked_pump = None
+            trio.lowlevel.reschedule(task)
+
+    async def _pump(self) -> None:
+        self._pumps += 1
+        try:
+            while True:
+                await trio.testing.wait_all_tasks_blocked()
+                if self._failure is not None:
+                    return
+                if self._service.heap:
+                    while self._can_drive():
+                        if await self._step(pump=True):
+                            return  # a new pump took over while this one waited
+                    continue
+                stats = trio.lowlevel.current_statistics()
+                if stats.tasks_runnable:
+                    continue
+                blocked = self._blocked_waiters()
+                if stats.seconds_to_next_deadline == math.inf and (self._own_clock or blocked):
+                    self._deadlock()
+                    return
+                if not self._own_clock:
+                    await self._park_pump(stats.seconds_to_next_deadline)
+        finally:
+            self._pumps -= 1
+
+    async def _park_pump(self, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            self._parked_pump = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                self._parked_pump = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _blocked_waiters(self) -> int:
+        return len(self._waiting) + sum(len(r.waiters) for r in self._unfinished())
+
+    def _unfinished(self) -> list[_Record]:
+        return [r for r in self._service.records.values() if r.outcome is None]
+
+    def _fail(self, failure: SimulationError) -> None:
+        if self._failure is None:
+            self._failure = failure
+        self._service.heap.clear()
+        if self._main_scope is not None:
+            self._main_scope.cancel()
+
+    def _deadlock(self) -> None:
+        lines = [
+            f"the simulation cannot progress at virtual time {self._service.now:.6f}s: "
+            "nothing is scheduled and every task is blocked"
+        ]
+        for rec in self._unfinished()[:20]:
+            what = {
+                "running": "blocked in an await outside the simulation",
+                "polling": f"waiting for {len(rec.outstanding)} calls",
+            }.get(rec.state, rec.state)
+            lines.append(f"  {rec.id} {rec.function} (attempt {rec.attempt}): {what}")
+        if len(lines) == 1:
+            lines.append("  no call is in flight: the test itself awaits something that never happens")
+        self._fail(DeadlockError("\n".join(lines)))
+
+    def _livelock(self, cap: str) -> None:
+        busiest = sorted(self._service.records.values(), key=lambda r: (-r.attempt, r.id))[:5]
+        calls = ", ".join(f"{r.id} {r.function} ({r.attempt} attempts)" for r in busiest)
+        self._fail(
+            LivelockError(
+                f"the simulation exceeded its cap: {cap} (at virtual time "
+                f"{self._service.now:.6f}s, {self._events} events); busiest calls: {calls}"
+            )
+        )

@@ -1,0 +1,742 @@
+"""Tests for the serialization of values crossing a call boundary."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import decimal
+import enum
+import errno
+import math
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim import _codec
+from sim._codec import SerializationError, dumps, loads
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPPORTED = (
+    "(supported: None, bool, int, float, str, bytes, bytearray, list, tuple, dict, "
+    "set, frozenset, datetime, date, time, timedelta, Decimal, UUID, exceptions)"
+)
+
+
+def assert_same(original: Any, decoded: Any) -> None:
+    """Equal values with the very same types, all the way down."""
+    assert type(decoded) is type(original), (original, decoded)
+    if isinstance(original, float):
+        if math.isnan(original):
+            assert math.isnan(decoded)
+        else:
+            assert decoded == original
+            assert math.copysign(1.0, decoded) == math.copysign(1.0, original)
+    elif isinstance(original, decimal.Decimal):
+        assert str(decoded) == str(original)
+    elif isinstance(original, (list, tuple)):
+        assert len(decoded) == len(original)
+        for item, decoded_item in zip(original, decoded):
+            assert_same(item, decoded_item)
+    elif isinstance(original, dict):
+        # Not ``decoded == original``: a NaN value is only equal to itself.
+        assert len(decoded) == len(original)
+        decoded_keys = {key: key for key in decoded}
+        for key, item in original.items():
+            assert_same(key, decoded_keys[key])
+            assert_same(item, decoded[key])
+    elif isinstance(original, (set, frozenset)):
+        assert decoded == original
+        decoded_items = {item: item for item in decoded}
+        for item in original:
+            assert_same(item, decoded_items[item])
+    elif isinstance(original, (datetime.datetime, datetime.time)):
+        assert decoded == original
+        assert decoded.isoformat() == original.isoformat()
+        assert decoded.fold == original.fold
+        assert (decoded.tzinfo is None) == (original.tzinfo is None)
+    else:
+        assert decoded == original
+
+
+def round_trip(value: Any) -> Any:
+    decoded = loads(dumps(value))
+    assert_same(value, decoded)
+    return decoded
+
+
+# --- plain values -------------------------------------------------------------
+
+PLUS_0530 = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+
+VALUES = {
+    "none": None,
+    "true": True,
+    "false": False,
+    "zero": 0,
+    "negative": -17,
+    "int64 max": 2**63 - 1,
+    "uint64 max": 2**64 - 1,
+    "above uint64": 2**64,
+    "big int": 3**200,
+    "negative big int": -(3**200),
+    "float": 2.5,
+    "float not half": 0.1,
+    "negative zero": -0.0,
+    "inf": math.inf,
+    "-inf": -math.inf,
+    "nan": math.nan,
+    "str": "héllo wörld ✓",
+    "empty str": "",
+    "bytes": b"\x00\xffabc",
+    "empty bytes": b"",
+    "bytearray": bytearray(b"\x01\x02"),
+    "list": [1, "a", None],
+    "empty list": [],
+    "tuple": (1, "a", None),
+    "empty tuple": (),
+    "one tuple": (1,),
+    "dict": {"a": 1, "b": [2]},
+    "empty dict": {},
+    "set": {1, 2, "three"},
+    "empty set": set(),
+    "frozenset": frozenset({"a", (1, 2)}),
+    "empty frozenset": frozenset(),
+    "naive datetime": datetime.datetime(2024, 2, 29, 23, 59, 58, 123456),
+    "aware datetime": datetime.datetime(2024, 2, 29, 23, 59, 58, 7, tzinfo=PLUS_0530),
+    "utc datetime": datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+    "odd offset datetime": datetime.datetime(
+        2024, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(seconds=-30, microseconds=5))
+    ),
+    "folded datetime": datetime.datetime(2024, 11, 3, 1, 30, fold=1),
+    "min datetime": datetime.datetime.min,
+    "max datetime": datetime.datetime.max,
+    "date": datetime.date(2024, 2, 29),
+    "time": datetime.time(12, 34, 56, 789),
+    "aware time": datetime.time(1, 2, 3, tzinfo=PLUS_0530),
+    "timedelta": datetime.timedelta(days=-3, seconds=5, microseconds=6),
+    "zero timedelta": datetime.timedelta(),
+    "decimal": decimal.Decimal("1.50"),
+    "decimal exponent": decimal.Decimal("-1.5E-300"),
+    "decimal negative zero": decimal.Decimal("-0"),
+    "decimal nan": decimal.Decimal("NaN"),
+    "decimal snan": decimal.Decimal("sNaN"),
+    "decimal infinity": decimal.Decimal("Infinity"),
+    "decimal -infinity": decimal.Decimal("-Infinity"),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+}
+
+
+@pytest.mark.parametrize("value", list(VALUES.values()), ids=list(VALUES))
+def test_value_round_trips_with_its_exact_type(value: Any) -> None:
+    round_trip(value)
+
+
+@pytest.mark.parametrize("value", list(VALUES.values()), ids=list(VALUES))
+def test_value_round_trips_inside_containers(value: Any) -> None:
+    round_trip([value, (value,), {"k": value}])
+
+
+def test_aware_datetime_keeps_offset_and_microseconds() -> None:
+    value = datetime.datetime(2020, 5, 17, 8, 9, 10, 654321, tzinfo=PLUS_0530)
+    decoded = round_trip(value)
+    assert decoded.utcoffset() == datetime.timedelta(hours=5, minutes=30)
+    assert decoded.microsecond == 654321
+
+
+def test_naive_datetime_stays_naive() -> None:
+    decoded = round_trip(datetime.datetime(2020, 5, 17, 8, 9, 10))
+    assert decoded.tzinfo is None
+
+
+def test_nested_structure() -> None:
+    value = {
+        "args": ((1, "World"), {"x": [1, 2.5]}),
+        "deep": [[[[(((),),)]]]],
+        "mixed": [
+            {"set": {1, 2}, "frozen": frozenset({frozenset({1})})},
+            (decimal.Decimal("0.1"), uuid.UUID(int=1), datetime.date(2000, 1, 1)),
+            {(1, ("a", b"b")): [bytearray(b"x"), None, True]},
+        ],
+    }
+    round_trip(value)
+
+
+def test_big_ints() -> None:
+    for value in [2**64 - 1, 2**64, 2**64 + 1, -(2**64), -(2**64) - 1, 10**100, -(10**100)]:
+        round_trip(value)
+        round_trip([value, value + 1])
+
+
+def test_ints_in_list_stay_ints() -> None:
+    decoded = loads(dumps([1, 2, 3, 0, -1, 2**70]))
+    assert [type(item) for item in decoded] == [int] * 6
+
+
+def test_bool_does_not_become_int() -> None:
+    decoded = loads(dumps([True, False, 1, 0]))
+    assert [type(item) for item in decoded] == [bool, bool, int, int]
+
+
+def test_tuple_stays_tuple_and_list_stays_list() -> None:
+    decoded = loads(dumps(([1, (2, [3])], [(4,)])))
+    assert type(decoded) is tuple
+    assert type(decoded[0]) is list
+    assert type(decoded[0][1]) is tuple
+    assert type(decoded[0][1][1]) is list
+    assert type(decoded[1][0]) is tuple
+
+
+def test_set_and_frozenset_stay_distinct() -> None:
+    decoded = loads(dumps([{1}, frozenset({1})]))
+    assert type(decoded[0]) is set
+    assert type(decoded[1]) is frozenset
+
+
+def test_dict_keys_of_several_types() -> None:
+    value = {
+        "s": 1,
+        7: 2,
+        -7: 3,
+        2**80: 4,
+        2.5: 5,
+        None: 6,
+        True: 7,
+        b"raw": 8,
+        (1, "a", (2.5, None)): 9,
+        frozenset({1, 2}): 10,
+        datetime.date(2020, 1, 1): 11,
+        decimal.Decimal("1.1"): 12,
+        uuid.UUID(int=5): 13,
+        datetime.timedelta(seconds=1): 14,
+    }
+    round_trip(value)
+
+
+def test_decoded_value_is_a_copy() -> None:
+    value = {"list": [1, 2]}
+    decoded = loads(dumps(value))
+    decoded["list"].append(3)
+    assert value == {"list": [1, 2]}
+
+
+def test_equal_values_give_equal_bytes() -> None:
+    assert dumps({"a": 1, "b": 2}) == dumps({"b": 2, "a": 1})
+    assert dumps({3, 1, 2}) == dumps({2, 3, 1})
+    assert dumps(frozenset({"x", "y"})) == dumps(frozenset({"y", "x"}))
+
+
+def test_sets_encode_identically_whatever_the_hash_seed() -> None:
+    code = (
+        "from sim._codec import dumps\n"
+        "words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta',"
+        " 'theta', 'iota', 'kappa', 'lambda', 'mu', 'nu', 'xi', 'omicron']\n"
+        "value = [set(words), frozenset(words), {frozenset(words[:5]): set(words[5:])},"
+        " {w: i for i, w in enumerate(words)}]\n"
+        "print(dumps(value).hex())\n"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        completed = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.append(completed.stdout.strip())
+    assert outputs[0] == outputs[1]
+    assert outputs[0]
+
+
+# --- exceptions -----------------------------------------------------------------
+
+
+class TwoArgsError(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class KeywordOnlyError(Exception):
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NoSuperInitError(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        self.total = a + b
+
+
+class PathError(OSError):
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.ENOENT, "missing", path)
+        self.hint = ["check", ("the", "path")]
+
+
+class Outer:
+    class InnerError(Exception):
+        pass
+
+
+def exception_round_trip(exc: BaseException) -> BaseException:
+    decoded = loads(dumps(exc))
+    assert type(decoded) is type(exc)
+    # Exceptions inside args compare by identity, their reprs do not.
+    assert repr(decoded.args) == repr(exc.args)
+    assert str(decoded) == str(exc)
+    return decoded
+
+
+def test_builtin_exception() -> None:
+    decoded = exception_round_trip(ValueError("bad value", 42))
+    assert decoded.args == ("bad value", 42)
+    assert type(decoded.args[1]) is int
+
+
+def test_key_error_keeps_its_str() -> None:
+    decoded = exception_round_trip(KeyError("x"))
+    assert str(decoded) == "'x'"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "/nope"),
+        PermissionError(errno.EACCES, "Permission denied", "/a", None, "/b"),
+        OSError(errno.EINVAL, "Invalid argument"),
+        OSError("just a message"),
+        ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+    ],
+    ids=["FileNotFoundError", "filename2", "OSError", "message only", "ConnectionResetError"],
+)
+def test_os_errors_keep_errno_strerror_and_filenames(exc: OSError) -> None:
+    decoded = exception_round_trip(exc)
+    assert isinstance(decoded, OSError)
+    assert decoded.errno == exc.errno
+    assert decoded.strerror == exc.strerror
+    assert decoded.filename == exc.filename
+    assert decoded.filename2 == exc.filename2
+
+
+def test_os_error_from_a_real_failure() -> None:
+    with pytest.raises(FileNotFoundError) as info:
+        open(ROOT / "does-not-exist.txt")
+    decoded = exception_round_trip(info.value)
+    assert decoded.errno == errno.ENOENT
+    assert decoded.filename == str(ROOT / "does-not-exist.txt")
+
+
+def test_os_error_subclass_with_its_own_init() -> None:
+    decoded = exception_round_trip(PathError("/some/path"))
+    assert decoded.errno == errno.ENOENT
+    assert decoded.strerror == "missing"
+    assert decoded.filename == "/some/path"
+    assert decoded.hint == ["check", ("the", "path")]
+
+
+def test_ssl_error_from_a_real_failure() -> None:
+    context = ssl.create_default_context()
+    with pytest.raises(ssl.SSLError) as info:
+        context.load_verify_locations(cadata="not a certificate")
+    decoded = exception_round_trip(info.value)
+    assert decoded.errno == info.value.errno
+    assert decoded.strerror == info.value.strerror
+    assert decoded.library == info.value.library
+    assert decoded.reason == info.value.reason
+
+
+def test_ssl_error_attributes() -> None:
+    exc = ssl.SSLCertVerificationError(
+        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+    )
+    exc.library = "SSL"
+    exc.reason = "CERTIFICATE_VERIFY_FAILED"
+    exc.verify_code = 20
+    exc.verify_message = "unable to get local issuer certificate"
+    decoded = exception_round_trip(exc)
+    assert isinstance(decoded, ssl.SSLCertVerificationError)
+    assert decoded.errno == 1
+    assert (decoded.library, decoded.reason) == ("SSL", "CERTIFICATE_VERIFY_FAILED")
+    assert (decoded.verify_code, decoded.verify_message) == (20, exc.verify_message)
+
+
+def test_exception_whose_init_takes_two_required_arguments() -> None:
+    decoded = exception_round_trip(TwoArgsError(404, "not found"))
+    assert decoded.code == 404
+    assert decoded.detail == "not found"
+
+
+def test_exception_whose_init_takes_keyword_only_arguments() -> None:
+    decoded = exception_round_trip(KeywordOnlyError(reason="because"))
+    assert decoded.reason == "because"
+
+
+def test_exception_whose_init_does_not_call_super() -> None:
+    decoded = exception_round_trip(NoSuperInitError(1, 2))
+    assert decoded.args == (1, 2)
+    assert decoded.total == 3
+
+
+def test_nested_exception_class() -> None:
+    exception_round_trip(Outer.InnerError("inner"))
+
+
+def test_exception_nested_inside_a_list() -> None:
+    decoded = loads(dumps([1, ValueError("in a list"), {"e": (KeyError("k"),)}]))
+    assert type(decoded[1]) is ValueError
+    assert decoded[1].args == ("in a list",)
+    assert type(decoded[2]["e"][0]) is KeyError
+    assert str(decoded[2]["e"][0]) == "'k'"
+
+
+def test_exception_inside_exception_args() -> None:
+    exc = RuntimeError("wrapper", ValueError("inner", (1, 2)))
+    decoded = exception_round_trip(exc)
+    assert type(decoded.args[1]) is ValueError
+    assert decoded.args[1].args == ("inner", (1, 2))
+
+
+def test_exception_group() -> None:
+    exc = ExceptionGroup("several", [ValueError(1), TypeError(2)])
+    decoded = exception_round_trip(exc)
+    assert [type(e) for e in decoded.exceptions] == [ValueError, TypeError]
+    assert decoded.message == "several"
+
+
+def test_builtin_exceptions_with_c_level_state() -> None:
+    with pytest.raises(UnicodeDecodeError) as info:
+        b"\xff".decode("utf-8")
+    decoded = exception_round_trip(info.value)
+    assert (decoded.start, decoded.end, decoded.reason) == (0, 1, "invalid start byte")
+    assert exception_round_trip(StopIteration(5)).value == 5
+    assert exception_round_trip(SystemExit(3)).code == 3
+    decoded = exception_round_trip(ImportError("no module", name="mod", path="/p"))
+    assert (decoded.name, decoded.path) == ("mod", "/p")
+
+
+def test_unencodable_exception_args_are_replaced_by_their_repr() -> None:
+    exc = ValueError("message", object(), [1, threading.Lock()], 5)
+    decoded = loads(dumps(exc))
+    assert type(decoded) is ValueError
+    assert decoded.args[0] == "message"
+    assert decoded.args[1] == "<object object>"
+    assert decoded.args[2].startswith("[1, <unlocked _thread.lock object")
+    assert decoded.args[3] == 5
+
+
+def test_unencodable_exception_attributes_are_dropped() -> None:
+    exc = TwoArgsError(1, "x")
+    exc.lock = threading.Lock()  # type: ignore[attr-defined]
+    exc.kept = {"a": (1,)}  # type: ignore[attr-defined]
+    decoded = loads(dumps(exc))
+    assert not hasattr(decoded, "lock")
+    assert decoded.kept == {"a": (1,)}
+    assert decoded.code == 1
+
+
+def test_exception_notes_survive() -> None:
+    exc = ValueError("x")
+    exc.add_note("a note")
+    assert loads(dumps(exc)).__notes__ == ["a note"]
+
+
+def test_traceback_cause_and_context_are_not_kept() -> None:
+    try:
+        try:
+            raise KeyError("first")
+        except KeyError as first:
+            raise ValueError("second") from first
+    except ValueError as exc:
+        caught = exc
+    assert caught.__traceback__ is not None
+    decoded = exception_round_trip(caught)
+    assert decoded.__traceback__ is None
+    assert decoded.__cause__ is None
+    assert decoded.__context__ is None
+
+
+def test_exception_that_contains_itself() -> None:
+    exc = ValueError("loop")
+    exc.itself = exc  # type: ignore[attr-defined]
+    exc.args = ("loop", exc)
+    decoded = loads(dumps(exc))
+    assert type(decoded) is ValueError
+    assert decoded.args[0] == "loop"
+    assert isinstance(decoded.args[1], str)
+    assert not hasattr(decoded, "itself")
+
+
+def test_base_exceptions_are_values_too() -> None:
+    decoded = loads(dumps([KeyboardInterrupt(), GeneratorExit("bye")]))
+    assert [type(e) for e in decoded] == [KeyboardInterrupt, GeneratorExit]
+
+
+def test_exception_of_a_local_class_becomes_runtime_error() -> None:
+    class LocalError(Exception):
+        pass
+
+    decoded = loads(dumps(LocalError("local message")))
+    assert type(decoded) is RuntimeError
+    assert str(decoded) == (
+        f"{__name__}.test_exception_of_a_local_class_becomes_runtime_error"
+        ".<locals>.LocalError: local message"
+    )
+
+
+def crafted_exception(module: str, qualname: str, message: str) -> bytes:
+    payload = [module, qualname, [message], {}, message, {}]
+    return cbor2.dumps(cbor2.CBORTag(_codec._TAG_EXCEPTION, payload))
+
+
+@pytest.mark.parametrize(
+    ("module", "qualname"),
+    [
+        ("no_such_module_for_codec_tests", "SomeError"),
+        ("builtins", "NoSuchError"),
+        ("builtins", "len"),
+        ("builtins", "int"),
+        ("builtins", "ValueError.nested"),
+    ],
+    ids=["module not loaded", "name missing", "not a class", "not an exception", "bad path"],
+)
+def test_exception_class_not_found_becomes_runtime_error(module: str, qualname: str) -> None:
+    decoded = loads(crafted_exception(module, qualname, "the message"))
+    assert type(decoded) is RuntimeError
+    assert str(decoded) == f"{module}.{qualname}: the message"
+
+
+def test_decoding_an_exception_imports_nothing() -> None:
+    module = "json.tool"  # importable, but not imported by these tests
+    was_loaded = module in sys.modules
+    decoded = loads(crafted_exception(module, "SomeError", "m"))
+    assert (module in sys.modules) == was_loaded
+    if not was_loaded:
+        assert type(decoded) is RuntimeError
+
+
+# --- values that cannot cross -------------------------------------------------------
+
+
+def test_serialization_error_is_a_type_error() -> None:
+    assert issubclass(SerializationError, TypeError)
+
+
+def test_lambda() -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps((lambda: None,), where="argument")
+    assert str(info.value) == (
+        f"cannot serialize argument[0]: object of type 'builtins.function' is not supported "
+        f"{SUPPORTED}"
+    )
+
+
+def test_bare_object() -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps(object(), where="result")
+    assert str(info.value).startswith(
+        "cannot serialize result: object of type 'builtins.object' is not supported"
+    )
+
+
+def test_lock_nested_inside_a_dict_in_a_list() -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps(("first", [1, {"key": threading.Lock()}]), where="argument")
+    message = str(info.value)
+    assert "cannot serialize argument[1][1]['key']: " in message
+    assert "object of type '_thread.lock' is not supported" in message
+    assert SUPPORTED in message
+
+
+def test_instance_of_a_test_class() -> None:
+    class Local:
+        pass
+
+    with pytest.raises(SerializationError) as info:
+        dumps({"values": [Point(1, 2)]}, where="result")
+    assert f"cannot serialize result['values'][0]: object of type '{__name__}.Point'" in str(
+        info.value
+    )
+    with pytest.raises(SerializationError) as info:
+        dumps([Local()])
+    assert (
+        f"cannot serialize value[0]: object of type "
+        f"'{__name__}.test_instance_of_a_test_class.<locals>.Local'" in str(info.value)
+    )
+
+
+class Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "type_name"),
+    [
+        ({object(): 1}, "<key>", "builtins.object"),
+        ({(1, Color.RED): 1}, "<key>[1]", f"{__name__}.Color"),
+        ({frozenset({1}): [1, Color.RED]}, "[<frozenset>][1]", f"{__name__}.Color"),
+        ([{Color.RED}], "[0]<element>", f"{__name__}.Color"),
+        ([range(3)], "[0]", "builtins.range"),
+        ([1j], "[0]", "builtins.complex"),
+        ([memoryview(b"ab")], "[0]", "builtins.memoryview"),
+        ([collections.OrderedDict(a=1)], "[0]", "collections.OrderedDict"),
+        ([cbor2.CBORTag(_codec._TAG_TUPLE, [1])], "[0]", "cbor2.CBORTag"),
+        ([ValueError], "[0]", "builtins.type"),
+    ],
+    ids=[
+        "dict key",
+        "inside a tuple key",
+        "value under a frozenset key",
+        "set element",
+        "range",
+        "complex",
+        "memoryview",
+        "OrderedDict",
+        "raw CBOR tag",
+        "exception class",
+    ],
+)
+def test_unsupported_values_name_type_and_path(value: Any, path: str, type_name: str) -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps(value, where="argument")
+    assert str(info.value) == (
+        f"cannot serialize argument{path}: object of type '{type_name}' is not supported "
+        f"{SUPPORTED}"
+    )
+
+
+def test_cyclic_value() -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(SerializationError) as info:
+        dumps({"loop": loop}, where="result")
+    assert str(info.value) == (
+        "cannot serialize result['loop'][1]: cyclic reference (a list that contains itself)"
+    )
+
+
+def test_shared_but_acyclic_values_are_fine() -> None:
+    shared = [1, 2]
+    decoded = round_trip([shared, shared, {"a": shared}])
+    assert decoded[0] is not decoded[1]
+
+
+def test_value_nested_too_deeply() -> None:
+    value: Any = []
+    for _ in range(sys.getrecursionlimit() + 100):
+        value = [value]
+    with pytest.raises(SerializationError) as info:
+        dumps(value, where="argument")
+    assert str(info.value) == "cannot serialize argument: it is nested too deeply"
+
+
+def test_value_nested_deeply_but_within_the_limit() -> None:
+    value: Any = "leaf"
+    for i in range(500):
+        value = [value] if i % 3 else ({"k": value} if i % 3 == 1 else (value,))
+    round_trip(value)
+
+
+def test_error_raised_by_user_code_while_encoding() -> None:
+    class BrokenZone(datetime.tzinfo):
+        def utcoffset(self, dt: datetime.datetime | None) -> datetime.timedelta:
+            raise RuntimeError("zone exploded")
+
+    with pytest.raises(SerializationError) as info:
+        dumps([1, datetime.datetime(2020, 1, 1, tzinfo=BrokenZone())], where="argument")
+    message = str(info.value)
+    assert message.startswith(
+        "cannot serialize argument[1]: object of type 'datetime.datetime'"
+    )
+    assert "zone exploded" in message
+
+
+def test_serialization_error_does_not_chain_cbor2_errors() -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps([object()])
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
+
+
+# --- invalid bytes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xff",
+        b"\x82\x01",  # array of two items with only one
+        b"\x1c",  # reserved additional information
+        b"\x61\xff",  # invalid UTF-8
+        bytes.fromhex("d9da02") + b"\x01",  # tuple tag around an int
+        bytes.fromhex("d9da06") + b"\x81\x01",  # timedelta tag with one item
+        bytes.fromhex("d9da09") + b"\x82\x01\x02",  # exception tag, wrong shape
+    ],
+    ids=[
+        "empty",
+        "break",
+        "truncated",
+        "reserved",
+        "bad utf-8",
+        "bad tuple",
+        "bad timedelta",
+        "bad exception",
+    ],
+)
+def test_invalid_bytes(data: bytes) -> None:
+    with pytest.raises(ValueError, match=r"^invalid serialized value: "):
+        loads(data)
+
+
+def test_unknown_tag() -> None:
+    data = cbor2.dumps([cbor2.CBORTag(48879, "x")])
+    with pytest.raises(ValueError) as info:
+        loads(data)
+    assert str(info.value) == "invalid serialized value: unknown CBOR tag 48879"
+    assert info.value.__context__ is None
+
+
+def test_tag_numbers_are_what_the_bytes_say() -> None:
+    assert dumps((1,)) == bytes.fromhex("d9da02") + b"\x81\x01"
+    assert dumps(frozenset()).startswith(bytes.fromhex("d9da03"))
+
+
+# --- property ------------------------------------------------------------------
+
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary(),
+    lambda children: st.lists(children, max_size=5)
+    | st.lists(children, max_size=5).map(tuple)
+    | st.dictionaries(st.text(), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(json_like)
+def test_round_trip_property(value: Any) -> None:
+    round_trip(value)
+    assert dumps(loads(dumps(value))) == dumps(value)
