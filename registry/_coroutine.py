@@ -281,12 +281,16 @@ class Frame:
     # -- replay ---------------------------------------------------------------
 
     def _load_journal(self, journal: Journal) -> None:
-        for number, step in enumerate(journal.steps):
+        steps = journal.steps
+        # The state names the position (polls made so far), so a frame that
+        # ran ahead of what the service saw never matches a retried resume.
+        self.token = len(steps)
+        for number, step in enumerate(steps):
             for c in step.calls:
                 self._journaled[c.correlation_id] = (number, c)
             if step.results is not None:
                 self._replay.append((number, step.results, step.poll_error))
-        self._issued_steps = [set() for _ in journal.steps]
+        self._issued_steps = [set() for _ in steps]
 
     def _check_journaled(self, key: str, call: Call) -> bool:
         """True if the call was dispatched before (replay); raises on a mismatch."""

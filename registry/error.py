@@ -151,12 +151,10 @@ class NotFoundError(DispatchError):
 
 
 class NonDeterminismError(PermanentError):
-    """Replaying a function's journal found a step that differs from the recorded one.
+    """On replay the function took another step than its journal records (final)."""
 
-    The function took another path on replay than when it first ran (it
-    depends on the wall clock, unseeded randomness, or outside state); the
-    message names the journaled step and the new one. Final: never retried.
-    """
+    # It depends on the wall clock, unseeded randomness or outside state; the
+    # message names the journaled step and the new one.
 
 
 _BY_STATUS: dict[Status, type[DispatchError]] = {
