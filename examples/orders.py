@@ -1,7 +1,7 @@
 """An order workflow run in a simulation: reserve stock, charge, ship, notify.
 
-The payment provider here is idempotent by order id, so retries and lost
-responses (at-least-once execution) never charge twice. Run it:
+Every step with a side effect is idempotent by order id, so retries and lost
+responses (at-least-once execution) never reserve or charge twice. Run it:
 
     python examples/orders.py [seed] [faults]
 
@@ -23,16 +23,18 @@ orders = registry.Registry("orders-example")
 # so plain dictionaries stand in for the payment provider and the warehouse.
 charges: dict[str, int] = {}
 stock: dict[str, int] = {}
+reservations: set[tuple[str, str]] = set()
 
 
 @orders.function
-def reserve(sku: str, quantity: int) -> int:
-    """Take `quantity` of `sku` out of stock; returns what is left."""
-    left = stock.get(sku, 0) - quantity
-    if left < 0:
-        raise ValueError(f"out of stock: {sku}")
-    stock[sku] = left
-    return left
+def reserve(order_id: str, sku: str, quantity: int) -> int:
+    """Take `quantity` of `sku` out of stock, once per order; returns what is left."""
+    if (order_id, sku) not in reservations:
+        if stock.get(sku, 0) < quantity:
+            raise ValueError(f"out of stock: {sku}")
+        stock[sku] -= quantity
+        reservations.add((order_id, sku))
+    return stock[sku]
 
 
 @orders.function
@@ -51,7 +53,7 @@ def ship(order_id: str, items: list[str]) -> str:
 @orders.function
 async def place_order(order_id: str, items: dict[str, int], cents: int) -> dict[str, object]:
     """The durable workflow: reservations in parallel, then payment, then shipping."""
-    await registry.gather(*(reserve(sku, n) for sku, n in sorted(items.items())))
+    await registry.gather(*(reserve(order_id, sku, n) for sku, n in sorted(items.items())))
     receipt = await charge(order_id, cents)
     parcel = await ship(order_id, sorted(items))
     return {"order": order_id, "receipt": receipt, "parcel": parcel}
@@ -62,6 +64,7 @@ async def scenario() -> list[dict[str, object]]:
     stock.clear()
     stock.update({"apple": 10, "pear": 10})
     charges.clear()
+    reservations.clear()
     ids = [
         place_order.dispatch(f"o{i}", {"apple": 2, "pear": 1}, 500 + i) for i in range(3)
     ]
