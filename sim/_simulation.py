@@ -22,7 +22,6 @@ import outcome
 import trio
 import trio.testing
 
-from . import _codec
 from ._decisions import Decisions
 from ._errors import DeadlockError, LivelockError, SimulationError
 from ._faults import FaultProfile
@@ -57,6 +56,13 @@ def current() -> Simulation:
 def now() -> float:
     """The current virtual time of the running simulation, in seconds."""
     return current()._service.now
+
+
+def _discard(main: Any) -> None:
+    # A refused coroutine is closed, so Python does not warn it was never awaited.
+    close = getattr(main, "close", None)
+    if close is not None:
+        close()
 
 
 class _VirtualClock(trio.abc.Clock):
@@ -156,6 +162,7 @@ class Simulation:
         raises what it raises.
         """
         if _current.get() is not None:
+            _discard(main)
             raise RuntimeError("a simulation is already running in this context")
         return trio.run(self.main, main, clock=_VirtualClock(self._service))
 
@@ -166,9 +173,10 @@ class Simulation:
         waits (latency, backoff, durable sleeps) still cost no wall time,
         while `trio.sleep` follows the host's clock.
         """
-        if self._started:
-            raise RuntimeError("a Simulation runs once; create a new one for another run")
-        if _current.get() is not None:
+        if self._started or _current.get() is not None:
+            _discard(main)
+            if self._started:
+                raise RuntimeError("a Simulation runs once; create a new one for another run")
             raise RuntimeError("a simulation is already running in this context")
         self._started = True
         clock = trio.lowlevel.current_clock()

@@ -1,0 +1,332 @@
+"""The simulation runtime: virtual time, waiting, draining, deadlock and livelock guards."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import trio
+
+import sim
+from sim import Arguments, Call, Error, Input, Output, Simulation, Status
+
+_names = itertools.count()
+
+
+class FakeEndpoint:
+    """An endpoint serving plain Python callables, written against the sim protocol only."""
+
+    def __init__(self, handlers: dict[str, Callable[[Input], Any]]) -> None:
+        self.handlers = handlers
+        self.forgotten: list[str] = []
+        self.runs: list[tuple[str, str, int]] = []
+
+    def run(self, function: str, input: Input) -> Any:
+        self.runs.append((input.dispatch_id, function, input.attempt))
+        return self.handlers[function](input)
+
+    def forget(self, dispatch_id: str) -> None:
+        self.forgotten.append(dispatch_id)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    urls: list[str] = []
+
+    def serve(**handlers: Callable[[Input], Any]) -> str:
+        url = f"sim://test-simulation-{next(_names)}"
+        sim.register_endpoint(url, FakeEndpoint(handlers))
+        urls.append(url)
+        return url
+
+    yield serve
+    for url in urls:
+        sim.unregister_endpoint(url)
+
+
+def value_of(fn: Callable[..., Any]) -> Callable[[Input], Output]:
+    def handler(inp: Input) -> Output:
+        args, kwargs = inp.input_arguments()
+        return Output.value(fn(*args, **kwargs))
+
+    return handler
+
+
+def test_call_returns_value_and_trace_has_outcome(serve: Callable[..., str]) -> None:
+    url = serve(double=value_of(lambda x: 2 * x))
+    simulation = Simulation(faults="none")
+
+    async def main() -> Any:
+        return await sim.current().call(Call("double", Arguments((21,)), url))
+
+    assert simulation.run(main()) == 42
+    kinds = [e.kind for e in simulation.trace]
+    assert kinds == ["dispatch", "attempt", "outcome"]
+    assert simulation.trace[-1].status == "OK"
+
+
+def test_temporary_errors_retry_on_the_virtual_clock(serve: Callable[..., str]) -> None:
+    attempts = []
+
+    def flaky(inp: Input) -> Output:
+        attempts.append(inp.attempt)
+        if len(attempts) <= 5:
+            return Output.error(Error(Status.TEMPORARY_ERROR, "E", "not yet"))
+        return Output.value("ok")
+
+    url = serve(flaky=flaky)
+    simulation = Simulation(faults="none")
+
+    async def main() -> Any:
+        return await sim.current().call(Call("flaky", None, url)), sim.now()
+
+    wall = time.perf_counter()
+    value, virtual = simulation.run(main())
+    assert value == "ok"
+    assert attempts == [1, 2, 3, 4, 5, 6]
+    # backoff of 0.1 s doubling, with up to 50% jitter: between 3.1 s and 4.65 s.
+    assert 3.1 <= virtual <= 4.65
+    assert time.perf_counter() - wall < 1.0
+
+
+def test_permanent_error_runs_once(serve: Callable[..., str]) -> None:
+    runs = []
+
+    def broken(inp: Input) -> Output:
+        runs.append(1)
+        return Output.error(Error.from_exception(KeyError("k"), Status.PERMANENT_ERROR))
+
+    url = serve(broken=broken)
+
+    async def main() -> Any:
+        return await sim.current().call(Call("broken", None, url))
+
+    with pytest.raises(KeyError):
+        Simulation(faults="none").run(main())
+    assert runs == [1]
+
+
+def test_retry_budget_ends_with_the_last_error(serve: Callable[..., str]) -> None:
+    url = serve(always=lambda inp: Output.error(Error(Status.THROTTLED, "Throttle", "busy")))
+    simulation = Simulation(faults="none", retry=sim.RetryPolicy(max_attempts=4))
+
+    async def main() -> Any:
+        return await sim.current().call(Call("always", None, url))
+
+    with pytest.raises(RuntimeError, match="Throttle: busy"):
+        simulation.run(main())
+    attempts = [e for e in simulation.trace if e.kind == "attempt"]
+    assert len(attempts) == 4
+    assert simulation.trace[-1].kind == "outcome" and simulation.trace[-1].status == "THROTTLED"
+
+
+def test_unknown_endpoint_is_not_found() -> None:
+    async def main() -> Any:
+        return await sim.current().call(Call("f", None, "sim://nobody-serves-this"))
+
+    simulation = Simulation(faults="none")
+    with pytest.raises(RuntimeError, match="no endpoint serves 'sim://nobody-serves-this'"):
+        simulation.run(main())
+    assert simulation.trace[-1].status == "NOT_FOUND"
+
+
+def test_unserializable_input_fails_at_once(serve: Callable[..., str]) -> None:
+    url = serve(f=value_of(lambda x: x))
+
+    async def main() -> Any:
+        return await sim.current().call(Call("f", Arguments((object(),)), url))
+
+    simulation = Simulation(faults="none")
+    with pytest.raises(sim.SerializationError, match="argument.*builtins.object"):
+        simulation.run(main())
+    assert [e.kind for e in simulation.trace] == ["dispatch", "outcome"]
+
+
+def test_trio_sleep_is_virtual() -> None:
+    async def main() -> float:
+        await trio.sleep(3600)
+        return sim.now()
+
+    wall = time.perf_counter()
+    assert Simulation(faults="none").run(main()) == 3600.0
+    assert time.perf_counter() - wall < 1.0
+
+
+def test_fire_and_forget_calls_are_drained(serve: Callable[..., str]) -> None:
+    done = []
+    url = serve(note=lambda inp: (done.append(inp.dispatch_id), Output.value(None))[1])
+
+    async def main() -> None:
+        sim.current().dispatch([Call("note", None, url), Call("note", None, url)])
+
+    simulation = Simulation(faults="light", seed=1)
+    simulation.run(main())
+    assert sorted(done) == ["d1", "d2"]
+    outcomes = [e.dispatch_id for e in simulation.trace if e.kind == "outcome"]
+    assert sorted(outcomes) == ["d1", "d2"]
+
+
+def test_without_drain_pending_calls_are_abandoned_in_the_trace(serve: Callable[..., str]) -> None:
+    url = serve(slow=value_of(lambda: None))
+
+    async def main() -> None:
+        sim.current().dispatch([Call("slow", Arguments(), url)])
+
+    simulation = Simulation(faults=sim.FaultProfile(max_latency=10.0), drain=False)
+    simulation.run(main())
+    last = simulation.trace[-1]
+    assert (last.kind, last.dispatch_id, last.detail) == ("outcome", "d1", "abandoned")
+
+
+def test_deadlock_of_the_test_itself_is_reported() -> None:
+    async def main() -> None:
+        await trio.Event().wait()
+
+    with pytest.raises(sim.DeadlockError, match="the test itself awaits something that never happens"):
+        Simulation(faults="none").run(main())
+
+
+def test_deadlock_names_the_blocked_call(serve: Callable[..., str]) -> None:
+    async def forever() -> Output:
+        await trio.Event().wait()
+        raise AssertionError("unreachable")
+
+    url = serve(stuck=lambda inp: forever())
+
+    async def main() -> Any:
+        return await sim.current().call(Call("stuck", None, url))
+
+    with pytest.raises(sim.DeadlockError, match=r"d1 stuck \(attempt 1\): blocked in an await outside"):
+        Simulation(faults="none").run(main())
+
+
+def test_livelock_cap_on_events_names_the_busiest_call(serve: Callable[..., str]) -> None:
+    url = serve(spin=lambda inp: Output.poll(calls=[]))
+
+    async def main() -> Any:
+        return await sim.current().call(Call("spin", None, url))
+
+    with pytest.raises(sim.LivelockError, match=r"max_events=1000.*busiest calls: d1 spin"):
+        Simulation(faults="none", max_events=1000).run(main())
+
+
+def test_livelock_cap_on_virtual_time() -> None:
+    async def main() -> None:
+        sim.current().dispatch([Call(sim.TIMER_FUNCTION, 10_000.0)])
+
+    with pytest.raises(sim.LivelockError, match="max_virtual_time=100.0s"):
+        Simulation(faults="none", max_virtual_time=100.0).run(main())
+
+
+def test_durable_timer_call() -> None:
+    async def main() -> float:
+        await sim.current().call(Call(sim.TIMER_FUNCTION, 2.5))
+        return sim.now()
+
+    assert Simulation(faults="none").run(main()) == 2.5
+
+
+def test_main_inside_a_foreign_trio_run_keeps_simulated_waits_virtual(
+    serve: Callable[..., str],
+) -> None:
+    count = []
+
+    def flaky(inp: Input) -> Output:
+        count.append(1)
+        if len(count) < 4:
+            return Output.error(Error(Status.TCP_ERROR, "E", "down"))
+        return Output.value(sim.now())
+
+    url = serve(flaky=flaky)
+
+    async def body() -> Any:
+        return await sim.current().call(Call("flaky", None, url))
+
+    async def host() -> tuple[Any, float]:
+        start = trio.current_time()
+        value = await Simulation(faults="none").main(body())
+        return value, trio.current_time() - start
+
+    value, real = trio.run(host)
+    assert value > 0.6  # three backoffs of at least 0.1, 0.2, 0.4 s
+    assert real < 0.5
+
+
+def test_a_simulation_runs_once() -> None:
+    simulation = Simulation(faults="none")
+
+    async def main() -> int:
+        return 1
+
+    assert simulation.run(main()) == 1
+    with pytest.raises(RuntimeError, match="runs once"):
+        simulation.run(main())
+
+
+def test_nested_simulations_are_refused() -> None:
+    async def main() -> None:
+        await Simulation(faults="none").main(trio.sleep(0))
+
+    with pytest.raises(RuntimeError, match="already running"):
+        Simulation(faults="none").run(main())
+
+
+def test_outside_a_simulation_current_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="no simulation is running"):
+        sim.now()
+
+
+def test_unknown_dispatch_id() -> None:
+    async def main() -> None:
+        await sim.current().wait("d999")
+
+    with pytest.raises(ValueError, match="unknown dispatch id 'd999'"):
+        Simulation(faults="none").run(main())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"seed": "1"}, TypeError, "seed must be an int"),
+        ({"faults": "stormy"}, ValueError, "unknown fault profile 'stormy'"),
+        ({"faults": 3}, TypeError, "faults must be a profile name or a FaultProfile"),
+        ({"max_events": 0}, ValueError, "max_events must be a positive int"),
+        ({"max_virtual_time": 0}, ValueError, "max_virtual_time must be > 0"),
+    ],
+)
+def test_bad_options(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Simulation(**kwargs)
+
+
+def test_bad_dispatch_arguments() -> None:
+    async def main() -> None:
+        sim.current().dispatch(["not a call"])  # type: ignore[list-item]
+
+    with pytest.raises(TypeError, match=r"calls\[0\] is a str, not a Call"):
+        Simulation(faults="none").run(main())
+
+    async def main2() -> None:
+        sim.current().dispatch([Call("")])
+
+    with pytest.raises(ValueError, match=r"calls\[0\] has no function name"):
+        Simulation(faults="none").run(main2())
+
+
+def test_random_module_is_seeded_and_restored() -> None:
+    import random
+
+    random.seed(12345)
+    before = random.random()
+    random.seed(12345)
+
+    async def draw() -> float:
+        return random.random()
+
+    first = Simulation(seed=4, faults="none").run(draw())
+    second = Simulation(seed=4, faults="none").run(draw())
+    assert first == second
+    assert random.random() == before
