@@ -47,12 +47,16 @@ class PrimitiveFunction:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint URL that serves the function."""
+        """The endpoint URL that serves the function (none once its registry closed)."""
+        if self._registry._closed:
+            # Nothing serves this URL, so calls fail with NOT_FOUND, even after
+            # a new registry takes the same name and endpoint.
+            return f"{self._registry.endpoint}#closed"
         return self._registry.endpoint
 
     def build_call(self, input: Any = None) -> Call:
         """A Call of this function with `input` (not dispatched)."""
-        return Call(self._name, input, self._registry.endpoint)
+        return Call(self._name, input, self.endpoint)
 
     def dispatch(self, input: Any = None) -> DispatchID:
         """Dispatch a call of this function with `input`; returns its DispatchID."""
@@ -94,7 +98,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def build_call(self, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
         """A Call of this function with these arguments (not dispatched)."""
-        return Call(self._name, Arguments(args, kwargs), self._registry.endpoint)
+        return Call(self._name, Arguments(args, kwargs), self.endpoint)
 
     def dispatch(self, *args: P.args, **kwargs: P.kwargs) -> DispatchID:  # type: ignore[override]
         """Dispatch a call without waiting for it; returns its DispatchID."""

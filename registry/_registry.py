@@ -80,9 +80,9 @@ class Registry:
         self._client = client if client is not None else Client()
         self._functions: dict[str, PrimitiveFunction] = {}
         self._server = _Endpoint(self)
+        self._closed = False
         sim.register_endpoint(self._endpoint, self._server)
         _registries[name] = self
-        self._closed = False
 
     @property
     def name(self) -> str:

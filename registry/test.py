@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
+from sim._config import overrides
 
 from ._registry import Registry
 
@@ -68,21 +69,29 @@ def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
 def _run_seeds(
     fn: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
-    kwargs: dict[str, Any],
     seeds: list[int],
     options: dict[str, Any],
 ) -> None:
-    faults = _faults(options.pop("faults", None))
-    test_id = f"{fn.__module__}.{fn.__qualname__}"
+    forced = overrides
+    if forced.seed is not None:
+        seeds = [forced.seed]
+    elif forced.seeds is not None:
+        seeds = list(range(forced.seeds))
+    faults = forced.faults or _faults(options.pop("faults", None))
+    options.pop("faults", None)
+    test_id = f"{inspect.getsourcefile(fn) or fn.__module__}::{fn.__qualname__}"
     for seed in seeds:
         simulation = Simulation(seed=seed, faults=faults, test_id=test_id, **options)
         try:
-            simulation.run(fn(*args, **kwargs))
+            simulation.run(fn(*args))
         except BaseException as exc:
-            profile = simulation.faults.name
+            if not isinstance(exc, Exception):
+                raise
+            exc.__dispatch_sim__ = simulation  # type: ignore[attr-defined]
             exc.add_note(
-                f"dispatch-sim: failed with seed={seed} faults={profile} "
-                f"digest={simulation.trace.digest()[:16]}\n{simulation.trace.summary()}"
+                f"dispatch-sim: failed with seed={seed} faults={simulation.faults.name} "
+                f"digest={simulation.trace.digest()[:16]}\n"
+                f"faults injected:\n{simulation.trace.describe_faults()}"
             )
             raise
 
@@ -107,18 +116,20 @@ def _decorator(
 def _wrap_function(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
     @functools.wraps(f)
     def test() -> None:
-        _run_seeds(f, (), {}, seeds, dict(options))
+        _run_seeds(f, (), seeds, dict(options))
 
     del test.__wrapped__  # pytest must not see the coroutine's signature
+    test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
     return test
 
 
 def _wrap_method(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
     @functools.wraps(f)
     def test(self: Any) -> None:
-        _run_seeds(f, (self,), {}, seeds, dict(options))
+        _run_seeds(f, (self,), seeds, dict(options))
 
     del test.__wrapped__
+    test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
     return test
 
 

@@ -12,7 +12,7 @@ import random
 from ._faults import FaultProfile
 from ._status import Status
 
-__all__ = ["Decisions", "ENDPOINT_FAULT_STATUSES"]
+__all__ = ["Decisions", "ENDPOINT_FAULT_STATUSES", "RecordedRandom"]
 
 # The ways an endpoint can fail before the function runs, in the order a
 # shrinker should prefer them (the plainest first).
@@ -93,3 +93,25 @@ class Decisions:
         start = min(int(self._draw() * ready), ready - 1)
         size = 1 + min(int(self._draw() * ready), ready - 1)
         return start, size
+
+
+class RecordedRandom(random.Random):
+    """A `random.Random` that replays recorded draws, to re-run a simulation from its record.
+
+    Past the end of the record it returns 0.0 (the benign choice) and sets
+    `exhausted`, so a run that asks for more than was recorded still ends.
+    """
+
+    def __init__(self, draws: list[float] | tuple[float, ...]) -> None:
+        super().__init__(0)
+        self._draws = [float(d) for d in draws]
+        self._next = 0
+        self.exhausted = False
+
+    def random(self) -> float:
+        i = self._next
+        if i < len(self._draws):
+            self._next = i + 1
+            return self._draws[i]
+        self.exhausted = True
+        return 0.0

@@ -43,5 +43,8 @@ class RetryPolicy:
 
     def backoff(self, failures: int, jitter_fraction: float) -> float:
         """Delay before the retry that follows the `failures`-th failure."""
-        base = min(self.initial_backoff * self.multiplier ** (failures - 1), self.max_backoff)
+        try:
+            base = min(self.initial_backoff * self.multiplier ** (failures - 1), self.max_backoff)
+        except OverflowError:  # a huge failure count: the cap applies anyway
+            base = self.max_backoff
         return base * (1.0 + self.jitter * jitter_fraction)

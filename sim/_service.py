@@ -359,7 +359,15 @@ class Service:
         problem = _poll_problem(poll.calls, ids, rec.outstanding)
         entry_calls: list[JournalCall] = []
         if problem is not None:
+            # Rejected calls are journaled all the same: a rebuilt coroutine
+            # makes them again and must find them, with the poll's error.
             rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
+            for call in poll.calls:
+                try:
+                    data = _codec.dumps(call.input, where="argument")
+                except _codec.SerializationError:
+                    data = b""
+                entry_calls.append(JournalCall(call.correlation_id, call.function, data))
         else:
             for call in poll.calls:
                 child = self._admit(call, rec, None)

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+import attrs
 import outcome
 import trio
 import trio.testing
 
-from ._decisions import Decisions
+from ._decisions import Decisions, RecordedRandom
 from ._errors import DeadlockError, LivelockError, SimulationError
 from ._faults import FaultProfile
 from ._journal import decode_result
@@ -56,6 +57,19 @@ def current() -> Simulation:
 def now() -> float:
     """The current virtual time of the running simulation, in seconds."""
     return current()._service.now
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for package in ("dispatch-sim", "trio", "cbor2", "attrs"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
 
 
 def _discard(main: Any) -> None:
@@ -133,10 +147,12 @@ class Simulation:
         self.decisions = Decisions(self.faults, source)
         self.trace = Trace(
             {
-                "format": 1,
                 "seed": seed,
                 "faults": self.faults.name,
+                "profile": attrs.asdict(self.faults),
                 "test_id": test_id,
+                "decisions": None,
+                "versions": _versions(),
             }
         )
         self._service = Service(self.decisions, retry or RetryPolicy(), self.trace)
@@ -152,6 +168,31 @@ class Simulation:
         self._nursery: trio.Nursery | None = None
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
+
+    @classmethod
+    def from_trace(cls, trace: Trace, **options: Any) -> Simulation:
+        """A simulation that takes the decisions recorded in `trace`, to replay its run."""
+        header = trace.header
+        decisions = header.get("decisions")
+        if not isinstance(decisions, list):
+            raise ValueError("the trace records no decisions (was its run finished?)")
+        profile = header.get("profile")
+        faults: Any = FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
+        options.setdefault("test_id", header.get("test_id"))
+        return cls(
+            seed=header.get("seed", DEFAULT_SEED),
+            faults=faults,
+            rng=RecordedRandom(decisions),
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        state = "not run" if not self._started else f"{len(self.trace)} events"
+        parts = [f"seed={self.seed}", f"faults={self.faults.name!r}", state]
+        if self._started and self.trace.faults():
+            injected = "; ".join(self.trace.describe_faults(limit=5).splitlines())
+            parts.append(f"injected: {injected}")
+        return f"Simulation({', '.join(parts)})"
 
     # -- running ----------------------------------------------------------------
 
@@ -218,6 +259,7 @@ class Simulation:
             nursery.cancel_scope.cancel()
         self._service.on_push = None
         self._service.abandon()
+        self.trace.header["decisions"] = list(self.decisions.record)
         if self._failure is not None:
             raise self._failure
         return result.unwrap()

@@ -9,13 +9,19 @@ at the same virtual times.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
 import cbor2
 
 __all__ = ["Event", "Trace"]
+
+FILE_MAGIC = "dispatch-sim trace"
+FILE_VERSION = 1
+_EVENT_TYPES = (str, (int, float), str, str, int, (str, type(None)), (str, type(None)))
 
 
 @attrs.frozen
@@ -81,7 +87,8 @@ class Trace:
             elif kind == "attempt":
                 attempts += 1
             elif kind == "outcome":
-                outcomes[status] = outcomes.get(status, 0) + 1
+                label = status or detail or "unknown"
+                outcomes[label] = outcomes.get(label, 0) + 1
             elif kind == "fault":
                 faults[detail] = faults.get(detail, 0) + 1
         by_status = ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())) or "none"
@@ -97,3 +104,73 @@ class Trace:
     def format(self) -> str:
         """The whole timeline, one event a line."""
         return "\n".join(str(e) for e in self)
+
+    def faults(self) -> list[Event]:
+        """The injected faults, in order."""
+        return [Event(*e) for e in self._events if e[0] == "fault"]
+
+    def describe_faults(self, limit: int = 8) -> str:
+        """One line per injected fault (at most `limit`, then a count of the rest)."""
+        faults = self.faults()
+        if not faults:
+            return "no faults injected"
+        lines = [
+            f"{f.detail} on {f.dispatch_id} {f.function} attempt {f.attempt}"
+            + (f" ({f.status})" if f.status else "")
+            + f" at t={f.time:.6f}"
+            for f in faults[:limit]
+        ]
+        if len(faults) > limit:
+            lines.append(f"... and {len(faults) - limit} more")
+        return "\n".join(lines)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the trace (header and events) as canonical CBOR; returns the path."""
+        target = Path(path)
+        document = {
+            "magic": FILE_MAGIC,
+            "version": FILE_VERSION,
+            "header": self.header,
+            "events": self._events,
+            "digest": self.digest(),
+        }
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(cbor2.dumps(document, canonical=True))
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Trace:
+        """Read a trace written by `save`. Never executes code.
+
+        A file that is missing, truncated, corrupt, of another format or
+        version, or whose events do not match its digest raises ValueError
+        with a one-line reason.
+        """
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read trace file {str(path)!r}: {exc.strerror or exc}") from None
+        where = f"{str(path)!r} is not a dispatch-sim trace"
+        try:
+            document = cbor2.loads(data)
+        except Exception as exc:  # cbor2 raises several types for bad input
+            raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
+        if not isinstance(document, dict) or document.get("magic") != FILE_MAGIC:
+            raise ValueError(f"{where}: no dispatch-sim header")
+        if document.get("version") != FILE_VERSION:
+            raise ValueError(
+                f"{where} of version {FILE_VERSION}: it has version {document.get('version')!r}"
+            )
+        header, events = document.get("header"), document.get("events")
+        if not isinstance(header, dict) or not isinstance(events, list):
+            raise ValueError(f"{where}: header or events missing")
+        trace = cls(header)
+        for i, event in enumerate(events):
+            if not (isinstance(event, list) and len(event) == 7) or not all(
+                isinstance(v, t) for v, t in zip(event, _EVENT_TYPES)
+            ):
+                raise ValueError(f"{where}: event {i} is malformed: {event!r:.80}")
+            trace._events.append(tuple(event))
+        if document.get("digest") != trace.digest():
+            raise ValueError(f"{where}: its events do not match its digest (the file is corrupt)")
+        return trace

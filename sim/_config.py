@@ -1,0 +1,32 @@
+"""Run-wide overrides set by a test runner (the pytest plugin), read by test entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+__all__ = ["RunOverrides", "overrides"]
+
+
+@attrs.define
+class RunOverrides:
+    """Options that win over what a test's decorator says.
+
+    `seed` runs every simulation test with that one seed; `seeds` runs each
+    with seeds ``0..seeds-1``; `faults` replaces the fault profile;
+    `trace_dir` is where trace files of failing runs are kept.
+    """
+
+    seed: int | None = None
+    seeds: int | None = None
+    faults: str | None = None
+    trace_dir: Path | None = None
+
+    def reset(self) -> None:
+        """Back to no overrides."""
+        self.seed = self.seeds = self.faults = self.trace_dir = None
+
+
+overrides = RunOverrides()
+"""The overrides in force for this process."""
