@@ -120,6 +120,7 @@ def _wrap_function(f: Callable[..., Any], seeds: list[int], options: dict[str, A
 
     del test.__wrapped__  # pytest must not see the coroutine's signature
     test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
+    test.__dispatch_sim_options__ = options  # type: ignore[attr-defined]
     return test
 
 
@@ -130,6 +131,7 @@ def _wrap_method(f: Callable[..., Any], seeds: list[int], options: dict[str, Any
 
     del test.__wrapped__
     test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
+    test.__dispatch_sim_options__ = options  # type: ignore[attr-defined]
     return test
 
 

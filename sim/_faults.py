@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 __all__ = ["FaultProfile", "PROFILES"]
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _rate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+    if not (_number(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"FaultProfile.{attribute.name} must be within [0, 1], got {value!r}")
 
 
 def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (isinstance(value, int | float) and value >= 0.0):
-        raise ValueError(f"FaultProfile.{attribute.name} must be >= 0 seconds, got {value!r}")
+    if not (_number(value) and 0.0 <= value < math.inf):
+        raise ValueError(
+            f"FaultProfile.{attribute.name} must be a finite number of seconds >= 0, got {value!r}"
+        )
 
 
 @attrs.frozen

@@ -118,7 +118,7 @@ class Output:
     @classmethod
     def value(cls, value: Any, status: Status | None = None) -> Output:
         """The call returns `value` (with `status`, OK by default)."""
-        return cls(_VALUE, Status.OK if status is None else status, value)
+        return cls(_VALUE, Status.OK if status is None else Status(status), value)
 
     @classmethod
     def error(cls, error: Error) -> Output:

@@ -8,7 +8,7 @@ __all__ = ["RetryPolicy"]
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"RetryPolicy.{attribute.name} must be > 0, got {value!r}")
 
 
@@ -33,12 +33,12 @@ class RetryPolicy:
 
     @max_attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"RetryPolicy.max_attempts must be an int >= 1, got {value!r}")
 
     @jitter.validator
     def _check_jitter(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if not 0 <= value <= 1:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValueError(f"RetryPolicy.jitter must be within [0, 1], got {value!r}")
 
     def backoff(self, failures: int, jitter_fraction: float) -> float:

@@ -68,6 +68,8 @@ class Trace:
         return (Event(*e) for e in self._events)
 
     def __getitem__(self, index: int) -> Event:
+        if not isinstance(index, int):
+            raise TypeError(f"trace indices must be integers, not {type(index).__qualname__}")
         return Event(*self._events[index])
 
     def digest(self) -> str:

@@ -308,11 +308,6 @@ def test_replay_with_a_missing_step_is_detected(reg):
 # -- poll errors and crashes ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a poll rejected by the service is journaled with no calls, so replaying it "
-    "raises NonDeterminismError (Frame._check_journaled / service._poll)",
-)
 def test_poll_error_is_replayed_after_a_crash(reg):
     @reg.function
     async def bad():
@@ -328,11 +323,6 @@ def test_poll_error_is_replayed_after_a_crash(reg):
     assert value == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a poll rejected by the service is journaled with no calls, so replaying it "
-    "raises NonDeterminismError (Frame._check_journaled / service._poll)",
-)
 def test_poll_error_then_more_steps_survive_a_lost_state(reg):
     @reg.function
     def double(x):

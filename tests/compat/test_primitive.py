@@ -246,3 +246,40 @@ async def _call(fn):
     """Call a primitive function from the test and wait for its result."""
     dispatch_id = fn.dispatch()
     return await fn.registry.client.wait(dispatch_id)
+
+
+def test_min_results_above_the_outstanding_calls_is_clamped(reg, sleeper):
+    collector = make_collector(reg, sleeper, [1, 2], min_results=5, max_results=10)
+
+    value, _ = run(lambda: _call(collector))
+    # no hang: with two calls, "at least 5" means both
+    assert value["outputs"] == {"0": 10, "1": 20}
+    assert value["resumes"] == [[2.0, [0, 1]]]
+
+
+def test_min_results_zero_resumes_at_once(reg, sleeper):
+    seen = []
+
+    def eager(input: Input) -> Output:
+        if input.is_first_call:
+            c = sleeper.build_call(3)
+            c.correlation_id = "x"
+            return Output.poll(coroutine_state=b"", calls=[c], min_results=0)
+        seen.append((sim.now(), len(input.call_results)))
+        if input.call_results:
+            return Output.value(seen)
+        return Output.poll(coroutine_state=b"", min_results=1)
+
+    prim = reg.primitive_function(eager)
+    value, _ = run(lambda: _call(prim))
+    assert value == [(0.0, 0), (3.0, 1)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reordered_delivery_delivers_every_result_exactly_once(reg, sleeper, seed):
+    collector = make_collector(reg, sleeper, [0] * 8, min_results=1, max_results=10)
+
+    value, s = run(lambda: _call(collector), faults=sim.FaultProfile(reorder=1.0), seed=seed)
+    delivered = [i for _, ids in value["resumes"] for i in ids]
+    assert sorted(delivered) == list(range(8))
+    assert value["outputs"] == {str(i): 0 for i in range(8)}

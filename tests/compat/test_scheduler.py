@@ -492,3 +492,114 @@ def test_trio_sleeps_in_gathered_helpers_overlap(reg):
 
     value, _ = run(naps)
     assert value == ([1, 1, 1], pytest.approx(1.0))
+
+
+def test_trio_sleeps_in_concurrent_calls_overlap(reg):
+    @reg.function
+    async def napper(seconds):
+        await trio.sleep(seconds)
+        return seconds
+
+    @reg.function
+    async def nappers():
+        return await registry.gather(napper(1), napper(1), napper(2))
+
+    value, s = run(nappers)
+    assert value == [1, 1, 2]
+    assert s.now() == pytest.approx(2.0)
+
+
+# -- more gather/any/race shapes -------------------------------------------------------------
+
+
+def test_helpers_that_never_await_a_call_need_no_poll(reg, basics):
+    _, after, *_ = basics
+
+    async def const(v):
+        return v
+
+    @reg.function
+    async def local():
+        a = await registry.gather(const(1), const(2))
+        b = await registry.any(const(3), after(5, "slow"))
+        c = await registry.race(after(5, "slow"), const(4))
+        return a, b, c
+
+    value, s = run(local)
+    assert value == ([1, 2], 3, 4)
+    attempts = parent_attempts(s, local.name)
+    # everything resolved locally: the first attempt returns, and the calls that lost
+    # the any/race were never dispatched
+    assert [e.status for e in attempts] == ["OK"]
+    assert [e.function for e in events(s, kind="dispatch")] == [local.name]
+
+
+def test_nested_gather_failure_fails_the_outer_gather_at_once(reg, basics):
+    _, after, fail_after, _ = basics
+
+    @reg.function
+    async def nested():
+        try:
+            await registry.gather(after(10, "a"), registry.gather(after(10, "b"), fail_after(1, "inner")))
+        except ValueError as exc:
+            return str(exc), sim.now()
+        return "no error"
+
+    value, _ = run(nested)
+    assert value == ("inner", 1.0)
+
+
+def test_race_and_any_nested_in_gather(reg, basics):
+    _, after, fail_after, fail_now = basics
+
+    @reg.function
+    async def combo():
+        return await registry.gather(
+            registry.race(after(2, "r-slow"), after(1, "r-fast")),
+            registry.any(fail_now("x"), after(3, "a-ok")),
+            after(0, "plain"),
+        )
+
+    value, s = run(combo)
+    assert value == ["r-fast", "a-ok", "plain"]
+    assert s.now() == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gather_order_holds_under_reordered_delivery_and_faults(reg, basics, seed):
+    double, after, *_ = basics
+
+    async def helper(i):
+        return await after(i % 3, i) + await double(i)
+
+    @reg.function
+    async def ordered(n):
+        return await registry.gather(*(helper(i) for i in range(n)))
+
+    value, _ = run(lambda: ordered(15), faults="heavy", seed=seed)
+    assert value == [3 * i for i in range(15)]
+    value, _ = run(lambda: ordered(15), faults=sim.FaultProfile(reorder=1.0), seed=seed)
+    assert value == [3 * i for i in range(15)]
+
+
+@pytest.mark.parametrize("faults", ["heavy", sim.FaultProfile(crash=1.0)], ids=["heavy", "crash"])
+def test_late_siblings_dropped_under_faults(reg, basics, faults):
+    double, after, fail_after, fail_now = basics
+
+    async def two_steps(x):
+        a = await after(2, x)
+        return await double(a)
+
+    @reg.function
+    async def carries_on():
+        try:
+            await registry.gather(two_steps(1), fail_after(1, "boom"), after(3, "late"), two_steps(5))
+        except ValueError as exc:
+            caught = str(exc)
+        return caught, await after(5, "later"), await double(21)
+
+    for seed in range(3):
+        value, s = run(carries_on, faults=faults, seed=seed)
+        assert value == ("boom", "later", 42)
+        outcomes = {e.dispatch_id for e in events(s, kind="outcome")}
+        assert {e.dispatch_id for e in events(s, kind="dispatch")} == outcomes

@@ -244,6 +244,16 @@ def test_client_dispatch_rejects_a_single_call(reg: registry.Registry, fns: Any)
     assert fns.log == []
 
 
+def test_client_dispatch_validates_every_call_first(reg: registry.Registry, fns: Any) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError):
+            registry.Client().dispatch([fns.double.build_call(1), "not a call"])  # type: ignore[list-item]
+        assert [e for e in sim.current().trace if e.kind == "dispatch"] == []
+
+    run(main())
+    assert fns.log == []
+
+
 def test_client_wait_raises_the_call_error(reg: registry.Registry, fns: Any) -> None:
     async def main() -> None:
         (dispatch_id,) = reg.client.dispatch([fns.fail.build_call("bad")])

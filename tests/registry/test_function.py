@@ -15,7 +15,7 @@ import registry
 import registry.test
 import sim
 from registry import Status, error
-from registry._status import _output_types
+from registry._status import _error_types, _output_types
 
 _ids = itertools.count()
 
@@ -46,6 +46,12 @@ class OrderError(Exception):
         super().__init__(f"order {order_id}: {reason}")
         self.order_id = order_id
         self.reason = reason
+
+
+class Busy(error.DispatchError):
+    """An application error class that sets its own (temporary) status."""
+
+    status = Status.THROTTLED
 
 
 class NotReady:
@@ -798,6 +804,101 @@ def test_nested_caller_gets_the_error_after_the_child_budget(reg: registry.Regis
 
     assert run(parent(), retry=sim.RetryPolicy(max_attempts=4)) == "gave up"
     assert len(child_runs) == 4
+
+
+def test_dispatch_error_subclass_with_own_status_is_retried(reg: registry.Registry) -> None:
+    runs: list[int] = []
+
+    @reg.function
+    def busy() -> str:
+        runs.append(1)
+        if len(runs) < 3:
+            raise Busy("try later")
+        return "served"
+
+    assert run(busy()) == "served"
+    assert len(runs) == 3
+
+
+def test_registered_error_type_decides_retry_end_to_end(reg: registry.Registry) -> None:
+    runs: list[int] = []
+
+    @reg.function
+    def order() -> str:
+        runs.append(1)
+        if len(runs) < 3:
+            raise OrderError(len(runs), "inventory lagging")
+        return "ordered"
+
+    registry.register_error_type(OrderError, Status.TEMPORARY_ERROR)
+    try:
+        assert run(order()) == "ordered"
+    finally:
+        _error_types.pop(OrderError, None)
+    assert len(runs) == 3
+
+
+def test_registered_error_handler_sees_the_exception(reg: registry.Registry) -> None:
+    runs: list[int] = []
+
+    @reg.function
+    def order() -> None:
+        runs.append(1)
+        # The first error is temporary per the handler, the second permanent.
+        raise OrderError(len(runs), "retry" if len(runs) == 1 else "final")
+
+    def handler(exc: BaseException) -> Status:
+        assert isinstance(exc, OrderError)
+        return Status.TEMPORARY_ERROR if exc.reason == "retry" else Status.PERMANENT_ERROR
+
+    async def main() -> None:
+        with pytest.raises(OrderError) as info:
+            await order()
+        assert (info.value.order_id, info.value.reason) == (2, "final")
+
+    registry.register_error_type(OrderError, handler)
+    try:
+        run(main())
+    finally:
+        _error_types.pop(OrderError, None)
+    assert len(runs) == 2
+
+
+def test_retries_cost_no_wall_time_under_a_foreign_trio_clock(reg: registry.Registry) -> None:
+    runs: list[int] = []
+
+    @reg.function
+    def flaky() -> str:
+        runs.append(1)
+        if len(runs) <= 5:
+            raise error.TemporaryError("again")
+        return "ok"
+
+    async def body() -> tuple[str, float]:
+        return await flaky(), sim.now()
+
+    async def host() -> tuple[str, float]:
+        return await registry.test.main(body(), faults="none")
+
+    started = time.perf_counter()
+    value, virtual = trio.run(host)
+    assert time.perf_counter() - started < 1.0
+    assert value == "ok"
+    assert virtual >= 3.1
+    assert len(runs) == 6
+
+
+def test_a_call_without_faults_takes_no_virtual_time(reg: registry.Registry) -> None:
+    @reg.function
+    def ping() -> str:
+        return "pong"
+
+    async def main() -> list[Any]:
+        start = sim.now()
+        value = await ping()
+        return [start, value, sim.now()]
+
+    assert run(main()) == [0.0, "pong", 0.0]
 
 
 # -- 8. output statuses ------------------------------------------------------------------------------

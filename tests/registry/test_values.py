@@ -7,6 +7,7 @@ import decimal
 import itertools
 import math
 import uuid
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,7 +95,7 @@ VALUES: dict[str, Any] = {
     "str dict": {"a": 1, "b": [1, 2]},
     "int keys": {1: "one", 2: "two", -3: "minus three"},
     "tuple keys": {(1, 2): "pair", (): "empty"},
-    "mixed keys": {1: "int", "1": "str", True: "bool-ish"},
+    "mixed keys": {1: "int", "1": "str", None: "none", 2.5: "float", b"k": "bytes"},
     "empty set": set(),
     "int set": {1, 2, 3},
     "str set": {"a", "b"},
@@ -261,6 +262,31 @@ def test_str_with_lone_surrogate_round_trips(reg: registry.Registry) -> None:
     assert run(echo(original)) == original
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: an aware datetime comes back with a fixed-offset timezone instead of its "
+        "ZoneInfo, so date arithmetic across a DST change gives another instant after a call"
+    ),
+)
+def test_zoneinfo_datetime_keeps_its_zone(reg: registry.Registry) -> None:
+    try:
+        paris = zoneinfo.ZoneInfo("Europe/Paris")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no time zone data")
+    winter = datetime.datetime(2024, 1, 15, 12, 0, tzinfo=paris)
+
+    @reg.function
+    def echo(value: datetime.datetime) -> datetime.datetime:
+        return value
+
+    back = run(echo(winter))
+    assert back == winter
+    assert back.tzinfo == paris
+    summer = datetime.timedelta(days=180)
+    assert back + summer == winter + summer  # 12:00 CEST in both
+
+
 # -- private copies ----------------------------------------------------------------------------
 
 
@@ -293,6 +319,20 @@ def test_function_receives_a_copy_not_the_callers_object(reg: registry.Registry)
 
     run(inspect(payload))
     assert identity == [False]
+
+
+def test_dispatch_copies_arguments_at_dispatch_time(reg: registry.Registry) -> None:
+    @reg.function
+    def echo(items: list[int]) -> list[int]:
+        return items
+
+    async def main() -> list[int]:
+        items = [1, 2]
+        dispatch_id = echo.dispatch(items)
+        items.append(3)  # after dispatch, before the call runs
+        return await reg.client.wait(dispatch_id)
+
+    assert run(main()) == [1, 2]
 
 
 def test_each_result_is_a_fresh_copy(reg: registry.Registry) -> None:

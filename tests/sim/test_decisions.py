@@ -346,3 +346,15 @@ def _run_scripted(values: list[float], profile: FaultProfile) -> tuple[list[obje
             d.reorder(4),
         ]
     return results, d.record
+
+
+def test_infinite_max_latency_rejected_or_finite() -> None:
+    import math
+
+    try:
+        p = FaultProfile(max_latency=math.inf)
+    except ValueError as exc:
+        assert "max_latency" in str(exc)
+        return
+    assert Decisions(p, Fixed(0.0)).latency() == 0.0
+    assert math.isfinite(Decisions(p, Fixed(0.5)).latency())

@@ -160,8 +160,10 @@ def test_latency_accepted(value: float) -> None:
     assert FaultProfile(max_latency=value).max_latency == value
 
 
-@pytest.mark.parametrize("value", [-0.001, -1, math.nan, "1", None])
+@pytest.mark.parametrize("value", [-0.001, -1, math.nan, math.inf, "1", None, True])
 def test_latency_rejected(value: object) -> None:
     with pytest.raises(ValueError) as info:
         FaultProfile(max_latency=value)  # type: ignore[arg-type]
-    assert str(info.value) == f"FaultProfile.max_latency must be >= 0 seconds, got {value!r}"
+    assert str(info.value) == (
+        f"FaultProfile.max_latency must be a finite number of seconds >= 0, got {value!r}"
+    )

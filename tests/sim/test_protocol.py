@@ -434,3 +434,12 @@ def test_input_journal_present() -> None:
 def test_input_is_frozen() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         _first().attempt = 3  # type: ignore[misc]
+
+
+def test_output_value_status_is_a_status_or_rejected() -> None:
+    try:
+        out = Output.value("hi", 1)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    assert isinstance(out.status, Status)
+    assert out.status is Status.OK

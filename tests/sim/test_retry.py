@@ -94,14 +94,12 @@ def test_backoff_monotonic_in_failures_and_fraction() -> None:
     assert fractions == sorted(fractions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: backoff computes multiplier**(failures-1) before capping, which raises "
-    "OverflowError for large failure counts instead of returning max_backoff",
-)
 def test_backoff_many_failures_stays_capped() -> None:
+    # Regression: multiplier ** (failures - 1) overflowed before the cap applied.
     assert RetryPolicy().backoff(1100, 0.0) == 60.0
     assert RetryPolicy(multiplier=10.0).backoff(400, 0.0) == 60.0
+    assert RetryPolicy(multiplier=10.0).backoff(400, 1.0) == pytest.approx(90.0)
+    assert RetryPolicy(multiplier=0.5).backoff(5000, 0.0) == 0.0
 
 
 # -- validation ------------------------------------------------------------------

@@ -1,0 +1,7 @@
+"""``python -m sim``: show and replay trace files."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,124 @@
+"""The command line: ``python -m sim show FILE`` and ``python -m sim replay FILE``.
+
+Bad arguments and bad files end with a one-line error and exit status 2;
+a replay that diverges from its trace exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._simulation import Simulation
+from ._trace import Event, Trace
+
+__all__ = ["main"]
+
+
+class _Failure(Exception):
+    """A one-line reason to stop."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sim", description="Inspect and replay dispatch-sim trace files."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="print a trace's timeline and summary")
+    show.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
+    replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    args = parser.parse_args(argv)
+    try:
+        trace = Trace.load(args.file)
+        if args.command == "show":
+            print(_show(trace))
+            return 0
+        return _replay(trace)
+    except (_Failure, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _show(trace: Trace) -> str:
+    header = trace.header
+    lines = [
+        f"test: {header.get('pytest_nodeid') or header.get('test_id') or '(none recorded)'}",
+        f"seed: {header.get('seed')}, faults: {header.get('faults')}, "
+        f"decisions: {len(header.get('decisions') or [])}",
+        "",
+        f"{'time':>12} {'call':>6} {'event':<9} function #attempt status (detail)",
+        trace.format(),
+        "",
+        trace.summary(),
+    ]
+    return "\n".join(lines)
+
+
+def _load_test(test_id: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    if not isinstance(test_id, str) or "::" not in test_id:
+        raise _Failure(f"the trace names no test to replay (test id {test_id!r})")
+    file, _, qualname = test_id.rpartition("::")
+    path = Path(file)
+    if not path.is_file():
+        raise _Failure(f"the recorded test file {file!r} does not exist here")
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"_dispatch_sim_replay_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise _Failure(f"cannot import {file!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    owner: Any = module
+    parts = qualname.split(".")
+    for part in parts:
+        owner_next = getattr(owner, part, None)
+        if owner_next is None:
+            raise _Failure(f"{file!r} has no {qualname!r}")
+        if inspect.isclass(owner_next) and part != parts[-1]:
+            owner = owner_next
+            continue
+        owner = owner_next
+    coroutine_function = getattr(owner, "__dispatch_sim_test__", None)
+    if coroutine_function is None:
+        raise _Failure(f"{qualname!r} is not a registry.test function or method")
+    options = dict(getattr(owner, "__dispatch_sim_options__", {}))
+    options.pop("faults", None)
+    args: tuple[Any, ...] = ()
+    if len(parts) > 1:
+        cls = getattr(module, parts[0])
+        args = (cls(),)
+    return coroutine_function, args, options
+
+
+def _replay(trace: Trace) -> int:
+    test, args, options = _load_test(trace.header.get("test_id"))
+    simulation = Simulation.from_trace(trace, **options)
+    error: BaseException | None = None
+    try:
+        simulation.run(test(*args))
+    except Exception as exc:  # the recorded run usually failed; so may this one
+        error = exc
+    recorded, replayed = list(trace), list(simulation.trace)
+    outcome = "passed" if error is None else f"failed: {type(error).__name__}: {error}"
+    if simulation.trace.digest() == trace.digest():
+        print(f"replayed {len(replayed)} events, same digest {trace.digest()[:16]}; the test {outcome}")
+        return 0
+    print(f"the replay diverged from the trace; the test {outcome}")
+    index = next(
+        (i for i, (a, b) in enumerate(zip(recorded, replayed)) if a != b),
+        min(len(recorded), len(replayed)),
+    )
+    print(f"first difference at event {index} (user code that is not deterministic?):")
+    print(f"  recorded: {_at(recorded, index)}")
+    print(f"  replayed: {_at(replayed, index)}")
+    return 1
+
+
+def _at(events: list[Event], index: int) -> str:
+    return str(events[index]) if index < len(events) else "(no more events)"

@@ -1,0 +1,109 @@
+"""The pytest plugin: seed, fault and trace options, and failure reports that replay.
+
+Registered through the ``pytest11`` entry point, so installing dispatch-sim
+is enough. Options:
+
+- ``--sim-seed=N``: every simulation test runs with seed N only.
+- ``--sim-seeds=K``: every simulation test runs with seeds 0..K-1.
+- ``--sim-faults=PROFILE``: every simulation test uses this fault profile.
+- ``--sim-trace-dir=DIR``: where the trace file of each failing run is kept
+  (by default, pytest's cache folder).
+
+A failing simulation test reports its seed, fault profile, trace digest, the
+faults injected, the trace file, and the command that replays it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._config import overrides
+from ._faults import FaultProfile
+from ._simulation import Simulation
+
+__all__: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dispatch-sim", "deterministic simulation (dispatch-sim)")
+    group.addoption("--sim-seed", type=int, default=None, metavar="N",
+                    help="run every simulation test with this seed only")
+    group.addoption("--sim-seeds", type=int, default=None, metavar="K",
+                    help="run every simulation test with seeds 0..K-1")
+    group.addoption("--sim-faults", default=None, metavar="PROFILE",
+                    help="fault profile for every simulation test: none, light, heavy, swarm")
+    group.addoption("--sim-trace-dir", default=None, metavar="DIR",
+                    help="keep the trace file of every failing simulation run here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seed = config.getoption("--sim-seed")
+    seeds = config.getoption("--sim-seeds")
+    faults = config.getoption("--sim-faults")
+    trace_dir = config.getoption("--sim-trace-dir")
+    if seed is not None and seeds is not None:
+        raise pytest.UsageError("--sim-seed and --sim-seeds exclude each other")
+    if seeds is not None and seeds < 1:
+        raise pytest.UsageError(f"--sim-seeds must be at least 1, got {seeds}")
+    if faults is not None:
+        try:
+            FaultProfile.named(faults)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--sim-faults: {exc}") from None
+    overrides.seed = seed
+    overrides.seeds = seeds
+    overrides.faults = faults
+    overrides.trace_dir = Path(trace_dir) if trace_dir else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    overrides.reset()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[Any, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or call.excinfo is None:
+        return
+    simulation = getattr(call.excinfo.value, "__dispatch_sim__", None)
+    if not isinstance(simulation, Simulation):
+        return
+    text = _failure_text(item, simulation)
+    longrepr = report.longrepr
+    if hasattr(longrepr, "addsection"):
+        longrepr.addsection("dispatch-sim", text)
+    else:
+        report.sections.append(("dispatch-sim", text))
+
+
+def _failure_text(item: pytest.Item, simulation: Simulation) -> str:
+    trace = simulation.trace
+    trace.header["pytest_nodeid"] = item.nodeid
+    directory = overrides.trace_dir
+    if directory is None:
+        cache = getattr(item.config, "cache", None)
+        directory = Path(cache.mkdir("dispatch-sim-traces")) if cache else Path(".dispatch-sim-traces")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[-120:]
+    path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor")
+    command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
+    if overrides.faults is not None:
+        command += f" --sim-faults={overrides.faults}"
+    faults = "\n".join(f"  {line}" for line in trace.describe_faults().splitlines())
+    return "\n".join(
+        [
+            f"seed: {simulation.seed}",
+            f"fault profile: {simulation.faults.name}",
+            f"trace digest: {trace.digest()}",
+            "faults injected:",
+            faults,
+            f"trace file: {path}",
+            f"replay: {command}",
+            f"   or: python -m sim replay {path}",
+        ]
+    )
