@@ -242,6 +242,64 @@ def test_branching_on_the_wall_clock_is_detected_on_replay(reg, monkeypatch):
     assert "step 1" in message
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a replay that returns before making the journaled steps is not detected "
+    "(Frame.advance finishes on the root outcome without checking the replay queue is empty)",
+)
+def test_replay_that_returns_early_is_detected(reg):
+    runs = itertools.count()
+
+    @reg.function
+    def step(i):
+        return i
+
+    @reg.function
+    def take_left(i):
+        return ("left", i)
+
+    @reg.function
+    async def fickle():
+        await step(0)
+        if next(runs) % 2 == 0:  # the first run of this line takes the call...
+            return await take_left(1)
+        return "returned early"  # ...the replay after the next crash returns at once
+
+    async def main():
+        with pytest.raises(NonDeterminismError) as info:
+            await fickle()
+        return str(info.value)
+
+    message, _ = run(main, faults=CRASH)
+    assert take_left.name in message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a replay that raises before making the journaled steps is not detected "
+    "(Frame.advance finishes on the root outcome without checking the replay queue is empty)",
+)
+def test_replay_that_raises_early_is_detected(reg):
+    runs = itertools.count()
+
+    @reg.function
+    def step(i):
+        return i
+
+    @reg.function
+    async def fickle():
+        await step(0)
+        if next(runs) % 2 == 0:
+            return await step(1)
+        raise KeyError("took another path")
+
+    async def main():
+        with pytest.raises(NonDeterminismError):
+            await fickle()
+
+    run(main, faults=CRASH)
+
+
 def test_same_clock_branch_without_crash_is_fine(reg, monkeypatch):
     @reg.function
     def take_left(i):

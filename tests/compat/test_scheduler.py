@@ -14,6 +14,7 @@ import pytest
 import trio
 
 import registry
+import registry.test
 import sim
 from registry import AnyException
 
@@ -603,3 +604,38 @@ def test_late_siblings_dropped_under_faults(reg, basics, faults):
         assert value == ("boom", "later", 42)
         outcomes = {e.dispatch_id for e in events(s, kind="outcome")}
         assert {e.dispatch_id for e in events(s, kind="dispatch")} == outcomes
+
+
+# -- the registry.test entry points ------------------------------------------------------------
+
+
+def test_registry_test_run_returns_the_workflow_value(reg, basics):
+    double, after, *_ = basics
+
+    async def helper(x):
+        return await after(x, await double(x))
+
+    @reg.function
+    async def workflow(n):
+        return await registry.gather(*(helper(i) for i in range(n)))
+
+    assert registry.test.run(workflow(4), faults="none", seed=0) == [0, 2, 4, 6]
+    assert registry.test.run(workflow(4), seed=3) == [0, 2, 4, 6]  # default faults: light
+
+
+@registry.test.function(seeds=range(3), faults="heavy")
+async def test_registry_test_function_runs_every_seed():
+    reg = registry.Registry(f"compat-scheduler-decorated-{next(_names)}")
+    try:
+
+        @reg.function
+        def double(x):
+            return 2 * x
+
+        @reg.function
+        async def fan_out(n):
+            return await registry.gather(*(double(i) for i in range(n)))
+
+        assert await fan_out(12) == [2 * i for i in range(12)]
+    finally:
+        reg.close()

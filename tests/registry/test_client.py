@@ -148,6 +148,25 @@ def test_batch_add_rejects_unregistered_callables(reg: registry.Registry) -> Non
     assert batch.calls == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: Batch.add(func, *args, **kwargs) takes `func` as a normal parameter, so adding a "
+        "call with a keyword argument named `func` raises TypeError (multiple values)"
+    ),
+)
+def test_batch_add_keyword_argument_named_func(reg: registry.Registry) -> None:
+    @reg.function
+    def apply(func: str, value: int) -> str:
+        return f"{func}({value})"
+
+    async def main() -> list[Any]:
+        ids = reg.batch().add(apply, func="abs", value=-1).dispatch()
+        return [await reg.client.wait(i) for i in ids]
+
+    assert run(main()) == ["abs(-1)"]
+
+
 def test_batch_mixes_registries(reg: registry.Registry, fns: Any) -> None:
     other = registry.Registry(unique("other"))
     try:

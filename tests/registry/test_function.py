@@ -470,6 +470,72 @@ def test_async_function_wrong_arguments_fail_without_retry(reg: registry.Registr
     run(main())
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: Function.__call__/dispatch/build_call take `self` as a normal parameter, so a "
+        "keyword argument named `self` for the registered function raises TypeError "
+        "(got multiple values for argument 'self')"
+    ),
+)
+def test_keyword_argument_named_self_reaches_the_function(reg: registry.Registry) -> None:
+    @reg.function
+    def describe(self: str, other: str = "") -> str:
+        return f"{self}/{other}"
+
+    async def main() -> list[Any]:
+        by_call = await describe(self="a", other="b")
+        by_dispatch = await reg.client.wait(describe.dispatch(self="c"))
+        call = describe.build_call(self="d")
+        return [by_call, by_dispatch, call.input]
+
+    assert run(main()) == ["a/b", "c/", registry.Arguments((), {"self": "d"})]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: Reset(fn, *args, **kwargs) takes `fn` as a normal parameter, so tail-calling a "
+        "function with a keyword argument named `fn` raises TypeError"
+    ),
+)
+def test_reset_keyword_argument_named_fn(reg: registry.Registry) -> None:
+    @reg.function
+    def apply(fn: str) -> str:
+        return fn.upper()
+
+    reset = registry.Reset(apply, fn="lower")
+    assert reset.call.input == registry.Arguments((), {"fn": "lower"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: an async function called with arguments that do not bind fails with "
+        "PERMANENT_ERROR instead of status_for_error(TypeError) == INVALID_ARGUMENT: the "
+        "TypeError escapes run_async_function and the service treats it as a crash"
+    ),
+)
+def test_async_function_wrong_arguments_get_status_for_error(reg: registry.Registry) -> None:
+    @reg.function
+    async def one(x: int) -> int:
+        return x
+
+    @reg.function
+    def sync_one(x: int) -> int:
+        return x
+
+    async def main() -> None:
+        for fn in (sync_one, one):
+            with pytest.raises(TypeError):
+                await fn(1, 2)  # type: ignore[call-arg]
+
+    simulation = sim.Simulation(faults="none")
+    simulation.run(main())
+    outcomes = {e.function: e.status for e in simulation.trace if e.kind == "outcome"}
+    assert outcomes == {sync_one.name: "INVALID_ARGUMENT", one.name: "INVALID_ARGUMENT"}
+
+
 def test_build_call(reg: registry.Registry) -> None:
     @reg.function
     def add(a: int, b: int) -> int:

@@ -405,15 +405,8 @@ def test_call_after_close_fails_even_under_faults() -> None:
         registry.test.run(main(), faults="heavy", seed=seed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a function of a closed registry keeps dispatching to the endpoint URL, so once a "
-        "new registry with the same name registers a function with the same qualname, the stale "
-        "handle silently runs the new registry's function instead of failing with NOT_FOUND"
-    ),
-)
 def test_function_of_closed_registry_stays_not_found_after_name_is_reused() -> None:
+    # Regression: the stale handle used to run the new registry's same-named function.
     name = unique("stale")
     old = registry.Registry(name)
     stale = make_value_function(old, "old")

@@ -407,6 +407,30 @@ def test_unserializable_argument_fails_the_call_at_once(
     assert runs == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: the serialization error of a call's argument does not say where the bad value "
+        "is: the path finder does not look inside sim.Arguments, so the message reads "
+        "'cannot serialize argument: ...' instead of e.g. 'argument[0][1]['deep']'"
+    ),
+)
+def test_unserializable_argument_message_names_its_place(reg: registry.Registry) -> None:
+    @reg.function
+    def take(items: Any, *, option: Any = None) -> None:
+        pass
+
+    async def main() -> None:
+        with pytest.raises(sim.SerializationError) as positional:
+            await take([1, {"deep": object()}])
+        assert "argument[0][1]['deep']" in str(positional.value)
+        with pytest.raises(sim.SerializationError) as keyword:
+            await take([], option=object())
+        assert "'option'" in str(keyword.value)
+
+    run(main())
+
+
 def test_unserializable_keyword_argument_fails_the_call(reg: registry.Registry) -> None:
     runs: list[int] = []
 
@@ -434,6 +458,27 @@ def test_unserializable_argument_via_dispatch_fails_on_wait(reg: registry.Regist
             await reg.client.wait(dispatch_id)
 
     run(main())
+
+
+def test_unserializable_argument_fails_before_any_attempt_even_under_faults(
+    reg: registry.Registry,
+) -> None:
+    runs: list[int] = []
+
+    @reg.function
+    def take(value: Any) -> None:
+        runs.append(1)
+
+    async def main() -> tuple[list[str], float]:
+        dispatch_id = take.dispatch(object())
+        with pytest.raises(sim.SerializationError):
+            await reg.client.wait(dispatch_id)
+        kinds = [e.kind for e in sim.current().trace if e.dispatch_id == dispatch_id]
+        return kinds, sim.now()
+
+    for seed in range(3):
+        assert run(main(), faults="heavy", seed=seed) == (["dispatch", "outcome"], 0.0)
+    assert runs == []
 
 
 def test_unserializable_argument_only_fails_its_own_call(reg: registry.Registry) -> None:

@@ -1,0 +1,76 @@
+"""Hypothesis strategies: let Hypothesis choose, and shrink, a simulation's faults.
+
+``simulations(faults="heavy")`` draws `Simulation` objects whose every
+decision (fault or not, latency, order of results) comes from Hypothesis. A
+failing test shrinks toward the fewest faults, because each decision's
+smallest draw is the benign one. The falsifying example prints the faults its
+simulation injected and the trace file written for it::
+
+    from hypothesis import given
+    from sim.hypothesis import simulations
+
+    @given(s=simulations())
+    def test_transfer(s):
+        s.run(transfer(100))
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import note, strategies as st
+from hypothesis.control import current_build_context
+from hypothesis.errors import InvalidArgument
+
+from ._faults import FaultProfile
+from ._simulation import Simulation
+
+__all__ = ["simulations"]
+
+TRACE_DIR_ENV = "DISPATCH_SIM_TRACE_DIR"
+
+
+class _DrawnSimulation(Simulation):
+    """A Simulation drawn by Hypothesis; a failing final example reports its faults and trace."""
+
+    async def main(self, main: Any) -> Any:
+        try:
+            return await super().main(main)
+        except BaseException:
+            self._report()
+            raise
+
+    def _report(self) -> None:
+        try:
+            final = current_build_context().is_final
+        except InvalidArgument:  # not inside a Hypothesis test
+            return
+        if not final:
+            return
+        directory = Path(os.environ.get(TRACE_DIR_ENV) or tempfile.gettempdir()) / "dispatch-sim-traces"
+        path = self.trace.save(directory / f"hypothesis-{self.trace.digest()[:16]}.cbor")
+        note(f"dispatch-sim faults injected:\n{self.trace.describe_faults()}")
+        note(f"dispatch-sim trace: {path}\n  see it with: python -m sim show {path}")
+
+    def __repr__(self) -> str:
+        return f"simulations(faults={self.faults.name!r})"
+
+
+def simulations(
+    faults: str | FaultProfile = "heavy", **options: Any
+) -> st.SearchStrategy[Simulation]:
+    """Simulations whose decisions Hypothesis makes (and shrinks).
+
+    `faults` and `options` are passed to `Simulation`; the seed only seeds
+    the `random` module and trio's task order, the rest comes from Hypothesis.
+    """
+    profile = FaultProfile.coerce(faults)
+
+    @st.composite
+    def draw_simulation(draw: st.DrawFn) -> Simulation:
+        return _DrawnSimulation(faults=profile, rng=draw(st.randoms(use_true_random=False)), **options)
+
+    return draw_simulation()
