@@ -55,7 +55,7 @@ class Batch:
         self.client = client if client is not None else Client()
         self.calls: list[Call] = []
 
-    def add(self, func: Any, *args: Any, **kwargs: Any) -> Batch:
+    def add(self, func: Any, /, *args: Any, **kwargs: Any) -> Batch:
         """Add a call of registered function `func` with these arguments."""
         build = getattr(func, "build_call", None)
         if build is None:

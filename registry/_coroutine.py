@@ -54,7 +54,7 @@ class Reset(Exception):
     result. Works from async and sync functions.
     """
 
-    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, fn: Any, /, *args: Any, **kwargs: Any) -> None:
         build = getattr(fn, "build_call", None)
         if build is None:
             raise TypeError(f"Reset needs a registered function, not {fn!r}")
@@ -500,7 +500,11 @@ def run_async_function(
         if old is not None:
             old.close()
         args, kwargs = inp.input_arguments()
-        frame = Frame(did, fn(*args, **kwargs))
+        try:
+            coro = fn(*args, **kwargs)
+        except Exception as exc:  # e.g. wrong arguments: the function never started
+            return Output.error(Error.from_exception(exc, status_for_error(exc)))
+        frame = Frame(did, coro)
     else:
         frame = frames.get(did)
         if frame is not None and frame.state == inp.coroutine_state:
@@ -510,7 +514,11 @@ def run_async_function(
                 frames.pop(did).close()
             journal = inp.journal
             args, kwargs = _arguments(journal.input)
-            frame = Frame(did, fn(*args, **kwargs), journal)
+            try:
+                coro = fn(*args, **kwargs)
+            except Exception as exc:
+                return Output.error(Error.from_exception(exc, status_for_error(exc)))
+            frame = Frame(did, coro, journal)
     frames[did] = frame
     result = frame.advance()
     if isinstance(result, Output):

@@ -83,7 +83,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         super().__init__(registry, name, self._primitive_for)  # type: ignore[arg-type]
         functools.update_wrapper(self, func)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+    def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = self.build_call(*args, **kwargs)
         if current_frame() is not None:
             return _CallStep(call)  # type: ignore[return-value]
@@ -96,11 +96,11 @@ class Function(PrimitiveFunction, Generic[P, T]):
             )
         return self._registry.client._call(call)
 
-    def build_call(self, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
+    def build_call(self, /, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
         """A Call of this function with these arguments (not dispatched)."""
         return Call(self._name, Arguments(args, kwargs), self.endpoint)
 
-    def dispatch(self, *args: P.args, **kwargs: P.kwargs) -> DispatchID:  # type: ignore[override]
+    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchID:  # type: ignore[override]
         """Dispatch a call without waiting for it; returns its DispatchID."""
         return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
 

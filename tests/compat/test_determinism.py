@@ -79,3 +79,52 @@ def test_no_faults_value(workflow):
     value, trace = run(workflow, seed=0, faults="none")
     branch = lambda x: 2 * x + 4 * x + 2 * x  # noqa: E731
     assert value == ([[branch(i) for i in range(5)], [branch(5), 10]], branch(6))
+
+
+def test_same_seed_same_digest_with_trio_awaits_and_concurrent_test_tasks():
+    import trio
+
+    reg = registry.Registry(f"compat-determinism-{next(_names)}")
+    try:
+
+        @reg.function
+        def double(x):
+            return 2 * x
+
+        @reg.function
+        async def napper(t):
+            await trio.sleep(t)
+            return await double(t)
+
+        @reg.function
+        async def workflow(n):
+            async def helper(i):
+                await trio.sleep(0.1 * i)
+                return await napper(i) + await double(i)
+
+            return (
+                await registry.gather(*(helper(i) for i in range(n))),
+                await registry.race(napper(1), double(3)),
+            )
+
+        async def main():
+            out = []
+
+            async def one(i):
+                out.append((i, await workflow(i)))
+
+            async with trio.open_nursery() as nursery:
+                for i in range(4):
+                    nursery.start_soon(one, i)
+            return sorted(out)
+
+        runs = []
+        for seed in (5, 5, 6):
+            simulation = sim.Simulation(seed=seed, faults="heavy")
+            runs.append((simulation.run(main), simulation.trace.digest()))
+        expected = [(i, ([4 * k for k in range(i)], 6)) for i in range(4)]
+        assert [value for value, _ in runs] == [expected] * 3
+        assert runs[0][1] == runs[1][1]
+        assert runs[0][1] != runs[2][1]
+    finally:
+        reg.close()

@@ -184,6 +184,57 @@ def test_lose_state_once_rebuilds_from_the_journal(reg):
     assert len(crashes(s)) == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: lose_state while the call's attempt is running closes the live coroutine under "
+    "Frame.pass_through; the call then fails for good with 'cannot reuse already awaited coroutine'",
+)
+def test_lose_state_while_the_attempt_awaits_trio(reg):
+    log = []
+    side_effect, _ = make_workflow(reg, log)
+
+    @reg.function
+    async def workflow():
+        a = await side_effect(1)
+        await trio.sleep(2)  # the attempt is running here when its state is lost
+        b = await side_effect(2)
+        return a + b
+
+    async def main():
+        dispatch_id = workflow.dispatch()
+        await trio.sleep(1)
+        sim.current().lose_state(dispatch_id)
+        return await reg.client.wait(dispatch_id)
+
+    value, _ = run(main)
+    assert value == 5
+    assert log == [1, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: lose_state of the call that is running closes its executing coroutine; the call "
+    "fails with 'ValueError: coroutine already executing'",
+)
+def test_lose_state_of_the_running_call_from_inside_it(reg):
+    log = []
+    side_effect, _ = make_workflow(reg, log)
+    lost = []
+
+    @reg.function
+    async def workflow():
+        a = await side_effect(1)
+        if not lost:
+            lost.append(True)
+            sim.current().lose_state(registry._function.current_dispatch_id())
+        b = await side_effect(2)
+        return a + b
+
+    value, _ = run(workflow)
+    assert value == 5
+    assert log == [1, 2]
+
+
 def test_workflow_survives_crashes_and_lost_responses(reg):
     log = []
     _, workflow = make_workflow(reg, log)

@@ -271,7 +271,8 @@ def test_race_first_error_wins(reg, basics):
     assert value == ("error", "early error", 1.0)
 
 
-def test_any_all_errors_raises_any_exception_in_argument_order(reg, basics):
+@pytest.mark.parametrize("faults", ["none", sim.FaultProfile(crash=1.0), "heavy"], ids=["none", "crash", "heavy"])
+def test_any_all_errors_raises_any_exception_in_argument_order(reg, basics, faults):
     _, _, fail_after, fail_now = basics
 
     @reg.function
@@ -282,7 +283,7 @@ def test_any_all_errors_raises_any_exception_in_argument_order(reg, basics):
             return [(type(e).__name__, str(e)) for e in exc.exceptions]
         return "no error"
 
-    value, _ = run(all_fail)
+    value, _ = run(all_fail, faults=faults, seed=1)
     assert value == [("ValueError", "a"), ("ValueError", "b"), ("ValueError", "c")]
 
 

@@ -148,13 +148,6 @@ def test_batch_add_rejects_unregistered_callables(reg: registry.Registry) -> Non
     assert batch.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Batch.add(func, *args, **kwargs) takes `func` as a normal parameter, so adding a "
-        "call with a keyword argument named `func` raises TypeError (multiple values)"
-    ),
-)
 def test_batch_add_keyword_argument_named_func(reg: registry.Registry) -> None:
     @reg.function
     def apply(func: str, value: int) -> str:

@@ -470,14 +470,6 @@ def test_async_function_wrong_arguments_fail_without_retry(reg: registry.Registr
     run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Function.__call__/dispatch/build_call take `self` as a normal parameter, so a "
-        "keyword argument named `self` for the registered function raises TypeError "
-        "(got multiple values for argument 'self')"
-    ),
-)
 def test_keyword_argument_named_self_reaches_the_function(reg: registry.Registry) -> None:
     @reg.function
     def describe(self: str, other: str = "") -> str:
@@ -492,13 +484,6 @@ def test_keyword_argument_named_self_reaches_the_function(reg: registry.Registry
     assert run(main()) == ["a/b", "c/", registry.Arguments((), {"self": "d"})]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Reset(fn, *args, **kwargs) takes `fn` as a normal parameter, so tail-calling a "
-        "function with a keyword argument named `fn` raises TypeError"
-    ),
-)
 def test_reset_keyword_argument_named_fn(reg: registry.Registry) -> None:
     @reg.function
     def apply(fn: str) -> str:
@@ -508,14 +493,6 @@ def test_reset_keyword_argument_named_fn(reg: registry.Registry) -> None:
     assert reset.call.input == registry.Arguments((), {"fn": "lower"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an async function called with arguments that do not bind fails with "
-        "PERMANENT_ERROR instead of status_for_error(TypeError) == INVALID_ARGUMENT: the "
-        "TypeError escapes run_async_function and the service treats it as a crash"
-    ),
-)
 def test_async_function_wrong_arguments_get_status_for_error(reg: registry.Registry) -> None:
     @reg.function
     async def one(x: int) -> int:
