@@ -8,6 +8,7 @@ from typing import Any
 import sim
 from sim import Call, DispatchID
 
+from ._function import current_dispatch_id
 from .error import exception_for_error
 
 __all__ = ["Batch", "Client"]
@@ -26,8 +27,6 @@ class Client:
 
     def dispatch(self, calls: Sequence[Call]) -> list[DispatchID]:
         """Dispatch `calls` in one request; returns their DispatchIDs in order."""
-        from ._function import current_dispatch_id
-
         if isinstance(calls, Call):
             raise TypeError("dispatch() takes a list of Calls, not a single Call")
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())

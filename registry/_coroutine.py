@@ -16,6 +16,7 @@ every step checked against the journal.
 
 from __future__ import annotations
 
+import contextvars
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
@@ -23,6 +24,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
+import trio
 
 from sim import TIMER_FUNCTION, Call, CallResult, Error, Output, Status
 from sim import _codec
@@ -267,7 +269,13 @@ class Frame:
         self._strands: list[_Strand] = []
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = deque()
         self._journaled: dict[Any, Any] = {}
+        self._step_keys: list[list[Any]] = []
         self._issued_steps: list[set[Any]] = []
+        self.running = False
+        self.lost = False
+        self._context = contextvars.copy_context()
+        # trio's cancel state of the driving task when the attempt began.
+        self.scopes: object = None
         root = _Strand(self, coro, "", self._root, 0)
         self._strands.append(root)
         self.ready.append((root, True, None))
@@ -288,6 +296,7 @@ class Frame:
         for number, step in enumerate(steps):
             for c in step.calls:
                 self._journaled[c.correlation_id] = (number, c)
+            self._step_keys.append([c.correlation_id for c in step.calls])
             if step.results is not None:
                 self._replay.append((number, step.results, step.poll_error))
         self._issued_steps = [set() for _ in steps]
@@ -317,13 +326,22 @@ class Frame:
         return True
 
     def _check_step_complete(self, number: int) -> None:
-        expected = {c for c, (n, _) in self._journaled.items() if n == number}
-        missing = expected - self._issued_steps[number]
-        if missing:
-            key = min(missing, key=str)
+        issued = self._issued_steps[number]
+        for key in self._step_keys[number]:
+            if key not in issued:
+                raise NonDeterminismError(
+                    f"replaying {self.dispatch_id}: the journal has step {key} "
+                    f"({self._journaled[key][1].function}), which the function did not make again"
+                )
+
+    def _check_replay_finished(self) -> None:
+        """The function ended: every journaled step must have been made again."""
+        for number, _, _ in self._replay:
+            self._check_step_complete(number)
+        if self._replay:
             raise NonDeterminismError(
-                f"replaying {self.dispatch_id}: the journal has step {key} "
-                f"({self._journaled[key][1].function}), which the function did not make again"
+                f"replaying {self.dispatch_id}: the function ended, but its journal "
+                f"holds {len(self._replay)} more resumes (it took another path)"
             )
 
     # -- delivering results ---------------------------------------------------
@@ -348,10 +366,25 @@ class Frame:
     # -- running ----------------------------------------------------------------
 
     def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
-        """Resume `strand`; returns what it yields next, or None once it has ended."""
+        """Resume `strand`; returns what it yields next, or None once it has ended.
+
+        The function runs in its own context, so context variables it sets do
+        not leak into its caller or into other calls.
+        """
+        return self._context.run(self._send_here, strand, ok, value)
+
+    def _send_here(self, strand: _Strand, ok: bool, value: Any) -> Any:
         token = _frame.set(self)
+        coro = strand.coro
+        task = trio.lowlevel.current_task()
         try:
-            return strand.coro.send(value) if ok else strand.coro.throw(value)
+            yielded = coro.send(value) if ok else coro.throw(value)
+            while isinstance(yielded, _Step) and getattr(task, "_cancel_status", None) is not self.scopes:
+                # A trio cancel scope is open across a durable step; the step
+                # may resume in another task, which would corrupt trio's scope
+                # stack. Fail the step here, where the scope can still unwind.
+                yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP))
+            return yielded
         except StopIteration as stop:
             strand.done = True
             strand.parent.child_done(strand.index, True, stop.value)
@@ -379,12 +412,13 @@ class Frame:
                     elif yielded is not None:
                         return strand, yielded
                 if self._root.outcome is not None:
+                    self._check_replay_finished()
                     return self._finish(*self._root.outcome)
                 if not self._replay:
                     break
                 number, results, poll_error = self._replay.popleft()
                 self._check_step_complete(number)
-                self.last_keys = [k for k, (n, _) in self._journaled.items() if n == number]
+                self.last_keys = self._step_keys[number]
                 self.deliver(results, poll_error)
         except NonDeterminismError as exc:
             self.close()
@@ -460,6 +494,8 @@ class Frame:
                 yielded = self._send(strand, False, exc)
             else:
                 yielded = self._send(strand, True, value)
+            if self.lost:
+                return _final_error(RuntimeError("state lost"))  # replaced by _settle
             if isinstance(yielded, _Step):
                 try:
                     self._start(yielded, strand, strand.next_key(), strand, 0)
@@ -473,6 +509,13 @@ class Frame:
             if isinstance(result, Output):
                 return result
             strand, trap = result
+
+
+_SCOPE_ACROSS_STEP = (
+    "a trio cancel scope (move_on_after, fail_after, CancelScope) is open across a durable "
+    "step; a durable function may resume anywhere, so time steps out with "
+    "registry.race(step, registry.sleep(seconds)) instead"
+)
 
 
 def _final_error(exc: BaseException) -> Output:
@@ -520,16 +563,35 @@ def run_async_function(
                 return Output.error(Error.from_exception(exc, status_for_error(exc)))
             frame = Frame(did, coro, journal)
     frames[did] = frame
-    result = frame.advance()
+    frame.running = True
+    frame.scopes = getattr(trio.lowlevel.current_task(), "_cancel_status", None)
+    try:
+        result = frame.advance()
+    except BaseException:
+        frame.running = False
+        raise
     if isinstance(result, Output):
-        if not result.is_poll:
-            frames.pop(did, None)
-        return result
+        return _settle(frame, frames, result)
     return _finish_pass_through(frame, frames, *result)
 
 
 async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand, trap: Any) -> Output:
-    out = await frame.pass_through(strand, trap)
+    try:
+        out = await frame.pass_through(strand, trap)
+    except BaseException:
+        frame.running = False
+        raise
+    return _settle(frame, frames, out)
+
+
+def _settle(frame: Frame, frames: dict[str, Frame], out: Output) -> Output:
+    frame.running = False
+    if frame.lost:
+        # Its memory was lost while it ran: like a crash mid-attempt, the
+        # response never arrives, and the retry rebuilds it from the journal.
+        frame.close()
+        message = f"the in-memory state of {frame.dispatch_id} was lost during the attempt"
+        return Output.error(Error(Status.TIMEOUT, "LostState", message))
     if not out.is_poll:
         frames.pop(frame.dispatch_id, None)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import contextvars
 from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
@@ -113,7 +114,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         args, kwargs = inp.input_arguments()
         token = _running_sync.set((self._name, inp.dispatch_id))
         try:
-            value = self._func(*args, **kwargs)
+            # A context of its own: what the function sets stays with it.
+            value = contextvars.copy_context().run(self._func, *args, **kwargs)
         except Reset as reset:
             return Output.tail_call(reset.call)
         except Exception as exc:

@@ -54,7 +54,10 @@ class _Endpoint:
         frames = self._registry._frames()
         frame = frames.pop(dispatch_id, None)
         if frame is not None:
-            frame.close()
+            if frame.running:  # closing it now would pull it from under its own attempt
+                frame.lost = True
+            else:
+                frame.close()
 
 
 class Registry:

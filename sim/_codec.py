@@ -1,4 +1,4 @@
-"""Serialize values crossing a call boundary, as canonical CBOR.
+"""Serialize values crossing a call boundary, as deterministic CBOR.
 
 Each call gets its own copy of its arguments and result, with their exact
 types, and equal values give equal bytes whatever ``PYTHONHASHSEED``.
@@ -6,13 +6,29 @@ Supported: None, bool, int, float, str, bytes, bytearray, list, tuple, dict,
 set, frozenset, datetime, date, time, timedelta, Decimal, UUID and exception
 instances, nested; anything else raises :class:`SerializationError`.
 
+Determinism: dicts are written in insertion order (which never depends on
+the hash seed) and come back in that order; sets and frozensets, whose
+iteration order does depend on it, are written with their elements sorted by
+their own encoded bytes; a float always gets the same form (float64, NaN
+and infinities half-precision), not the shortest exact one. So two equal
+dicts built in different insertion orders give different bytes, which is
+intended: they are different values to anyone who iterates over them, the
+journal compares bytes, and a deterministic program builds its dicts in the
+same order every time.
+
+A str holding lone surrogates (not valid UTF-8) is written under a tag of its
+own and comes back unchanged; a datetime or time whose tzinfo is a
+``zoneinfo.ZoneInfo`` comes back with ``ZoneInfo(key)``, the same zone.
+
 Exceptions keep their class, ``args`` (an argument that cannot be encoded
 becomes its repr), the encodable part of ``__dict__`` and ``str(exc)``, but
 not their traceback, cause or context. Decoding finds the class among the
 modules already imported, never importing one, and does not call its
 ``__init__``; when the class cannot be found (module not loaded, name
 missing, not an exception class) it decodes to
-``RuntimeError(f"{module}.{qualname}: {message}")``.
+``RuntimeError(f"{module}.{qualname}: {message}")``. That message is
+``str(exc)`` as it is: when it shows a set (``ValueError({"a", "b"})``),
+its bytes follow the hash seed.
 """
 
 from __future__ import annotations
@@ -27,6 +43,8 @@ import re
 import sys
 import threading
 import types
+import uuid as _uuid
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any, NoReturn
 
@@ -56,6 +74,10 @@ _TAG_DECIMAL = 55815
 _TAG_BYTEARRAY = 55816
 _TAG_EXCEPTION = 55817
 _TAG_ARGUMENTS = 55818  # sim.Arguments: the input of every registered function
+_TAG_SURROGATE_STR = 55819  # a str that is not valid UTF-8, as "surrogatepass" bytes
+
+_TAG_SET = 258  # the standard set tag (cbor2 decodes it as a set)
+_MAJOR_ARRAY = 4
 
 # cbor2's default of 400 would reject values that dumps() accepted (it
 # allows about as many levels as the recursion limit); its decoder was
@@ -74,7 +96,12 @@ _cbor_loads = cbor2.loads
 _Encoder = cbor2.CBOREncoder
 _encode_length = _Encoder.encode_length
 _encode_array = _Encoder.encode_array
+_encode_map = _Encoder.encode_map
+_encode_string = _Encoder.encode_string
 _encode_semantic = _Encoder.encode_semantic
+_encode_to_bytes = _Encoder.encode_to_bytes
+_write = _Encoder.write
+_ZoneInfo = zoneinfo.ZoneInfo
 
 
 class _Unsupported(Exception):
@@ -89,8 +116,18 @@ class _Unsupported(Exception):
 
 
 def _encode_arguments(encoder: cbor2.CBOREncoder, value: Arguments) -> None:
+    # The tag, then a two-item array [args, kwargs], written piece by piece
+    # rather than by building the list [list(args), dict(kwargs)] first.
+    args = value.args
+    if type(args) is not tuple:
+        args = tuple(args)
+    kwargs = value.kwargs
+    if type(kwargs) is not dict:
+        kwargs = dict(kwargs)
     _encode_length(encoder, _MAJOR_TAG, _TAG_ARGUMENTS)
-    encoder.encode_array([list(value.args), dict(value.kwargs)])
+    _encode_length(encoder, _MAJOR_ARRAY, 2)
+    _encode_array(encoder, args)
+    _encode_map(encoder, kwargs)
 
 
 def _encode_tuple(encoder: cbor2.CBOREncoder, value: tuple[Any, ...]) -> None:
@@ -100,23 +137,76 @@ def _encode_tuple(encoder: cbor2.CBOREncoder, value: tuple[Any, ...]) -> None:
     _encode_array(encoder, value)
 
 
+def _encode_elements(
+    encoder: cbor2.CBOREncoder, tag: int, value: set[Any] | frozenset[Any]
+) -> None:
+    # Iteration order depends on the hash seed: each element is encoded on
+    # its own, with this very encoder (same tables), and the encodings are
+    # written sorted bytewise after the tag and the array head.
+    if value:
+        encode = encoder.encode_to_bytes
+        items = [encode(item) for item in value]
+        items.sort()
+        _encode_length(encoder, _MAJOR_TAG, tag)
+        _encode_length(encoder, _MAJOR_ARRAY, len(items))
+        _write(encoder, b"".join(items))
+    else:
+        _encode_length(encoder, _MAJOR_TAG, tag)
+        _encode_length(encoder, _MAJOR_ARRAY, 0)
+
+
+def _encode_set(encoder: cbor2.CBOREncoder, value: set[Any]) -> None:
+    _encode_elements(encoder, _TAG_SET, value)
+
+
 def _encode_frozenset(encoder: cbor2.CBOREncoder, value: frozenset[Any]) -> None:
-    # Wrapping the standard set tag (258) keeps cbor2's canonical element
-    # ordering; without our tag a frozenset would decode as a set.
-    _encode_length(encoder, _MAJOR_TAG, _TAG_FROZENSET)
-    encoder.encode_frozenset(value)
+    # Our own tag directly around the array: with the set tag a frozenset
+    # would decode as a set.
+    _encode_elements(encoder, _TAG_FROZENSET, value)
+
+
+def _encode_str_lenient(encoder: cbor2.CBOREncoder, value: str) -> None:
+    # Only used by the second pass of dumps(), after the fast one failed on a
+    # str that is not valid UTF-8 (lone surrogates): valid strings are still
+    # written as CBOR text, exactly as the fast pass does.
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:
+        _encode_semantic(
+            encoder, _TAG_SURROGATE_STR, value.encode("utf-8", "surrogatepass")
+        )
+        return
+    _encode_length(encoder, 3, len(data))
+    _write(encoder, data)
+
+
+def _zone_key(tzinfo: datetime.tzinfo | None) -> str | None:
+    # Exact type: a subclass might not come back as itself from ZoneInfo(key).
+    if type(tzinfo) is _ZoneInfo:
+        return tzinfo.key  # type: ignore[union-attr]  # None from from_file()
+    return None
 
 
 def _encode_datetime(encoder: cbor2.CBOREncoder, value: datetime.datetime) -> None:
     # cbor2 refuses naive datetimes and cannot parse back UTC offsets with
-    # seconds; isoformat() keeps both (and microseconds) exactly.
+    # seconds; isoformat() keeps both (and microseconds) exactly. A ZoneInfo
+    # also writes its key, so that the value comes back in the same zone
+    # (the offset alone would make arithmetic across a DST change wrong).
     text = value.isoformat()
-    _encode_semantic(encoder, _TAG_DATETIME, [text, 1] if value.fold else text)
+    key = _zone_key(value.tzinfo)
+    if key is not None:
+        _encode_semantic(encoder, _TAG_DATETIME, [text, value.fold, key])
+    else:
+        _encode_semantic(encoder, _TAG_DATETIME, [text, 1] if value.fold else text)
 
 
 def _encode_time(encoder: cbor2.CBOREncoder, value: datetime.time) -> None:
     text = value.isoformat()
-    _encode_semantic(encoder, _TAG_TIME, [text, 1] if value.fold else text)
+    key = _zone_key(value.tzinfo)
+    if key is not None:
+        _encode_semantic(encoder, _TAG_TIME, [text, value.fold, key])
+    else:
+        _encode_semantic(encoder, _TAG_TIME, [text, 1] if value.fold else text)
 
 
 def _encode_timedelta(encoder: cbor2.CBOREncoder, value: datetime.timedelta) -> None:
@@ -162,7 +252,7 @@ _exception_state = _ExceptionState()
 
 def _encodable(value: object) -> bool:
     try:
-        _cbor_dumps(value, canonical=True, default=_default, encoders=_ENCODERS)
+        _encode(value)
     except Exception:
         return False
     return True
@@ -251,18 +341,44 @@ def _default(encoder: cbor2.CBOREncoder, value: object) -> None:
         raise _Unsupported(value)
 
 
+class _EncoderTable(dict[type, Callable[[cbor2.CBOREncoder, Any], None]]):
+    """Encoders by exact type; cbor2 looks every value's type up in it.
+
+    A miss (KeyError) lets cbor2 dispatch on its own, by isinstance, so most
+    subclasses are encoded as their base type (see the limitation in the
+    docstring of dumps). Set and frozenset subclasses are the exception:
+    cbor2 would write their elements in iteration order, which depends on the
+    hash seed, so they get our sorting encoders.
+    """
+
+    def __missing__(self, cls: type) -> Callable[[cbor2.CBOREncoder, Any], None]:
+        # Not cached: that would keep dynamically created classes alive.
+        if issubclass(cls, frozenset):
+            return _encode_frozenset
+        if issubclass(cls, set):
+            return _encode_set
+        raise KeyError(cls)
+
+
+def _encode_none(encoder: cbor2.CBOREncoder, value: None) -> None:
+    encoder.encode_none()
+
+
 # Looked up by exact type before cbor2's own dispatch, so subclasses are not
 # affected (see the limitation in the docstring of dumps).
-_ENCODERS: dict[type, Callable[[cbor2.CBOREncoder, Any], None]] = {
-    tuple: _encode_tuple,
-    Arguments: _encode_arguments,
-    frozenset: _encode_frozenset,
-    datetime.datetime: _encode_datetime,
-    datetime.time: _encode_time,
-    datetime.timedelta: _encode_timedelta,
-    decimal.Decimal: _encode_decimal,
-    bytearray: _encode_bytearray,
-}
+_ENCODERS = _EncoderTable(
+    {
+        tuple: _encode_tuple,
+        Arguments: _encode_arguments,
+        frozenset: _encode_frozenset,
+        datetime.datetime: _encode_datetime,
+        datetime.time: _encode_time,
+        datetime.timedelta: _encode_timedelta,
+        decimal.Decimal: _encode_decimal,
+        bytearray: _encode_bytearray,
+        set: _encode_set,
+    }
+)
 
 # cbor2 would encode these, but they would come back as another type or value
 # (range and memoryview as lists, OrderedDict as dict, a Pattern without its
@@ -298,11 +414,11 @@ for _type in (
 del _type
 
 # Once a mapping is given, cbor2 looks every value's type up in it, and a
-# miss is several times slower than a hit; mapping the common types to
-# cbor2's own methods encodes the very same bytes, faster. Going through a
-# Python-level call also makes deep nesting raise RecursionError, where
-# cbor2's recursive native dispatch would overflow the C stack (SIGSEGV at
-# about 7,500 nested lists).
+# miss is several times slower than a hit (more so through __missing__);
+# mapping the common types to cbor2's own methods encodes the very same
+# bytes, faster. Going through a Python-level call also makes deep nesting
+# raise RecursionError, where cbor2's recursive native dispatch would
+# overflow the C stack (SIGSEGV at about 7,500 nested lists).
 _ENCODERS.update(
     {
         int: _Encoder.encode_int,
@@ -312,9 +428,40 @@ _ENCODERS.update(
         dict: _Encoder.encode_map,
         bool: _Encoder.encode_bool,
         bytes: _Encoder.encode_bytes,
-        set: _Encoder.encode_set,
+        type(None): _encode_none,
+        datetime.date: _Encoder.encode_date,
+        _uuid.UUID: _Encoder.encode_uuid,
     }
 )
+
+# The second pass of dumps(): the same, but a str that is not valid UTF-8 is
+# written under _TAG_SURROGATE_STR instead of failing.
+_LENIENT_ENCODERS = _EncoderTable(_ENCODERS)
+_LENIENT_ENCODERS[str] = _encode_str_lenient
+
+
+def _is_unicode_error(exc: BaseException) -> bool:
+    # cbor2 raises the UnicodeEncodeError itself, but may wrap what comes out
+    # of a Python-level encoder; look down the chain a little way.
+    for _ in range(4):
+        if isinstance(exc, UnicodeEncodeError):
+            return True
+        cause = exc.__cause__ or exc.__context__
+        if cause is None:
+            return False
+        exc = cause
+    return False
+
+
+def _encode(value: object) -> bytes:
+    try:
+        return _cbor_dumps(value, default=_default, encoders=_ENCODERS)
+    except Exception as exc:
+        if not _is_unicode_error(exc):
+            raise
+    # Rare: some str is not valid UTF-8. Encode again with the slower table
+    # (outside the except block, so that errors do not chain to the first).
+    return _cbor_dumps(value, default=_default, encoders=_LENIENT_ENCODERS)
 
 
 def dumps(value: object, *, where: str = "value") -> bytes:
@@ -332,12 +479,19 @@ def dumps(value: object, *, where: str = "value") -> bytes:
     datetime (IntEnum members, namedtuples, ...) are encoded by cbor2 as
     their base type and come back as plain int, str, float, list (even for a
     tuple subclass), dict or datetime, and containers of such subclasses
-    nested thousands of levels deep can still crash cbor2's encoder; aware
-    datetimes and times come back with a fixed-offset timezone (same UTC
-    offset); dict keys come back in canonical order, not insertion order.
+    nested thousands of levels deep can still crash cbor2's encoder.
+    Subclasses of set and frozenset come back as plain set and frozenset.
+    Aware datetimes and times come back with a fixed-offset timezone (same
+    UTC offset) unless their tzinfo is a ``zoneinfo.ZoneInfo`` with a key
+    (not a subclass, not one from ``ZoneInfo.from_file``).
+
+    Dicts keep their insertion order, which is part of the bytes: equal dicts
+    built in different orders encode differently (see the module docstring).
+    Strings with lone surrogates round-trip (a slower second pass encodes
+    them).
     """
     try:
-        return _cbor_dumps(value, canonical=True, default=_default, encoders=_ENCODERS)
+        return _encode(value)
     except Exception as exc:
         error = _serialization_error(value, where, exc)
     raise error
@@ -366,6 +520,14 @@ def _children(obj: object) -> list[tuple[str, object]] | None:
     if obj is None or isinstance(obj, (str, bytes, bytearray, int, float)):
         return None
     try:
+        if isinstance(obj, Arguments):
+            # argument[0]... for positional arguments, argument['name']...
+            # for keyword arguments.
+            children = [(f"[{i}]", item) for i, item in enumerate(obj.args)]
+            for key, item in obj.kwargs.items():
+                children.append(("<key>", key))
+                children.append((f"[{_key_repr(key)}]", item))
+            return children
         if isinstance(obj, Mapping):
             children: list[tuple[str, object]] = []
             for key, item in obj.items():
@@ -456,23 +618,55 @@ def _decode_tuple(value: Any, immutable: bool) -> tuple[Any, ...]:
 
 def _decode_arguments(value: Any, immutable: bool) -> Arguments:
     args, kwargs = value
-    return Arguments(tuple(args), dict(kwargs))
+    return Arguments(tuple(args), kwargs if type(kwargs) is dict else dict(kwargs))
 
 
 def _decode_frozenset(value: Any, immutable: bool) -> frozenset[Any]:
     return frozenset(value)
 
 
+def _zone(key: Any) -> zoneinfo.ZoneInfo | None:
+    # Reads time zone data (never runs code); ZoneInfo validates the key.
+    # Without the data the value keeps its fixed UTC offset: the same instant.
+    if not isinstance(key, str):
+        raise TypeError(f"time zone key must be a str, not {type(key).__name__}")
+    try:
+        return _ZoneInfo(key)
+    except zoneinfo.ZoneInfoNotFoundError:
+        return None
+
+
 def _decode_datetime(value: Any, immutable: bool) -> datetime.datetime:
     if isinstance(value, str):
         return datetime.datetime.fromisoformat(value)
-    return datetime.datetime.fromisoformat(value[0]).replace(fold=value[1])
+    if len(value) == 2:
+        return datetime.datetime.fromisoformat(value[0]).replace(fold=value[1])
+    text, fold, key = value
+    decoded = datetime.datetime.fromisoformat(text)
+    zone = _zone(key)
+    if zone is None:
+        return decoded.replace(fold=fold)
+    # Same wall time and fold in the same zone: the very same datetime.
+    return decoded.replace(tzinfo=zone, fold=fold)
 
 
 def _decode_time(value: Any, immutable: bool) -> datetime.time:
     if isinstance(value, str):
         return datetime.time.fromisoformat(value)
-    return datetime.time.fromisoformat(value[0]).replace(fold=value[1])
+    if len(value) == 2:
+        return datetime.time.fromisoformat(value[0]).replace(fold=value[1])
+    text, fold, key = value
+    decoded = datetime.time.fromisoformat(text)
+    zone = _zone(key)
+    if zone is None:
+        return decoded.replace(fold=fold)
+    return decoded.replace(tzinfo=zone, fold=fold)
+
+
+def _decode_surrogate_str(value: Any, immutable: bool) -> str:
+    if not isinstance(value, bytes):
+        raise TypeError(f"expected bytes, not {type(value).__name__}")
+    return value.decode("utf-8", "surrogatepass")
 
 
 def _decode_timedelta(value: Any, immutable: bool) -> datetime.timedelta:
@@ -564,6 +758,7 @@ _SEMANTIC_DECODERS: dict[int, Callable[[Any, bool], Any]] = {
     _TAG_BYTEARRAY: _decode_bytearray,
     _TAG_EXCEPTION: _decode_exception,
     _TAG_ARGUMENTS: _decode_arguments,
+    _TAG_SURROGATE_STR: _decode_surrogate_str,
 }
 
 

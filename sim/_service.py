@@ -65,6 +65,9 @@ def unregister_endpoint(url: str) -> None:
     _endpoints.pop(url, None)
 
 
+# Enum .name is a slow descriptor; the trace names statuses on the hot path.
+_NAMES: dict[int, str] = {int(s): s.name for s in Status}
+
 # A raw outcome keeps values serialized, so that every reader gets its own copy:
 # ("value", bytes) or ("error", (status, type, message, exception bytes or None)).
 _RawOutcome = tuple[str, Any]
@@ -306,7 +309,7 @@ class Service:
         kind = out.kind
         if kind == "value":
             status = out.status
-            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, status.name, None))
+            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
             if status is Status.OK:
                 try:
                     data = _codec.dumps(out.output_value, where="result")
@@ -425,7 +428,7 @@ class Service:
         rec.outcome = outcome
         rec.state = "done"
         self.pending -= 1
-        status = "OK" if outcome[0] == "value" else Status(outcome[1][0]).name
+        status = "OK" if outcome[0] == "value" else _NAMES[outcome[1][0]]
         self._event(("outcome", self.now, rec.id, rec.function, rec.attempt, status, None))
         if rec.journal or rec.coroutine_state is not None:
             endpoint = _endpoints.get(rec.endpoint)

@@ -58,6 +58,18 @@ def test_durable_sleep_advances_virtual_time_not_wall_time(reg):
     assert s.now() == 5.0
 
 
+def test_long_durable_sleep_costs_no_wall_time(reg):
+    @reg.function
+    async def nap():
+        await registry.sleep(7 * 86400)
+        return sim.now()
+
+    start = time.perf_counter()
+    value, _ = run(nap)
+    assert time.perf_counter() - start < 1.0
+    assert value == 7 * 86400.0
+
+
 def test_durable_sleep_is_not_slept_again_after_a_crash(reg):
     @reg.function
     async def naps():
@@ -184,11 +196,6 @@ def test_lose_state_once_rebuilds_from_the_journal(reg):
     assert len(crashes(s)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lose_state while the call's attempt is running closes the live coroutine under "
-    "Frame.pass_through; the call then fails for good with 'cannot reuse already awaited coroutine'",
-)
 def test_lose_state_while_the_attempt_awaits_trio(reg):
     log = []
     side_effect, _ = make_workflow(reg, log)
@@ -211,11 +218,6 @@ def test_lose_state_while_the_attempt_awaits_trio(reg):
     assert log == [1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lose_state of the call that is running closes its executing coroutine; the call "
-    "fails with 'ValueError: coroutine already executing'",
-)
 def test_lose_state_of_the_running_call_from_inside_it(reg):
     log = []
     side_effect, _ = make_workflow(reg, log)
@@ -293,11 +295,6 @@ def test_branching_on_the_wall_clock_is_detected_on_replay(reg, monkeypatch):
     assert "step 1" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a replay that returns before making the journaled steps is not detected "
-    "(Frame.advance finishes on the root outcome without checking the replay queue is empty)",
-)
 def test_replay_that_returns_early_is_detected(reg):
     runs = itertools.count()
 
@@ -325,11 +322,6 @@ def test_replay_that_returns_early_is_detected(reg):
     assert take_left.name in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a replay that raises before making the journaled steps is not detected "
-    "(Frame.advance finishes on the root outcome without checking the replay queue is empty)",
-)
 def test_replay_that_raises_early_is_detected(reg):
     runs = itertools.count()
 

@@ -46,11 +46,6 @@ def after(reg):
     return after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: functions run in the context of whichever trio task drives the simulation, "
-    "so a context variable set by a function leaks into its caller",
-)
 def test_context_variable_set_by_a_function_does_not_leak_into_the_caller(reg):
     @reg.function
     def sync_setter():
@@ -72,11 +67,6 @@ def test_context_variable_set_by_a_function_does_not_leak_into_the_caller(reg):
     assert value == ["unset", "unset"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a resumed coroutine runs in the context of whichever trio task drives the "
-    "simulation, so it sees the context variables of another call",
-)
 def test_context_variable_of_one_call_is_not_seen_by_another(reg, after):
     @reg.function
     async def keeper(tag):
@@ -106,11 +96,6 @@ def test_context_variable_of_one_call_is_not_seen_by_another(reg, after):
             assert v in (tag, "unset"), (tag, seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a trio cancel scope around a durable step is entered in one driving task and "
-    "exited in another, corrupting trio's cancel stack (the whole run fails)",
-)
 def test_trio_timeout_around_a_durable_step_does_not_corrupt_the_run(reg, after):
     @reg.function
     async def timed():
@@ -127,7 +112,7 @@ def test_trio_timeout_around_a_durable_step_does_not_corrupt_the_run(reg, after)
         return outcome, await after(1, "still fine")
 
     value, _ = run(main)
-    assert value[1] == "still fine"
+    assert value == (("error", "RuntimeError"), "still fine")
 
 
 def test_trio_timeout_around_a_trio_sleep_in_a_function(reg):

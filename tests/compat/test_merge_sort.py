@@ -92,3 +92,11 @@ def test_merge_sort_under_crash_before_every_resume(sort):
     values = values_of(64, 7)
     result, _ = sort_in_simulation(sort, values, faults=sim.FaultProfile(crash=1.0))
     assert result == sorted(values)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_sort_under_swarm_faults(sort, seed):
+    values = values_of(64, seed)
+    result, _ = sort_in_simulation(sort, values, faults="swarm", seed=seed)
+    assert result == sorted(values)
+    assert all(type(v) is int for v in result)

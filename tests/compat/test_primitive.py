@@ -193,7 +193,8 @@ def test_poll_error_reaches_only_the_calls_of_the_last_poll(reg, sleeper):
     ]
 
 
-def test_poll_error_in_async_function_reaches_the_calls_of_its_last_yield(reg, sleeper):
+@pytest.mark.parametrize("faults", ["none", sim.FaultProfile(crash=1.0)], ids=["none", "crash"])
+def test_poll_error_in_async_function_reaches_the_calls_of_its_last_yield(reg, sleeper, faults):
     @reg.function
     def double(x):
         return 2 * x
@@ -217,7 +218,7 @@ def test_poll_error_in_async_function_reaches_the_calls_of_its_last_yield(reg, s
             later_bad_call(),
         )
 
-    value, s = run(mixed)
+    value, s = run(mixed, faults=faults)
     assert value[0] == ("ok", 30)
     first, (kind, message) = value[1]
     assert first == 2

@@ -177,3 +177,28 @@ def test_reset_under_heavy_faults(reg, target):
     for seed in range(3):
         (_, value), _ = run(lambda: dispatch_and_wait(caller, 6), faults="heavy", seed=seed)
         assert value == [("target", i) for i in range(6)]
+
+
+def test_reset_to_a_function_of_another_registry(reg):
+    other = registry.Registry(f"compat-tail-call-other-{next(_names)}")
+    try:
+
+        @other.function
+        async def far(x):
+            await registry.sleep(1)
+            return ("far", x)
+
+        @reg.function
+        async def near(x):
+            await registry.sleep(1)
+            raise Reset(far, x)
+
+        @reg.function
+        async def caller():
+            return await registry.gather(near(1), far(2))
+
+        for faults in ("none", sim.FaultProfile(crash=1.0)):
+            (_, value), _ = run(lambda: dispatch_and_wait(caller), faults=faults)
+            assert value == [("far", 1), ("far", 2)]
+    finally:
+        other.close()

@@ -221,13 +221,6 @@ def test_exception_instance_round_trips_as_a_value(reg: registry.Registry) -> No
     assert result.args == ("returned, not raised",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: dict keys come back sorted (canonical CBOR), not in insertion order, so "
-        "list(d) differs after a call; SEMANTICS says values round-trip exactly"
-    ),
-)
 def test_dict_keeps_insertion_order(reg: registry.Registry) -> None:
     original = {"zebra": 1, "apple": 2, "mango": 3}
 
@@ -245,13 +238,6 @@ def test_dict_keeps_insertion_order(reg: registry.Registry) -> None:
     assert run(main()) == (["zebra", "apple", "mango"], ["zebra", "apple", "mango"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a str holding a lone surrogate (a valid Python str) cannot cross a call: the "
-        "codec encodes str as UTF-8 and fails, blaming 'sim._protocol.Arguments'"
-    ),
-)
 def test_str_with_lone_surrogate_round_trips(reg: registry.Registry) -> None:
     original = "bad \ud800 half"
 
@@ -262,13 +248,6 @@ def test_str_with_lone_surrogate_round_trips(reg: registry.Registry) -> None:
     assert run(echo(original)) == original
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an aware datetime comes back with a fixed-offset timezone instead of its "
-        "ZoneInfo, so date arithmetic across a DST change gives another instant after a call"
-    ),
-)
 def test_zoneinfo_datetime_keeps_its_zone(reg: registry.Registry) -> None:
     try:
         paris = zoneinfo.ZoneInfo("Europe/Paris")
@@ -407,14 +386,6 @@ def test_unserializable_argument_fails_the_call_at_once(
     assert runs == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the serialization error of a call's argument does not say where the bad value "
-        "is: the path finder does not look inside sim.Arguments, so the message reads "
-        "'cannot serialize argument: ...' instead of e.g. 'argument[0][1]['deep']'"
-    ),
-)
 def test_unserializable_argument_message_names_its_place(reg: registry.Registry) -> None:
     @reg.function
     def take(items: Any, *, option: Any = None) -> None:

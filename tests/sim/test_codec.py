@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import uuid
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from sim import _codec
 from sim._codec import SerializationError, dumps, loads
+from sim._protocol import Arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORTED = (
@@ -49,11 +51,11 @@ def assert_same(original: Any, decoded: Any) -> None:
             assert_same(item, decoded_item)
     elif isinstance(original, dict):
         # Not ``decoded == original``: a NaN value is only equal to itself.
+        # Item by item, in order: dicts keep their insertion order.
         assert len(decoded) == len(original)
-        decoded_keys = {key: key for key in decoded}
-        for key, item in original.items():
-            assert_same(key, decoded_keys[key])
-            assert_same(item, decoded[key])
+        for (key, item), (decoded_key, decoded_item) in zip(original.items(), decoded.items()):
+            assert_same(key, decoded_key)
+            assert_same(item, decoded_item)
     elif isinstance(original, (set, frozenset)):
         assert decoded == original
         decoded_items = {item: item for item in decoded}
@@ -64,6 +66,11 @@ def assert_same(original: Any, decoded: Any) -> None:
         assert decoded.isoformat() == original.isoformat()
         assert decoded.fold == original.fold
         assert (decoded.tzinfo is None) == (original.tzinfo is None)
+        if type(original.tzinfo) is zoneinfo.ZoneInfo and original.tzinfo.key is not None:
+            assert decoded.tzinfo is zoneinfo.ZoneInfo(original.tzinfo.key)
+    elif isinstance(original, Arguments):
+        assert_same(original.args, decoded.args)
+        assert_same(original.kwargs, decoded.kwargs)
     else:
         assert decoded == original
 
@@ -133,6 +140,11 @@ VALUES = {
     "decimal infinity": decimal.Decimal("Infinity"),
     "decimal -infinity": decimal.Decimal("-Infinity"),
     "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "lone surrogate": "bad \ud800 half",
+    "surrogate pair halves": "\udc00\ud83d",
+    "only a surrogate": "\udfff",
+    "arguments": Arguments((1, "World"), {"k": [2.5]}),
+    "empty arguments": Arguments(),
 }
 
 
@@ -230,22 +242,85 @@ def test_decoded_value_is_a_copy() -> None:
 
 
 def test_equal_values_give_equal_bytes() -> None:
-    assert dumps({"a": 1, "b": 2}) == dumps({"b": 2, "a": 1})
+    assert dumps({"a": 1, "b": 2}) == dumps(dict([("a", 1), ("b", 2)]))
     assert dumps({3, 1, 2}) == dumps({2, 3, 1})
     assert dumps(frozenset({"x", "y"})) == dumps(frozenset({"y", "x"}))
+    assert dumps({(2, "b"), (1, "a")}) == dumps({(1, "a"), (2, "b")})
+
+
+def test_insertion_order_is_part_of_the_bytes() -> None:
+    # Documented: the journal compares bytes, and a deterministic program
+    # builds its dicts in the same order every time.
+    assert dumps({"a": 1, "b": 2}) != dumps({"b": 2, "a": 1})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"zebra": 1, "apple": 2, "mango": 3},
+        {3: "c", 1: "a", 2: "b"},
+        {"z": {"y": 1, "x": 2}, "a": [{"q": 1, "p": 2}]},
+        {(2, "b"): 1, None: 2, (1, "a"): 3, b"k": 4, -1: 5, 2.5: 6},
+        Arguments((), {"zebra": 1, "apple": 2}),
+    ],
+    ids=["str keys", "int keys", "nested", "mixed keys", "keyword arguments"],
+)
+def test_dict_keeps_insertion_order(value: Any) -> None:
+    decoded = round_trip(value)
+    if isinstance(value, Arguments):
+        value, decoded = value.kwargs, decoded.kwargs
+    assert list(decoded) == list(value)
+
+
+def test_floats_are_always_float64() -> None:
+    # Not the shortest form (canonical CBOR): one encoding per value, exact.
+    assert dumps(1.5) == bytes.fromhex("fb3ff8000000000000")
+    assert dumps(0.1) == bytes.fromhex("fb3fb999999999999a")
+
+
+def test_set_elements_are_sorted_by_their_encoding() -> None:
+    assert dumps({"b", 1, "a"}) == bytes.fromhex("d90102") + b"\x83\x01\x61a\x61b"
+    assert dumps(frozenset({2, 1})) == bytes.fromhex("d9da03") + b"\x82\x01\x02"
+    assert dumps(set()) == bytes.fromhex("d90102") + b"\x80"
+
+
+class StrSet(set):  # type: ignore[type-arg]
+    pass
+
+
+class StrFrozenSet(frozenset):  # type: ignore[type-arg]
+    pass
+
+
+def test_set_subclasses_are_sorted_too() -> None:
+    words = [f"word{i}" for i in range(50)]
+    assert dumps(StrSet(words)) == dumps(set(reversed(words)))
+    assert dumps(StrFrozenSet(words)) == dumps(frozenset(reversed(words)))
+    assert type(loads(dumps(StrSet(words)))) is set
+    assert type(loads(dumps(StrFrozenSet(words)))) is frozenset
 
 
 def test_sets_encode_identically_whatever_the_hash_seed() -> None:
     code = (
         "from sim._codec import dumps\n"
+        "from sim._protocol import Arguments\n"
+        "class StrSet(set): pass\n"
         "words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta',"
         " 'theta', 'iota', 'kappa', 'lambda', 'mu', 'nu', 'xi', 'omicron']\n"
+        "pairs = {(w, i, (w[::-1], b'x' + w.encode())) for i, w in enumerate(words)}\n"
+        "error = ValueError('in args', (1, 'x'))\n"
+        "error.words = set(words)\n"
         "value = [set(words), frozenset(words), {frozenset(words[:5]): set(words[5:])},"
-        " {w: i for i, w in enumerate(words)}]\n"
+        " {w: i for i, w in enumerate(words)}, pairs, frozenset(pairs),"
+        " {frozenset(words[i:i + 3]) for i in range(10)},"
+        " {'sets': {w: {w, w.upper(), (w, 1)} for w in words}},"
+        " StrSet(words), {w + '\\ud800' for w in words},"
+        " Arguments((set(words),), {'kw': frozenset(words)}),"
+        " error]\n"
         "print(dumps(value).hex())\n"
     )
     outputs = []
-    for seed in ("1", "2"):
+    for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         completed = subprocess.run(
             [sys.executable, "-c", code],
@@ -256,8 +331,138 @@ def test_sets_encode_identically_whatever_the_hash_seed() -> None:
             check=True,
         )
         outputs.append(completed.stdout.strip())
-    assert outputs[0] == outputs[1]
+    assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0]
+
+
+# --- strings that are not valid UTF-8 -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\ud800",
+        ["ok", "lone \udc80 low", ("\ud800",)],
+        {"\ud800 key": "value", "key": "\udbff value"},
+        {"\ud800", "\udc00", "plain"},
+        frozenset({("\ud800", 1)}),
+        Arguments(("\ud800",), {"\udc00": "\ud800"}),
+        ValueError("\ud800", ["\udc00"]),
+    ],
+    ids=["alone", "in a list and a tuple", "dict key and value", "set", "frozenset", "arguments",
+         "exception args"],
+)
+def test_str_with_lone_surrogates_round_trips(value: Any) -> None:
+    if isinstance(value, BaseException):
+        decoded = exception_round_trip(value)
+        assert decoded.args == value.args
+    else:
+        round_trip(value)
+
+
+def test_valid_strings_are_plain_cbor_text_even_next_to_surrogates() -> None:
+    assert dumps("ok") == b"\x62ok"
+    assert dumps(["ok", "\ud800"]) == (
+        b"\x82\x62ok" + bytes.fromhex("d9da0b") + b"\x43" + "\ud800".encode("utf-8", "surrogatepass")
+    )
+
+
+def test_exception_with_surrogates_in_attributes_and_message() -> None:
+    class Odd(Exception):
+        def __str__(self) -> str:
+            return "odd \ud800"
+
+    exc = TwoArgsError(1, "detail \udc00")
+    decoded = exception_round_trip(exc)
+    assert decoded.detail == "detail \udc00"  # type: ignore[attr-defined]
+    assert str(loads(dumps(Odd()))).endswith("odd \ud800")
+
+
+def test_invalid_surrogate_string_payload() -> None:
+    data = cbor2.dumps(cbor2.CBORTag(_codec._TAG_SURROGATE_STR, "not bytes"))
+    with pytest.raises(ValueError, match=r"^invalid serialized value: "):
+        loads(data)
+
+
+# --- time zones --------------------------------------------------------------------
+
+
+def zone(key: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(key)
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no time zone data")
+
+
+def test_zoneinfo_datetime_keeps_its_zone() -> None:
+    paris = zone("Europe/Paris")
+    winter = datetime.datetime(2024, 1, 15, 12, 0, 0, 123, tzinfo=paris)
+    decoded = round_trip(winter)
+    assert decoded.tzinfo is paris
+    # 12:00 CET + 180 days is 12:00 CEST: a fixed +01:00 offset would say 13:00.
+    later = decoded + datetime.timedelta(days=180)
+    assert (later.hour, later.utcoffset()) == (12, datetime.timedelta(hours=2))
+
+
+@pytest.mark.parametrize("fold", [0, 1])
+def test_zoneinfo_datetime_in_an_ambiguous_hour_keeps_its_fold(fold: int) -> None:
+    paris = zone("Europe/Paris")
+    value = datetime.datetime(2024, 10, 27, 2, 30, fold=fold, tzinfo=paris)
+    decoded = round_trip(value)
+    assert decoded.utcoffset() == value.utcoffset()
+    assert decoded.timestamp() == value.timestamp()
+
+
+def test_zoneinfo_datetime_in_a_skipped_hour() -> None:
+    paris = zone("Europe/Paris")
+    value = datetime.datetime(2024, 3, 31, 2, 30, tzinfo=paris)
+    decoded = round_trip(value)
+    assert decoded.utcoffset() == value.utcoffset()
+
+
+def test_zoneinfo_time_keeps_its_zone() -> None:
+    tokyo = zone("Asia/Tokyo")
+    decoded = round_trip(datetime.time(1, 2, 3, 4, tzinfo=tokyo))
+    assert decoded.tzinfo is tokyo
+    assert round_trip(datetime.time(1, 2, fold=1, tzinfo=tokyo)).fold == 1
+
+
+def test_zoneinfo_inside_containers() -> None:
+    utc = zone("UTC")
+    value = datetime.datetime(2024, 1, 1, tzinfo=utc)
+    decoded = round_trip({"when": [value, (value,)], "set": {value}})
+    assert decoded["when"][1][0].tzinfo is utc
+
+
+def test_zoneinfo_without_a_key_keeps_its_offset() -> None:
+    zone("Europe/Paris")
+    for directory in zoneinfo.TZPATH:
+        path = Path(directory) / "Europe" / "Paris"
+        if path.is_file():
+            break
+    else:
+        pytest.skip("no time zone file")
+    with path.open("rb") as file:
+        keyless = zoneinfo.ZoneInfo.from_file(file)
+    value = datetime.datetime(2024, 7, 1, 12, tzinfo=keyless)
+    decoded = round_trip(value)
+    assert decoded.utcoffset() == datetime.timedelta(hours=2)
+    assert isinstance(decoded.tzinfo, datetime.timezone)
+
+
+def test_zone_unknown_when_decoding_keeps_the_offset() -> None:
+    text = "2024-01-01T12:00:00+01:00"
+    data = cbor2.dumps(cbor2.CBORTag(_codec._TAG_DATETIME, [text, 0, "No/Such_Zone"]))
+    decoded = loads(data)
+    assert decoded == datetime.datetime.fromisoformat(text)
+    assert isinstance(decoded.tzinfo, datetime.timezone)
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", 5])
+def test_invalid_zone_key(key: Any) -> None:
+    data = cbor2.dumps(cbor2.CBORTag(_codec._TAG_DATETIME, ["2024-01-01T12:00:00+01:00", 0, key]))
+    with pytest.raises(ValueError, match=r"^invalid serialized value: "):
+        loads(data)
 
 
 # --- exceptions -----------------------------------------------------------------
@@ -623,6 +828,43 @@ def test_unsupported_values_name_type_and_path(value: Any, path: str, type_name:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (Arguments((1, [2, {"deep": object()}]), {}), "[1][1]['deep']"),
+        (Arguments(([],), {"option": object()}), "['option']"),
+        (Arguments((), {"a": 1, "b": {"c": (object(),)}}), "['b']['c'][0]"),
+        (Arguments((object(),), {"a": object()}), "[0]"),
+    ],
+    ids=["positional", "keyword", "nested keyword", "first of several"],
+)
+def test_unsupported_value_inside_arguments(value: Arguments, path: str) -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps(value, where="argument")
+    assert str(info.value) == (
+        f"cannot serialize argument{path}: object of type 'builtins.object' is not supported "
+        f"{SUPPORTED}"
+    )
+
+
+def test_cyclic_value_inside_arguments() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(SerializationError) as info:
+        dumps(Arguments((1,), {"loop": loop}), where="argument")
+    assert str(info.value) == (
+        "cannot serialize argument['loop'][0]: cyclic reference (a list that contains itself)"
+    )
+
+
+def test_unsupported_value_next_to_a_surrogate_string() -> None:
+    with pytest.raises(SerializationError) as info:
+        dumps(["\ud800", {"k": object()}], where="result")
+    assert str(info.value).startswith(
+        "cannot serialize result[1]['k']: object of type 'builtins.object' is not supported"
+    )
+
+
 def test_cyclic_value() -> None:
     loop: list[Any] = [1]
     loop.append(loop)
@@ -717,21 +959,42 @@ def test_unknown_tag() -> None:
 
 def test_tag_numbers_are_what_the_bytes_say() -> None:
     assert dumps((1,)) == bytes.fromhex("d9da02") + b"\x81\x01"
-    assert dumps(frozenset()).startswith(bytes.fromhex("d9da03"))
+    assert dumps(frozenset()) == bytes.fromhex("d9da03") + b"\x80"
+    assert dumps("\ud800").startswith(bytes.fromhex("d9da0b"))
+    assert dumps(Arguments((1,), {})) == bytes.fromhex("d9da0a") + b"\x82\x81\x01\xa0"
+
+
+def test_older_frozenset_encoding_still_decodes() -> None:
+    # Before: our tag around the standard set tag.
+    data = bytes.fromhex("d9da03d90102") + b"\x82\x01\x02"
+    decoded = loads(data)
+    assert type(decoded) is frozenset
+    assert decoded == frozenset({1, 2})
 
 
 # --- property ------------------------------------------------------------------
 
+# Any str, lone surrogates included.
+any_text = st.text(st.characters(exclude_categories=()))
+hashable = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text | st.binary(),
+    lambda children: st.lists(children, max_size=3).map(tuple)
+    | st.frozensets(children, max_size=3),
+    max_leaves=8,
+)
 json_like = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False)
-    | st.text()
+    | any_text
     | st.binary(),
     lambda children: st.lists(children, max_size=5)
     | st.lists(children, max_size=5).map(tuple)
-    | st.dictionaries(st.text(), children, max_size=5),
+    | st.dictionaries(any_text, children, max_size=5)
+    | st.dictionaries(hashable, children, max_size=3)
+    | st.sets(hashable, max_size=5)
+    | st.frozensets(hashable, max_size=5),
     max_leaves=30,
 )
 

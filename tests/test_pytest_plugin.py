@@ -1,0 +1,267 @@
+"""The pytest plugin, end to end: pytest runs in a subprocess on a sample test file.
+
+The sample's simulation test (ten non-idempotent debits, faults="heavy",
+seeds 0..29) fails only for the seeds where a debit's response is lost. We
+check the failure report (seed, profile, digest, faults, trace file, replay
+commands), that the printed replay commands reproduce the run, and the
+options --sim-seed, --sim-seeds, --sim-faults, --sim-trace-dir and their
+usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import registry
+import sim
+
+SAMPLE = textwrap.dedent(
+    '''
+    import os
+
+    import registry
+    import registry.test
+    import sim
+
+    reg = registry.Registry("test-pytest-plugin-sample")
+    balance = {"cents": 0}
+
+
+    @reg.function
+    def debit(cents: int) -> None:
+        balance["cents"] -= cents  # no idempotency key: a lost response debits twice
+
+
+    @reg.function
+    async def checkout() -> None:
+        for _ in range(10):
+            await debit(1)
+
+
+    @registry.test.function(seeds=range(30), faults="heavy")
+    async def test_checkout():
+        balance["cents"] = 100
+        await checkout()
+        assert balance["cents"] == 90, f"balance is {balance['cents']}"
+
+
+    @registry.test.function(seeds=range(30), faults="none")
+    async def test_checkout_quiet():
+        balance["cents"] = 100
+        await checkout()
+        assert balance["cents"] == 90, f"balance is {balance['cents']}"
+
+
+    @registry.test.function(seeds=range(3), faults="none")
+    async def test_count_runs():
+        with open(os.environ["SIM_PLUGIN_RUNS"], "a") as f:
+            f.write(f"{sim.current().seed}\\n")
+        await debit(1)
+    '''
+)
+
+HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+class Run:
+    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
+        self.returncode = done.returncode
+        self.stdout = done.stdout
+        self.stderr = done.stderr
+        self.output = done.stdout + done.stderr
+
+    def field(self, name: str) -> str:
+        match = re.search(rf"^\s*{re.escape(name)}:\s*(.+?)\s*$", self.stdout, re.M)
+        assert match, f"no {name!r} line in the output:\n{self.output}"
+        return match.group(1)
+
+
+def run_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
+    return run([sys.executable, "-m", "pytest", "-q", *args], cwd, env)
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("PYTEST_ADDOPTS", None)
+    full_env.pop("DISPATCH_SIM_FAULTS", None)
+    done = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120)
+    return Run(done)
+
+
+def replay_argv(command: str) -> list[str]:
+    """The printed `pytest ...` command, as argv for this interpreter."""
+    argv = shlex.split(command)
+    assert argv[0] == "pytest", command
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv[1:]]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("plugin-project")
+    (root / "test_sample.py").write_text(SAMPLE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def failing(project: Path) -> Run:
+    """The sample's fault-sensitive test, run once with the default options."""
+    return run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_checkout")
+
+
+# The same scenario in this process, to know which seeds pass and fail.
+_reg = registry.Registry("test-pytest-plugin-inprocess")
+_balance = {"cents": 0}
+
+
+@_reg.function
+def _debit(cents: int) -> None:
+    _balance["cents"] -= cents
+
+
+@_reg.function
+async def _checkout() -> None:
+    for _ in range(10):
+        await _debit(1)
+
+
+async def _scenario() -> None:
+    _balance["cents"] = 100
+    await _checkout()
+    assert _balance["cents"] == 90
+
+
+def seed_outcomes() -> dict[int, bool]:
+    outcomes = {}
+    for seed in range(30):
+        try:
+            sim.Simulation(seed=seed, faults="heavy").run(_scenario())
+        except AssertionError:
+            outcomes[seed] = False
+        else:
+            outcomes[seed] = True
+    return outcomes
+
+
+def test_the_scenario_fails_for_some_seeds_only() -> None:
+    outcomes = seed_outcomes()
+    assert not all(outcomes.values())
+    assert any(outcomes.values())
+
+
+def test_failing_run_reports_seed_profile_digest_faults_and_trace(failing: Run, project: Path) -> None:
+    assert failing.returncode == 1, failing.output
+    assert "1 failed" in failing.stdout
+    assert "dispatch-sim" in failing.stdout  # the report section's title
+    seed = int(failing.field("seed"))
+    # test_checkout runs seeds 0..29 in order and stops at the first failing one
+    first_failing = min(s for s, ok in seed_outcomes().items() if not ok)
+    assert seed == first_failing
+    assert "fault profile: heavy" in failing.stdout
+    digest = failing.field("trace digest")
+    assert HEX64.fullmatch(digest), digest
+    assert "faults injected:" in failing.stdout
+    assert re.search(r"response_lost on \S+ debit attempt \d+", failing.stdout), failing.stdout
+    path = project / failing.field("trace file")
+    assert path.is_file()
+    trace = sim.Trace.load(path)
+    assert trace.digest() == digest
+    assert trace.header["seed"] == seed
+    assert trace.header["faults"] == "heavy"
+    assert trace.header["pytest_nodeid"] == "test_sample.py::test_checkout"
+    assert failing.field("replay") == f"pytest 'test_sample.py::test_checkout' --sim-seed={seed}"
+    assert failing.field("or") == f"python -m sim replay {failing.field('trace file')}"
+
+
+def test_printed_replay_command_fails_again_with_the_same_digest(failing: Run, project: Path) -> None:
+    again = run(replay_argv(failing.field("replay")), project)
+    assert again.returncode == 1, again.output
+    assert "1 failed" in again.stdout
+    assert again.field("seed") == failing.field("seed")
+    assert again.field("trace digest") == failing.field("trace digest")
+
+
+def test_printed_sim_replay_command_reproduces_the_digest(failing: Run, project: Path) -> None:
+    argv = shlex.split(failing.field("or"))
+    assert argv[:3] == ["python", "-m", "sim"]
+    again = run([sys.executable, *argv[1:]], project)
+    assert again.returncode == 0, again.output
+    assert f"same digest {failing.field('trace digest')[:16]}" in again.stdout
+    assert "AssertionError: balance is" in again.stdout  # the recorded failure, re-run
+    assert again.stderr == ""
+
+
+def test_sim_seed_with_a_passing_seed_passes(project: Path) -> None:
+    passing = min(s for s, ok in seed_outcomes().items() if ok)
+    done = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_checkout", f"--sim-seed={passing}")
+    assert done.returncode == 0, done.output
+    assert "1 passed" in done.stdout
+    assert "dispatch-sim" not in done.stdout
+
+
+def test_sim_faults_none_makes_the_fault_sensitive_test_pass(project: Path) -> None:
+    done = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_checkout", "--sim-faults=none")
+    assert done.returncode == 0, done.output
+    assert "1 passed" in done.stdout
+
+
+def test_sim_faults_override_and_trace_dir(project: Path, tmp_path: Path) -> None:
+    trace_dir = tmp_path / "kept-traces"
+    done = run_pytest(
+        project,
+        "-p",
+        "no:cacheprovider",
+        "test_sample.py::test_checkout_quiet",
+        "--sim-faults=heavy",
+        f"--sim-trace-dir={trace_dir}",
+    )
+    assert done.returncode == 1, done.output
+    assert "fault profile: heavy" in done.stdout
+    path = Path(done.field("trace file"))
+    assert path.parent == trace_dir
+    assert path.is_file()
+    assert list(trace_dir.iterdir()) == [path]
+    assert sim.Trace.load(path).digest() == done.field("trace digest")
+    command = done.field("replay")
+    seed = done.field("seed")
+    assert command == f"pytest 'test_sample.py::test_checkout_quiet' --sim-seed={seed} --sim-faults=heavy"
+    again = run(replay_argv(command), project)
+    assert again.returncode == 1, again.output
+    assert again.field("trace digest") == done.field("trace digest")
+
+
+def test_sim_seeds_runs_k_seeds(project: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    done = run_pytest(
+        project,
+        "-p",
+        "no:cacheprovider",
+        "test_sample.py::test_count_runs",
+        "--sim-seeds=5",
+        env={"SIM_PLUGIN_RUNS": str(runs)},
+    )
+    assert done.returncode == 0, done.output
+    assert runs.read_text().split() == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--sim-faults=bogus"], "unknown fault profile 'bogus'"),
+        (["--sim-seed=1", "--sim-seeds=2"], "--sim-seed and --sim-seeds exclude each other"),
+        (["--sim-seeds=0"], "--sim-seeds must be at least 1"),
+    ],
+)
+def test_bad_options_are_usage_errors(project: Path, options: list[str], message: str) -> None:
+    done = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_count_runs", *options)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.output
+    assert message in done.stderr
+    assert "Traceback" not in done.output
+    assert "passed" not in done.stdout
