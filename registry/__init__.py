@@ -7,7 +7,7 @@ all with ``@registry.test.function``. Protocol types come from `sim`.
 
 from sim import Arguments, Call, CallResult, DispatchID, Error, Input, Output, Status
 
-from . import error
+from . import error, test
 from ._client import Batch, Client, batch
 from ._coroutine import AnyException, Reset, all, any, call, gather, race, sleep
 from ._function import Function, PrimitiveFunction
@@ -45,4 +45,5 @@ __all__ = [
     "sleep",
     "status_for_error",
     "status_for_output",
+    "test",
 ]

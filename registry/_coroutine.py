@@ -85,10 +85,11 @@ class _Step:
 
 
 class _CallStep(_Step):
-    __slots__ = ("call",)
+    __slots__ = ("call", "started")
 
     def __init__(self, call: Call) -> None:
         self.call = call
+        self.started = False
 
     def __repr__(self) -> str:
         return f"<durable call {self.call.function}>"
@@ -408,7 +409,7 @@ class Frame:
                     strand, ok, value = ready.popleft()
                     yielded = self._send(strand, ok, value)
                     if isinstance(yielded, _Step):
-                        self._start(yielded, strand, strand.next_key(), strand, 0)
+                        self._begin(yielded, strand)
                     elif yielded is not None:
                         return strand, yielded
                 if self._root.outcome is not None:
@@ -438,8 +439,23 @@ class Frame:
             max_results=min(MAX_RESULTS, len(self.pending)),
         )
 
+    def _begin(self, step: _Step, strand: _Strand) -> None:
+        """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
+        try:
+            self._start(step, strand, strand.next_key(), strand, 0)
+        except NonDeterminismError:
+            raise
+        except Exception as exc:
+            self.ready.append((strand, False, exc))
+
     def _start(self, step: _Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
         if isinstance(step, _CallStep):
+            if step.started:
+                raise RuntimeError(
+                    f"a call of {step.call.function} was awaited twice; like a coroutine, "
+                    "each call can be awaited once"
+                )
+            step.started = True
             call = step.call
             call.correlation_id = key
             self.pending[key] = _CallOp(parent, index)
@@ -498,7 +514,7 @@ class Frame:
                 return _final_error(RuntimeError("state lost"))  # replaced by _settle
             if isinstance(yielded, _Step):
                 try:
-                    self._start(yielded, strand, strand.next_key(), strand, 0)
+                    self._begin(yielded, strand)
                 except NonDeterminismError as exc:
                     self.close()
                     return _final_error(exc)

@@ -24,10 +24,10 @@ class _Failure(Exception):
     """A one-line reason to stop."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m sim", description="Inspect and replay dispatch-sim trace files."
+        prog=prog, description="Inspect and replay dispatch-sim trace files."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print a trace's timeline and summary")
@@ -38,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         trace = Trace.load(args.file)
         if args.command == "show":
-            print(_show(trace))
+            try:
+                print(_show(trace))
+            except BrokenPipeError:  # e.g. piped into head
+                sys.stderr.close()
             return 0
         return _replay(trace)
     except (_Failure, ValueError) as exc:

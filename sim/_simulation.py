@@ -171,20 +171,28 @@ class Simulation:
 
     @classmethod
     def from_trace(cls, trace: Trace, **options: Any) -> Simulation:
-        """A simulation that takes the decisions recorded in `trace`, to replay its run."""
+        """A simulation that takes the decisions recorded in `trace`, to replay its run.
+
+        Raises ValueError when the trace's header cannot describe a run.
+        """
         header = trace.header
         decisions = header.get("decisions")
         if not isinstance(decisions, list):
             raise ValueError("the trace records no decisions (was its run finished?)")
+        if not all(isinstance(d, float) and 0.0 <= d < 1.0 for d in decisions):
+            raise ValueError("the trace's decisions are not all numbers in [0, 1)")
+        seed = header.get("seed", DEFAULT_SEED)
+        if type(seed) is not int:
+            raise ValueError(f"the trace's seed is not an int: {seed!r}")
         profile = header.get("profile")
-        faults: Any = FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
-        options.setdefault("test_id", header.get("test_id"))
-        return cls(
-            seed=header.get("seed", DEFAULT_SEED),
-            faults=faults,
-            rng=RecordedRandom(decisions),
-            **options,
-        )
+        try:
+            faults: Any = (
+                FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
+            )
+            options.setdefault("test_id", header.get("test_id"))
+            return cls(seed=seed, faults=faults, rng=RecordedRandom(decisions), **options)
+        except TypeError as exc:
+            raise ValueError(f"the trace's header does not describe a run: {exc}") from None
 
     def __repr__(self) -> str:
         state = "not run" if not self._started else f"{len(self.trace)} events"

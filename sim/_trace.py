@@ -24,13 +24,19 @@ FILE_VERSION = 1
 _EVENT_TYPES = (str, (int, float), str, str, int, (str, type(None)), (str, type(None)))
 
 
+def _checksum(header: dict[str, Any], events: list[Any]) -> str:
+    return hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()
+
+
 @attrs.frozen
 class Event:
     """One step of a simulation.
 
-    `kind` is one of: ``dispatch``, ``attempt``, ``fault``, ``poll``,
-    ``resume``, ``retry``, ``tail_call``, ``crash``, ``outcome``. `status` is
-    the status name for steps that have one, `detail` a short free text.
+    `kind` is one of: ``dispatch`` (detail: the caller's id), ``attempt``
+    (status: OK, an error status, POLL or TAIL_CALL), ``fault`` (detail:
+    endpoint_error, response_lost or crash), ``retry`` and ``outcome``
+    (status: the final status; detail ``abandoned`` for a call the run left
+    unfinished). `status` is a status name or None, `detail` a short text.
     """
 
     kind: str
@@ -135,6 +141,7 @@ class Trace:
             "header": self.header,
             "events": self._events,
             "digest": self.digest(),
+            "checksum": _checksum(self.header, self._events),
         }
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(cbor2.dumps(document, canonical=True))
@@ -159,7 +166,8 @@ class Trace:
             raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
         if not isinstance(document, dict) or document.get("magic") != FILE_MAGIC:
             raise ValueError(f"{where}: no dispatch-sim header")
-        if document.get("version") != FILE_VERSION:
+        version = document.get("version")
+        if type(version) is not int or version != FILE_VERSION:
             raise ValueError(
                 f"{where} of version {FILE_VERSION}: it has version {document.get('version')!r}"
             )
@@ -169,10 +177,12 @@ class Trace:
         trace = cls(header)
         for i, event in enumerate(events):
             if not (isinstance(event, list) and len(event) == 7) or not all(
-                isinstance(v, t) for v, t in zip(event, _EVENT_TYPES)
+                isinstance(v, t) and not isinstance(v, bool) for v, t in zip(event, _EVENT_TYPES)
             ):
                 raise ValueError(f"{where}: event {i} is malformed: {event!r:.80}")
             trace._events.append(tuple(event))
         if document.get("digest") != trace.digest():
             raise ValueError(f"{where}: its events do not match its digest (the file is corrupt)")
+        if document.get("checksum") != _checksum(header, events):
+            raise ValueError(f"{where}: its header does not match its checksum (the file is corrupt)")
         return trace

@@ -37,11 +37,12 @@ class _DrawnSimulation(Simulation):
     """A Simulation drawn by Hypothesis; a failing final example reports its faults and trace."""
 
     async def main(self, main: Any) -> Any:
+        # Also when the run itself passes: the test may fail on what follows,
+        # and Hypothesis shows notes only for a failing final example.
         try:
             return await super().main(main)
-        except BaseException:
+        finally:
             self._report()
-            raise
 
     def _report(self) -> None:
         try:

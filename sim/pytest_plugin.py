@@ -90,7 +90,7 @@ def _failure_text(item: pytest.Item, simulation: Simulation) -> str:
         cache = getattr(item.config, "cache", None)
         directory = Path(cache.mkdir("dispatch-sim-traces")) if cache else Path(".dispatch-sim-traces")
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[-120:]
-    path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor")
+    path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor").resolve()
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
         command += f" --sim-faults={overrides.faults}"

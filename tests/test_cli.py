@@ -220,11 +220,6 @@ def test_replay_of_a_trace_naming_a_plain_function(tmp_path: Path, good_trace: T
     assert "is not a registry.test function" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replay does not validate the header: a malformed profile/seed/decisions "
-    "raises TypeError from from_trace, uncaught by the CLI (traceback, exit 1)",
-)
 @pytest.mark.parametrize(
     "changes",
     [

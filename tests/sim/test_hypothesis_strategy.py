@@ -104,11 +104,6 @@ def test_failure_shrinks_to_one_lost_response_and_notes_it(reg: registry.Registr
     assert replay.trace.digest() == trace.digest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: notes are added only when Simulation.run raises; a final failing example "
-    "whose assertion follows s.run() gets no faults/trace notes",
-)
 def test_notes_when_the_assertion_follows_the_run(reg: registry.Registry, trace_dir: Path) -> None:
     checkout, _, executions = debit_workflow(reg)
 

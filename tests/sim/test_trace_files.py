@@ -106,7 +106,7 @@ def load_error(path: Path) -> str:
 def test_save_returns_the_path_and_writes_canonical_cbor(saved: tuple[Simulation, Path]) -> None:
     simulation, path = saved
     doc = document(path)
-    assert set(doc) == {"magic", "version", "header", "events", "digest"}
+    assert set(doc) == {"magic", "version", "header", "events", "digest", "checksum"}
     assert doc["magic"] == FILE_MAGIC == "dispatch-sim trace"
     assert doc["version"] == FILE_VERSION == 1
     assert doc["digest"] == simulation.trace.digest()
@@ -249,11 +249,6 @@ def test_corruption_outside_the_header_is_always_detected(
     assert _flips(path, after, tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the file's digest covers only the events; a corrupt header (decisions, seed, "
-    "profile, test id) loads silently and replays as a different run",
-)
 def test_corruption_inside_the_header_is_detected(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
     _, path = saved
     data = path.read_bytes()
@@ -349,7 +344,6 @@ def test_malformed_event(tmp_path: Path, event: Any) -> None:
     assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: event 1 is malformed: ")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: bool passes the int checks of Trace.load's event validation")
 @pytest.mark.parametrize("index", [1, 4])
 def test_boolean_time_or_attempt_is_malformed(tmp_path: Path, index: int) -> None:
     event: list[Any] = list(GOOD_EVENT)
@@ -401,7 +395,8 @@ def test_loading_never_executes_code(tmp_path: Path) -> None:
         "decisions": [0.1],
     }
     doc = {"magic": FILE_MAGIC, "version": FILE_VERSION, "header": header, "events": events,
-           "digest": events_digest([tuple(e) for e in events])}
+           "digest": events_digest([tuple(e) for e in events]),
+           "checksum": hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()}
     path = write(tmp_path / "tagged.cbor", doc)
     loaded = Trace.load(path)
     assert not marker.exists()
