@@ -79,9 +79,7 @@ def _floor(calls: int) -> float:
 def _baseline(names: list[str], repeat: int) -> dict[str, float] | str:
     """Median seconds per workload on the SDK's test server, run in a subprocess."""
     python = os.environ.get("DISPATCH_SDK_PYTHON", sys.executable)
-    probe = subprocess.run(
-        [python, "-c", "import dispatch.test"], capture_output=True, text=True
-    )
+    probe = subprocess.run([python, "-c", "import dispatch.test"], capture_output=True, text=True)
     if probe.returncode != 0:
         return (
             "skipped: dispatch-py is not installed (pip install -r benchmarks/"
@@ -109,10 +107,7 @@ def main() -> int:
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args()
 
-    import registry
-
-    reg = registry.Registry("benchmarks")
-    table, _ = wl.build(type("M", (), {"function": reg.function, "gather": registry.gather}))
+    table = wl.WORKLOADS
     rows: list[list[str]] = []
     header = ["workload", "faults", "calls", "wall ms", "calls/s", "µs/call",
               "floor µs", "peak B/call", "trace B/event", "SDK ms", "SDK/us"]

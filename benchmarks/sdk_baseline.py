@@ -7,14 +7,15 @@ Prints one line per workload: the name, a tab, the median seconds.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+os.environ["DISPATCH_BENCH_FRAMEWORK"] = "dispatch"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dispatch  # noqa: E402
 import dispatch.test  # noqa: E402
 
 import workloads as wl  # noqa: E402
@@ -23,7 +24,7 @@ import workloads as wl  # noqa: E402
 def main() -> None:
     repeat = int(sys.argv[1])
     names = sys.argv[2:]
-    table, _ = wl.build(dispatch)
+    table = wl.WORKLOADS
     timings: dict[str, list[float]] = {name: [] for name in names}
 
     async def measure() -> None:

@@ -13,7 +13,6 @@ import heapq
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
-import attrs
 import trio
 
 from . import _codec
@@ -73,33 +72,53 @@ _NAMES: dict[int, str] = {int(s): s.name for s in Status}
 _RawOutcome = tuple[str, Any]
 
 
-@attrs.define(eq=False, slots=True)
 class _Record:
-    id: DispatchID
-    function: str
-    endpoint: str
-    input: bytes | None
-    parent: _Record | None
-    correlation_id: int | str | None
-    caller_id: DispatchID | None
-    root_id: DispatchID
-    created: float
-    attempt: int = 0
-    failures: int = 0
-    step_start: float = 0.0
-    state: str = "scheduled"
-    outcome: _RawOutcome | None = None
-    waiters: list[trio.lowlevel.Task] = attrs.Factory(list)
-    first_call: bool = True
-    coroutine_state: bytes | None = None
-    min_results: int = 1
-    max_results: int = 10
-    poll_generation: int = 0
-    outstanding: dict[Any, _Record] = attrs.Factory(dict)
-    ready: list[tuple[Any, ...]] = attrs.Factory(list)
-    batch: tuple[tuple[Any, ...], ...] | None = None
-    poll_error: Error | None = None
-    journal: list[_Entry] = attrs.Factory(list)
+    """Everything the service knows about one call (a plain class: one is made per call)."""
+
+    __slots__ = (
+        "id", "function", "endpoint", "input", "parent", "correlation_id", "caller_id",
+        "root_id", "created", "attempt", "failures", "step_start", "state", "outcome",
+        "waiters", "first_call", "coroutine_state", "min_results", "max_results",
+        "poll_generation", "outstanding", "ready", "batch", "poll_error", "journal",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        id: DispatchID,
+        function: str,
+        endpoint: str,
+        input: bytes | None,
+        parent: _Record | None,
+        correlation_id: int | str | None,
+        caller_id: DispatchID | None,
+        root_id: DispatchID,
+        created: float,
+    ) -> None:
+        self.id = id
+        self.function = function
+        self.endpoint = endpoint
+        self.input = input
+        self.parent = parent
+        self.correlation_id = correlation_id
+        self.caller_id = caller_id
+        self.root_id = root_id
+        self.created = created
+        self.attempt = 0
+        self.failures = 0  # consecutive failed attempts of the current step
+        self.step_start = 0.0
+        self.state = "scheduled"
+        self.outcome: _RawOutcome | None = None
+        self.waiters: list[trio.lowlevel.Task] = []
+        self.first_call = True
+        self.coroutine_state: bytes | None = None
+        self.min_results = 1
+        self.max_results = 10
+        self.poll_generation = 0
+        self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
+        self.ready: list[tuple[Any, ...]] = []  # children done, waiting for a resume
+        self.batch: tuple[tuple[Any, ...], ...] | None = None  # the resume being attempted
+        self.poll_error: Error | None = None
+        self.journal: list[_Entry] = []
 
 
 def _raw_error(error: Error) -> _RawOutcome:

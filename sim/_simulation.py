@@ -11,6 +11,7 @@ nothing is scheduled, the run stops with `DeadlockError` instead of hanging.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import math
 import random
@@ -59,17 +60,23 @@ def now() -> float:
     return current()._service.now
 
 
-def _versions() -> dict[str, str]:
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    # importlib.metadata takes milliseconds; the answer never changes.
     import platform
     from importlib import metadata
 
-    versions = {"python": platform.python_version()}
+    versions = [("python", platform.python_version())]
     for package in ("dispatch-sim", "trio", "cbor2", "attrs"):
         try:
-            versions[package] = metadata.version(package)
+            versions.append((package, metadata.version(package)))
         except metadata.PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions
+            versions.append((package, "unknown"))
+    return tuple(versions)
+
+
+def _versions() -> dict[str, str]:
+    return dict(_package_versions())
 
 
 def _discard(main: Any) -> None:
