@@ -565,11 +565,12 @@ def run_async_function(
             return Output.error(Error.from_exception(exc, status_for_error(exc)))
         frame = Frame(did, coro)
     else:
-        frame = frames.get(did)
-        if frame is not None and frame.state == inp.coroutine_state:
+        live = frames.get(did)
+        if live is not None and live.state == inp.coroutine_state:
+            frame = live
             frame.deliver(inp.call_results, inp.poll_error)
         else:
-            if frame is not None:
+            if live is not None:
                 frames.pop(did).close()
             journal = inp.journal
             args, kwargs = _arguments(journal.input)

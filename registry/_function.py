@@ -125,8 +125,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         status = status_for_output(value)
         if status is Status.OK:
             return Output.value(value)
-        exc = exception_for_status(status, f"{self._name} returned a value with status {status}")
-        return Output.error(Error.from_exception(exc, status))
+        error = exception_for_status(status, f"{self._name} returned a value with status {status}")
+        return Output.error(Error.from_exception(error, status))
 
 
 # The sync function whose body is running now, as (name, dispatch id).

@@ -67,7 +67,7 @@ def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
 
 
 def _run_seeds(
-    fn: Callable[..., Awaitable[Any]],
+    fn: Callable[..., Coroutine[Any, Any, Any]],
     args: tuple[Any, ...],
     seeds: list[int],
     options: dict[str, Any],

@@ -323,11 +323,12 @@ def _encode_exception(encoder: cbor2.CBOREncoder, exc: BaseException) -> None:
             payload = _exception_payload(exc)
             memo[id(exc)] = (exc, payload)
         else:
-            payload = entry[1]
-            if payload is None:
+            cached = entry[1]
+            if cached is None:
                 # Reached again while computing its own payload: a cycle. The
                 # trial encoding that got here fails and drops or reprs it.
                 raise _Unsupported(exc)
+            payload = cached
         _encode_semantic(encoder, _TAG_EXCEPTION, payload)
     finally:
         if owner:
@@ -523,11 +524,11 @@ def _children(obj: object) -> list[tuple[str, object]] | None:
         if isinstance(obj, Arguments):
             # argument[0]... for positional arguments, argument['name']...
             # for keyword arguments.
-            children = [(f"[{i}]", item) for i, item in enumerate(obj.args)]
+            found: list[tuple[str, object]] = [(f"[{i}]", item) for i, item in enumerate(obj.args)]
             for key, item in obj.kwargs.items():
-                children.append(("<key>", key))
-                children.append((f"[{_key_repr(key)}]", item))
-            return children
+                found.append(("<key>", key))
+                found.append((f"[{_key_repr(key)}]", item))
+            return found
         if isinstance(obj, Mapping):
             children: list[tuple[str, object]] = []
             for key, item in obj.items():

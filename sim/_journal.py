@@ -89,4 +89,4 @@ def decode_error(payload: tuple[Any, ...]) -> Error:
     """An Error from its stored form (status, type, message, exception bytes or None)."""
     status, type_name, message, value = payload
     exc = _codec.loads(value) if value is not None else None
-    return Error(Status(status), type_name, message, exc)
+    return Error(Status(status), type_name, message, exc if isinstance(exc, BaseException) else None)

@@ -21,7 +21,7 @@ __all__ = ["Event", "Trace"]
 
 FILE_MAGIC = "dispatch-sim trace"
 FILE_VERSION = 1
-_EVENT_TYPES = (str, (int, float), str, str, int, (str, type(None)), (str, type(None)))
+_EVENT_TYPES: tuple[Any, ...] = (str, (int, float), str, str, int, (str, type(None)), (str, type(None)))
 
 
 def _checksum(header: dict[str, Any], events: list[Any]) -> str:
