@@ -39,8 +39,12 @@ class Client:
         return result.output
 
     async def _call(self, call: Call) -> Any:
-        (dispatch_id,) = self.dispatch([call])
-        return await self.wait(dispatch_id)
+        simulation = sim.current()
+        (dispatch_id,) = simulation.dispatch((call,), caller=current_dispatch_id())
+        result = await simulation.wait_result(dispatch_id)
+        if result.error is not None:
+            raise exception_for_error(result.error)
+        return result.output
 
     def batch(self) -> Batch:
         """A Batch dispatched through this client."""

@@ -49,11 +49,12 @@ class PrimitiveFunction:
     @property
     def endpoint(self) -> str:
         """The endpoint URL that serves the function (none once its registry closed)."""
-        if self._registry._closed:
+        registry = self._registry
+        if registry._closed:
             # Nothing serves this URL, so calls fail with NOT_FOUND, even after
             # a new registry takes the same name and endpoint.
-            return f"{self._registry.endpoint}#closed"
-        return self._registry.endpoint
+            return f"{registry._endpoint}#closed"
+        return registry._endpoint
 
     def build_call(self, input: Any = None) -> Call:
         """A Call of this function with `input` (not dispatched)."""
@@ -85,7 +86,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         functools.update_wrapper(self, func)
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
-        call = self.build_call(*args, **kwargs)
+        call = Call(self._name, Arguments(args, kwargs), self.endpoint)
         if current_frame() is not None:
             return _CallStep(call)  # type: ignore[return-value]
         running = _running_sync.get(None)
@@ -95,7 +96,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
                 f"functions can await other functions; use {self._name}.dispatch() to start "
                 "it without waiting"
             )
-        return self._registry.client._call(call)
+        return self._registry._client._call(call)
 
     def build_call(self, /, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
         """A Call of this function with these arguments (not dispatched)."""

@@ -150,6 +150,8 @@ class Service:
         self.pending = 0  # calls without an outcome
         self.on_push: Callable[[], None] | None = None
         self._event = trace._events.append
+        # With nothing to inject, no decision is drawn: skip asking.
+        self._faults = not decisions.profile.is_none
 
     # -- timeline ---------------------------------------------------------
 
@@ -202,8 +204,11 @@ class Service:
         elif rec.function == TIMER_FUNCTION:
             self._start_timer(rec, call.input)
         else:
-            self.push(self.now + self.decisions.latency(), self._attempt, rec)
+            self.push(self._delivery_time(), self._attempt, rec)
         return rec
+
+    def _delivery_time(self) -> float:
+        return self.now + self.decisions.latency() if self._faults else self.now
 
     def _start_timer(self, rec: _Record, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
@@ -234,7 +239,7 @@ class Service:
             self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
             self._finish(rec, _raw_error(error))
             return None
-        fault = self.decisions.endpoint_fault()
+        fault = self.decisions.endpoint_fault() if self._faults else None
         if fault is not None:
             self._event(
                 ("fault", self.now, rec.id, rec.function, rec.attempt, fault.name, "endpoint_error")
@@ -278,7 +283,7 @@ class Service:
                 _codec.loads(rec.input),
                 journal=journal,
             )
-        if self.decisions.crash():
+        if self._faults and self.decisions.crash():
             endpoint.forget(rec.id)
             self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
         if rec.batch is None:
@@ -316,7 +321,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output) -> None:
         if rec.outcome is not None:
             return
-        if self.decisions.response_lost():
+        if self._faults and self.decisions.response_lost():
             self._event(("fault", self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", "response_lost"))
             error = Error(
                 Status.TIMEOUT,
@@ -416,7 +421,7 @@ class Service:
 
     def _resume(self, rec: _Record) -> None:
         rec.state = "scheduled"
-        self.push(self.now + self.decisions.latency(), self._attempt, rec)
+        self.push(self._delivery_time(), self._attempt, rec)
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -439,7 +444,7 @@ class Service:
         rec.ready = []
         rec.journal = []
         rec.state = "scheduled"
-        self.push(self.now + self.decisions.latency(), self._attempt, rec)
+        self.push(self._delivery_time(), self._attempt, rec)
 
     # -- outcomes -----------------------------------------------------------------
 
