@@ -187,7 +187,9 @@ def _zone_key(tzinfo: datetime.tzinfo | None) -> str | None:
     return None
 
 
-def _encode_datetime(encoder: cbor2.CBOREncoder, value: datetime.datetime) -> None:
+def _encode_wall_time(
+    encoder: cbor2.CBOREncoder, tag: int, value: datetime.datetime | datetime.time
+) -> None:
     # cbor2 refuses naive datetimes and cannot parse back UTC offsets with
     # seconds; isoformat() keeps both (and microseconds) exactly. A ZoneInfo
     # also writes its key, so that the value comes back in the same zone
@@ -195,18 +197,17 @@ def _encode_datetime(encoder: cbor2.CBOREncoder, value: datetime.datetime) -> No
     text = value.isoformat()
     key = _zone_key(value.tzinfo)
     if key is not None:
-        _encode_semantic(encoder, _TAG_DATETIME, [text, value.fold, key])
+        _encode_semantic(encoder, tag, [text, value.fold, key])
     else:
-        _encode_semantic(encoder, _TAG_DATETIME, [text, 1] if value.fold else text)
+        _encode_semantic(encoder, tag, [text, 1] if value.fold else text)
+
+
+def _encode_datetime(encoder: cbor2.CBOREncoder, value: datetime.datetime) -> None:
+    _encode_wall_time(encoder, _TAG_DATETIME, value)
 
 
 def _encode_time(encoder: cbor2.CBOREncoder, value: datetime.time) -> None:
-    text = value.isoformat()
-    key = _zone_key(value.tzinfo)
-    if key is not None:
-        _encode_semantic(encoder, _TAG_TIME, [text, value.fold, key])
-    else:
-        _encode_semantic(encoder, _TAG_TIME, [text, 1] if value.fold else text)
+    _encode_wall_time(encoder, _TAG_TIME, value)
 
 
 def _encode_timedelta(encoder: cbor2.CBOREncoder, value: datetime.timedelta) -> None:
