@@ -86,31 +86,60 @@ def _discard(main: Any) -> None:
         close()
 
 
-class _VirtualClock(trio.abc.Clock):
-    """trio's clock during `Simulation.run`: it reads and jumps the virtual time.
+_BLOCKED, _DUE, _LATER = 0, 1, 2
 
-    trio asks how long to sleep only when no task is runnable. If a trio
-    deadline comes before the next simulation event, time jumps to it at
-    once. Otherwise the answer is "forever", which wakes the pump (it waits
-    in `wait_all_tasks_blocked`) to run the simulation's next event, or to
-    report a deadlock when there is none.
+
+class _VirtualClock(trio.abc.Clock):
+    """trio's clock during `Simulation.run`: the simulation's virtual time.
+
+    trio asks how long to sleep only when no task is runnable and the last
+    batch of tasks has run: the one moment when time may move. Tasks waiting
+    in `wait_all_tasks_blocked` are woken first, at the current time. Then,
+    if the simulation's next action comes no later than trio's next deadline,
+    time jumps to it and the parked pump task runs it; otherwise time jumps to
+    trio's deadline. With neither, nothing can ever happen: the pump reports
+    the deadlock.
     """
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
+    def __init__(self, simulation: Simulation) -> None:
+        self._simulation = simulation
 
     def start_clock(self) -> None:
         pass
 
     def current_time(self) -> float:
-        return self._service.now
+        return self._simulation._service.now
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
-        service = self._service
+        simulation = self._simulation
+        service = simulation._service
         if deadline <= service.now:
             return 0.0
+        if _run_core.GLOBAL_RUN_CONTEXT.runner.waiting_for_idle:
+            return math.inf  # trio wakes them now, before time moves
+        pump = simulation._parked_pump
         heap = service.heap
-        if deadline == math.inf or (heap and heap[0][0] <= deadline):
+        if heap and heap[0][0] <= deadline:
+            driver = simulation._time_driver
+            if driver is not None:
+                task, waiters = driver
+                simulation._time_driver = None
+                waiters.remove(task)
+                service.now = max(service.now, heap[0][0])
+                trio.lowlevel.reschedule(task)
+                return 0.0
+        if pump is not None and (heap or deadline == math.inf):
+            if heap and heap[0][0] <= deadline:
+                service.now = max(service.now, heap[0][0])
+            elif not heap:
+                simulation._stalled = True
+            else:
+                service.now = deadline
+                return 0.0
+            simulation._parked_pump = None
+            trio.lowlevel.reschedule(pump)
+            return 0.0
+        if deadline == math.inf:
             return math.inf
         service.now = deadline
         return 0.0
@@ -171,6 +200,8 @@ class Simulation:
         self._pumps = 0
         self._own_clock = False
         self._failure: SimulationError | None = None
+        self._stalled = False
+        self._time_driver: tuple[trio.lowlevel.Task, list[trio.lowlevel.Task]] | None = None
         self._main_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._started = False
@@ -220,7 +251,7 @@ class Simulation:
         if _current.get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
-        return trio.run(self.main, main, clock=_VirtualClock(self._service))
+        return trio.run(self.main, main, clock=_VirtualClock(self))
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
@@ -236,7 +267,7 @@ class Simulation:
             raise RuntimeError("a simulation is already running in this context")
         self._started = True
         clock = trio.lowlevel.current_clock()
-        self._own_clock = isinstance(clock, _VirtualClock) and clock._service is self._service
+        self._own_clock = isinstance(clock, _VirtualClock) and clock._simulation is self
         token = _current.set(self)
         try:
             with self._deterministic():
@@ -267,7 +298,8 @@ class Simulation:
     async def _host(self, main: Any) -> Any:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._service.on_push = self._poke_pump
+            if not self._own_clock:  # under our clock, the clock wakes the pump
+                self._service.on_push = self._poke_pump
             nursery.start_soon(self._pump)
             with trio.CancelScope() as self._main_scope:
                 result = await outcome.acapture(self._body, main)
@@ -349,40 +381,55 @@ class Simulation:
     def _quiet(self) -> bool:
         return not self._service.heap and not self._running_foreign
 
-    def _can_drive(self) -> bool:
+    def _drive_state(self) -> int:
+        """_DUE: the next action is due now; _LATER: it is due later and no
+        other task is known to be runnable; _BLOCKED: leave it to others."""
         heap = self._service.heap
         if not heap or self._driving or self._failure is not None:
-            return False
+            return _BLOCKED
         due = heap[0][0]
         if due <= self._service.now:
-            return True
+            return _DUE
         stats = trio.lowlevel.current_statistics()
         if stats.tasks_runnable:
-            return False
-        return not self._own_clock or due - self._service.now <= stats.seconds_to_next_deadline
+            return _BLOCKED
+        if self._own_clock and due - self._service.now > stats.seconds_to_next_deadline:
+            return _BLOCKED
+        return _LATER
 
     async def _await(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
         while not done():
-            if self._can_drive():
+            # Only what is due now runs inline. Time moves in the clock: trio's
+            # statistics do not show the other tasks of the batch it is
+            # running, and those must run before time moves on.
+            if self._drive_state() == _DUE:
                 await self._step(pump=False)
                 continue
             task = trio.lowlevel.current_task()
             waiters.append(task)
+            if self._own_clock and self._time_driver is None:
+                # Volunteer: once time has moved, the clock wakes this task
+                # (rather than the pump) to run what is due, saving a switch.
+                self._time_driver = (task, waiters)
 
             def abort(_: Any) -> trio.lowlevel.Abort:
                 waiters.remove(task)
+                if self._time_driver is not None and self._time_driver[0] is task:
+                    self._time_driver = None
                 return trio.lowlevel.Abort.SUCCEEDED
 
             await trio.lowlevel.wait_task_rescheduled(abort)
+            if self._time_driver is not None and self._time_driver[0] is task:
+                self._time_driver = None  # woken by its call's outcome instead
 
     async def _step(self, pump: bool) -> bool:
         """Run the next due action; True if it made this task wait outside the simulation."""
         service = self._service
         due, _, action, arg = heapq.heappop(service.heap)
+        if due > self.max_virtual_time:
+            self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
+            return False
         if due > service.now:
-            if due > self.max_virtual_time:
-                self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
-                return False
             service.now = due
         self._events += 1
         if self._events > self.max_events:
@@ -416,26 +463,57 @@ class Simulation:
     async def _pump(self) -> None:
         self._pumps += 1
         try:
-            while True:
-                await trio.testing.wait_all_tasks_blocked()
-                if self._failure is not None:
-                    return
-                if self._service.heap:
-                    while self._can_drive():
-                        if await self._step(pump=True):
-                            return  # a new pump took over while this one waited
-                    continue
-                stats = trio.lowlevel.current_statistics()
-                if stats.tasks_runnable:
-                    continue
-                blocked = self._blocked_waiters()
-                if stats.seconds_to_next_deadline == math.inf and (self._own_clock or blocked):
-                    self._deadlock()
-                    return
-                if not self._own_clock:
-                    await self._park_pump(stats.seconds_to_next_deadline)
+            if self._own_clock:
+                await self._clock_pump()
+            else:
+                await self._idle_pump()
         finally:
             self._pumps -= 1
+
+    async def _clock_pump(self) -> None:
+        # Woken by the virtual clock once time has moved to the next action.
+        while True:
+            await self._park_pump(math.inf)
+            if self._failure is not None:
+                return
+            if self._stalled:
+                self._stalled = False
+                if not self._service.heap:
+                    self._deadlock()
+                    return
+            while self._drive_state() == _DUE:
+                if await self._step(pump=True):
+                    return  # a new pump took over while this one waited
+
+    async def _idle_pump(self) -> None:
+        # Under a clock that is not ours, the simulation's time is its own:
+        # it moves whenever every task is blocked.
+        quiet: tuple[int, float] | None = None
+        while True:
+            await trio.testing.wait_all_tasks_blocked()
+            if self._failure is not None:
+                return
+            if self._service.heap:
+                quiet = None
+                while self._drive_state() != _BLOCKED:
+                    if await self._step(pump=True):
+                        return  # a new pump took over while this one waited
+                continue
+            stats = trio.lowlevel.current_statistics()
+            if stats.tasks_runnable:
+                quiet = None
+                continue
+            if stats.seconds_to_next_deadline == math.inf and self._blocked_waiters():
+                # Tasks woken with this one (other idle waiters) are not
+                # counted as runnable: a deadlock is only certain when a
+                # second idle moment finds nothing changed.
+                snapshot = (len(self.trace), self._service.now)
+                if quiet != snapshot:
+                    quiet = snapshot
+                    continue
+                self._deadlock()
+                return
+            await self._park_pump(stats.seconds_to_next_deadline)
 
     async def _park_pump(self, timeout: float) -> None:
         with trio.move_on_after(timeout):

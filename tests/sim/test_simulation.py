@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import sim
 from sim import Arguments, Call, Error, Input, Output, Simulation, Status
@@ -330,3 +331,43 @@ def test_random_module_is_seeded_and_restored() -> None:
     second = Simulation(seed=4, faults="none").run(draw())
     assert first == second
     assert random.random() == before
+
+
+def test_concurrent_waiters_see_each_call_end_at_its_own_time() -> None:
+    async def main() -> list[tuple[float, float]]:
+        ended: list[tuple[float, float]] = []
+
+        async def wait_for(seconds: float) -> None:
+            await sim.current().call(Call(sim.TIMER_FUNCTION, seconds))
+            ended.append((seconds, sim.now()))
+
+        async with trio.open_nursery() as nursery:
+            for seconds in (3.0, 1.0, 2.0):
+                nursery.start_soon(wait_for, seconds)
+        return ended
+
+    assert Simulation(faults="none").run(main()) == [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]
+
+
+def test_a_cancelled_waiter_leaves_the_simulation_working() -> None:
+    async def main() -> tuple[bool, float, float]:
+        with trio.move_on_after(1) as scope:
+            await sim.current().call(Call(sim.TIMER_FUNCTION, 5.0))
+        at = sim.now()
+        await sim.current().call(Call(sim.TIMER_FUNCTION, 0.5))
+        return scope.cancelled_caught, at, sim.now()
+
+    assert Simulation(faults="none").run(main()) == (True, 1.0, 1.5)
+
+
+def test_a_test_waiting_for_all_tasks_blocked_is_not_a_deadlock() -> None:
+    async def main() -> float:
+        await trio.testing.wait_all_tasks_blocked()
+        sim.current().dispatch([Call(sim.TIMER_FUNCTION, 2.0)])
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.sleep(3)
+        return sim.now()
+
+    simulation = Simulation(faults="none")
+    assert simulation.run(main()) == 3.0
+    assert [e.kind for e in simulation.trace] == ["dispatch", "outcome"]
