@@ -371,3 +371,16 @@ def test_a_test_waiting_for_all_tasks_blocked_is_not_a_deadlock() -> None:
     simulation = Simulation(faults="none")
     assert simulation.run(main()) == 3.0
     assert [e.kind for e in simulation.trace] == ["dispatch", "outcome"]
+
+
+def test_the_garbage_collector_threshold_is_restored() -> None:
+    import gc
+
+    before = gc.get_threshold()
+
+    async def main() -> tuple[int, int, int]:
+        return gc.get_threshold()
+
+    during = Simulation(faults="none").run(main())
+    assert during[0] >= 50_000
+    assert gc.get_threshold() == before
