@@ -114,7 +114,7 @@ def _replay(trace: Trace) -> int:
         return 0
     print(f"the replay diverged from the trace; the test {outcome}")
     index = next(
-        (i for i, (a, b) in enumerate(zip(recorded, replayed)) if a != b),
+        (i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False)) if a != b),
         min(len(recorded), len(replayed)),
     )
     print(f"first difference at event {index} (user code that is not deterministic?):")

@@ -18,7 +18,7 @@ import trio
 from . import _codec
 from ._decisions import Decisions
 from ._journal import Journal, JournalCall, _Entry, decode_result
-from ._protocol import Call, CallResult, DispatchID, Error, Input, Output
+from ._protocol import Call, DispatchID, Error, Input, Output
 from ._retry import RetryPolicy
 from ._status import Status
 from ._trace import Trace
@@ -491,7 +491,7 @@ def _check_call(call: object, where: str) -> None:
 
 def _poll_problem(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> str | None:
     seen: set[Any] = set()
-    for i, (call, cid) in enumerate(zip(calls, ids)):
+    for i, (call, cid) in enumerate(zip(calls, ids, strict=True)):
         try:
             _check_call(call, f"calls[{i}]")
         except (TypeError, ValueError) as exc:

@@ -405,6 +405,7 @@ class Simulation:
         return _LATER
 
     async def _await(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
+        task = trio.lowlevel.current_task()
         while not done():
             # Only what is due now runs inline. Time moves in the clock: trio's
             # statistics do not show the other tasks of the batch it is
@@ -412,7 +413,6 @@ class Simulation:
             if self._drive_state() == _DUE:
                 await self._step(pump=False)
                 continue
-            task = trio.lowlevel.current_task()
             waiters.append(task)
             if self._own_clock and self._time_driver is None:
                 # Volunteer: once time has moved, the clock wakes this task

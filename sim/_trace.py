@@ -177,7 +177,7 @@ class Trace:
         trace = cls(header)
         for i, event in enumerate(events):
             if not (isinstance(event, list) and len(event) == 7) or not all(
-                isinstance(v, t) and not isinstance(v, bool) for v, t in zip(event, _EVENT_TYPES)
+                isinstance(v, t) and not isinstance(v, bool) for v, t in zip(event, _EVENT_TYPES, strict=True)
             ):
                 raise ValueError(f"{where}: event {i} is malformed: {event!r:.80}")
             trace._events.append(tuple(event))
