@@ -2,10 +2,13 @@
 
 trio hosts the run. When `Simulation.run` owns the trio run, trio's clock is
 the simulation's virtual clock, so `trio.sleep` in tests and functions costs
-no wall time. A task that waits for a call drives the service inline while no
-other trio task is due; otherwise a background pump task advances the
-timeline whenever every task is blocked. When every task is blocked and
-nothing is scheduled, the run stops with `DeadlockError` instead of hanging.
+no wall time. A task waiting for a call runs what is due now inline, with no
+task switch. Time moves only in the clock, when trio finds no task runnable:
+it jumps to the next simulated action (or trio deadline) and wakes a waiting
+task, or else a background pump task, to run it. When every task is blocked
+and nothing is scheduled, the run stops with `DeadlockError` instead of
+hanging. Under another trio clock the pump moves the simulation's own time
+whenever every task is blocked.
 """
 
 from __future__ import annotations
@@ -118,29 +121,13 @@ class _VirtualClock(trio.abc.Clock):
             return 0.0
         if _run_core.GLOBAL_RUN_CONTEXT.runner.waiting_for_idle:
             return math.inf  # trio wakes them now, before time moves
-        pump = simulation._parked_pump
         heap = service.heap
-        if heap and heap[0][0] <= deadline:
-            driver = simulation._time_driver
-            if driver is not None:
-                task, waiters = driver
-                simulation._time_driver = None
-                waiters.remove(task)
-                service.now = max(service.now, heap[0][0])
-                trio.lowlevel.reschedule(task)
-                return 0.0
-        if pump is not None and (heap or deadline == math.inf):
-            if heap and heap[0][0] <= deadline:
-                service.now = max(service.now, heap[0][0])
-            elif not heap:
-                simulation._stalled = True
-            else:
-                service.now = deadline
-                return 0.0
-            simulation._parked_pump = None
-            trio.lowlevel.reschedule(pump)
+        if heap and heap[0][0] <= deadline and simulation._wake_driver():
+            service.now = max(service.now, heap[0][0])
             return 0.0
         if deadline == math.inf:
+            if not heap and simulation._wake_driver(stalled=True):
+                return 0.0
             return math.inf
         service.now = deadline
         return 0.0
@@ -428,6 +415,21 @@ class Simulation:
             await trio.lowlevel.wait_task_rescheduled(abort)
             if self._time_driver is not None and self._time_driver[0] is task:
                 self._time_driver = None  # woken by its call's outcome instead
+
+    def _wake_driver(self, stalled: bool = False) -> bool:
+        """Called by the clock: wake a waiting task, else the pump, to act at the new time."""
+        driver = self._time_driver
+        if driver is not None and not stalled:
+            task, waiters = driver
+            self._time_driver = None
+            waiters.remove(task)
+        elif self._parked_pump is not None:
+            task, self._parked_pump = self._parked_pump, None
+            self._stalled = stalled
+        else:
+            return False
+        trio.lowlevel.reschedule(task)
+        return True
 
     async def _step(self, pump: bool) -> bool:
         """Run the next due action; True if it made this task wait outside the simulation."""
