@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-import pytest
 import trio
 
 import registry
@@ -25,11 +24,6 @@ SEEDS = range(100)
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(f"planted-{next(_names)}")
-    yield r
-    r.close()
 
 
 def first_failing_seed(

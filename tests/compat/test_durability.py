@@ -23,13 +23,6 @@ _names = itertools.count()
 CRASH = sim.FaultProfile(crash=1.0)
 
 
-@pytest.fixture
-def reg():
-    r = registry.Registry(f"compat-durability-{next(_names)}")
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(main, faults="none", seed=0, **options):

@@ -22,13 +22,6 @@ _names = itertools.count()
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("compat_isolation_var", default="unset")
 
 
-@pytest.fixture
-def reg():
-    r = registry.Registry(f"compat-isolation-{next(_names)}")
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(main, faults="none", seed=0):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
@@ -10,11 +9,6 @@ import registry
 import registry.test
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry("compat-misuse")
-    yield r
-    r.close()
 
 
 def test_the_same_call_gathered_twice_raises_at_the_gather(reg: registry.Registry) -> None:

@@ -19,13 +19,6 @@ from registry import Call, Input, Output
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg():
-    r = registry.Registry(f"compat-primitive-{next(_names)}")
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(main, faults="none", seed=0):

@@ -21,13 +21,6 @@ from registry import AnyException
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg():
-    r = registry.Registry(f"compat-scheduler-{next(_names)}")
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(main, faults="none", seed=0):

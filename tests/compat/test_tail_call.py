@@ -13,13 +13,6 @@ from registry import Reset
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg():
-    r = registry.Registry(f"compat-tail-call-{next(_names)}")
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(main, faults="none", seed=0):

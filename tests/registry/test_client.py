@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,13 +20,6 @@ def unique(prefix: str = "client") -> str:
     return f"test-client-{prefix}-{next(_ids)}"
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(unique())
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,13 +23,6 @@ def unique(prefix: str = "fn") -> str:
     return f"test-function-{prefix}-{next(_ids)}"
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(unique())
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(coro: Any, **options: Any) -> Any:

@@ -21,13 +21,6 @@ def unique(prefix: str = "reg") -> str:
     return f"test-registry-{prefix}-{next(_ids)}"
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(unique())
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture
@@ -60,8 +53,8 @@ def test_empty_or_missing_name_is_rejected(name: Any) -> None:
 
 
 def test_name_and_endpoint_properties(reg: registry.Registry) -> None:
-    assert reg.name.startswith("test-registry-reg-")
-    assert reg.endpoint.startswith("sim://")
+    assert reg.name.startswith("test-test-name-and-endpoint-properties-")
+    assert reg.endpoint == f"sim://{reg.name}"
     assert reg.name in repr(reg)
 
 

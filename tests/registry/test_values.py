@@ -8,7 +8,6 @@ import itertools
 import math
 import uuid
 import zoneinfo
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,13 +23,6 @@ def unique(prefix: str = "values") -> str:
     return f"test-values-{prefix}-{next(_ids)}"
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(unique())
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 def run(coro: Any, **options: Any) -> Any:

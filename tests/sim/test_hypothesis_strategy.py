@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,6 @@ from sim.hypothesis import TRACE_DIR_ENV, simulations
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(f"hypothesis-strategy-{next(_names)}")
-    yield r
-    r.close()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ import hashlib
 import itertools
 import os
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,6 @@ from sim._trace import FILE_MAGIC, FILE_VERSION
 _names = itertools.count()
 
 
-@pytest.fixture
-def reg() -> Iterator[registry.Registry]:
-    r = registry.Registry(f"trace-files-{next(_names)}")
-    yield r
-    r.close()
 
 
 def workflow(reg: registry.Registry) -> Any:
