@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from sim import Arguments, Call, DispatchID, Error, Input, Output, Status
 
 from ._coroutine import Reset, _CallStep, current_frame, run_async_function
-from ._status import status_for_error, status_for_output
+from ._status import _output_types, status_for_error, status_for_output
 from .error import exception_for_status
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         self._is_async = inspect.iscoroutinefunction(func)
         super().__init__(registry, name, self._primitive_for)  # type: ignore[arg-type]
         functools.update_wrapper(self, func)
+        # Straight to the right runner: this is on every attempt's path.
+        self._run = self._run_async if self._is_async else self._run_sync  # type: ignore[method-assign]
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self.endpoint)
@@ -107,9 +109,10 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
 
     def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
-        if self._is_async:
-            return run_async_function(self._func, self._registry._frames(), inp)
-        return self._run_sync(inp)
+        return self._run(inp)
+
+    def _run_async(self, inp: Input) -> Output | Awaitable[Output]:
+        return run_async_function(self._func, self._registry._frames(), inp)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()
@@ -123,7 +126,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
             return Output.error(Error.from_exception(exc, status_for_error(exc)))
         finally:
             _running_sync.reset(token)
-        status = status_for_output(value)
+        status = status_for_output(value) if _output_types else Status.OK
         if status is Status.OK:
             return Output.value(value)
         error = exception_for_status(status, f"{self._name} returned a value with status {status}")

@@ -237,7 +237,8 @@ class Input:
 
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (first call only)."""
-        self._need(True, "input_arguments()")
+        if not self._first_call:
+            self._need(True, "input_arguments()")
         if not isinstance(self._input, Arguments):
             raise ValueError(
                 f"the input of {self.function} is a {type(self._input).__qualname__}, not Arguments"

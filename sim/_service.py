@@ -270,8 +270,8 @@ class Service:
         self._completed(rec, out)
 
     def _input(self, rec: _Record, endpoint: Endpoint) -> Input:
-        journal = Journal(rec.input, rec.journal)
         if rec.first_call:
+            # No journal: a first call has nothing to rebuild from.
             assert rec.input is not None
             return Input(
                 rec.id,
@@ -281,8 +281,8 @@ class Service:
                 rec.caller_id,
                 rec.root_id,
                 _codec.loads(rec.input),
-                journal=journal,
             )
+        journal = Journal(rec.input, rec.journal)
         if self._faults and self.decisions.crash():
             endpoint.forget(rec.id)
             self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
@@ -336,7 +336,7 @@ class Service:
             self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
             if status is Status.OK:
                 try:
-                    data = _codec.dumps(out.output_value, where="result")
+                    data = _codec.dumps(out._value, where="result")
                 except _codec.SerializationError as exc:
                     self._finish(rec, _serialization_error(exc))
                     return
@@ -345,18 +345,21 @@ class Service:
                 message = f"{rec.function} returned a value with status {status.name}"
                 self._attempt_failed(rec, Error(status, "Status", message), status)
         elif kind == "error":
-            error = out.output_error
+            failure = out._error
+            assert failure is not None
             self._event(
-                ("attempt", self.now, rec.id, rec.function, rec.attempt, error.status.name, error.type)
+                ("attempt", self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
             )
-            self._attempt_failed(rec, error, error.status)
+            self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
-            poll = out.poll_request
+            poll = out._poll
+            assert poll is not None
             detail = f"{len(poll.calls)} calls"
             self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "POLL", detail))
             self._poll(rec, poll)
         else:
-            call = out.tail_call_request
+            call = out._tail_call
+            assert call is not None
             self._event(
                 ("attempt", self.now, rec.id, rec.function, rec.attempt, "TAIL_CALL", call.function)
             )
