@@ -511,7 +511,7 @@ class Frame:
             else:
                 yielded = self._send(strand, True, value)
             if self.lost:
-                return _final_error(RuntimeError("state lost"))  # replaced by _settle
+                return _lost(self)
             if isinstance(yielded, _Step):
                 try:
                     self._begin(yielded, strand)
@@ -601,14 +601,18 @@ async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _
     return _settle(frame, frames, out)
 
 
+def _lost(frame: Frame) -> Output:
+    message = f"the in-memory state of {frame.dispatch_id} was lost during the attempt"
+    return Output.error(Error(Status.TIMEOUT, "LostState", message))
+
+
 def _settle(frame: Frame, frames: dict[str, Frame], out: Output) -> Output:
     frame.running = False
     if frame.lost:
         # Its memory was lost while it ran: like a crash mid-attempt, the
         # response never arrives, and the retry rebuilds it from the journal.
         frame.close()
-        message = f"the in-memory state of {frame.dispatch_id} was lost during the attempt"
-        return Output.error(Error(Status.TIMEOUT, "LostState", message))
+        return _lost(frame)
     if not out.is_poll:
         frames.pop(frame.dispatch_id, None)
     return out
