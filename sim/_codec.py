@@ -638,31 +638,26 @@ def _zone(key: Any) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-def _decode_datetime(value: Any, immutable: bool) -> datetime.datetime:
+def _decode_wall_time(cls: Any, value: Any) -> Any:
     if isinstance(value, str):
-        return datetime.datetime.fromisoformat(value)
+        return cls.fromisoformat(value)
     if len(value) == 2:
-        return datetime.datetime.fromisoformat(value[0]).replace(fold=value[1])
+        return cls.fromisoformat(value[0]).replace(fold=value[1])
     text, fold, key = value
-    decoded = datetime.datetime.fromisoformat(text)
+    decoded = cls.fromisoformat(text)
     zone = _zone(key)
     if zone is None:
         return decoded.replace(fold=fold)
-    # Same wall time and fold in the same zone: the very same datetime.
+    # Same wall time and fold in the same zone: the very same value.
     return decoded.replace(tzinfo=zone, fold=fold)
+
+
+def _decode_datetime(value: Any, immutable: bool) -> datetime.datetime:
+    return _decode_wall_time(datetime.datetime, value)  # type: ignore[no-any-return]
 
 
 def _decode_time(value: Any, immutable: bool) -> datetime.time:
-    if isinstance(value, str):
-        return datetime.time.fromisoformat(value)
-    if len(value) == 2:
-        return datetime.time.fromisoformat(value[0]).replace(fold=value[1])
-    text, fold, key = value
-    decoded = datetime.time.fromisoformat(text)
-    zone = _zone(key)
-    if zone is None:
-        return decoded.replace(fold=fold)
-    return decoded.replace(tzinfo=zone, fold=fold)
+    return _decode_wall_time(datetime.time, value)  # type: ignore[no-any-return]
 
 
 def _decode_surrogate_str(value: Any, immutable: bool) -> str:
