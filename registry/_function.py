@@ -100,11 +100,11 @@ class Function(PrimitiveFunction, Generic[P, T]):
             )
         return self._registry._client._call(call)
 
-    def build_call(self, /, *args: P.args, **kwargs: P.kwargs) -> Call:  # type: ignore[override]
+    def build_call(self, /, *args: P.args, **kwargs: P.kwargs) -> Call:
         """A Call of this function with these arguments (not dispatched)."""
         return Call(self._name, Arguments(args, kwargs), self.endpoint)
 
-    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchID:  # type: ignore[override]
+    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchID:
         """Dispatch a call without waiting for it; returns its DispatchID."""
         return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
 

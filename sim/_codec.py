@@ -183,7 +183,7 @@ def _encode_str_lenient(encoder: cbor2.CBOREncoder, value: str) -> None:
 def _zone_key(tzinfo: datetime.tzinfo | None) -> str | None:
     # Exact type: a subclass might not come back as itself from ZoneInfo(key).
     if type(tzinfo) is _ZoneInfo:
-        return tzinfo.key  # type: ignore[union-attr]  # None from from_file()
+        return tzinfo.key  # None from from_file()
     return None
 
 
@@ -653,11 +653,11 @@ def _decode_wall_time(cls: Any, value: Any) -> Any:
 
 
 def _decode_datetime(value: Any, immutable: bool) -> datetime.datetime:
-    return _decode_wall_time(datetime.datetime, value)  # type: ignore[no-any-return]
+    return _decode_wall_time(datetime.datetime, value)
 
 
 def _decode_time(value: Any, immutable: bool) -> datetime.time:
-    return _decode_wall_time(datetime.time, value)  # type: ignore[no-any-return]
+    return _decode_wall_time(datetime.time, value)
 
 
 def _decode_surrogate_str(value: Any, immutable: bool) -> str:
