@@ -69,6 +69,7 @@ def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
 def _run_seeds(
     fn: Callable[..., Coroutine[Any, Any, Any]],
     args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     seeds: list[int],
     options: dict[str, Any],
 ) -> None:
@@ -83,7 +84,7 @@ def _run_seeds(
     for seed in seeds:
         simulation = Simulation(seed=seed, faults=faults, test_id=test_id, **options)
         try:
-            simulation.run(fn(*args))
+            simulation.run(fn(*args, **kwargs))
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise
@@ -97,7 +98,6 @@ def _run_seeds(
 
 
 def _decorator(
-    wrap: Callable[[Callable[..., Any], list[int], dict[str, Any]], Callable[..., None]],
     fn: Any,
     seed: int | None,
     seeds: Iterable[int] | None,
@@ -108,28 +108,20 @@ def _decorator(
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
             raise TypeError(f"{f.__qualname__} must be an async function (async def)")
-        return wrap(f, chosen, dict(options))
+        return _wrap(f, chosen, dict(options))
 
     return decorate if fn is None else decorate(fn)
 
 
-def _wrap_function(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
+def _wrap(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
     @functools.wraps(f)
-    def test() -> None:
-        _run_seeds(f, (), seeds, dict(options))
+    def test(*args: Any, **kwargs: Any) -> None:
+        _run_seeds(f, args, kwargs, seeds, dict(options))
 
-    del test.__wrapped__  # pytest must not see the coroutine's signature
-    test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
-    test.__dispatch_sim_options__ = options  # type: ignore[attr-defined]
-    return test
-
-
-def _wrap_method(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
-    @functools.wraps(f)
-    def test(self: Any) -> None:
-        _run_seeds(f, (self,), seeds, dict(options))
-
+    # The test takes the coroutine's parameters, so that pytest fixtures and
+    # Hypothesis's @given fill them as they would for any test function.
     del test.__wrapped__
+    test.__signature__ = inspect.signature(f)  # type: ignore[attr-defined]
     test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
     test.__dispatch_sim_options__ = options  # type: ignore[attr-defined]
     return test
@@ -160,8 +152,11 @@ def function(
     ``faults="none"`` (a profile name or `sim.FaultProfile`; default
     ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable), and any
     other `sim.Simulation` option. A failure names its seed in a note.
+
+    The test may take parameters: pytest fixtures, or values drawn by a
+    Hypothesis ``@given`` placed above this decorator.
     """
-    return _decorator(_wrap_function, fn, seed, seeds, {"faults": faults, **options})
+    return _decorator(fn, seed, seeds, {"faults": faults, **options})
 
 
 def method(
@@ -173,4 +168,4 @@ def method(
     **options: Any,
 ) -> Any:
     """Like `function`, for test methods (the wrapped coroutine takes ``self``)."""
-    return _decorator(_wrap_method, fn, seed, seeds, {"faults": faults, **options})
+    return _decorator(fn, seed, seeds, {"faults": faults, **options})

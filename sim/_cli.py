@@ -96,6 +96,16 @@ def _load_test(test_id: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
     if len(parts) > 1:
         cls = getattr(module, parts[0])
         args = (cls(),)
+    required = [
+        p.name
+        for p in list(inspect.signature(coroutine_function).parameters.values())[len(args):]
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if required:
+        raise _Failure(
+            f"{qualname!r} takes parameters ({', '.join(required)}): fixtures or drawn values "
+            "that only pytest can supply; replay it with the pytest command its failure printed"
+        )
     return coroutine_function, args, options
 
 

@@ -284,3 +284,17 @@ def test_main_in_process_returns_the_exit_status(
     assert "calls: 11" in capsys.readouterr().out
     assert main(["show", str(tmp_path / "missing.cbor")]) == 2
     assert capsys.readouterr().err.startswith("error: cannot read trace file")
+
+
+def test_replay_of_a_test_that_takes_fixtures(tmp_path: Path, good_trace: Trace) -> None:
+    program = tmp_path / "fixture_program.py"
+    program.write_text(
+        "import registry.test\n\n"
+        "@registry.test.function(faults='none')\n"
+        "async def test_with_fixture(tmp_path):\n"
+        "    assert False\n"
+    )
+    path = with_header(good_trace, tmp_path, "fixture", test_id=f"{program}::test_with_fixture")
+    line = assert_one_line_error(cli("replay", str(path)))
+    assert "takes parameters (tmp_path)" in line
+    assert "replay it with the pytest command" in line
