@@ -25,7 +25,7 @@ async def test_a_fixture_reaches_the_coroutine(tmp_path: Path) -> None:
     assert await double(21) == 42
 
 
-@settings(max_examples=10, database=None)
+@settings(max_examples=10, database=None, derandomize=True, deadline=None)
 @given(n=st.integers(-1000, 1000))
 @registry.test.function(faults="light")
 async def test_hypothesis_values_reach_the_coroutine(n: int) -> None:
