@@ -176,11 +176,7 @@ class Service:
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
         self._ids += 1
         did = f"d{self._ids}"
-        try:
-            data = _codec.dumps(call.input, where="argument")
-            failure = None
-        except _codec.SerializationError as exc:
-            data, failure = None, exc
+        data, failure = _serialize_input(call)
         via = parent or caller
         endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
         rec = _Record(
@@ -247,7 +243,7 @@ class Service:
             message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
             self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
             return None
-        inp = self._input(rec, endpoint)
+        inp = self._input(rec)
         rec.state = "running"
         try:
             out = endpoint.run(rec.function, inp)
@@ -269,7 +265,7 @@ class Service:
             )
         self._completed(rec, out)
 
-    def _input(self, rec: _Record, endpoint: Endpoint) -> Input:
+    def _input(self, rec: _Record) -> Input:
         if rec.first_call:
             # No journal: a first call has nothing to rebuild from.
             assert rec.input is not None
@@ -284,8 +280,7 @@ class Service:
             )
         journal = Journal(rec.input, rec.journal)
         if self._faults and self.decisions.crash():
-            endpoint.forget(rec.id)
-            self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
+            self.lose_state(rec)
         if rec.batch is None:
             rec.batch = self._take_batch(rec)
             rec.journal[-1].results = rec.batch
@@ -393,10 +388,7 @@ class Service:
             # makes them again and must find them, with the poll's error.
             rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
             for call in poll.calls:
-                try:
-                    data = _codec.dumps(call.input, where="argument")
-                except _codec.SerializationError:
-                    data = b""
+                data = _serialize_input(call)[0] or b""
                 entry_calls.append(JournalCall(call.correlation_id, call.function, data))
         else:
             for call in poll.calls:
@@ -449,6 +441,13 @@ class Service:
         rec.state = "scheduled"
         self.push(self._delivery_time(), self._attempt, rec)
 
+    def lose_state(self, rec: _Record) -> None:
+        """The endpoint forgets the call's in-memory state, as a crash would."""
+        endpoint = _endpoints.get(rec.endpoint)
+        if endpoint is not None:
+            endpoint.forget(rec.id)
+        self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
+
     # -- outcomes -----------------------------------------------------------------
 
     def _finish(self, rec: _Record, outcome: _RawOutcome) -> None:
@@ -481,6 +480,13 @@ class Service:
                 self._event(
                     ("outcome", self.now, rec.id, rec.function, rec.attempt, None, "abandoned")
                 )
+
+
+def _serialize_input(call: Call) -> tuple[bytes | None, _codec.SerializationError | None]:
+    try:
+        return _codec.dumps(call.input, where="argument"), None
+    except _codec.SerializationError as exc:
+        return None, exc
 
 
 def _check_call(call: object, where: str) -> None:

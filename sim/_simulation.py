@@ -358,17 +358,10 @@ class Simulation:
 
         Its next resume rebuilds the coroutine from the journal.
         """
-        from ._service import _endpoints
-
         rec = self._service.records.get(dispatch_id)
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
-        endpoint = _endpoints.get(rec.endpoint)
-        if endpoint is not None:
-            endpoint.forget(rec.id)
-        self.trace._events.append(
-            ("fault", self._service.now, rec.id, rec.function, rec.attempt, None, "crash")
-        )
+        self._service.lose_state(rec)
 
     # -- driving -----------------------------------------------------------------
 
