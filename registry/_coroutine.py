@@ -396,14 +396,17 @@ class Frame:
             _frame.reset(token)
         return None
 
-    def advance(self) -> Output | tuple[_Strand, Any]:
+    def advance(self, awaited: tuple[_Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
         """Run until every strand is blocked or the function ends.
 
-        Returns the Output for the service, or (strand, trap) when a strand
-        awaits something of trio's, which the caller must pass through.
+        `awaited` is a step a strand just yielded, to start first. Returns the
+        Output for the service, or (strand, trap) when a strand awaits
+        something of trio's, which the caller must pass through.
         """
         ready = self.ready
         try:
+            if awaited is not None:
+                self._begin(*awaited)
             while True:
                 while ready:
                     strand, ok, value = ready.popleft()
@@ -512,16 +515,10 @@ class Frame:
                 yielded = self._send(strand, True, value)
             if self.lost:
                 return _lost(self)
-            if isinstance(yielded, _Step):
-                try:
-                    self._begin(yielded, strand)
-                except NonDeterminismError as exc:
-                    self.close()
-                    return _final_error(exc)
-            elif yielded is not None:
+            if yielded is not None and not isinstance(yielded, _Step):
                 trap = yielded
                 continue
-            result = self.advance()
+            result = self.advance(None if yielded is None else (yielded, strand))
             if isinstance(result, Output):
                 return result
             strand, trap = result
