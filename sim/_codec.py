@@ -52,7 +52,7 @@ import cbor2
 
 from ._protocol import Arguments
 
-__all__ = ["SerializationError", "dumps", "loads"]
+__all__ = ["SerializationError", "dumps", "freeze", "frozen_bytes", "loads", "thaw", "thaw_arguments"]
 
 
 class SerializationError(TypeError):
@@ -786,3 +786,86 @@ def loads(data: bytes) -> object:
         else:
             detail = str(exc)
     raise ValueError(f"invalid serialized value: {detail}")
+
+
+# --- frozen values: the form values take inside the service -----------------
+#
+# Most values crossing a call are a few ints or strs. Encoding those to CBOR
+# and back only to get a private copy of something immutable costs more than
+# the rest of a call, so the service keeps them as they are and encodes only
+# what could be shared by reference. The result is the same as a round trip
+# through dumps/loads: the same value, type and errors.
+
+_ATOMS = frozenset({type(None), bool, int, str})
+
+
+class _FrozenArguments:
+    """Arguments whose positional and keyword values are all immutable atoms."""
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
+def _is_atom(value: object) -> bool:
+    cls = type(value)
+    # NaN goes through CBOR, which writes every NaN the same way.
+    return cls in _ATOMS or (cls is float and value == value)
+
+
+def freeze(value: object, *, where: str = "value") -> object:
+    """The service's private, immutable form of *value*; see :func:`thaw`.
+
+    Atoms (None, bool, int, str, a float that is not NaN) stay as they are,
+    Arguments made of atoms become a small record, and everything else is
+    encoded by :func:`dumps`, whose errors it raises.
+    """
+    cls = type(value)
+    if cls in _ATOMS or (cls is float and value == value):
+        return value
+    if cls is Arguments:
+        args = value.args  # type: ignore[attr-defined]
+        kwargs = value.kwargs  # type: ignore[attr-defined]
+        if type(args) is tuple and type(kwargs) is dict:
+            for arg in args:
+                if not _is_atom(arg):
+                    break
+            else:
+                if not kwargs:
+                    return _FrozenArguments(args, ())
+                items = tuple(kwargs.items())
+                for key, arg in items:
+                    if type(key) is not str or not _is_atom(arg):
+                        break
+                else:
+                    return _FrozenArguments(args, items)
+    return dumps(value, where=where)
+
+
+def thaw(frozen: object) -> Any:
+    """A fresh copy of the value *frozen* holds (each call gets its own)."""
+    cls = type(frozen)
+    if cls is bytes:
+        return loads(frozen)  # type: ignore[arg-type]
+    if cls is _FrozenArguments:
+        return Arguments(frozen.args, dict(frozen.kwargs))  # type: ignore[attr-defined]
+    return frozen
+
+
+def thaw_arguments(frozen: object) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The (args, kwargs) of frozen Arguments, fresh; None if it holds something else."""
+    if type(frozen) is _FrozenArguments:
+        return frozen.args, dict(frozen.kwargs)
+    value = thaw(frozen)
+    if type(value) is not Arguments:
+        return None
+    return tuple(value.args), dict(value.kwargs)
+
+
+def frozen_bytes(frozen: object) -> bytes:
+    """The canonical encoding of the value *frozen* holds, as :func:`dumps` writes it."""
+    if type(frozen) is bytes:
+        return frozen
+    return dumps(thaw(frozen))

@@ -42,7 +42,9 @@ class JournalStep:
 
 @attrs.define(eq=False)
 class _Entry:
-    calls: tuple[JournalCall, ...]
+    # Each call as (correlation id, function, frozen input): JournalCalls are
+    # built only when the journal is read.
+    calls: tuple[tuple[Any, str, object], ...]
     results: tuple[tuple[Any, ...], ...] | None = None
     poll_error: Error | None = None
 
@@ -52,14 +54,14 @@ class Journal:
 
     __slots__ = ("_input", "_entries")
 
-    def __init__(self, input: bytes | None, entries: list[_Entry]) -> None:
+    def __init__(self, input: object, entries: list[_Entry]) -> None:
         self._input = input
         self._entries = entries
 
     @property
     def input(self) -> Any:
         """The input of the call's current function."""
-        return None if self._input is None else _codec.loads(self._input)
+        return _codec.thaw(self._input)
 
     @property
     def steps(self) -> Sequence[JournalStep]:
@@ -74,14 +76,15 @@ def _decode_step(entry: _Entry) -> JournalStep:
     results = None
     if entry.results is not None:
         results = tuple(decode_result(r) for r in entry.results)
-    return JournalStep(entry.calls, results, entry.poll_error)
+    calls = tuple(JournalCall(c, f, _codec.frozen_bytes(i)) for c, f, i in entry.calls)
+    return JournalStep(calls, results, entry.poll_error)
 
 
 def decode_result(raw: tuple[Any, ...]) -> CallResult:
     """A CallResult from its stored form (correlation id, dispatch id, kind, payload)."""
     correlation_id, dispatch_id, kind, payload = raw
     if kind == "value":
-        return CallResult(correlation_id, _codec.loads(payload), None, dispatch_id)
+        return CallResult(correlation_id, _codec.thaw(payload), None, dispatch_id)
     return CallResult(correlation_id, None, decode_error(payload), dispatch_id)
 
 

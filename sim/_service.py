@@ -17,7 +17,7 @@ import trio
 
 from . import _codec
 from ._decisions import Decisions
-from ._journal import Journal, JournalCall, _Entry, decode_result
+from ._journal import Journal, _Entry, decode_result
 from ._protocol import Call, DispatchID, Error, Input, Output
 from ._retry import RetryPolicy
 from ._status import Status
@@ -87,7 +87,7 @@ class _Record:
         id: DispatchID,
         function: str,
         endpoint: str,
-        input: bytes | None,
+        input: object,
         parent: _Record | None,
         correlation_id: int | str | None,
         caller_id: DispatchID | None,
@@ -176,7 +176,7 @@ class Service:
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
         self._ids += 1
         did = f"d{self._ids}"
-        data, failure = _serialize_input(call)
+        data, failure = _freeze_input(call)
         via = parent or caller
         endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
         rec = _Record(
@@ -215,7 +215,7 @@ class Service:
         self.push(self.now + float(seconds), self._wake_timer, rec)
 
     def _wake_timer(self, rec: _Record) -> None:
-        self._finish(rec, ("value", _codec.dumps(None)))
+        self._finish(rec, ("value", None))
 
     # -- attempts -------------------------------------------------------------
 
@@ -268,7 +268,6 @@ class Service:
     def _input(self, rec: _Record) -> Input:
         if rec.first_call:
             # No journal: a first call has nothing to rebuild from.
-            assert rec.input is not None
             return Input(
                 rec.id,
                 rec.function,
@@ -276,7 +275,7 @@ class Service:
                 rec.created,
                 rec.caller_id,
                 rec.root_id,
-                _codec.loads(rec.input),
+                _codec.thaw(rec.input),
             )
         journal = Journal(rec.input, rec.journal)
         if self._faults and self.decisions.crash():
@@ -331,7 +330,7 @@ class Service:
             self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
             if status is Status.OK:
                 try:
-                    data = _codec.dumps(out._value, where="result")
+                    data = _codec.freeze(out._value, where="result")
                 except _codec.SerializationError as exc:
                     self._finish(rec, _serialization_error(exc))
                     return
@@ -382,18 +381,18 @@ class Service:
         rec.poll_error = None
         ids = [c.correlation_id for c in poll.calls]
         problem = _poll_problem(poll.calls, ids, rec.outstanding)
-        entry_calls: list[JournalCall] = []
+        entry_calls: list[tuple[Any, str, object]] = []
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
             rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
             for call in poll.calls:
-                data = _serialize_input(call)[0] or b""
-                entry_calls.append(JournalCall(call.correlation_id, call.function, data))
+                data = _freeze_input(call)[0]
+                entry_calls.append((call.correlation_id, call.function, data))
         else:
             for call in poll.calls:
                 child = self._admit(call, rec, None)
-                entry_calls.append(JournalCall(call.correlation_id, call.function, child.input or b""))
+                entry_calls.append((call.correlation_id, call.function, child.input))
         rec.journal.append(_Entry(tuple(entry_calls)))
         # Children that failed at once (bad input) are already in `ready`.
         rec.min_results = poll.min_results
@@ -421,7 +420,7 @@ class Service:
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
             _check_call(call, "tail call")
-            data = _codec.dumps(call.input, where="argument")
+            data = _codec.freeze(call.input, where="argument")
         except (TypeError, ValueError) as exc:
             self._finish(rec, _serialization_error(exc))
             return
@@ -482,11 +481,12 @@ class Service:
                 )
 
 
-def _serialize_input(call: Call) -> tuple[bytes | None, _codec.SerializationError | None]:
+def _freeze_input(call: Call) -> tuple[object, _codec.SerializationError | None]:
+    # b"" stands for an input that could not be serialized (it is never run).
     try:
-        return _codec.dumps(call.input, where="argument"), None
+        return _codec.freeze(call.input, where="argument"), None
     except _codec.SerializationError as exc:
-        return None, exc
+        return b"", exc
 
 
 def _check_call(call: object, where: str) -> None:

@@ -1004,3 +1004,71 @@ json_like = st.recursive(
 def test_round_trip_property(value: Any) -> None:
     round_trip(value)
     assert dumps(loads(dumps(value))) == dumps(value)
+
+
+# --- frozen values (the service's form of arguments and results) -------------
+
+FROZEN_VALUES = {
+    **VALUES,
+    "atom arguments": Arguments((1, "a", None, True, 2.5), {}),
+    "atom arguments with kwargs": Arguments((1,), {"name": "x", "n": -3}),
+    "arguments with a nan": Arguments((math.nan,), {}),
+    "arguments with a list": Arguments(([1, 2],), {}),
+    "arguments with a list kwarg": Arguments((), {"items": [1]}),
+    "arguments with a list as args": Arguments([1, 2], {}),  # type: ignore[arg-type]
+    "big int": 2**200,
+}
+
+
+@pytest.mark.parametrize("value", list(FROZEN_VALUES.values()), ids=list(FROZEN_VALUES))
+def test_frozen_value_thaws_as_a_round_trip_would(value: Any) -> None:
+    frozen = _codec.freeze(value)
+    assert_same(loads(dumps(value)), _codec.thaw(frozen))
+    assert_same(loads(dumps(value)), _codec.thaw(frozen))  # every thaw is as good
+    assert _codec.frozen_bytes(frozen) == dumps(value)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                    lambda inner: st.lists(inner) | st.tuples(inner, inner)
+                    | st.dictionaries(st.text(), inner), max_leaves=10))
+def test_any_frozen_value_thaws_as_a_round_trip_would(value: Any) -> None:
+    for candidate in (value, Arguments((value,), {}), Arguments((), {"k": value})):
+        frozen = _codec.freeze(candidate)
+        assert_same(loads(dumps(candidate)), _codec.thaw(frozen))
+        assert _codec.frozen_bytes(frozen) == dumps(candidate)
+
+
+def test_frozen_mutable_values_thaw_as_fresh_copies() -> None:
+    items = [1, [2]]
+    frozen = _codec.freeze(Arguments((items,), {"d": {"k": 1}}))
+    first = _codec.thaw(frozen)
+    first.args[0][1].append(3)
+    first.kwargs["d"]["k"] = 2
+    items.append(4)
+    assert _codec.thaw(frozen) == Arguments(([1, [2]],), {"d": {"k": 1}})
+
+
+def test_frozen_atom_arguments_thaw_with_their_own_kwargs_dict() -> None:
+    frozen = _codec.freeze(Arguments((1,), {"k": "v"}))
+    first = _codec.thaw(frozen)
+    first.kwargs["k"] = "changed"
+    assert _codec.thaw(frozen).kwargs == {"k": "v"}
+    args, kwargs = _codec.thaw_arguments(frozen)  # type: ignore[misc]
+    kwargs["k"] = "again"
+    assert _codec.thaw_arguments(frozen) == ((1,), {"k": "v"})
+
+
+def test_thaw_arguments_of_other_values() -> None:
+    assert _codec.thaw_arguments(_codec.freeze(Arguments(([1],), {}))) == (([1],), {})
+    assert _codec.thaw_arguments(_codec.freeze(5)) is None
+    assert _codec.thaw_arguments(_codec.freeze([1])) is None
+
+
+def test_freeze_raises_what_dumps_raises() -> None:
+    lock = threading.Lock()
+    for value in (lock, Arguments((lock,), {}), Arguments((1,), {"k": lock})):
+        with pytest.raises(SerializationError) as frozen:
+            _codec.freeze(value, where="argument")
+        with pytest.raises(SerializationError) as dumped:
+            dumps(value, where="argument")
+        assert str(frozen.value) == str(dumped.value)
