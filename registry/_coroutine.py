@@ -198,12 +198,6 @@ class _Strand(_Waiter):
 
 
 @attrs.define(eq=False, slots=True)
-class _CallOp:
-    parent: _Waiter
-    index: int
-
-
-@attrs.define(eq=False, slots=True)
 class _Group(_Waiter):
     mode: str
     parent: _Waiter
@@ -261,39 +255,41 @@ class Frame:
         journal: Journal | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
-        self.ready: deque[tuple[_Strand, bool, Any]] = deque()
-        self.pending: dict[str, _CallOp] = {}
+        self._root = _Root()
+        root = _Strand(self, coro, "", self._root, 0)
+        self.ready: deque[tuple[_Strand, bool, Any]] = deque(((root, True, None),))
+        # Steps waiting for a result, by key: (the waiter, the step's index in it).
+        self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
         self.last_keys: list[str] = []
-        self.token = 0
-        self._root = _Root()
-        self._strands: list[_Strand] = []
+        self._strands: list[_Strand] = [root]
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = deque()
         self._journaled: dict[Any, Any] = {}
         self._step_keys: list[list[Any]] = []
         self._issued_steps: list[set[Any]] = []
         self.running = False
         self.lost = False
+        # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
-        # trio's cancel state of the driving task when the attempt began.
+        self._context.run(_frame.set, self)
+        # The task driving the attempt, and its cancel state when the attempt began.
+        self.task: trio.lowlevel.Task | None = None
         self.scopes: object = None
-        root = _Strand(self, coro, "", self._root, 0)
-        self._strands.append(root)
-        self.ready.append((root, True, None))
+        self._set_token(0)
         if journal is not None:
             self._load_journal(journal)
 
-    @property
-    def state(self) -> bytes:
-        return f"{self.dispatch_id}:{self.token}".encode()
+    def _set_token(self, token: int) -> None:
+        # The state names the position (polls made so far), so a frame that
+        # ran ahead of what the service saw never matches a retried resume.
+        self.token = token
+        self.state = f"{self.dispatch_id}:{token}".encode()
 
     # -- replay ---------------------------------------------------------------
 
     def _load_journal(self, journal: Journal) -> None:
         steps = journal.steps
-        # The state names the position (polls made so far), so a frame that
-        # ran ahead of what the service saw never matches a retried resume.
-        self.token = len(steps)
+        self._set_token(len(steps))
         for number, step in enumerate(steps):
             for c in step.calls:
                 self._journaled[c.correlation_id] = (number, c)
@@ -304,6 +300,8 @@ class Frame:
 
     def _check_journaled(self, key: str, call: Call) -> bool:
         """True if the call was dispatched before (replay); raises on a mismatch."""
+        if not self._journaled:
+            return False
         entry = self._journaled.get(key)
         if entry is None:
             if self._replay:
@@ -354,15 +352,16 @@ class Frame:
             for key in self.last_keys:
                 op = self.pending.pop(key, None)
                 if op is not None:
-                    op.parent.child_done(op.index, False, exc)
+                    op[0].child_done(op[1], False, exc)
+        pending = self.pending
         for result in results:
-            op = self.pending.pop(result.correlation_id, None)  # type: ignore[arg-type]
+            op = pending.pop(result.correlation_id, None)  # type: ignore[arg-type]
             if op is None:
                 continue  # a result nobody waits for any more
             if result.error is not None:
-                op.parent.child_done(op.index, False, exception_for_error(result.error))
+                op[0].child_done(op[1], False, exception_for_error(result.error))
             else:
-                op.parent.child_done(op.index, True, result.output)
+                op[0].child_done(op[1], True, result.output)
 
     # -- running ----------------------------------------------------------------
 
@@ -375,12 +374,13 @@ class Frame:
         return self._context.run(self._send_here, strand, ok, value)
 
     def _send_here(self, strand: _Strand, ok: bool, value: Any) -> Any:
-        token = _frame.set(self)
         coro = strand.coro
-        task = trio.lowlevel.current_task()
         try:
             yielded = coro.send(value) if ok else coro.throw(value)
-            while isinstance(yielded, _Step) and getattr(task, "_cancel_status", None) is not self.scopes:
+            while (
+                isinstance(yielded, _Step)
+                and getattr(self.task, "_cancel_status", None) is not self.scopes
+            ):
                 # A trio cancel scope is open across a durable step; the step
                 # may resume in another task, which would corrupt trio's scope
                 # stack. Fail the step here, where the scope can still unwind.
@@ -392,8 +392,6 @@ class Frame:
         except Exception as exc:
             strand.done = True
             strand.parent.child_done(strand.index, False, exc)
-        finally:
-            _frame.reset(token)
         return None
 
     def advance(self, awaited: tuple[_Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
@@ -434,7 +432,7 @@ class Frame:
             )
         calls, self.new_calls = self.new_calls, []
         self.last_keys = [str(c.correlation_id) for c in calls]
-        self.token += 1
+        self._set_token(self.token + 1)
         return Output.poll(
             coroutine_state=self.state,
             calls=calls,
@@ -461,7 +459,7 @@ class Frame:
             step.started = True
             call = step.call
             call.correlation_id = key
-            self.pending[key] = _CallOp(parent, index)
+            self.pending[key] = (parent, index)
             if not self._check_journaled(key, call):
                 self.new_calls.append(call)
             return
@@ -578,7 +576,8 @@ def run_async_function(
             frame = Frame(did, coro, journal)
     frames[did] = frame
     frame.running = True
-    frame.scopes = getattr(trio.lowlevel.current_task(), "_cancel_status", None)
+    frame.task = task = trio.lowlevel.current_task()
+    frame.scopes = getattr(task, "_cancel_status", None)
     try:
         result = frame.advance()
     except BaseException:

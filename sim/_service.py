@@ -302,14 +302,19 @@ class Service:
     def _take_batch(self, rec: _Record) -> tuple[tuple[Any, ...], ...]:
         ready = rec.ready
         start, size = 0, min(rec.max_results, len(ready))
-        shuffle = self.decisions.reorder(len(ready))
+        shuffle = self.decisions.reorder(len(ready)) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
             size = min(shuffle[1], size, len(ready) - start)
-        batch = tuple(ready[start : start + size])
-        del ready[start : start + size]
+        if start == 0 and size == len(ready):
+            batch = tuple(ready)
+            ready.clear()
+        else:
+            batch = tuple(ready[start : start + size])
+            del ready[start : start + size]
+        outstanding = rec.outstanding
         for raw in batch:
-            rec.outstanding.pop(raw[0], None)
+            outstanding.pop(raw[0], None)
         return batch
 
     def _completed(self, rec: _Record, out: Output) -> None:
@@ -459,11 +464,14 @@ class Service:
             endpoint = _endpoints.get(rec.endpoint)
             if endpoint is not None:
                 endpoint.forget(rec.id)
-        rec.outstanding = {}
-        rec.ready = []
-        for task in rec.waiters:
-            trio.lowlevel.reschedule(task)
-        rec.waiters.clear()
+        if rec.outstanding:
+            rec.outstanding = {}
+        if rec.ready:
+            rec.ready = []
+        if rec.waiters:
+            for task in rec.waiters:
+                trio.lowlevel.reschedule(task)
+            rec.waiters.clear()
         parent = rec.parent
         if parent is not None and parent.outstanding.get(rec.correlation_id) is rec:
             parent.ready.append((rec.correlation_id, rec.id, *outcome))
@@ -489,6 +497,24 @@ def _freeze_input(call: Call) -> tuple[object, _codec.SerializationError | None]
         return b"", exc
 
 
+def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
+    # The common case in one pass over exact types; anything unusual goes to
+    # the checks of _poll_problem, which say what is wrong.
+    try:
+        if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
+            return False
+    except TypeError:  # an unhashable correlation id
+        return False
+    for call, cid in zip(calls, ids, strict=True):
+        kind = type(cid)
+        if type(call) is not Call or (kind is not str and kind is not int):
+            return False
+        function, endpoint = call.function, call.endpoint
+        if type(function) is not str or not function or (endpoint is not None and type(endpoint) is not str):
+            return False
+    return True
+
+
 def _check_call(call: object, where: str) -> None:
     if not isinstance(call, Call):
         raise TypeError(f"{where} is a {type(call).__qualname__}, not a Call")
@@ -499,6 +525,8 @@ def _check_call(call: object, where: str) -> None:
 
 
 def _poll_problem(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> str | None:
+    if _poll_is_sound(calls, ids, outstanding):
+        return None
     seen: set[Any] = set()
     for i, (call, cid) in enumerate(zip(calls, ids, strict=True)):
         try:

@@ -386,12 +386,16 @@ class Simulation:
 
     async def _await(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
         task = trio.lowlevel.current_task()
+        service = self._service
+        heap = service.heap
         while not done():
             # Only what is due now runs inline. Time moves in the clock: trio's
             # statistics do not show the other tasks of the batch it is
             # running, and those must run before time moves on.
-            if self._drive_state() == _DUE:
-                await self._step(pump=False)
+            if heap and heap[0][0] <= service.now and not self._driving and self._failure is None:
+                pending = self._act()
+                if pending is not None:
+                    await self._finish_pending(pending, pump=False)
                 continue
             waiters.append(task)
             if self._own_clock and self._time_driver is None:
@@ -426,35 +430,50 @@ class Simulation:
 
     async def _step(self, pump: bool) -> bool:
         """Run the next due action; True if it made this task wait outside the simulation."""
+        pending = self._act()
+        if pending is None:
+            return False
+        await self._finish_pending(pending, pump)
+        return True
+
+    def _act(self) -> Awaitable[None] | None:
+        """Run the next due action; returns what it must await outside the simulation, if anything."""
         service = self._service
         due, _, action, arg = heapq.heappop(service.heap)
         if due > self.max_virtual_time:
             self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
-            return False
+            return None
         if due > service.now:
             service.now = due
         self._events += 1
         if self._events > self.max_events:
             self._livelock(f"more than max_events={self.max_events} events")
-            return False
+            return None
         self._driving = True
         try:
             pending = action(arg)
         finally:
             self._driving = False
-        if pending is not None:
-            if pump:
-                self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
-            self._running_foreign += 1
-            try:
-                await pending
-            finally:
-                self._running_foreign -= 1
-        if not service.heap and not self._running_foreign and self._waiting:
-            for task in self._waiting:
-                trio.lowlevel.reschedule(task)
-            self._waiting.clear()
-        return pending is not None
+        if pending is None and self._waiting and not service.heap and not self._running_foreign:
+            self._wake_quiet()
+        return pending
+
+    async def _finish_pending(self, pending: Awaitable[None], pump: bool) -> None:
+        if pump:
+            self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
+        self._running_foreign += 1
+        try:
+            await pending
+        finally:
+            self._running_foreign -= 1
+        if self._waiting and not self._service.heap and not self._running_foreign:
+            self._wake_quiet()
+
+    def _wake_quiet(self) -> None:
+        # Nothing is scheduled or running: whoever waits for quiescence goes on.
+        for task in self._waiting:
+            trio.lowlevel.reschedule(task)
+        self._waiting.clear()
 
     def _poke_pump(self) -> None:
         task = self._parked_pump
