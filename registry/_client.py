@@ -39,9 +39,7 @@ class Client:
         return result.output
 
     async def _call(self, call: Call) -> Any:
-        simulation = sim.current()
-        (dispatch_id,) = simulation.dispatch((call,), caller=current_dispatch_id())
-        result = await simulation.wait_result(dispatch_id)
+        result = await sim.current().call_result(call, caller=current_dispatch_id())
         if result.error is not None:
             raise exception_for_error(result.error)
         return result.output

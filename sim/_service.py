@@ -173,10 +173,20 @@ class Service:
         caller_record = self.records.get(caller) if caller is not None else None
         return [self._admit(call, None, caller_record).id for call in calls]
 
+    def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
+        """Accept one call, as `dispatch` does, and return its record."""
+        _check_call(call, "calls[0]")
+        return self._admit(call, None, self.records.get(caller) if caller is not None else None)
+
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
         self._ids += 1
         did = f"d{self._ids}"
-        data, failure = _freeze_input(call)
+        now = self.now
+        try:
+            data: object = _codec.freeze(call.input, where="argument")
+            failure = None
+        except _codec.SerializationError as exc:
+            data, failure = b"", exc  # never run: it fails at once
         via = parent or caller
         endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
         rec = _Record(
@@ -188,19 +198,25 @@ class Service:
             call.correlation_id,
             via.id if via is not None else None,
             via.root_id if via is not None else did,
-            self.now,
+            now,
         )
         self.records[did] = rec
         self.pending += 1
         if parent is not None:
             parent.outstanding[call.correlation_id] = rec
-        self._event(("dispatch", self.now, did, rec.function, 0, None, rec.caller_id))
+        self._event(("dispatch", now, did, rec.function, 0, None, rec.caller_id))
         if failure is not None:
             self._finish(rec, _serialization_error(failure))
         elif rec.function == TIMER_FUNCTION:
             self._start_timer(rec, call.input)
         else:
-            self.push(self._delivery_time(), self._attempt, rec)
+            self._seq += 1
+            heapq.heappush(
+                self.heap,
+                (now + self.decisions.latency() if self._faults else now, self._seq, self._attempt, rec),
+            )
+            if self.on_push is not None:
+                self.on_push()
         return rec
 
     def _delivery_time(self) -> float:
@@ -392,7 +408,10 @@ class Service:
             # makes them again and must find them, with the poll's error.
             rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
             for call in poll.calls:
-                data = _freeze_input(call)[0]
+                try:
+                    data = _codec.freeze(call.input, where="argument")
+                except _codec.SerializationError:
+                    data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
         else:
             for call in poll.calls:
@@ -487,14 +506,6 @@ class Service:
                 self._event(
                     ("outcome", self.now, rec.id, rec.function, rec.attempt, None, "abandoned")
                 )
-
-
-def _freeze_input(call: Call) -> tuple[object, _codec.SerializationError | None]:
-    # b"" stands for an input that could not be serialized (it is never run).
-    try:
-        return _codec.freeze(call.input, where="argument"), None
-    except _codec.SerializationError as exc:
-        return b"", exc
 
 
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:

@@ -329,21 +329,33 @@ class Simulation:
         rec = self._service.records.get(dispatch_id) if isinstance(dispatch_id, str) else None
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
+        return decode_result((rec.correlation_id, rec.id, *await self._outcome(rec)))
+
+    async def _outcome(self, rec: _Record) -> tuple[str, Any]:
+        # The raw outcome ("value" or "error", payload) once the call has one.
         if rec.outcome is None:
             await self._await(lambda: rec.outcome is not None, rec.waiters)
-        kind, payload = rec.outcome  # type: ignore[misc]
-        if kind == "abandoned":
+        outcome = rec.outcome
+        assert outcome is not None
+        if outcome[0] == "abandoned":
             raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
-        return decode_result((rec.correlation_id, rec.id, kind, payload))
+        return outcome
+
+    async def call_result(self, call: Call, *, caller: DispatchID | None = None) -> CallResult:
+        """Dispatch one call and wait for its outcome, as a CallResult (without raising)."""
+        rec = self._service.dispatch_one(call, caller)
+        return decode_result((rec.correlation_id, rec.id, *await self._outcome(rec)))
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
         return self._memory.setdefault(owner, {})
 
     async def call(self, call: Call) -> Any:
-        """Dispatch one call and wait for its outcome."""
-        (dispatch_id,) = self._service.dispatch((call,))
-        return await self.wait(dispatch_id)
+        """Dispatch one call and wait for its outcome: return its value or raise its error."""
+        result = await self.call_result(call)
+        if result.error is not None:
+            raise result.error.to_exception()
+        return result.output
 
     async def quiesce(self) -> None:
         """Wait until no call is in flight and nothing is scheduled."""
