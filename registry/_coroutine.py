@@ -28,7 +28,7 @@ import trio
 
 from sim import TIMER_FUNCTION, Call, CallResult, Error, Output, Status
 from sim import _codec
-from sim._journal import Journal
+from sim._journal import Journal, replay_steps
 
 from ._status import status_for_error, status_for_output
 from .error import NonDeterminismError, exception_for_error, exception_for_status
@@ -288,14 +288,14 @@ class Frame:
     # -- replay ---------------------------------------------------------------
 
     def _load_journal(self, journal: Journal) -> None:
-        steps = journal.steps
+        steps = replay_steps(journal)
         self._set_token(len(steps))
-        for number, step in enumerate(steps):
-            for c in step.calls:
-                self._journaled[c.correlation_id] = (number, c)
-            self._step_keys.append([c.correlation_id for c in step.calls])
-            if step.results is not None:
-                self._replay.append((number, step.results, step.poll_error))
+        for number, (calls, results, poll_error) in enumerate(steps):
+            for correlation_id, function, data in calls:
+                self._journaled[correlation_id] = (number, function, data)
+            self._step_keys.append([c[0] for c in calls])
+            if results is not None:
+                self._replay.append((number, results, poll_error))
         self._issued_steps = [set() for _ in steps]
 
     def _check_journaled(self, key: str, call: Call) -> bool:
@@ -310,15 +310,15 @@ class Frame:
                     "but the journal has no such step (the function took another path)"
                 )
             return False
-        number, journaled = entry
+        number, function, journaled = entry
         try:
-            data = _codec.dumps(call.input, where="argument")
+            data = _codec.freeze(call.input, where="argument")
         except _codec.SerializationError:
             data = b""
-        if journaled.function != call.function or journaled.input != data:
+        if function != call.function or not _codec.same(journaled, data):
             raise NonDeterminismError(
-                f"replaying {self.dispatch_id}: step {key} was {journaled.function}"
-                f"({_describe(journaled.input)}) in the journal, "
+                f"replaying {self.dispatch_id}: step {key} was {function}"
+                f"({_describe(journaled)}) in the journal, "
                 f"but is now {call.function}({_describe(data)})"
             )
         self._issued_steps[number].add(key)
@@ -330,7 +330,7 @@ class Frame:
             if key not in issued:
                 raise NonDeterminismError(
                     f"replaying {self.dispatch_id}: the journal has step {key} "
-                    f"({self._journaled[key][1].function}), which the function did not make again"
+                    f"({self._journaled[key][1]}), which the function did not make again"
                 )
 
     def _check_replay_finished(self) -> None:
@@ -533,9 +533,9 @@ def _final_error(exc: BaseException) -> Output:
     return Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
 
 
-def _describe(data: bytes) -> str:
+def _describe(frozen: object) -> str:
     try:
-        value = _codec.loads(data)
+        value = _codec.thaw(frozen)
     except ValueError:
         return "?"
     text = repr(value)

@@ -52,7 +52,7 @@ import cbor2
 
 from ._protocol import Arguments
 
-__all__ = ["SerializationError", "dumps", "freeze", "frozen_bytes", "loads", "thaw", "thaw_arguments"]
+__all__ = ["SerializationError", "dumps", "freeze", "frozen_bytes", "loads", "same", "thaw", "thaw_arguments"]
 
 
 class SerializationError(TypeError):
@@ -869,3 +869,37 @@ def frozen_bytes(frozen: object) -> bytes:
     if type(frozen) is bytes:
         return frozen
     return dumps(thaw(frozen))
+
+
+def same(a: object, b: object) -> bool:
+    """Whether two frozen values hold values with the same encoding (what the journal compares)."""
+    kind = type(a)
+    if kind is not type(b):
+        return frozen_bytes(a) == frozen_bytes(b)
+    if kind is bytes:
+        return a == b
+    if kind is _FrozenArguments:
+        return _same_atoms(a.args, b.args) and _same_atoms(a.kwargs, b.kwargs)  # type: ignore[attr-defined]
+    return _same_atom(a, b)
+
+
+def _same_atom(a: object, b: object) -> bool:
+    # 1 == 1.0 == True, and 0.0 == -0.0, but their encodings differ.
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is float:
+        return a.hex() == b.hex()  # type: ignore[attr-defined]
+    return a == b
+
+
+def _same_atoms(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if type(x) is tuple:  # a keyword argument: (name, value)
+            if x[0] != y[0] or not _same_atom(x[1], y[1]):
+                return False
+        elif not _same_atom(x, y):
+            return False
+    return True

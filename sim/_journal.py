@@ -72,6 +72,20 @@ class Journal:
         return len(self._entries)
 
 
+def replay_steps(
+    journal: Journal,
+) -> list[tuple[tuple[tuple[Any, str, object], ...], tuple[CallResult, ...] | None, Error | None]]:
+    """The journal's steps as a scheduler replays them: each poll's calls as
+    (correlation id, function, frozen input), with the results decoded afresh."""
+    steps = []
+    for entry in journal._entries:
+        results = None
+        if entry.results is not None:
+            results = tuple(decode_result(r) for r in entry.results)
+        steps.append((entry.calls, results, entry.poll_error))
+    return steps
+
+
 def _decode_step(entry: _Entry) -> JournalStep:
     results = None
     if entry.results is not None:

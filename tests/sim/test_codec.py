@@ -1072,3 +1072,29 @@ def test_freeze_raises_what_dumps_raises() -> None:
         with pytest.raises(SerializationError) as dumped:
             dumps(value, where="argument")
         assert str(frozen.value) == str(dumped.value)
+
+
+TRICKY = [0, 1, -1, True, False, None, 0.0, -0.0, 1.0, math.nan, "", "1", b"1", 2**70,
+          [1], (1,), Arguments((1,), {}), Arguments((1.0,), {}), Arguments((True,), {}),
+          Arguments([1], {}), Arguments((-0.0,), {}), Arguments((0.0,), {}),  # type: ignore[arg-type]
+          Arguments((), {"k": 1}), Arguments((), {"k": 1.0}), Arguments((), {"j": 1}),
+          Arguments((1,), {"k": [1]}), Arguments((1, 2), {}), Arguments((math.nan,), {})]
+
+
+def test_same_compares_frozen_values_as_their_encodings() -> None:
+    wrong = [
+        (a, b)
+        for a in TRICKY
+        for b in TRICKY
+        if _codec.same(_codec.freeze(a), _codec.freeze(b)) != (dumps(a) == dumps(b))
+    ]
+    assert wrong == []
+
+
+@given(st.lists(st.none() | st.booleans() | st.integers(-2, 2) | st.floats(-1, 1) | st.text(max_size=1),
+                max_size=2), st.lists(st.none() | st.booleans() | st.integers(-2, 2) | st.floats(-1, 1)
+                                      | st.text(max_size=1), max_size=2))
+def test_same_agrees_with_encodings_on_any_arguments(left: list[Any], right: list[Any]) -> None:
+    for a, b in ((Arguments(tuple(left), {}), Arguments(tuple(right), {})),
+                 (Arguments((), dict.fromkeys(map(str, left), 1)), Arguments((), {"0": right[0]} if right else {}))):
+        assert _codec.same(_codec.freeze(a), _codec.freeze(b)) == (dumps(a) == dumps(b))
