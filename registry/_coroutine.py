@@ -245,6 +245,12 @@ def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
     return (yield trap)
 
 
+# Shared by every frame that is not replaying; such a frame only reads them.
+_NO_REPLAY: deque[Any] = deque(maxlen=0)
+_NOTHING_JOURNALED: dict[Any, Any] = {}
+_NO_STEPS: list[list[Any]] = []
+
+
 class Frame:
     """The live state of one call of an async function."""
 
@@ -263,10 +269,11 @@ class Frame:
         self.new_calls: list[Call] = []
         self.last_keys: list[str] = []
         self._strands: list[_Strand] = [root]
-        self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = deque()
-        self._journaled: dict[Any, Any] = {}
-        self._step_keys: list[list[Any]] = []
-        self._issued_steps: list[set[Any]] = []
+        # Replay state, made only when the frame is rebuilt from a journal.
+        self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
+        self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
+        self._step_keys: list[list[Any]] = _NO_STEPS
+        self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
         self.running = False
         self.lost = False
         # The function runs in a context of its own, in which it is the frame.
@@ -290,6 +297,9 @@ class Frame:
     def _load_journal(self, journal: Journal) -> None:
         steps = replay_steps(journal)
         self._set_token(len(steps))
+        self._replay = deque()
+        self._journaled = {}
+        self._step_keys = []
         for number, (calls, results, poll_error) in enumerate(steps):
             for correlation_id, function, data in calls:
                 self._journaled[correlation_id] = (number, function, data)

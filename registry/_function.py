@@ -128,7 +128,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
             _running_sync.reset(token)
         status = status_for_output(value) if _output_types else Status.OK
         if status is Status.OK:
-            return Output.value(value)
+            return Output("value", Status.OK, value)
         error = exception_for_status(status, f"{self._name} returned a value with status {status}")
         return Output.error(Error.from_exception(error, status))
 

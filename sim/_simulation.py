@@ -348,7 +348,10 @@ class Simulation:
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
-        return self._memory.setdefault(owner, {})
+        memory = self._memory.get(owner)
+        if memory is None:
+            memory = self._memory[owner] = {}
+        return memory
 
     async def call(self, call: Call) -> Any:
         """Dispatch one call and wait for its outcome: return its value or raise its error."""
