@@ -39,7 +39,9 @@ class Client:
         return result.output
 
     async def _call(self, call: Call) -> Any:
-        result = await sim.current().call_result(call, caller=current_dispatch_id())
+        # Only ever awaited outside any function (Function.__call__ checks), so
+        # there is no caller.
+        result = await sim.current().call_result(call)
         if result.error is not None:
             raise exception_for_error(result.error)
         return result.output

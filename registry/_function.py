@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from sim import Arguments, Call, DispatchID, Error, Input, Output, Status
 
-from ._coroutine import Reset, _CallStep, current_frame, run_async_function
+from ._coroutine import Reset, _CallStep, _frame, current_frame, run_async_function
 from ._status import _output_types, status_for_error, status_for_output
 from .error import exception_for_status
 
@@ -89,7 +89,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self.endpoint)
-        if current_frame() is not None:
+        if _frame.get() is not None:
             return _CallStep(call)  # type: ignore[return-value]
         running = _running_sync.get(None)
         if running is not None:

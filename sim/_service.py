@@ -259,7 +259,19 @@ class Service:
             message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
             self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
             return None
-        inp = self._input(rec)
+        if rec.first_call:
+            # No journal: a first call has nothing to rebuild from.
+            inp = Input(
+                rec.id,
+                rec.function,
+                rec.attempt,
+                rec.created,
+                rec.caller_id,
+                rec.root_id,
+                _codec.thaw(rec.input),
+            )
+        else:
+            inp = self._resume_input(rec)
         rec.state = "running"
         try:
             out = endpoint.run(rec.function, inp)
@@ -281,18 +293,7 @@ class Service:
             )
         self._completed(rec, out)
 
-    def _input(self, rec: _Record) -> Input:
-        if rec.first_call:
-            # No journal: a first call has nothing to rebuild from.
-            return Input(
-                rec.id,
-                rec.function,
-                rec.attempt,
-                rec.created,
-                rec.caller_id,
-                rec.root_id,
-                _codec.thaw(rec.input),
-            )
+    def _resume_input(self, rec: _Record) -> Input:
         journal = Journal(rec.input, rec.journal)
         if self._faults and self.decisions.crash():
             self.lose_state(rec)

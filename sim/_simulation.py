@@ -90,6 +90,13 @@ def _discard(main: Any) -> None:
         close()
 
 
+def _result_of(rec: _Record) -> CallResult:
+    kind, payload = rec.outcome  # type: ignore[misc]
+    if kind == "abandoned":
+        raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
+    return decode_result((rec.correlation_id, rec.id, kind, payload))
+
+
 _BLOCKED, _DUE, _LATER = 0, 1, 2
 
 
@@ -329,22 +336,16 @@ class Simulation:
         rec = self._service.records.get(dispatch_id) if isinstance(dispatch_id, str) else None
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
-        return decode_result((rec.correlation_id, rec.id, *await self._outcome(rec)))
-
-    async def _outcome(self, rec: _Record) -> tuple[str, Any]:
-        # The raw outcome ("value" or "error", payload) once the call has one.
         if rec.outcome is None:
             await self._await(lambda: rec.outcome is not None, rec.waiters)
-        outcome = rec.outcome
-        assert outcome is not None
-        if outcome[0] == "abandoned":
-            raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
-        return outcome
+        return _result_of(rec)
 
     async def call_result(self, call: Call, *, caller: DispatchID | None = None) -> CallResult:
         """Dispatch one call and wait for its outcome, as a CallResult (without raising)."""
         rec = self._service.dispatch_one(call, caller)
-        return decode_result((rec.correlation_id, rec.id, *await self._outcome(rec)))
+        if rec.outcome is None:
+            await self._await(lambda: rec.outcome is not None, rec.waiters)
+        return _result_of(rec)
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
