@@ -249,6 +249,7 @@ def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
 _NO_REPLAY: deque[Any] = deque(maxlen=0)
 _NOTHING_JOURNALED: dict[Any, Any] = {}
 _NO_STEPS: list[list[Any]] = []
+_CLOSED_CONTEXT = contextvars.Context()
 
 
 class Frame:
@@ -511,6 +512,9 @@ class Frame:
                 except RuntimeError:
                     pass  # it awaited in a finally block; nothing more can run it
         self._strands.clear()
+        # The context refers to the frame (as the current frame): dropping it
+        # breaks the cycle, so the frame is freed at once, not by the collector.
+        self._context = _CLOSED_CONTEXT
 
     async def pass_through(self, strand: _Strand, trap: Any) -> Output:
         """Hand `trap` to trio in the current task, then keep advancing."""
