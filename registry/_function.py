@@ -34,6 +34,7 @@ class PrimitiveFunction:
         self._registry = registry
         self._name = name
         self._primitive = primitive
+        self._endpoint = registry._endpoint  # the registry's close() changes it
         functools.update_wrapper(self, primitive)  # type: ignore[arg-type]
 
     @property
@@ -49,12 +50,7 @@ class PrimitiveFunction:
     @property
     def endpoint(self) -> str:
         """The endpoint URL that serves the function (none once its registry closed)."""
-        registry = self._registry
-        if registry._closed:
-            # Nothing serves this URL, so calls fail with NOT_FOUND, even after
-            # a new registry takes the same name and endpoint.
-            return f"{registry._endpoint}#closed"
-        return registry._endpoint
+        return self._endpoint
 
     def build_call(self, input: Any = None) -> Call:
         """A Call of this function with `input` (not dispatched)."""
@@ -88,7 +84,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         self._run = self._run_async if self._is_async else self._run_sync  # type: ignore[method-assign]
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
-        call = Call(self._name, Arguments(args, kwargs), self.endpoint)
+        call = Call(self._name, Arguments(args, kwargs), self._endpoint)
         if _frame.get() is not None:
             return _CallStep(call)  # type: ignore[return-value]
         running = _running_sync.get(None)

@@ -143,6 +143,10 @@ class Registry:
         if self._closed:
             return
         self._closed = True
+        for fn in self._functions.values():
+            # Nothing serves this URL, so calls fail with NOT_FOUND, even after
+            # a new registry takes the same name and endpoint.
+            fn._endpoint = f"{self._endpoint}#closed"
         self._functions.clear()
         sim.unregister_endpoint(self._endpoint)
         if _registries.get(self._name) is self:
