@@ -30,7 +30,7 @@ from sim import TIMER_FUNCTION, Call, CallResult, Error, Output, Status
 from sim import _codec
 from sim._journal import Journal, replay_steps
 
-from ._status import status_for_error, status_for_output
+from ._status import _output_types, status_for_error, status_for_output
 from .error import NonDeterminismError, exception_for_error, exception_for_status
 
 __all__ = [
@@ -283,7 +283,8 @@ class Frame:
         # The task driving the attempt, and its cancel state when the attempt began.
         self.task: trio.lowlevel.Task | None = None
         self.scopes: object = None
-        self._set_token(0)
+        self.token = 0
+        self.state = b""  # set with each poll: nothing resumes a frame before its first
         if journal is not None:
             self._load_journal(journal)
 
@@ -425,7 +426,8 @@ class Frame:
                     elif yielded is not None:
                         return strand, yielded
                 if self._root.outcome is not None:
-                    self._check_replay_finished()
+                    if self._replay:
+                        self._check_replay_finished()
                     return self._finish(*self._root.outcome)
                 if not self._replay:
                     break
@@ -493,9 +495,9 @@ class Frame:
     def _finish(self, ok: bool, value: Any) -> Output:
         self.close()
         if ok:
-            status = status_for_output(value)
+            status = status_for_output(value) if _output_types else Status.OK
             if status is Status.OK:
-                return Output.value(value)
+                return Output("value", Status.OK, value)
             exc = exception_for_status(status, f"the function returned a value with status {status}")
             return Output.error(Error.from_exception(exc, status))
         if isinstance(value, Reset):
