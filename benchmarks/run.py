@@ -2,13 +2,19 @@
 
     python benchmarks/run.py [--quick] [--repeat N] [--markdown FILE]
 
-For each workload and fault profile it prints the median wall time of
-several runs, calls per second, microseconds per call, peak memory per call
-(a separate run under tracemalloc) and trace bytes per event. The SDK's own
-test server runs the first four workloads when `dispatch-py` is installed
-(see requirements-baseline.txt; it is skipped with a message otherwise). The
-floor is the same number of bare coroutine sends, the least any
-coroutine-based runner pays per call.
+For each workload and fault profile it prints two median wall times: "run
+ms", a fresh Simulation per repeat (trio startup, setup and the final drain
+included: what one seed of a seed sweep costs), and "in-run ms", the workload
+awaited repeatedly inside one running simulation after a warm-up, which is
+how the SDK is timed inside its test server. Calls per second and
+microseconds per call come from in-run ms. It also prints peak memory per
+call (a separate fresh run under tracemalloc) and trace bytes per event. When
+`dispatch-py` is installed (see requirements-baseline.txt; skipped with a
+message otherwise) the SDK's test server runs the four shared workloads both
+ways: "SDK/us" is its in-server time over our in-run time, "run ratio" its
+fresh-server time over our fresh run. The floor is the same number of bare
+coroutine sends, the least any coroutine-based runner pays per call. A cost
+curve follows the table: µs/call at ~1k, ~10k and ~100k calls per shape.
 """
 
 from __future__ import annotations
@@ -41,7 +47,11 @@ def _simulate(workload: Any, faults: str) -> Any:
     return simulation
 
 
-def _time(workload: Any, faults: str, repeat: int) -> tuple[float, Any]:
+def _time_run(workload: Any, faults: str, repeat: int) -> tuple[float, Any]:
+    """Median seconds of a fresh simulation per repeat, and the last simulation.
+
+    What one seed of a seed sweep costs: trio startup, setup and the final drain.
+    """
     times = []
     simulation = None
     for _ in range(repeat):
@@ -50,6 +60,28 @@ def _time(workload: Any, faults: str, repeat: int) -> tuple[float, Any]:
         simulation = _simulate(workload, faults)
         times.append(time.perf_counter() - start)
     return statistics.median(times), simulation
+
+
+def _time_in_run(workload: Any, faults: str, repeat: int) -> float:
+    """Median seconds of the workload awaited `repeat` times inside one simulation.
+
+    Measured the way sdk_baseline.py times the SDK inside its running test
+    server, so that per-run setup is excluded on both sides.
+    """
+    import sim
+
+    times: list[float] = []
+
+    async def main() -> None:
+        await workload()  # untimed warm-up, as on the SDK side
+        for _ in range(repeat):
+            gc.collect()  # as in _time_run, so no collection of earlier garbage lands in a timing
+            start = time.perf_counter()
+            await workload()
+            times.append(time.perf_counter() - start)
+
+    sim.Simulation(seed=1, faults=faults).run(main)
+    return statistics.median(times)
 
 
 def _peak_memory(workload: Any, faults: str) -> int:
@@ -76,8 +108,12 @@ def _floor(calls: int) -> float:
     return time.perf_counter() - start
 
 
-def _baseline(names: list[str], repeat: int) -> dict[str, float] | str:
-    """Median seconds per workload on the SDK's test server, run in a subprocess."""
+def _baseline(names: list[str], repeat: int) -> dict[str, tuple[float, float]] | str:
+    """Median seconds per workload on the SDK's test server, run in a subprocess.
+
+    Each value is (inside one running server, a fresh server per run); a
+    string says why there are none.
+    """
     python = os.environ.get("DISPATCH_SDK_PYTHON", sys.executable)
     probe = subprocess.run([python, "-c", "import dispatch.test"], capture_output=True, text=True)
     if probe.returncode != 0:
@@ -95,77 +131,157 @@ def _baseline(names: list[str], repeat: int) -> dict[str, float] | str:
         return f"failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"
     results = {}
     for line in done.stdout.splitlines():
-        name, _, seconds = line.rpartition("\t")
-        results[name] = float(seconds)
+        # Names contain spaces but no tabs, so split the two numbers off the right.
+        name, in_server, fresh = line.rsplit("\t", 2)
+        results[name] = (float(in_server), float(fresh))
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 100k-call workloads")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per workload (median)")
-    parser.add_argument("--markdown", help="also write the table to this file")
-    args = parser.parse_args()
+BIG = 90_000
+"""Calls from which a workload counts as ~100k: --quick skips it, and it runs once.
+(merge sort 50k makes 99,999 calls.)"""
 
-    table = wl.WORKLOADS
-    rows: list[list[str]] = []
-    header = ["workload", "faults", "calls", "wall ms", "calls/s", "µs/call",
-              "floor µs", "peak B/call", "trace B/event", "SDK ms", "SDK/us"]
-    baseline = _baseline(list(wl.SHARED), 3)
-    skipped: list[str] = []
-    for name, (workload, calls) in table.items():
-        big = calls >= 100_000
-        if big and args.quick:
-            continue
-        repeat = 1 if big else (3 if calls >= 10_000 else args.repeat)
-        floor = _floor(calls) / calls * 1e6
-        for faults in ("none", "light"):
-            if big and faults == "light":
-                # Each injected crash replays the caller's whole journal, and
-                # a 100k-call gather resumes ~10k times: minutes, not seconds.
-                skipped.append(name)
-                continue
-            seconds, simulation = _time(workload, faults, repeat)
-            peak = _peak_memory(workload, faults)
-            trace_bytes = len(cbor2.dumps(simulation.trace._events, canonical=True))
-            sdk = baseline.get(name) if isinstance(baseline, dict) and faults == "none" else None
-            rows.append(
-                [
-                    name,
-                    faults,
-                    str(calls),
-                    f"{seconds * 1e3:.1f}",
-                    f"{calls / seconds:,.0f}",
-                    f"{seconds / calls * 1e6:.1f}",
-                    f"{floor:.2f}",
-                    "-" if peak is None else f"{peak / calls:,.0f}",
-                    f"{trace_bytes / len(simulation.trace):.1f}",
-                    "-" if sdk is None else f"{sdk * 1e3:.1f}",
-                    "-" if sdk is None else f"{sdk / seconds:.0f}x",
-                ]
-            )
-            print(" | ".join(rows[-1]), flush=True)
-    info = (
-        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}"
-    )
-    lines = [
-        f"Machine: {info}",
-        "",
+NO_LIGHT_FAULTS = ("sequential 100k", "gather 100k")
+"""Not run with light faults: each injected crash replays the caller's whole
+journal, and a 100k-call gather resumes ~10k times: minutes, not seconds.
+Merge sort 50k stays: each of its callers journals two calls."""
+
+HEADER = ["workload", "faults", "calls", "run ms", "in-run ms", "calls/s", "µs/call",
+          "floor µs", "peak B/call", "trace B/event", "SDK ms", "SDK/us", "SDK run ms",
+          "run ratio"]
+
+
+def _repeats(calls: int, default: int) -> int:
+    # Fewer repeats for the long workloads keep the whole script to minutes.
+    return 1 if calls >= BIG else (3 if calls >= 10_000 else default)
+
+
+def _row(
+    name: str, calls: int, faults: str, repeat: int, floor: float,
+    sdk: tuple[float, float] | None,
+) -> tuple[list[str], float]:
+    """One table row, and the in-run microseconds per call (for the cost curve)."""
+    workload, _ = wl.WORKLOADS[name]
+    run, simulation = _time_run(workload, faults, repeat)
+    in_run = _time_in_run(workload, faults, repeat)
+    peak = _peak_memory(workload, faults)
+    trace_bytes = len(cbor2.dumps(simulation.trace._events, canonical=True))
+    us_per_call = in_run / calls * 1e6
+    row = [
+        name,
+        faults,
+        str(calls),
+        f"{run * 1e3:.1f}",
+        f"{in_run * 1e3:.1f}",
+        f"{calls / in_run:,.0f}",
+        f"{us_per_call:.1f}",
+        f"{floor:.2f}",
+        f"{peak / calls:,.0f}",
+        f"{trace_bytes / len(simulation.trace):.1f}",
+        # Like for like: the SDK inside its running server against our in-run,
+        # and a fresh SDK server against a fresh simulation.
+        "-" if sdk is None else f"{sdk[0] * 1e3:.1f}",
+        "-" if sdk is None else f"{sdk[0] / in_run:.0f}x",
+        "-" if sdk is None else f"{sdk[1] * 1e3:.1f}",
+        "-" if sdk is None else f"{sdk[1] / run:.0f}x",
+    ]
+    return row, us_per_call
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(r) + " |" for r in rows),
     ]
-    if not isinstance(baseline, dict):
-        lines += ["", f"SDK baseline {baseline}"]
+
+
+def _curve(us_per_call: dict[str, float], quick: bool) -> list[str]:
+    """The cost curve: in-run µs/call at ~1k, ~10k and ~100k calls per shape."""
+
+    def cell(name: str) -> str:
+        return f"{us_per_call[name]:.1f}" if name in us_per_call else "-"
+
+    def ratio(big: str, small: str) -> str:
+        if big not in us_per_call or small not in us_per_call:
+            return "-"
+        return f"{us_per_call[big] / us_per_call[small]:.2f}x"
+
+    rows = [
+        [shape, cell(k1), cell(k10), cell(k100), ratio(k10, k1), ratio(k100, k1)]
+        for shape, (k1, k10, k100) in wl.CURVE.items()
+    ]
+    lines = [
+        "Cost curve: µs/call from in-run ms, faults none (the goal: 100k within 1.5x of 1k).",
+        "",
+        *_table(["shape", "~1k", "~10k", "~100k", "10k/1k", "100k/1k"], rows),
+    ]
+    if quick:
+        lines += ["", "~100k not run (--quick)."]
+    return lines
+
+
+def _notes(baseline: dict[str, tuple[float, float]] | str) -> list[str]:
+    notes = [
+        "run ms: a fresh Simulation per repeat (trio startup, setup and the final drain "
+        "included: what one seed of a seed sweep costs). in-run ms: the workload awaited "
+        "repeatedly inside one running simulation, after an untimed warm-up, the way the "
+        "SDK is timed inside its test server. calls/s and µs/call are from in-run ms. "
+        "Under light faults each in-run repeat takes later draws of the seed, so its faults "
+        "differ from the fresh run's (which are the same every repeat).",
+    ]
+    if isinstance(baseline, dict):
+        notes.append(
+            "SDK ms: the Dispatch SDK's test server, the workload awaited inside one running "
+            "server after a warm-up; SDK/us = SDK ms / in-run ms. SDK run ms: a fresh test "
+            "server per run; run ratio = SDK run ms / run ms."
+        )
+    else:
+        notes.append(f"SDK baseline {baseline}")
+    return notes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the ~100k-call workloads")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per workload (median)")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+
+    baseline = _baseline(list(wl.SHARED), 3)
+    rows: list[list[str]] = []
+    us_per_call: dict[str, float] = {}
+    skipped: list[str] = []
+    for name, (_, calls) in wl.WORKLOADS.items():
+        if calls >= BIG and args.quick:
+            continue
+        repeat = _repeats(calls, args.repeat)
+        floor = _floor(calls) / calls * 1e6
+        for faults in ("none", "light"):
+            if faults == "light" and name in NO_LIGHT_FAULTS:
+                skipped.append(name)
+                continue
+            sdk = baseline.get(name) if isinstance(baseline, dict) and faults == "none" else None
+            row, us = _row(name, calls, faults, repeat, floor, sdk)
+            if faults == "none":
+                us_per_call[name] = us
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+    info = (
+        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, {platform.machine()}"
+    )
+    lines = [f"Machine: {info}", "", *_table(HEADER, rows), ""]
+    lines += [line for note in _notes(baseline) for line in (note, "")]
     if skipped:
         lines += [
-            "",
             f"Not run with light faults: {', '.join(skipped)}. A crash fault rebuilds the "
             "coroutine by replaying its whole journal, so its cost grows with the number of "
             "resumes (a 10k-call gather under light faults already spends most of its time "
             "there).",
+            "",
         ]
+    lines += _curve(us_per_call, args.quick)
     text = "\n".join(lines)
     print()
     print(text)

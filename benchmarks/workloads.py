@@ -83,6 +83,9 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
     "merge sort 64": (_sort(64), 127),
     "merge sort 256": (_sort(256), 511),
     "gather 100": (functools.partial(fan_out, 100), 101),
+    "sequential 1k": (functools.partial(sequential, 1_000), 1_000),
+    "gather 1k": (functools.partial(fan_out, 1_000), 1_001),
+    "merge sort 500": (_sort(500), 999),
     "sequential 10k": (functools.partial(sequential, 10_000), 10_000),
     "gather 10k": (functools.partial(fan_out, 10_000), 10_001),
     "merge sort 5k": (_sort(5_000), 9_999),
@@ -94,3 +97,10 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
 
 SHARED = ("sequential 200", "merge sort 64", "merge sort 256", "gather 100")
 """The workloads that also run on the Dispatch SDK's test server."""
+
+CURVE: dict[str, tuple[str, str, str]] = {
+    "sequential": ("sequential 1k", "sequential 10k", "sequential 100k"),
+    "gather": ("gather 1k", "gather 10k", "gather 100k"),
+    "merge sort": ("merge sort 500", "merge sort 5k", "merge sort 50k"),
+}
+"""Shape -> its workloads of about 1k, 10k and 100k calls, for the cost curve."""
