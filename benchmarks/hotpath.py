@@ -1,19 +1,27 @@
-"""Profile one benchmark workload with cProfile and print where the time goes.
+"""Profile one benchmark workload and print where the time goes.
 
     python benchmarks/hotpath.py "merge sort 5k" [none|light|heavy|swarm] [--sort tottime|cumulative]
+    python benchmarks/hotpath.py "gather 100" --opcodes
 
-Besides the table of functions, it prints the number of Python-level calls
-made per simulated call: a repeatable measure of the hot path's length, which
-wall time on a noisy machine is not.
+By default it profiles with cProfile and prints the table of functions and the
+number of Python-level calls made per simulated call. With --opcodes it counts
+the bytecode instructions executed instead, per function and per simulated
+call: the same count on every machine and every run (for a given Python), so a
+change to the hot path can be measured exactly where wall time on a noisy
+machine cannot. Both measure the workload awaited inside a running simulation,
+after one untimed warm-up run, as benchmarks/run.py's in-run column does.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import collections
 import pstats
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -22,25 +30,68 @@ import workloads as wl  # noqa: E402
 import sim  # noqa: E402
 
 
+def _profile(workload: Any, calls: int, faults: str, sort: str, top: int) -> None:
+    profiler = cProfile.Profile()
+
+    async def measured() -> None:
+        await workload()
+        profiler.enable()
+        await workload()
+        profiler.disable()
+
+    sim.Simulation(seed=1, faults=faults).run(measured())
+    stats = pstats.Stats(profiler)
+    total_calls = sum(nc for _, nc, _, _, _ in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"{total_calls / calls:.1f} Python-level calls per simulated call")
+    stats.sort_stats(sort).print_stats(top)
+
+
+def _count_opcodes(workload: Any, calls: int, faults: str, top: int) -> None:
+    counts: collections.Counter[str] = collections.Counter()
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        code = frame.f_code
+        where = f"{Path(code.co_filename).name}:{code.co_firstlineno}:{code.co_name}"
+
+        def count(frame: FrameType, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                counts[where] += 1
+            return count
+
+        return count
+
+    async def measured() -> None:
+        await workload()
+        sys.settrace(trace)
+        try:
+            await workload()
+        finally:
+            sys.settrace(None)
+
+    sim.Simulation(seed=1, faults=faults).run(measured())
+    total = sum(counts.values())
+    print(f"{total / calls:.0f} bytecode instructions per simulated call ({total} in all)")
+    print(f"{'per call':>9}  function")
+    for where, n in counts.most_common(top):
+        print(f"{n / calls:9.1f}  {where}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", choices=sorted(wl.WORKLOADS))
     parser.add_argument("faults", nargs="?", default="none")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--opcodes", action="store_true", help="count bytecode instructions")
     args = parser.parse_args()
 
     workload, calls = wl.WORKLOADS[args.workload]
-    simulation = sim.Simulation(seed=1, faults=args.faults)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    simulation.run(workload())
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    total_calls = sum(nc for _, nc, _, _, _ in stats.stats.values())  # type: ignore[attr-defined]
-    print(f"{args.workload} ({calls} calls, faults {args.faults}): "
-          f"{total_calls / calls:.1f} Python-level calls per simulated call")
-    stats.sort_stats(args.sort).print_stats(args.top)
+    print(f"{args.workload} ({calls} calls, faults {args.faults}):", end=" ")
+    if args.opcodes:
+        _count_opcodes(workload, calls, args.faults, args.top)
+    else:
+        _profile(workload, calls, args.faults, args.sort, args.top)
     return 0
 
 
