@@ -207,18 +207,28 @@ class _Group(_Waiter):
     errors: list[BaseException | None]
     remaining: int
     done: bool = False
+    # Whether the first value (race, any) or the first error (race, gather)
+    # settles the group.
+    first_value_wins: bool = attrs.field(init=False)
+    first_error_wins: bool = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.first_value_wins = self.mode in ("race", "any")
+        self.first_error_wins = self.mode != "any"
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         if self.done:
             return  # a late sibling: its outcome no longer matters
         self.remaining -= 1
-        mode = self.mode
-        if mode == "race" or (mode == "any" and ok) or (mode in ("gather", "all") and not ok):
-            self._resolve(ok, value)
-        elif ok:
+        if ok:
+            if self.first_value_wins:
+                self._resolve(True, value)
+                return
             self.values[index] = value
             if self.remaining == 0:
                 self._resolve(True, self.values)
+        elif self.first_error_wins:
+            self._resolve(False, value)
         else:  # any: remember the error, fail once all failed
             self.errors[index] = value
             if self.remaining == 0:
