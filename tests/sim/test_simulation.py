@@ -69,6 +69,27 @@ def test_call_returns_value_and_trace_has_outcome(serve: Callable[..., str]) -> 
     assert simulation.trace[-1].status == "OK"
 
 
+def test_call_result_returns_values_and_errors_without_raising(serve: Callable[..., str]) -> None:
+    def fail(inp: Input) -> Output:
+        return Output.error(Error.from_exception(ValueError("bad"), Status.INVALID_ARGUMENT))
+
+    url = serve(double=value_of(lambda x: 2 * x), fail=fail)
+
+    async def main() -> Any:
+        simulation = sim.current()
+        ok = await simulation.call_result(Call("double", Arguments((21,)), url))
+        failed = await simulation.call_result(Call("fail", Arguments(), url))
+        with pytest.raises(TypeError, match="calls\\[0\\] is a str, not a Call"):
+            await simulation.call_result("double")  # type: ignore[arg-type]
+        return ok, failed
+
+    ok, failed = Simulation(faults="none").run(main())
+    assert (ok.output, ok.error, ok.dispatch_id) == (42, None, "d1")
+    assert failed.output is None and failed.dispatch_id == "d2"
+    assert failed.error.status is Status.INVALID_ARGUMENT
+    assert isinstance(failed.error.value, ValueError) and str(failed.error.value) == "bad"
+
+
 def test_temporary_errors_retry_on_the_virtual_clock(serve: Callable[..., str]) -> None:
     attempts = []
 
