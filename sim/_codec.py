@@ -52,7 +52,7 @@ import cbor2
 
 from ._protocol import Arguments
 
-__all__ = ["SerializationError", "dumps", "freeze", "frozen_bytes", "loads", "same", "thaw", "thaw_arguments"]
+__all__ = ["SerializationError", "dumps", "freeze", "frozen_bytes", "loads", "same", "thaw"]
 
 
 class SerializationError(TypeError):
@@ -790,23 +790,30 @@ def loads(data: bytes) -> object:
 
 # --- frozen values: the form values take inside the service -----------------
 #
-# Most values crossing a call are a few ints or strs. Encoding those to CBOR
-# and back only to get a private copy of something immutable costs more than
-# the rest of a call, so the service keeps them as they are and encodes only
-# what could be shared by reference. The result is the same as a round trip
-# through dumps/loads: the same value, type and errors.
+# Most values crossing a call are a few ints or strs, or a list of them.
+# Encoding those to CBOR and back only to get a private copy costs more than
+# the rest of a call, so the service keeps immutable values as they are,
+# copies flat lists and encodes only the rest. The result is the same as a
+# round trip through dumps/loads: the same value, types and errors.
 
 _ATOMS = frozenset({type(None), bool, int, str})
 
 
+class _FrozenList(tuple):
+    """A list whose items are all atoms other than floats; it thaws as a new list."""
+
+    __slots__ = ()
+
+
 class _FrozenArguments:
-    """Arguments whose positional and keyword values are all immutable atoms."""
+    """Arguments whose values are all atoms, or (positional only) flat lists of them."""
 
-    __slots__ = ("args", "kwargs")
+    __slots__ = ("args", "kwargs", "flat")
 
-    def __init__(self, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> None:
+    def __init__(self, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...], flat: bool) -> None:
         self.args = args
         self.kwargs = kwargs
+        self.flat = flat  # no _FrozenList among the args
 
 
 def _is_atom(value: object) -> bool:
@@ -815,33 +822,64 @@ def _is_atom(value: object) -> bool:
     return cls in _ATOMS or (cls is float and value == value)
 
 
+def _flat_items(value: list[Any] | tuple[Any, ...]) -> bool:
+    # One pass in C; floats are left to CBOR (NaN).
+    return _ATOMS.issuperset(map(type, value))
+
+
 def freeze(value: object, *, where: str = "value") -> object:
     """The service's private, immutable form of *value*; see :func:`thaw`.
 
-    Atoms (None, bool, int, str, a float that is not NaN) stay as they are,
-    Arguments made of atoms become a small record, and everything else is
+    Atoms (None, bool, int, str, a float that is not NaN) and tuples of atoms
+    other than floats stay as they are, such lists are kept as tuples,
+    Arguments made of those become a small record, and everything else is
     encoded by :func:`dumps`, whose errors it raises.
     """
     cls = type(value)
     if cls in _ATOMS or (cls is float and value == value):
         return value
     if cls is Arguments:
-        args = value.args  # type: ignore[attr-defined]
-        kwargs = value.kwargs  # type: ignore[attr-defined]
-        if type(args) is tuple and type(kwargs) is dict:
+        args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
+        if type(kwargs) is dict and not kwargs and type(args) is tuple:
+            # The commonest input of all, checked here without another call.
             for arg in args:
-                if not _is_atom(arg):
+                kind = type(arg)
+                if kind not in _ATOMS and (kind is not float or arg != arg):
                     break
             else:
-                if not kwargs:
-                    return _FrozenArguments(args, ())
-                items = tuple(kwargs.items())
-                for key, arg in items:
-                    if type(key) is not str or not _is_atom(arg):
-                        break
-                else:
-                    return _FrozenArguments(args, items)
+                return _FrozenArguments(args, (), True)
+        frozen = _freeze_arguments(args, kwargs)
+        if frozen is not None:
+            return frozen
+    elif cls is list:
+        if _flat_items(value):  # type: ignore[arg-type]
+            return _FrozenList(value)  # type: ignore[arg-type]
+    elif cls is tuple:
+        if _flat_items(value):  # type: ignore[arg-type]
+            return value
     return dumps(value, where=where)
+
+
+def _freeze_arguments(args: Any, kwargs: Any) -> _FrozenArguments | None:
+    if type(args) is not tuple or type(kwargs) is not dict:
+        return None
+    flat = True
+    for arg in args:
+        kind = type(arg)
+        if kind in _ATOMS or (kind is float and arg == arg):
+            continue
+        if kind is not list or not _flat_items(arg):
+            return None
+        flat = False
+    if not flat:
+        args = tuple(_FrozenList(a) if type(a) is list else a for a in args)
+    if not kwargs:
+        return _FrozenArguments(args, (), flat)
+    items = tuple(kwargs.items())
+    for key, arg in items:
+        if type(key) is not str or not _is_atom(arg):
+            return None
+    return _FrozenArguments(args, items, flat)
 
 
 def thaw(frozen: object) -> Any:
@@ -849,19 +887,14 @@ def thaw(frozen: object) -> Any:
     cls = type(frozen)
     if cls is bytes:
         return loads(frozen)  # type: ignore[arg-type]
+    if cls is _FrozenList:
+        return list(frozen)  # type: ignore[call-overload]
     if cls is _FrozenArguments:
-        return Arguments(frozen.args, dict(frozen.kwargs))  # type: ignore[attr-defined]
+        args = frozen.args  # type: ignore[attr-defined]
+        if not frozen.flat:  # type: ignore[attr-defined]
+            args = tuple(list(a) if type(a) is _FrozenList else a for a in args)
+        return Arguments(args, dict(frozen.kwargs))  # type: ignore[attr-defined]
     return frozen
-
-
-def thaw_arguments(frozen: object) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    """The (args, kwargs) of frozen Arguments, fresh; None if it holds something else."""
-    if type(frozen) is _FrozenArguments:
-        return frozen.args, dict(frozen.kwargs)
-    value = thaw(frozen)
-    if type(value) is not Arguments:
-        return None
-    return tuple(value.args), dict(value.kwargs)
 
 
 def frozen_bytes(frozen: object) -> bytes:
@@ -879,7 +912,11 @@ def same(a: object, b: object) -> bool:
     if kind is bytes:
         return a == b
     if kind is _FrozenArguments:
+        if not (a.flat and b.flat):  # type: ignore[attr-defined]
+            return frozen_bytes(a) == frozen_bytes(b)
         return _same_atoms(a.args, b.args) and _same_items(a.kwargs, b.kwargs)  # type: ignore[attr-defined]
+    if kind is tuple or kind is _FrozenList:
+        return _same_atoms(a, b)  # type: ignore[arg-type]
     return _same_atom(a, b)
 
 

@@ -1053,20 +1053,31 @@ def test_frozen_atom_arguments_thaw_with_their_own_kwargs_dict() -> None:
     first = _codec.thaw(frozen)
     first.kwargs["k"] = "changed"
     assert _codec.thaw(frozen).kwargs == {"k": "v"}
-    args, kwargs = _codec.thaw_arguments(frozen)  # type: ignore[misc]
-    kwargs["k"] = "again"
-    assert _codec.thaw_arguments(frozen) == ((1,), {"k": "v"})
 
 
-def test_thaw_arguments_of_other_values() -> None:
-    assert _codec.thaw_arguments(_codec.freeze(Arguments(([1],), {}))) == (([1],), {})
-    assert _codec.thaw_arguments(_codec.freeze(5)) is None
-    assert _codec.thaw_arguments(_codec.freeze([1])) is None
+def test_frozen_flat_lists_thaw_as_fresh_lists() -> None:
+    items = [1, "a", None, True]
+    for value in (items, Arguments((items, 2), {})):
+        frozen = _codec.freeze(value)
+        assert type(frozen) is not bytes  # kept as items, not encoded
+        first = _codec.thaw(frozen)
+        (first if isinstance(first, list) else first.args[0]).append("more")
+        items.append("later")
+        again = _codec.thaw(frozen)
+        assert (again if isinstance(again, list) else again.args[0]) == [1, "a", None, True]
+        items.pop()
 
 
 def test_freeze_raises_what_dumps_raises() -> None:
     lock = threading.Lock()
-    for value in (lock, Arguments((lock,), {}), Arguments((1,), {"k": lock})):
+    for value in (
+        lock,
+        Arguments((lock,), {}),
+        Arguments((1,), {"k": lock}),
+        Arguments((1,), None),  # type: ignore[arg-type]
+        Arguments(([1],), None),  # type: ignore[arg-type]
+        [1, lock],
+    ):
         with pytest.raises(SerializationError) as frozen:
             _codec.freeze(value, where="argument")
         with pytest.raises(SerializationError) as dumped:
@@ -1078,7 +1089,10 @@ TRICKY = [0, 1, -1, True, False, None, 0.0, -0.0, 1.0, math.nan, "", "1", b"1", 
           [1], (1,), Arguments((1,), {}), Arguments((1.0,), {}), Arguments((True,), {}),
           Arguments([1], {}), Arguments((-0.0,), {}), Arguments((0.0,), {}),  # type: ignore[arg-type]
           Arguments((), {"k": 1}), Arguments((), {"k": 1.0}), Arguments((), {"j": 1}),
-          Arguments((1,), {"k": [1]}), Arguments((1, 2), {}), Arguments((math.nan,), {})]
+          Arguments((1,), {"k": [1]}), Arguments((1, 2), {}), Arguments((math.nan,), {}),
+          [True], [1.0], [1, "a"], [], (), (True,), (1.0,), ([1],), Arguments(([1],), {}),
+          Arguments(([True],), {}), Arguments(([1.0],), {}), Arguments(((1,),), {}),
+          Arguments(([1], 2), {}), Arguments(([], 2), {}), Arguments(([1],), {"k": 1})]
 
 
 def test_same_compares_frozen_values_as_their_encodings() -> None:
