@@ -79,7 +79,7 @@ class _Record:
         "id", "function", "endpoint", "input", "parent", "correlation_id", "caller_id",
         "root_id", "created", "attempt", "failures", "step_start", "state", "outcome",
         "waiters", "first_call", "coroutine_state", "min_results", "max_results",
-        "poll_generation", "outstanding", "ready", "batch", "poll_error", "journal",
+        "poll_generation", "outstanding", "ready", "taken", "batch", "poll_error", "journal",
     )  # fmt: skip
 
     def __init__(
@@ -116,6 +116,10 @@ class _Record:
         self.poll_generation = 0
         self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
         self.ready: list[tuple[Any, ...]] = []  # children done, waiting for a resume
+        # The prefix of `ready` already handed over: a big fan-out takes a
+        # few results at a time, and deleting each batch from the front of
+        # the list would cost its whole length every time.
+        self.taken = 0
         self.batch: tuple[tuple[Any, ...], ...] | None = None  # the resume being attempted
         self.poll_error: Error | None = None
         self.journal: list[_Entry] = []
@@ -317,18 +321,27 @@ class Service:
         )
 
     def _take_batch(self, rec: _Record) -> tuple[tuple[Any, ...], ...]:
-        ready = rec.ready
-        start, size = 0, min(rec.max_results, len(ready))
-        shuffle = self.decisions.reorder(len(ready)) if self._faults else None
+        ready, taken = rec.ready, rec.taken
+        available = len(ready) - taken
+        start, size = 0, min(rec.max_results, available)
+        shuffle = self.decisions.reorder(available) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
-            size = min(shuffle[1], size, len(ready) - start)
-        if start == 0 and size == len(ready):
-            batch = tuple(ready)
+            size = min(shuffle[1], size, available - start)
+        if start == 0 and size == available:
+            batch = tuple(ready[taken:])
             ready.clear()
-        else:
-            batch = tuple(ready[start : start + size])
-            del ready[start : start + size]
+            rec.taken = 0
+        elif start == 0:
+            batch = tuple(ready[taken : taken + size])
+            taken += size
+            if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
+                del ready[:taken]
+                taken = 0
+            rec.taken = taken
+        else:  # out of order (a reordering fault)
+            batch = tuple(ready[taken + start : taken + start + size])
+            del ready[taken + start : taken + start + size]
         outstanding = rec.outstanding
         for raw in batch:
             outstanding.pop(raw[0], None)
@@ -435,7 +448,8 @@ class Service:
     def _maybe_resume(self, rec: _Record) -> None:
         if rec.state != "polling":
             return
-        if rec.poll_error is not None or len(rec.ready) >= min(rec.min_results, len(rec.outstanding)):
+        ready = len(rec.ready) - rec.taken
+        if rec.poll_error is not None or ready >= min(rec.min_results, len(rec.outstanding)):
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
@@ -461,6 +475,7 @@ class Service:
         rec.coroutine_state = None
         rec.outstanding = {}
         rec.ready = []
+        rec.taken = 0
         rec.journal = []
         rec.state = "scheduled"
         self.push(self._delivery_time(), self._attempt, rec)
@@ -488,6 +503,7 @@ class Service:
             rec.outstanding = {}
         if rec.ready:
             rec.ready = []
+            rec.taken = 0
         if rec.waiters:
             for task in rec.waiters:
                 trio.lowlevel.reschedule(task)
