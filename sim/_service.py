@@ -78,8 +78,7 @@ class _Record:
     __slots__ = (
         "id", "function", "endpoint", "input", "parent", "correlation_id", "caller_id",
         "root_id", "created", "attempt", "failures", "step_start", "state", "outcome",
-        "waiters", "first_call", "coroutine_state", "min_results", "max_results",
-        "poll_generation", "outstanding", "ready", "taken", "batch", "poll_error", "journal",
+        "waiters", "suspension",
     )  # fmt: skip
 
     def __init__(
@@ -109,11 +108,24 @@ class _Record:
         self.state = "scheduled"
         self.outcome: _RawOutcome | None = None
         self.waiters: list[trio.lowlevel.Task] = []
-        self.first_call = True
+        # Made by the function's first poll, dropped by a tail call and at the
+        # end: most calls never poll, and keep none of it.
+        self.suspension: _Suspension | None = None
+
+
+class _Suspension:
+    """What the service keeps for a call whose function has polled (its current function)."""
+
+    __slots__ = (
+        "coroutine_state", "min_results", "max_results", "generation", "outstanding",
+        "ready", "taken", "batch", "error", "journal",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
         self.coroutine_state: bytes | None = None
         self.min_results = 1
         self.max_results = 10
-        self.poll_generation = 0
+        self.generation = 0  # polls so far: a poll's timeout applies to that poll only
         self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
         self.ready: list[tuple[Any, ...]] = []  # children done, waiting for a resume
         # The prefix of `ready` already handed over: a big fan-out takes a
@@ -121,7 +133,7 @@ class _Record:
         # the list would cost its whole length every time.
         self.taken = 0
         self.batch: tuple[tuple[Any, ...], ...] | None = None  # the resume being attempted
-        self.poll_error: Error | None = None
+        self.error: Error | None = None  # why the last poll failed as a whole
         self.journal: list[_Entry] = []
 
 
@@ -207,7 +219,7 @@ class Service:
         self.records[did] = rec
         self.pending += 1
         if parent is not None:
-            parent.outstanding[call.correlation_id] = rec
+            parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
         self._event(("dispatch", now, did, rec.function, 0, None, rec.caller_id))
         if failure is not None:
             self._finish(rec, _serialization_error(failure))
@@ -263,7 +275,8 @@ class Service:
             message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
             self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
             return None
-        if rec.first_call:
+        suspension = rec.suspension
+        if suspension is None:
             # No journal: a first call has nothing to rebuild from.
             inp = Input(
                 rec.id,
@@ -275,7 +288,7 @@ class Service:
                 _codec.thaw(rec.input),
             )
         else:
-            inp = self._resume_input(rec)
+            inp = self._resume_input(rec, suspension)
         rec.state = "running"
         try:
             out = endpoint.run(rec.function, inp)
@@ -297,15 +310,15 @@ class Service:
             )
         self._completed(rec, out)
 
-    def _resume_input(self, rec: _Record) -> Input:
-        journal = Journal(rec.input, rec.journal)
+    def _resume_input(self, rec: _Record, suspension: _Suspension) -> Input:
+        journal = Journal(rec.input, suspension.journal)
         if self._faults and self.decisions.crash():
             self.lose_state(rec)
-        if rec.batch is None:
-            rec.batch = self._take_batch(rec)
-            rec.journal[-1].results = rec.batch
-            rec.journal[-1].poll_error = rec.poll_error
-        results = tuple(decode_result(r) for r in rec.batch)
+        if suspension.batch is None:
+            suspension.batch = self._take_batch(suspension)
+            suspension.journal[-1].results = suspension.batch
+            suspension.journal[-1].poll_error = suspension.error
+        results = tuple(decode_result(r) for r in suspension.batch)
         return Input(
             rec.id,
             rec.function,
@@ -314,16 +327,16 @@ class Service:
             rec.caller_id,
             rec.root_id,
             first_call=False,
-            coroutine_state=rec.coroutine_state,
+            coroutine_state=suspension.coroutine_state,
             call_results=results,
-            poll_error=rec.poll_error,
+            poll_error=suspension.error,
             journal=journal,
         )
 
-    def _take_batch(self, rec: _Record) -> tuple[tuple[Any, ...], ...]:
-        ready, taken = rec.ready, rec.taken
+    def _take_batch(self, suspension: _Suspension) -> tuple[tuple[Any, ...], ...]:
+        ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
-        start, size = 0, min(rec.max_results, available)
+        start, size = 0, min(suspension.max_results, available)
         shuffle = self.decisions.reorder(available) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
@@ -331,18 +344,18 @@ class Service:
         if start == 0 and size == available:
             batch = tuple(ready[taken:])
             ready.clear()
-            rec.taken = 0
+            suspension.taken = 0
         elif start == 0:
             batch = tuple(ready[taken : taken + size])
             taken += size
             if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
                 del ready[:taken]
                 taken = 0
-            rec.taken = taken
+            suspension.taken = taken
         else:  # out of order (a reordering fault)
             batch = tuple(ready[taken + start : taken + start + size])
             del ready[taken + start : taken + start + size]
-        outstanding = rec.outstanding
+        outstanding = suspension.outstanding
         for raw in batch:
             outstanding.pop(raw[0], None)
         return batch
@@ -409,18 +422,20 @@ class Service:
 
     def _poll(self, rec: _Record, poll: Any) -> None:
         rec.failures = 0
-        rec.batch = None
-        rec.first_call = False
-        rec.coroutine_state = poll.coroutine_state
-        rec.poll_generation += 1
-        rec.poll_error = None
+        suspension = rec.suspension
+        if suspension is None:
+            suspension = rec.suspension = _Suspension()
+        suspension.batch = None
+        suspension.coroutine_state = poll.coroutine_state
+        suspension.generation += 1
+        suspension.error = None
         ids = [c.correlation_id for c in poll.calls]
-        problem = _poll_problem(poll.calls, ids, rec.outstanding)
+        problem = _poll_problem(poll.calls, ids, suspension.outstanding)
         entry_calls: list[tuple[Any, str, object]] = []
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
-            rec.poll_error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
+            suspension.error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
             for call in poll.calls:
                 try:
                     data = _codec.freeze(call.input, where="argument")
@@ -431,25 +446,26 @@ class Service:
             for call in poll.calls:
                 child = self._admit(call, rec, None)
                 entry_calls.append((call.correlation_id, call.function, child.input))
-        rec.journal.append(_Entry(tuple(entry_calls)))
+        suspension.journal.append(_Entry(tuple(entry_calls)))
         # Children that failed at once (bad input) are already in `ready`.
-        rec.min_results = poll.min_results
-        rec.max_results = poll.max_results
+        suspension.min_results = poll.min_results
+        suspension.max_results = poll.max_results
         rec.state = "polling"
         if poll.max_wait_seconds is not None:
-            self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, rec.poll_generation))
+            self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
         self._maybe_resume(rec)
 
     def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
         rec, generation = arg
-        if rec.state == "polling" and rec.poll_generation == generation:
+        if rec.state == "polling" and rec.suspension.generation == generation:  # type: ignore[union-attr]
             self._resume(rec)
 
     def _maybe_resume(self, rec: _Record) -> None:
-        if rec.state != "polling":
+        suspension = rec.suspension
+        if rec.state != "polling" or suspension is None:
             return
-        ready = len(rec.ready) - rec.taken
-        if rec.poll_error is not None or ready >= min(rec.min_results, len(rec.outstanding)):
+        ready = len(suspension.ready) - suspension.taken
+        if suspension.error is not None or ready >= min(suspension.min_results, len(suspension.outstanding)):
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
@@ -470,13 +486,7 @@ class Service:
         rec.endpoint = call.endpoint or rec.endpoint
         rec.input = data
         rec.failures = 0
-        rec.first_call = True
-        rec.batch = None
-        rec.coroutine_state = None
-        rec.outstanding = {}
-        rec.ready = []
-        rec.taken = 0
-        rec.journal = []
+        rec.suspension = None  # the new function starts afresh; late children are ignored
         rec.state = "scheduled"
         self.push(self._delivery_time(), self._attempt, rec)
 
@@ -495,23 +505,21 @@ class Service:
         self.pending -= 1
         status = "OK" if outcome[0] == "value" else _NAMES[outcome[1][0]]
         self._event(("outcome", self.now, rec.id, rec.function, rec.attempt, status, None))
-        if rec.journal or rec.coroutine_state is not None:
+        if rec.suspension is not None:
             endpoint = _endpoints.get(rec.endpoint)
             if endpoint is not None:
                 endpoint.forget(rec.id)
-        if rec.outstanding:
-            rec.outstanding = {}
-        if rec.ready:
-            rec.ready = []
-            rec.taken = 0
+            rec.suspension = None  # late children are ignored; the journal is not needed any more
         if rec.waiters:
             for task in rec.waiters:
                 trio.lowlevel.reschedule(task)
             rec.waiters.clear()
         parent = rec.parent
-        if parent is not None and parent.outstanding.get(rec.correlation_id) is rec:
-            parent.ready.append((rec.correlation_id, rec.id, *outcome))
-            self._maybe_resume(parent)
+        if parent is not None:
+            suspension = parent.suspension
+            if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
+                suspension.ready.append((rec.correlation_id, rec.id, *outcome))
+                self._maybe_resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""

@@ -583,7 +583,7 @@ class Simulation:
         for rec in self._unfinished()[:20]:
             what = {
                 "running": "blocked in an await outside the simulation",
-                "polling": f"waiting for {len(rec.outstanding)} calls",
+                "polling": f"waiting for {len(rec.suspension.outstanding) if rec.suspension else 0} calls",
             }.get(rec.state, rec.state)
             lines.append(f"  {rec.id} {rec.function} (attempt {rec.attempt}): {what}")
         if len(lines) == 1:
