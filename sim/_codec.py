@@ -884,17 +884,22 @@ def _freeze_arguments(args: Any, kwargs: Any) -> _FrozenArguments | None:
 
 def thaw(frozen: object) -> Any:
     """A fresh copy of the value *frozen* holds (each call gets its own)."""
-    cls = type(frozen)
-    if cls is bytes:
-        return loads(frozen)  # type: ignore[arg-type]
-    if cls is _FrozenList:
-        return list(frozen)  # type: ignore[call-overload]
-    if cls is _FrozenArguments:
-        args = frozen.args  # type: ignore[attr-defined]
-        if not frozen.flat:  # type: ignore[attr-defined]
-            args = tuple(list(a) if type(a) is _FrozenList else a for a in args)
-        return Arguments(args, dict(frozen.kwargs))  # type: ignore[attr-defined]
-    return frozen
+    thaw_as = _THAWERS.get(type(frozen))
+    return frozen if thaw_as is None else thaw_as(frozen)  # atoms are their own copy
+
+
+def _thaw_arguments(frozen: _FrozenArguments) -> Arguments:
+    args = frozen.args
+    if not frozen.flat:
+        args = tuple(list(a) if type(a) is _FrozenList else a for a in args)
+    return Arguments(args, dict(frozen.kwargs))
+
+
+_THAWERS: dict[type, Callable[[Any], Any]] = {
+    bytes: loads,
+    _FrozenList: list,
+    _FrozenArguments: _thaw_arguments,
+}
 
 
 def frozen_bytes(frozen: object) -> bytes:
