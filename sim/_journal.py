@@ -77,21 +77,18 @@ def replay_steps(
 ) -> list[tuple[tuple[tuple[Any, str, object], ...], tuple[CallResult, ...] | None, Error | None]]:
     """The journal's steps as a scheduler replays them: each poll's calls as
     (correlation id, function, frozen input), with the results decoded afresh."""
-    steps = []
-    for entry in journal._entries:
-        results = None
-        if entry.results is not None:
-            results = tuple(decode_result(r) for r in entry.results)
-        steps.append((entry.calls, results, entry.poll_error))
-    return steps
+    return [(entry.calls, _decode_results(entry), entry.poll_error) for entry in journal._entries]
 
 
 def _decode_step(entry: _Entry) -> JournalStep:
-    results = None
-    if entry.results is not None:
-        results = tuple(decode_result(r) for r in entry.results)
     calls = tuple(JournalCall(c, f, _codec.frozen_bytes(i)) for c, f, i in entry.calls)
-    return JournalStep(calls, results, entry.poll_error)
+    return JournalStep(calls, _decode_results(entry), entry.poll_error)
+
+
+def _decode_results(entry: _Entry) -> tuple[CallResult, ...] | None:
+    if entry.results is None:
+        return None
+    return tuple(decode_result(r) for r in entry.results)
 
 
 def decode_result(raw: tuple[Any, ...]) -> CallResult:
