@@ -26,9 +26,8 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
-from sim import TIMER_FUNCTION, Call, CallResult, Error, Output, Status
-from sim import _codec
-from sim._journal import Journal, replay_steps
+from sim import Call, CallResult, Error, Output, SerializationError, Status
+from sim.lowlevel import TIMER_FUNCTION, Journal, freeze, replay_steps, same, thaw
 
 from ._status import _output_types, status_for_error, status_for_output
 from .error import NonDeterminismError, exception_for_error, exception_for_status
@@ -334,10 +333,10 @@ class Frame:
             return False
         number, function, journaled = entry
         try:
-            data = _codec.freeze(call.input, where="argument")
-        except _codec.SerializationError:
+            data = freeze(call.input, where="argument")
+        except SerializationError:
             data = b""
-        if function != call.function or not _codec.same(journaled, data):
+        if function != call.function or not same(journaled, data):
             raise NonDeterminismError(
                 f"replaying {self.dispatch_id}: step {key} was {function}"
                 f"({_describe(journaled)}) in the journal, "
@@ -561,7 +560,7 @@ def _final_error(exc: BaseException) -> Output:
 
 def _describe(frozen: object) -> str:
     try:
-        value = _codec.thaw(frozen)
+        value = thaw(frozen)
     except ValueError:
         return "?"
     text = repr(value)

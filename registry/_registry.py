@@ -8,8 +8,8 @@ from types import MappingProxyType
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
-import sim
-from sim import DEFAULT_ENDPOINT, Error, Input, Output, Status
+from sim import Error, Input, Output, Status, current
+from sim.lowlevel import DEFAULT_ENDPOINT, register_endpoint, unregister_endpoint
 
 from ._client import Batch, Client
 from ._coroutine import Frame
@@ -84,7 +84,7 @@ class Registry:
         self._functions: dict[str, PrimitiveFunction] = {}
         self._server = _Endpoint(self)
         self._closed = False
-        sim.register_endpoint(self._endpoint, self._server)
+        register_endpoint(self._endpoint, self._server)
         _registries[name] = self
 
     @property
@@ -148,12 +148,12 @@ class Registry:
             # a new registry takes the same name and endpoint.
             fn._endpoint = f"{self._endpoint}#closed"
         self._functions.clear()
-        sim.unregister_endpoint(self._endpoint)
+        unregister_endpoint(self._endpoint)
         if _registries.get(self._name) is self:
             del _registries[self._name]
 
     def _frames(self) -> dict[str, Frame]:
-        return sim.current().memory(self._endpoint)
+        return current().memory(self._endpoint)
 
     def __repr__(self) -> str:
         return f"Registry(name={self._name!r}, endpoint={self._endpoint!r})"

@@ -17,7 +17,7 @@ import ssl
 from typing import Any, Callable, Union
 
 from registry.error import DispatchError
-from sim._status import Status
+from sim import Status
 
 __all__ = [
     "status_for_error",

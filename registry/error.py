@@ -15,7 +15,7 @@ They are ordinary exception classes: every one can be built with no argument
 or with a message (or any positional arguments, as ``Exception`` allows), so
 they pickle and cross call boundaries like builtin exceptions.
 
-A subclass may set its own ``status`` (a :class:`~sim._status.Status`); a
+A subclass may set its own ``status`` (a :class:`~sim.Status`); a
 subclass that does not inherits its parent's. The base :class:`DispatchError`
 has ``PERMANENT_ERROR``, since an error that names no more precise category
 must not be retried.
@@ -26,8 +26,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, ClassVar
 
-from sim._protocol import Error
-from sim._status import Status
+from sim import Error, Status
 
 __all__ = [
     "DispatchError",

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
-from sim._config import overrides
+from sim.lowlevel import overrides
 
 from ._registry import Registry
 

@@ -1,0 +1,39 @@
+"""The public interface for endpoint authors and test runners, like `trio.lowlevel`.
+
+`registry` is built on these names and on `sim`'s, and on nothing private:
+an endpoint that serves calls (`Endpoint`, `register_endpoint`), the journal
+a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
+values crossing a call (`freeze`, `thaw`, `same`), and the run-wide
+overrides a test runner sets (`overrides`). Names here may change more often
+than `sim`'s; users writing tests never need them.
+"""
+
+from __future__ import annotations
+
+from ._codec import freeze, same, thaw
+from ._config import RunOverrides, overrides
+from ._journal import Journal, JournalCall, JournalStep, replay_steps
+from ._service import (
+    DEFAULT_ENDPOINT,
+    TIMER_FUNCTION,
+    Endpoint,
+    register_endpoint,
+    unregister_endpoint,
+)
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "TIMER_FUNCTION",
+    "Endpoint",
+    "Journal",
+    "JournalCall",
+    "JournalStep",
+    "RunOverrides",
+    "freeze",
+    "overrides",
+    "register_endpoint",
+    "replay_steps",
+    "same",
+    "thaw",
+    "unregister_endpoint",
+]
