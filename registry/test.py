@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
-from sim.lowlevel import overrides
+from sim.lowlevel import SimulationTest, mark_test, overrides, run_seed, test_id_of
 
 from ._registry import Registry
 
@@ -67,34 +67,28 @@ def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
 
 
 def _run_seeds(
-    fn: Callable[..., Coroutine[Any, Any, Any]],
+    test: SimulationTest,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    seeds: list[int],
-    options: dict[str, Any],
 ) -> None:
     forced = overrides
+    seeds: Iterable[int] = test.seeds
     if forced.seed is not None:
         seeds = [forced.seed]
     elif forced.seeds is not None:
-        seeds = list(range(forced.seeds))
-    faults = forced.faults or _faults(options.pop("faults", None))
-    options.pop("faults", None)
-    test_id = f"{inspect.getsourcefile(fn) or fn.__module__}::{fn.__qualname__}"
+        seeds = range(forced.seeds)
+    faults = forced.faults or _faults(test.faults)
+    test_id = test_id_of(test.function)
     for seed in seeds:
-        simulation = Simulation(seed=seed, faults=faults, test_id=test_id, **options)
-        try:
-            simulation.run(fn(*args, **kwargs))
-        except BaseException as exc:
-            if not isinstance(exc, Exception):
-                raise
-            exc.__dispatch_sim__ = simulation  # type: ignore[attr-defined]
-            exc.add_note(
-                f"dispatch-sim: failed with seed={seed} faults={simulation.faults.name} "
-                f"digest={simulation.trace.digest()[:16]}\n"
-                f"faults injected:\n{simulation.trace.describe_faults()}"
-            )
-            raise
+        outcome = run_seed(
+            functools.partial(test.function, *args, **kwargs),
+            seed=seed,
+            faults=faults,
+            test_id=test_id,
+            options=test.options,
+        )
+        if outcome.error is not None:
+            raise outcome.error
 
 
 def _decorator(
@@ -103,27 +97,27 @@ def _decorator(
     seeds: Iterable[int] | None,
     options: dict[str, Any],
 ) -> Any:
-    chosen = _seeds(seed, seeds)
+    chosen = tuple(_seeds(seed, seeds))
+    faults = options.pop("faults", None)
 
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
             raise TypeError(f"{f.__qualname__} must be an async function (async def)")
-        return _wrap(f, chosen, dict(options))
+        return _wrap(SimulationTest(f, chosen, faults, options))
 
     return decorate if fn is None else decorate(fn)
 
 
-def _wrap(f: Callable[..., Any], seeds: list[int], options: dict[str, Any]) -> Callable[..., None]:
-    @functools.wraps(f)
+def _wrap(spec: SimulationTest) -> Callable[..., None]:
+    @functools.wraps(spec.function)
     def test(*args: Any, **kwargs: Any) -> None:
-        _run_seeds(f, args, kwargs, seeds, dict(options))
+        _run_seeds(spec, args, kwargs)
 
     # The test takes the coroutine's parameters, so that pytest fixtures and
     # Hypothesis's @given fill them as they would for any test function.
     del test.__wrapped__
-    test.__signature__ = inspect.signature(f)  # type: ignore[attr-defined]
-    test.__dispatch_sim_test__ = f  # type: ignore[attr-defined]
-    test.__dispatch_sim_options__ = options  # type: ignore[attr-defined]
+    test.__signature__ = inspect.signature(spec.function)  # type: ignore[attr-defined]
+    mark_test(test, spec)
     return test
 
 

@@ -7,21 +7,14 @@ a replay that diverges from its trace exits with 1.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
+from ._runner import LoadTestError, load_test, run_seed
 from ._simulation import Simulation
 from ._trace import Event, Trace
 
 __all__ = ["main"]
-
-
-class _Failure(Exception):
-    """A one-line reason to stop."""
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
@@ -44,7 +37,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
                 sys.stderr.close()
             return 0
         return _replay(trace)
-    except (_Failure, ValueError) as exc:
+    except ValueError as exc:  # LoadTestError too: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -64,62 +57,15 @@ def _show(trace: Trace) -> str:
     return "\n".join(lines)
 
 
-def _load_test(test_id: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
-    if not isinstance(test_id, str) or "::" not in test_id:
-        raise _Failure(f"the trace names no test to replay (test id {test_id!r})")
-    file, _, qualname = test_id.rpartition("::")
-    path = Path(file)
-    if not path.is_file():
-        raise _Failure(f"the recorded test file {file!r} does not exist here")
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location(f"_dispatch_sim_replay_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise _Failure(f"cannot import {file!r}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    owner: Any = module
-    parts = qualname.split(".")
-    for part in parts:
-        owner_next = getattr(owner, part, None)
-        if owner_next is None:
-            raise _Failure(f"{file!r} has no {qualname!r}")
-        if inspect.isclass(owner_next) and part != parts[-1]:
-            owner = owner_next
-            continue
-        owner = owner_next
-    coroutine_function = getattr(owner, "__dispatch_sim_test__", None)
-    if coroutine_function is None:
-        raise _Failure(f"{qualname!r} is not a registry.test function or method")
-    options = dict(getattr(owner, "__dispatch_sim_options__", {}))
-    options.pop("faults", None)
-    args: tuple[Any, ...] = ()
-    if len(parts) > 1:
-        cls = getattr(module, parts[0])
-        args = (cls(),)
-    required = [
-        p.name
-        for p in list(inspect.signature(coroutine_function).parameters.values())[len(args):]
-        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
-    if required:
-        raise _Failure(
-            f"{qualname!r} takes parameters ({', '.join(required)}): fixtures or drawn values "
-            "that only pytest can supply; replay it with the pytest command its failure printed"
-        )
-    return coroutine_function, args, options
-
-
 def _replay(trace: Trace) -> int:
-    test, args, options = _load_test(trace.header.get("test_id"))
-    simulation = Simulation.from_trace(trace, **options)
-    error: BaseException | None = None
-    try:
-        simulation.run(test(*args))
-    except Exception as exc:  # the recorded run usually failed; so may this one
-        error = exc
-    recorded, replayed = list(trace), list(simulation.trace)
+    loaded = load_test(trace.header.get("test_id"))
+    main = loaded.make_main()
+    options = dict(loaded.test.options)
+    run = run_seed(main, simulation=Simulation.from_trace(trace, **options))
+    error = run.error
+    recorded, replayed = list(trace), list(run.simulation.trace)
     outcome = "passed" if error is None else f"failed: {type(error).__name__}: {error}"
-    if simulation.trace.digest() == trace.digest():
+    if run.digest == trace.digest():
         print(f"replayed {len(replayed)} events, same digest {trace.digest()[:16]}; the test {outcome}")
         return 0
     print(f"the replay diverged from the trace; the test {outcome}")

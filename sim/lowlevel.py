@@ -3,8 +3,10 @@
 `registry` is built on these names and on `sim`'s, and on nothing private:
 an endpoint that serves calls (`Endpoint`, `register_endpoint`), the journal
 a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
-values crossing a call (`freeze`, `thaw`, `same`), and the run-wide
-overrides a test runner sets (`overrides`). Names here may change more often
+values crossing a call (`freeze`, `thaw`, `same`), the run-wide
+overrides a test runner sets (`overrides`), and the one seed runner that
+registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
+`load_test`, `run_seed`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -13,6 +15,19 @@ from __future__ import annotations
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
+from ._runner import (
+    LoadedTest,
+    SeedRun,
+    SimulationTest,
+    LoadTestError,
+    failure_of,
+    failure_signature,
+    load_test,
+    mark_test,
+    run_seed,
+    simulation_test,
+    test_id_of,
+)
 from ._service import (
     DEFAULT_ENDPOINT,
     TIMER_FUNCTION,
@@ -26,14 +41,25 @@ __all__ = [
     "TIMER_FUNCTION",
     "Endpoint",
     "Journal",
+    "LoadedTest",
     "JournalCall",
     "JournalStep",
     "RunOverrides",
+    "SeedRun",
+    "SimulationTest",
+    "LoadTestError",
+    "failure_of",
+    "failure_signature",
     "freeze",
+    "load_test",
+    "mark_test",
     "overrides",
     "register_endpoint",
     "replay_steps",
+    "run_seed",
     "same",
+    "simulation_test",
+    "test_id_of",
     "thaw",
     "unregister_endpoint",
 ]

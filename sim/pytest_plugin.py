@@ -24,6 +24,7 @@ import pytest
 
 from ._config import overrides
 from ._faults import FaultProfile
+from ._runner import failure_of
 from ._simulation import Simulation
 
 __all__: list[str] = []
@@ -71,8 +72,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.when != "call" or not report.failed or call.excinfo is None:
         return
-    simulation = getattr(call.excinfo.value, "__dispatch_sim__", None)
-    if not isinstance(simulation, Simulation):
+    simulation = failure_of(call.excinfo.value)
+    if simulation is None:
         return
     text = _failure_text(item, simulation)
     longrepr = report.longrepr

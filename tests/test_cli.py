@@ -45,7 +45,9 @@ def recorded_failure(test: Any) -> Simulation:
     return simulation
 
 
-def cli(*args: str, env: dict[str, str] | None = None, script: bool = False) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, script: bool = False, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = [str(SCRIPT)] if script else [sys.executable, "-m", "sim"]
     return subprocess.run(
         [*argv, *args],
@@ -53,6 +55,7 @@ def cli(*args: str, env: dict[str, str] | None = None, script: bool = False) -> 
         text=True,
         env=dict(os.environ, **(env or {})),
         timeout=120,
+        cwd=cwd,
     )
 
 
@@ -295,6 +298,7 @@ def test_replay_of_a_test_that_takes_fixtures(tmp_path: Path, good_trace: Trace)
         "    assert False\n"
     )
     path = with_header(good_trace, tmp_path, "fixture", test_id=f"{program}::test_with_fixture")
-    line = assert_one_line_error(cli("replay", str(path)))
+    # Replay imports only files inside the current directory: run it from the program's.
+    line = assert_one_line_error(cli("replay", str(path), cwd=tmp_path))
     assert "takes parameters (tmp_path)" in line
     assert "replay it with the pytest command" in line
