@@ -21,6 +21,7 @@ from ._service import (
 )
 from ._simulation import DEFAULT_SEED, Simulation, current, now
 from ._status import Status
+from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
 from ._trace import Event, Trace
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Endpoint",
     "Error",
     "Event",
+    "FailureGroup",
     "FaultProfile",
     "Input",
     "Journal",
@@ -45,13 +47,16 @@ __all__ = [
     "LivelockError",
     "Output",
     "RetryPolicy",
+    "SeedRecord",
     "SerializationError",
     "Simulation",
     "SimulationError",
     "Status",
+    "SweepResult",
     "Trace",
     "current",
     "now",
     "register_endpoint",
+    "sweep",
     "unregister_endpoint",
 ]

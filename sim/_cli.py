@@ -1,4 +1,4 @@
-"""The command line: ``python -m sim show FILE`` and ``python -m sim replay FILE``.
+"""The command line: ``python -m sim show FILE``, ``replay FILE`` and ``sweep TARGET``.
 
 Bad arguments and bad files end with a one-line error and exit status 2;
 a replay that diverges from its trace exits with 1.
@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._runner import LoadTestError, load_test, run_seed
+from . import _sweep_cli
+from ._runner import load_test, run_seed
 from ._simulation import Simulation
 from ._trace import Event, Trace
 
@@ -27,7 +28,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     show.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
     replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
     replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    _sweep_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return _sweep_cli.run(args)
     try:
         trace = Trace.load(args.file)
         if args.command == "show":

@@ -1,0 +1,488 @@
+"""Seed sweeps: run one simulation test under many seeds, on many cores or a Dask cluster.
+
+`sweep(target, seeds=...)` loads the test by id (`sim._runner.load_test`),
+hands the seeds to workers in batches through any
+`concurrent.futures.Executor` (a local process pool by default; Dask's
+``Client.get_executor()`` is the same code path), and gathers one
+`SeedRecord` per seed. Failures are grouped by signature; each group keeps its
+count and smallest seed. Workers send back only small records: the trace of a
+group's smallest seed is made again by the caller (the run is deterministic),
+so nothing large crosses a process boundary. A worker that dies takes only its
+batch with it: the batch is re-run seed by seed to find the seed that kills
+it, which is reported as a failure of its own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._faults import FaultProfile
+from ._runner import LoadedTest, load_test, run_seed
+
+__all__ = ["FailureGroup", "SeedRecord", "SweepResult", "check_determinism", "first_difference", "run_batch", "sweep"]
+
+_CRASH_SIGNATURE = "worker process died"
+
+
+@attrs.frozen
+class SeedRecord:
+    """What one seed of a sweep did: small, plain data that crosses processes.
+
+    `faults` counts the injected faults by kind; `error` is the failure's
+    ``Type: message`` line and `traceback` its formatted traceback (both empty
+    when the seed passed); `seconds` is wall time, for information only.
+    """
+
+    seed: int
+    ok: bool
+    digest: str
+    seconds: float
+    signature: str | None = None
+    error: str = ""
+    traceback: str = ""
+    faults: tuple[tuple[str, int], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The line written to results.jsonl."""
+        return {
+            "seed": self.seed,
+            "ok": self.ok,
+            "digest": self.digest,
+            "seconds": round(self.seconds, 6),
+            "signature": self.signature,
+        }
+
+
+@attrs.frozen
+class FailureGroup:
+    """Failing seeds that share a signature: the same bug, most likely."""
+
+    signature: str
+    seeds: tuple[int, ...]
+    error: str
+    traceback: str
+
+    @property
+    def count(self) -> int:
+        """How many seeds failed this way."""
+        return len(self.seeds)
+
+    @property
+    def smallest_seed(self) -> int:
+        """The seed to replay first."""
+        return min(self.seeds)
+
+
+@attrs.frozen
+class SweepResult:
+    """The outcome of a sweep: every seed's record, the failures grouped, the rate."""
+
+    target: str
+    faults: str
+    records: tuple[SeedRecord, ...]
+    seconds: float
+    interrupted: bool = False
+    stopped_early: str | None = None
+
+    @property
+    def runs(self) -> int:
+        """Seeds run."""
+        return len(self.records)
+
+    @property
+    def failures(self) -> int:
+        """Seeds that failed."""
+        return sum(1 for r in self.records if not r.ok)
+
+    @property
+    def groups(self) -> list[FailureGroup]:
+        """Failures grouped by signature, the most frequent first (then by smallest seed)."""
+        found: dict[str, list[SeedRecord]] = {}
+        for record in self.records:
+            if not record.ok:
+                found.setdefault(record.signature or "?", []).append(record)
+        groups = [
+            FailureGroup(
+                signature,
+                tuple(sorted(r.seed for r in records)),
+                min(records, key=lambda r: r.seed).error,
+                min(records, key=lambda r: r.seed).traceback,
+            )
+            for signature, records in found.items()
+        ]
+        return sorted(groups, key=lambda g: (-g.count, g.smallest_seed))
+
+    @property
+    def seeds_per_second(self) -> float:
+        """Throughput over the whole sweep."""
+        return self.runs / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def faults_by_kind(self) -> dict[str, int]:
+        """Faults injected over all seeds, by kind."""
+        total: dict[str, int] = {}
+        for record in self.records:
+            for kind, count in record.faults:
+                total[kind] = total.get(kind, 0) + count
+        return dict(sorted(total.items()))
+
+    @property
+    def ok(self) -> bool:
+        """Whether every seed passed (and the sweep was not interrupted)."""
+        return self.failures == 0
+
+    def summary_line(self) -> str:
+        """``sweep: N seeds, F failed in G groups, S seeds/s``."""
+        return (
+            f"sweep: {self.runs} seeds, {self.failures} failed in {len(self.groups)} groups, "
+            f"{self.seeds_per_second:,.0f} seeds/s"
+        )
+
+
+# -- the worker side ---------------------------------------------------------------------
+
+_loaded: dict[tuple[str, str], LoadedTest] = {}
+
+
+def _load(test_id: str, root: str) -> LoadedTest:
+    key = (test_id, root)
+    if key not in _loaded:
+        _loaded[key] = load_test(test_id, root=Path(root))
+    return _loaded[key]
+
+
+def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedRecord:
+    import traceback
+
+    start = time.perf_counter()
+    run = run_seed(
+        loaded.make_main(),
+        seed=seed,
+        faults=faults,
+        test_id=loaded.test_id,
+        options=loaded.test.options,
+    )
+    seconds = time.perf_counter() - start
+    counts: dict[str, int] = {}
+    for event in run.simulation.trace.faults():
+        counts[str(event.detail)] = counts.get(str(event.detail), 0) + 1
+    error = run.error
+    return SeedRecord(
+        seed=seed,
+        ok=error is None,
+        digest=run.digest,
+        seconds=seconds,
+        signature=run.signature,
+        error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
+        traceback="" if error is None else "".join(traceback.format_exception(error))[-8000:],
+        faults=tuple(sorted(counts.items())),
+    )
+
+
+def run_batch(test_id: str, root: str, seeds: Sequence[int], faults: str | FaultProfile) -> list[SeedRecord]:
+    """Run `seeds` of the test in this process (the task a sweep sends to a worker)."""
+    loaded = _load(test_id, root)
+    return [_run_one(loaded, seed, faults) for seed in seeds]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# -- the parent side ---------------------------------------------------------------------
+
+
+class _Batches:
+    """Seeds cut into tasks sized by how long a seed takes: the first tasks are small, so
+    that a slow test shows progress (and a Ctrl-C loses little) early, then each task aims
+    at about a second of work, 10 to 2,000 seeds, so per-task overhead vanishes."""
+
+    def __init__(self, seeds: Sequence[int], size: int | None) -> None:
+        self.seeds = list(seeds)
+        self.next = 0
+        self.fixed = size
+        self.seconds = 0.0
+        self.done = 0
+
+    def __bool__(self) -> bool:
+        return self.next < len(self.seeds)
+
+    def take(self) -> list[int]:
+        size = self.fixed or self._size()
+        batch = self.seeds[self.next : self.next + size]
+        self.next += len(batch)
+        return batch
+
+    def push_front(self, batches: Iterable[Sequence[int]]) -> None:
+        front = [s for b in batches for s in b]
+        self.seeds[self.next : self.next] = front
+
+    def measured(self, record: SeedRecord) -> None:
+        self.seconds += record.seconds
+        self.done += 1
+
+    def _size(self) -> int:
+        if self.done < 10:
+            return 10
+        per_seed = self.seconds / self.done
+        return max(10, min(2_000, int(1.0 / per_seed) if per_seed > 0 else 2_000))
+
+
+def _resolve_faults(loaded: LoadedTest, faults: str | FaultProfile | None) -> str | FaultProfile:
+    chosen = faults if faults is not None else loaded.test.faults
+    if chosen is None:
+        chosen = os.environ.get("DISPATCH_SIM_FAULTS") or "light"
+    FaultProfile.coerce(chosen)  # a bad name fails here, before anything runs
+    return chosen
+
+
+def _crash_record(seed: int, exc: BaseException) -> SeedRecord:
+    return SeedRecord(
+        seed=seed,
+        ok=False,
+        digest="",
+        seconds=0.0,
+        signature=_CRASH_SIGNATURE,
+        error=f"{_CRASH_SIGNATURE} while running seed {seed}: {type(exc).__name__}: {exc}"[:500],
+    )
+
+
+Progress = Callable[[SeedRecord], None]
+
+
+def sweep(
+    target: str,
+    seeds: Iterable[int] = range(100),
+    *,
+    faults: str | FaultProfile | None = None,
+    jobs: int = 1,
+    executor: cf.Executor | None = None,
+    max_failures: int | None = None,
+    time_limit: float | None = None,
+    batch_size: int | None = None,
+    root: str | os.PathLike[str] | None = None,
+    on_record: Progress | None = None,
+) -> SweepResult:
+    """Run the simulation test `target` (a pytest id) once per seed; return the records.
+
+    With ``jobs=1`` and no `executor` the seeds run in this process; with
+    ``jobs>1`` in a pool of that many worker processes; with `executor` in
+    that (e.g. a Dask client's ``get_executor()``: its workers must see the
+    test file at the same path, so run them from the project checkout).
+    `max_failures` stops after that many failing seeds, `time_limit` after
+    that many seconds; `on_record` is called with each record as it arrives
+    (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
+    """
+    chosen = list(seeds)
+    if not chosen:
+        raise ValueError("the seed range is empty: give at least one seed")
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in chosen):
+        raise TypeError("seeds must be ints")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if max_failures is not None and max_failures < 1:
+        raise ValueError(f"max_failures must be at least 1, got {max_failures!r}")
+    base = str(Path(root or Path.cwd()).resolve())
+    loaded = load_test(target, root=Path(base))
+    loaded.make_main()  # a test that takes fixtures cannot run outside pytest: say so now
+    profile = _resolve_faults(loaded, faults)
+    name = profile if isinstance(profile, str) else profile.name
+    state = _Collector(max_failures, time_limit, on_record)
+    interrupted = False
+    try:
+        if executor is None and jobs == 1:
+            for seed in chosen:
+                if state.full():
+                    break
+                state.add(_run_one(loaded, seed, profile))
+        elif executor is not None:
+            _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state)
+        else:
+            _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state)
+    except KeyboardInterrupt:
+        interrupted = True
+    records = tuple(sorted(state.records, key=lambda r: r.seed))
+    return SweepResult(
+        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped
+    )
+
+
+@attrs.define
+class _Collector:
+    max_failures: int | None
+    time_limit: float | None
+    on_record: Progress | None
+    records: list[SeedRecord] = attrs.field(factory=list)
+    failures: int = 0
+    start: float = attrs.field(factory=time.perf_counter)
+    stopped: str | None = None
+
+    def add(self, record: SeedRecord) -> None:
+        self.records.append(record)
+        if not record.ok:
+            self.failures += 1
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def full(self) -> bool:
+        if self.max_failures is not None and self.failures >= self.max_failures:
+            self.stopped = f"stopped after {self.failures} failures (max failures {self.max_failures})"
+        elif self.time_limit is not None and time.perf_counter() - self.start >= self.time_limit:
+            self.stopped = f"stopped at the time limit of {self.time_limit:g} s"
+        return self.stopped is not None
+
+
+def _new_pool(jobs: int) -> cf.ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold trio state, threads (a progress bar) or locks.
+    return cf.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+    )
+
+
+def _drive_pool(
+    test_id: str,
+    root: str,
+    seeds: list[int],
+    faults: str | FaultProfile,
+    jobs: int,
+    batch_size: int | None,
+    state: _Collector,
+) -> None:
+    remaining = _Batches(seeds, batch_size)
+    while remaining and not state.full():
+        pool = _new_pool(jobs)
+        try:
+            suspects = _drive(pool, test_id, root, remaining, faults, jobs, state)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        _isolate(suspects, test_id, root, faults, state)
+
+
+def _isolate(suspects: list[int], test_id: str, root: str, faults: str | FaultProfile, state: _Collector) -> None:
+    """A worker died, which breaks the whole pool and fails every batch in flight. Run
+    those seeds again one at a time, in a fresh worker after each death: a seed that
+    still kills its worker is the one to report."""
+    while suspects and not state.full():
+        pool = _new_pool(1)
+        try:
+            while suspects and not state.full():
+                seed = suspects.pop(0)
+                try:
+                    records = pool.submit(run_batch, test_id, root, [seed], faults).result()
+                except Exception as exc:
+                    state.add(_crash_record(seed, exc))
+                    break  # this pool is broken: start another
+                for record in records:
+                    state.add(record)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _drive(
+    executor: cf.Executor,
+    test_id: str,
+    root: str,
+    todo: _Batches,
+    faults: str | FaultProfile,
+    jobs: int,
+    state: _Collector,
+) -> list[int]:
+    """Run the batches of `todo` on `executor`, a few tasks per worker at a time so that
+    progress and early stops stay prompt.
+
+    Returns the seeds of batches whose task failed because a process pool broke (a
+    worker died); what was not sent by then stays in `todo`. On another executor (Dask)
+    a failed batch is retried there seed by seed, and a seed that fails alone is reported.
+    """
+    futures: dict[cf.Future[list[SeedRecord]], list[int]] = {}
+    broken: list[int] = []  # seeds of the batches a broken pool failed
+    pool = isinstance(executor, cf.ProcessPoolExecutor)
+    retry: list[list[int]] = []  # single seeds to try again (not on a process pool)
+    try:
+        refused = False
+        while futures or ((retry or todo) and not (broken or refused)):
+            while (retry or todo) and not (broken or refused) and len(futures) < jobs * 2 and not state.full():
+                batch = retry.pop(0) if retry else todo.take()
+                try:
+                    future = executor.submit(run_batch, test_id, root, batch, faults)
+                except cf.BrokenExecutor:
+                    todo.push_front([batch])  # the pool broke meanwhile: a new one runs it
+                    refused = True
+                    break
+                futures[future] = batch
+            if not futures:
+                break
+            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: futures[f][0]):
+                batch = futures.pop(future)
+                try:
+                    records = future.result()
+                except Exception as exc:
+                    if pool:
+                        broken.extend(batch)
+                    elif len(batch) == 1:
+                        state.add(_crash_record(batch[0], exc))
+                    else:
+                        retry.extend([seed] for seed in batch)
+                    continue
+                for record in records:
+                    todo.measured(record)
+                    state.add(record)
+    finally:
+        for future in futures:
+            future.cancel()
+    return sorted(broken)
+
+
+def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
+    """Merge a second run of the same seeds: a seed whose digest changed fails as
+    non-deterministic (its own group), whatever its outcome was."""
+    again = {r.seed: r for r in second.records}
+    merged = []
+    for record in result.records:
+        other = again.get(record.seed)
+        if other is not None and other.digest and record.digest and other.digest != record.digest:
+            record = attrs.evolve(
+                record,
+                ok=False,
+                signature="non-deterministic: the same seed gave two different traces",
+                error=(
+                    f"seed {record.seed} ran twice with different trace digests "
+                    f"({record.digest[:16]} then {other.digest[:16]}); see first_difference()"
+                ),
+                traceback="",
+            )
+        merged.append(record)
+    return attrs.evolve(result, records=tuple(merged), seconds=result.seconds + second.seconds)
+
+
+def first_difference(target: str, seed: int, faults: str | FaultProfile, root: str | None = None) -> str:
+    """Run `seed` twice in this process and describe the first event where the runs differ."""
+    loaded = load_test(target, root=Path(root) if root else None)
+    runs = [
+        run_seed(loaded.make_main(), seed=seed, faults=faults, test_id=loaded.test_id,
+                 options=loaded.test.options)
+        for _ in range(2)
+    ]
+    a, b = (list(r.simulation.trace) for r in runs)
+    for index, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"first difference at event {index}:\n  first:  {x}\n  second: {y}"
+    if len(a) != len(b):
+        return f"the runs differ in length ({len(a)} and {len(b)} events)"
+    return (
+        "two runs in this process agree; the difference appears only across processes "
+        "(hash() or set order of strings, id(), or state left by other tests)"
+    )

@@ -1,0 +1,167 @@
+"""Seed sweeps: the API, the command line in a subprocess, worker deaths, Ctrl-C and Dask.
+
+The tests sweep tests/programs/sweep_program.py, whose failures depend on the
+seed in a known way, so every group, count and smallest seed is checked exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim import sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = "tests/programs/sweep_program.py"
+TARGET = f"{PROGRAM}::test_seed_dependent"
+SEEDS = range(40)
+ASSERTION_SEEDS = [s for s in SEEDS if s % 7 == 3 and s % 11 != 5]
+KEY_SEEDS = [s for s in SEEDS if s % 11 == 5]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(autouse=True)
+def _in_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def test_sweep_goes_on_past_failures_and_groups_them() -> None:
+    result = sweep(TARGET, SEEDS)
+    assert result.runs == 40
+    assert result.failures == len(ASSERTION_SEEDS) + len(KEY_SEEDS)
+    groups = {g.signature: g for g in result.groups}
+    assert set(groups) == {
+        "AssertionError: seed N lost an update at sweep_program.py:test_seed_dependent",
+        "KeyError: 'account-N' at sweep_program.py:test_seed_dependent",
+    }
+    assertion = groups["AssertionError: seed N lost an update at sweep_program.py:test_seed_dependent"]
+    assert list(assertion.seeds) == ASSERTION_SEEDS and assertion.smallest_seed == 3
+    assert list(groups["KeyError: 'account-N' at sweep_program.py:test_seed_dependent"].seeds) == KEY_SEEDS
+    assert result.summary_line().startswith("sweep: 40 seeds, 9 failed in 2 groups, ")
+    heavy = sweep(TARGET, SEEDS, faults="heavy")
+    assert heavy.faults == "heavy" and set(heavy.faults_by_kind) >= {"endpoint_error", "response_lost"}
+
+
+def test_a_pool_gives_the_same_records_as_one_process() -> None:
+    alone = sweep(TARGET, SEEDS)
+    pooled = sweep(TARGET, SEEDS, jobs=2, batch_size=7)
+    assert [(r.seed, r.ok, r.digest, r.signature) for r in pooled.records] == [
+        (r.seed, r.ok, r.digest, r.signature) for r in alone.records
+    ]
+
+
+def test_max_failures_stops_early() -> None:
+    result = sweep(TARGET, SEEDS, max_failures=2)
+    assert result.failures == 2
+    assert result.runs == 6  # seeds 0..5: 3 and 5 fail
+    assert result.stopped_early and "2 failures" in result.stopped_early
+
+
+def test_a_method_target_runs_its_setup() -> None:
+    result = sweep(f"{PROGRAM}::TestMethods::test_with_setup", range(5))
+    assert result.ok, result.groups
+
+
+def test_a_dead_worker_is_reported_with_its_seed_and_the_sweep_goes_on() -> None:
+    result = sweep(f"{PROGRAM}::test_kills_its_worker", range(30), jobs=2, batch_size=10)
+    assert result.runs == 30
+    assert [g.seeds for g in result.groups] == [(13,)]
+    assert result.groups[0].signature == "worker process died"
+    assert "seed 13" in result.groups[0].error
+
+
+def test_cli_sweep_reports_groups_replay_commands_and_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = cli(TARGET, "--seeds", "40", "--jobs", "2", "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("sweep: 40 seeds, 9 failed in 2 groups, ") and lines[-1].endswith(" seeds/s")
+    assert f"replay: pytest {TARGET} --sim-seed=3 --sim-faults=light" in done.stdout
+    assert f"replay: pytest {TARGET} --sim-seed=5 --sim-faults=light" in done.stdout
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in results] == list(range(40))
+    assert {r["seed"] for r in results if not r["ok"]} == set(ASSERTION_SEEDS + KEY_SEEDS)
+    assert set(results[0]) == {"seed", "ok", "digest", "seconds", "signature"}
+    traces = sorted(p.name for p in out.glob("*.cbor"))
+    assert traces == ["group1-seed3.cbor", "group2-seed5.cbor"]
+    # A later range appends to the same results file.
+    assert cli(TARGET, "--seeds", "40:46", "--out", str(out)).returncode == 1  # seed 45 fails
+    assert len((out / "results.jsonl").read_text().splitlines()) == 46
+    # The saved trace replays: the recorded failure reproduces.
+    replayed = subprocess.run([sys.executable, "-m", "sim", "replay", str(out / "group1-seed3.cbor")],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "same digest" in replayed.stdout, (replayed.stdout, replayed.stderr)
+
+
+def test_cli_exit_zero_when_every_seed_passes() -> None:
+    done = cli(f"{PROGRAM}::TestMethods::test_with_setup", "--seeds", "10")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("sweep: 10 seeds, 0 failed in 0 groups")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tests/programs/nothing.py::test_x"], "does not exist"),
+        ([f"{PROGRAM}::double"], "not a registry.test function"),
+        ([f"{PROGRAM}::missing"], "has no 'missing'"),
+        ([TARGET, "--seeds", "5:2"], "empty range"),
+        ([TARGET, "--seeds", "0"], "empty range"),
+        ([TARGET, "--seeds", "x"], "give a count N or a range A:B"),
+        ([TARGET, "--jobs", "0"], "--jobs must be positive"),
+        ([TARGET, "--faults", "hevy"], "hevy"),
+        ([TARGET, "--dask", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = cli(*args, timeout=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert message in done.stderr
+
+
+def test_ctrl_c_stops_and_prints_what_ran() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", f"{PROGRAM}::test_slow", "--seeds", "1000", "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    time.sleep(8)  # two worker processes start and run some seeds
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, (stdout, stderr)
+    assert "interrupted: the summary covers the seeds that ran" in stdout
+    last = stdout.splitlines()[-1]
+    assert last.startswith("sweep: ") and " 0 failed in 0 groups" in last
+    ran = int(last.split()[1])
+    assert 0 < ran < 1000
+
+
+def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert cli(TARGET, "--seeds", "30", "--jobs", "2", "--out", str(local)).returncode == 1
+    done = cli(TARGET, "--seeds", "30", "--dask", "local", "--jobs", "2", "--out", str(dask))
+    assert done.returncode == 1, done.stderr
+
+    def rows(path: Path) -> list[tuple[object, ...]]:
+        return [
+            (r["seed"], r["ok"], r["digest"], r["signature"])
+            for r in map(json.loads, (path / "results.jsonl").read_text().splitlines())
+        ]
+
+    assert rows(dask) == rows(local)
