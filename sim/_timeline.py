@@ -232,11 +232,11 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
             flying += 1
             in_flight.append((time, flying))
             continue
-        call = calls.get(did)
-        if call is None:  # an event of a call whose dispatch is not in these events
-            call = calls[did] = CallView(did, event.function, None, time)
+        if did not in calls:  # an event of a call whose dispatch is not in these events
+            calls[did] = CallView(did, event.function, None, time)
             state[did] = _Open(time)
             roots.append(did)
+        call = calls[did]
         here = state[did]
         if kind in _START_KINDS:
             here.explicit_start = time
