@@ -1,4 +1,4 @@
-"""The command line: ``python -m sim show FILE``, ``replay FILE`` and ``sweep TARGET``.
+"""The command line: ``python -m sim show|report|export|replay FILE`` and ``sweep TARGET``.
 
 Bad arguments and bad files end with a one-line error and exit status 2;
 a replay that diverges from its trace exits with 1.
@@ -10,8 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pathlib import Path
+
 from . import _sweep_cli
+from ._perfetto import perfetto_json
+from ._report import write_report
 from ._runner import load_test, run_seed
+from ._show import show_text, terminal_safe
 from ._simulation import Simulation
 from ._trace import Event, Trace
 
@@ -26,6 +31,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print a trace's timeline and summary")
     show.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    show.add_argument("--function", metavar="NAME", help="only the calls to this function")
+    show.add_argument("--call", metavar="ID", help="only this call (a DispatchID) and the calls it made")
+    show.add_argument("--faults", action="store_true", help="only the attempts that had a fault injected")
+    report = commands.add_parser("report", help="write a self-contained HTML timeline of a trace")
+    report.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    report.add_argument("-o", "--output", metavar="HTML", help="where to write it (default: FILE with .html)")
+    export = commands.add_parser("export", help="write a trace in another format (Perfetto)")
+    export.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
+    export.add_argument("--format", choices=["perfetto"], default="perfetto", help="Chrome Trace Event JSON")
+    export.add_argument("-o", "--output", metavar="JSON", help="where to write it (default: FILE with .json)")
     replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
     replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
     _sweep_cli.add_parser(commands)
@@ -34,9 +49,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
         return _sweep_cli.run(args)
     try:
         trace = Trace.load(args.file)
+        if args.command in ("report", "export"):
+            written = _write_view(args.command, trace, args.file, args.output)
+            print(terminal_safe(f"wrote {written}"))
+            return 0
         if args.command == "show":
             try:
-                print(_show(trace))
+                print(show_text(trace, function=args.function, call=args.call, faults=args.faults))
             except BrokenPipeError:  # e.g. piped into head
                 sys.stderr.close()
             return 0
@@ -46,19 +65,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
         return 2
 
 
-def _show(trace: Trace) -> str:
-    header = trace.header
-    lines = [
-        f"test: {header.get('pytest_nodeid') or header.get('test_id') or '(none recorded)'}",
-        f"seed: {header.get('seed')}, faults: {header.get('faults')}, "
-        f"decisions: {len(header.get('decisions') or [])}",
-        "",
-        f"{'time':>12} {'call':>6} {'event':<9} function #attempt status (detail)",
-        trace.format(),
-        "",
-        trace.summary(),
-    ]
-    return "\n".join(lines)
+def _write_view(command: str, trace: Trace, file: str, output: str | None) -> Path:
+    if command == "report":
+        return write_report(trace, output or Path(file).with_suffix(".html"), trace_path=file)
+    target = Path(output or Path(file).with_suffix(".json"))
+    target.write_text(perfetto_json(trace, trace.header, trace.digest()), encoding="utf-8")
+    return target
 
 
 def _replay(trace: Trace) -> int:
