@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import attrs
 
+from ._report import write_report
 from ._runner import load_test, run_seed
 from ._sweep import FailureGroup, SeedRecord, SweepResult
 
@@ -123,13 +124,8 @@ def _save_group(result: SweepResult, group: FailureGroup, stem: Path, root: str 
     trace = run.simulation.trace
     trace.header["pytest_nodeid"] = result.target
     path = trace.save(stem.with_suffix(".cbor")).resolve()
-    report = None
-    try:
-        from ._report import write_report  # the HTML report, when this build has it
-    except ImportError:
-        pass
-    else:
-        report = write_report(trace, stem.with_suffix(".html")).resolve()
+    outcome = "passed" if run.error is None else f"failed: {type(run.error).__name__}: {run.error}"
+    report = write_report(trace, stem.with_suffix(".html"), trace_path=path, outcome=outcome).resolve()
     return GroupArtifacts(path, report)
 
 

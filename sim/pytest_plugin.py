@@ -10,7 +10,7 @@ is enough. Options:
   (by default, pytest's cache folder).
 
 A failing simulation test reports its seed, fault profile, trace digest, the
-faults injected, the trace file, and the command that replays it.
+faults injected, the trace file, its HTML report, and the command that replays it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 
 from ._config import overrides
 from ._faults import FaultProfile
+from ._report import write_report
 from ._runner import failure_of
 from ._simulation import Simulation
 
@@ -75,7 +76,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     simulation = failure_of(call.excinfo.value)
     if simulation is None:
         return
-    text = _failure_text(item, simulation)
+    text = _failure_text(item, simulation, call.excinfo.value)
     longrepr = report.longrepr
     if hasattr(longrepr, "addsection"):
         longrepr.addsection("dispatch-sim", text)
@@ -83,7 +84,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("dispatch-sim", text))
 
 
-def _failure_text(item: pytest.Item, simulation: Simulation) -> str:
+def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseException) -> str:
     trace = simulation.trace
     trace.header["pytest_nodeid"] = item.nodeid
     directory = overrides.trace_dir
@@ -92,6 +93,8 @@ def _failure_text(item: pytest.Item, simulation: Simulation) -> str:
         directory = Path(cache.mkdir("dispatch-sim-traces")) if cache else Path(".dispatch-sim-traces")
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[-120:]
     path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor").resolve()
+    outcome = f"failed: {type(error).__name__}: {error}".splitlines()[0]
+    report = write_report(trace, path.with_suffix(".html"), trace_path=path, outcome=outcome)
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
         command += f" --sim-faults={overrides.faults}"
@@ -104,6 +107,7 @@ def _failure_text(item: pytest.Item, simulation: Simulation) -> str:
             "faults injected:",
             faults,
             f"trace file: {path}",
+            f"report: {report}",
             f"replay: {command}",
             f"   or: python -m sim replay {path}",
         ]

@@ -227,7 +227,9 @@ def test_sim_faults_override_and_trace_dir(project: Path, tmp_path: Path) -> Non
     path = Path(done.field("trace file"))
     assert path.parent == trace_dir
     assert path.is_file()
-    assert list(trace_dir.iterdir()) == [path]
+    report = Path(done.field("report"))
+    assert report == path.with_suffix(".html") and "<html" in report.read_text()
+    assert sorted(trace_dir.iterdir()) == [path, report]  # the trace and its report, nothing else
     assert sim.Trace.load(path).digest() == done.field("trace digest")
     command = done.field("replay")
     seed = done.field("seed")

@@ -98,6 +98,8 @@ def test_cli_sweep_reports_groups_replay_commands_and_results(tmp_path: Path) ->
     assert set(results[0]) == {"seed", "ok", "digest", "seconds", "signature"}
     traces = sorted(p.name for p in out.glob("*.cbor"))
     assert traces == ["group1-seed3.cbor", "group2-seed5.cbor"]
+    assert sorted(p.name for p in out.glob("*.html")) == ["group1-seed3.html", "group2-seed5.html"]
+    assert f"report: {out / 'group1-seed3.html'}" in done.stdout
     # A later range appends to the same results file.
     assert cli(TARGET, "--seeds", "40:46", "--out", str(out)).returncode == 1  # seed 45 fails
     assert len((out / "results.jsonl").read_text().splitlines()) == 46
