@@ -8,7 +8,7 @@ from typing import Any
 import sim
 from sim import Call, DispatchID
 
-from ._function import current_dispatch_id
+from ._context import current_dispatch_id
 from .error import exception_for_error
 
 __all__ = ["Batch", "Client"]
@@ -83,10 +83,3 @@ class Batch:
         ids = self.client.dispatch(self.calls)
         self.clear()
         return ids
-
-
-def batch() -> Batch:
-    """A Batch on the default registry's client."""
-    from ._registry import default_registry
-
-    return default_registry().batch()

@@ -14,8 +14,9 @@ from sim.lowlevel import DEFAULT_ENDPOINT, register_endpoint, unregister_endpoin
 from ._client import Batch, Client
 from ._coroutine import Frame
 from ._function import Function, PrimitiveFunction, PrimitiveFunctionType
+from .error import NotFoundError
 
-__all__ = ["Registry", "default_registry", "function", "set_default_registry"]
+__all__ = ["Registry", "batch", "default_registry", "function", "set_default_registry"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,8 +46,6 @@ class _Endpoint:
         fn = self._registry._functions.get(function)
         if fn is None:
             message = f"function {function!r} is not registered in registry {self._registry.name!r}"
-            from .error import NotFoundError
-
             return Output.error(Error.from_exception(NotFoundError(message), Status.NOT_FOUND))
         return fn._run(input)
 
@@ -187,3 +186,8 @@ def function(func: Any = None) -> Any:
     if func is None:
         return default_registry().function
     return default_registry().function(func)
+
+
+def batch() -> Batch:
+    """A Batch on the default registry's client."""
+    return default_registry().batch()
