@@ -12,6 +12,7 @@ from sim import Arguments, Call, DispatchID, Input, Output
 
 from ._context import current_dispatch_id, frame_var, running_sync
 from ._coroutine import run_async_function
+from ._dispatched import DispatchedID
 from ._outcome import output_for_exception, output_for_value
 from ._steps import CallStep
 
@@ -57,9 +58,9 @@ class PrimitiveFunction:
         """A Call of this function with `input` (not dispatched)."""
         return Call(self._name, input, self.endpoint)
 
-    def dispatch(self, input: Any = None) -> DispatchID:
-        """Dispatch a call of this function with `input`; returns its DispatchID."""
-        return self._registry.client.dispatch([self.build_call(input)])[0]
+    def dispatch(self, input: Any = None) -> DispatchedID:
+        """Dispatch a call of this function with `input`, now; its DispatchID (also awaitable)."""
+        return self._registry.client._dispatch_one(self.build_call(input))
 
     def _run(self, inp: Input) -> Output | Awaitable[Output]:
         return self._primitive(inp)
@@ -101,9 +102,13 @@ class Function(PrimitiveFunction, Generic[P, T]):
         """A Call of this function with these arguments (not dispatched)."""
         return Call(self._name, Arguments(args, kwargs), self.endpoint)
 
-    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchID:
-        """Dispatch a call without waiting for it; returns its DispatchID."""
-        return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
+    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchedID:
+        """Dispatch a call now without waiting for it; its DispatchID.
+
+        Awaiting the result gives the same DispatchID, as with the SDK's
+        coroutine: ``await fn.dispatch(x)``.
+        """
+        return self._registry.client._dispatch_one(self.build_call(*args, **kwargs))
 
     def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
         return self._run(inp)
