@@ -13,7 +13,7 @@ from sim import Arguments, Call, DispatchID, Input, Output
 from ._context import current_dispatch_id, frame_var, running_sync
 from ._coroutine import run_async_function
 from ._dispatched import DispatchedID
-from ._outcome import output_for_exception, output_for_value
+from ._outcome import output_for_exception, output_for_primitive, output_for_value
 from ._steps import CallStep
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ __all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType", "current_di
 P = ParamSpec("P")
 T = TypeVar("T")
 
-PrimitiveFunctionType = Callable[[Input], Output]
-"""A function that handles the protocol itself: it takes an Input, returns an Output."""
+PrimitiveFunctionType = Callable[[Input], Output] | Callable[[Input], Awaitable[Output]]
+"""A function that handles the protocol itself: it takes an Input, returns an Output (sync or async)."""
 
 
 class PrimitiveFunction:
@@ -63,7 +63,13 @@ class PrimitiveFunction:
         return self._registry.client._dispatch_one(self.build_call(input))
 
     def _run(self, inp: Input) -> Output | Awaitable[Output]:
-        return self._primitive(inp)
+        returned = self._primitive(inp)
+        if inspect.isawaitable(returned):
+            return self._finish_async(returned)
+        return output_for_primitive(returned, self._name)
+
+    async def _finish_async(self, pending: Awaitable[Any]) -> Output:
+        return output_for_primitive(await pending, self._name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} of registry {self._registry.name!r}>"

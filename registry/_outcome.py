@@ -17,7 +17,7 @@ from ._status import _output_types, status_for_error, status_for_output
 from ._steps import Reset
 from .error import exception_for_status
 
-__all__ = ["output_for_exception", "output_for_final_error", "output_for_value"]
+__all__ = ["output_for_exception", "output_for_final_error", "output_for_primitive", "output_for_value"]
 
 
 def output_for_value(value: Any, subject: str) -> Output:
@@ -40,3 +40,19 @@ def output_for_exception(exc: BaseException) -> Output:
 def output_for_final_error(exc: BaseException) -> Output:
     """An error Output that is never retried, whatever `exc` is (the harness's own failures)."""
     return Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
+
+
+def output_for_primitive(returned: Any, name: str) -> Output:
+    """What primitive function `name` returned, checked: an Output, or an error naming it."""
+    if isinstance(returned, Output):
+        return returned
+    shown = repr(returned)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    problem = TypeError(
+        f"primitive function {name} returned {type(returned).__qualname__} ({shown}), "
+        "not an Output; return Output.value(...), Output.error(...), Output.poll(...) "
+        "or Output.tail_call(...)"
+    )
+    # The endpoint's answer is malformed: final, retrying returns the same.
+    return Output.error(Error.from_exception(problem, Status.INVALID_RESPONSE))
