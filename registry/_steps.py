@@ -59,7 +59,7 @@ class AnyException(RuntimeError):
 
     def __init__(self, exceptions: Sequence[BaseException]) -> None:
         self.exceptions = list(exceptions)
-        super().__init__(f"{len(self.exceptions)} coroutines raised an exception")
+        super().__init__(f"{len(self.exceptions)} coroutine(s) failed with an exception")
 
 
 @attrs.frozen

@@ -81,3 +81,9 @@ def test_a_reset_becomes_a_tail_call() -> None:
 
 def test_a_final_error_is_permanent_whatever_the_exception() -> None:
     assert output_for_final_error(TimeoutError("late")).status is Status.PERMANENT_ERROR
+
+
+def test_any_exception_message_is_the_sdks() -> None:
+    assert str(registry.AnyException([ValueError(), KeyError(), OSError()])) == (
+        "3 coroutine(s) failed with an exception"
+    )
