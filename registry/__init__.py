@@ -8,10 +8,10 @@ all with ``@registry.test.function``. Protocol types come from `sim`.
 from sim import Arguments, Call, CallResult, DispatchID, Error, Input, Output, Status
 
 from . import error, test
-from ._client import Batch, Client, batch
-from ._coroutine import AnyException, Reset, all, any, call, gather, race, sleep
+from ._client import Batch, Client
 from ._function import Function, PrimitiveFunction
-from ._registry import Registry, default_registry, function, set_default_registry
+from ._registry import Registry, batch, default_registry, function, set_default_registry
+from ._steps import AnyException, Reset, all, any, call, gather, race, sleep
 from ._status import register_error_type, register_output_type, status_for_error, status_for_output
 
 __all__ = [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import sim
 from sim import Call, DispatchID
 
-from ._function import current_dispatch_id
+from ._context import current_dispatch_id
+from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
 __all__ = ["Batch", "Client"]
@@ -25,11 +27,22 @@ class Client:
         self.api_key = api_key
         self.api_url = api_url
 
-    def dispatch(self, calls: Sequence[Call]) -> list[DispatchID]:
-        """Dispatch `calls` in one request; returns their DispatchIDs in order."""
+    def dispatch(self, calls: Sequence[Call]) -> DispatchedIDs:
+        """Dispatch `calls` in one request, now; their DispatchIDs in order.
+
+        The list can also be awaited, as the SDK's coroutine is:
+        ``ids = await client.dispatch(calls)``.
+        """
+        return hand_back(self._send(calls), sys._getframe(1))  # type: ignore[return-value]
+
+    def _send(self, calls: Sequence[Call]) -> list[DispatchID]:
         if isinstance(calls, Call):
             raise TypeError("dispatch() takes a list of Calls, not a single Call")
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
+
+    def _dispatch_one(self, call: Call) -> DispatchedID:
+        # Called by Function.dispatch, whose caller decides how it is handed back.
+        return hand_back(self._send([call])[0], sys._getframe(2))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
@@ -76,17 +89,12 @@ class Batch:
         """Forget the calls added so far."""
         self.calls.clear()
 
-    def dispatch(self) -> list[DispatchID]:
-        """Dispatch every added call; ids in insertion order. Cleared only on success."""
-        if not self.calls:
-            return []
-        ids = self.client.dispatch(self.calls)
+    def dispatch(self) -> DispatchedIDs:
+        """Dispatch every added call, now; ids in insertion order. Cleared only on success.
+
+        The list can also be awaited, as the SDK's coroutine is:
+        ``ids = await batch.dispatch()``.
+        """
+        ids = self.client._send(self.calls) if self.calls else []
         self.clear()
-        return ids
-
-
-def batch() -> Batch:
-    """A Batch on the default registry's client."""
-    from ._registry import default_registry
-
-    return default_registry().batch()
+        return hand_back(ids, sys._getframe(1))  # type: ignore[return-value]

@@ -20,154 +20,22 @@ import contextvars
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import trio
 
-from sim import Call, CallResult, Error, Output, SerializationError, Status
-from sim.lowlevel import TIMER_FUNCTION, Journal, freeze, replay_steps, same, thaw
+from sim import Arguments, Call, CallResult, Error, Output, SerializationError, Status
+from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
 
-from ._status import _output_types, status_for_error, status_for_output
-from .error import NonDeterminismError, exception_for_error, exception_for_status
+from ._context import frame_var
+from ._outcome import output_for_exception, output_for_final_error, output_for_value
+from ._steps import CallStep, Combinator, GroupStep, Step
+from .error import NonDeterminismError, exception_for_error
 
-__all__ = [
-    "AnyException",
-    "Reset",
-    "all",
-    "any",
-    "call",
-    "gather",
-    "race",
-    "sleep",
-]
-
-T = TypeVar("T")
+__all__ = ["Frame", "run_async_function"]
 
 MAX_RESULTS = 10
-
-
-class Reset(Exception):
-    """Raise ``Reset(fn, *args, **kwargs)`` to continue the current call as ``fn(*args, **kwargs)``.
-
-    The DispatchID stays the same, and the caller gets the new function's
-    result. Works from async and sync functions.
-    """
-
-    def __init__(self, fn: Any, /, *args: Any, **kwargs: Any) -> None:
-        build = getattr(fn, "build_call", None)
-        if build is None:
-            raise TypeError(f"Reset needs a registered function, not {fn!r}")
-        self.call: Call = build(*args, **kwargs)
-        super().__init__(f"reset to {self.call.function}")
-
-
-class AnyException(RuntimeError):
-    """Every awaitable given to `any` failed; `.exceptions` holds them in argument order."""
-
-    def __init__(self, exceptions: Sequence[BaseException]) -> None:
-        self.exceptions = list(exceptions)
-        super().__init__(f"{len(self.exceptions)} coroutines raised an exception")
-
-
-# -- what user code awaits -----------------------------------------------------
-
-
-class _Step:
-    """Base of everything a durable coroutine yields to its frame."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        return (yield self)
-
-
-class _CallStep(_Step):
-    __slots__ = ("call", "started")
-
-    def __init__(self, call: Call) -> None:
-        self.call = call
-        self.started = False
-
-    def __repr__(self) -> str:
-        return f"<durable call {self.call.function}>"
-
-
-class _GroupStep(_Step):
-    __slots__ = ("mode", "awaitables")
-
-    def __init__(self, mode: str, awaitables: tuple[Any, ...]) -> None:
-        self.mode = mode
-        self.awaitables = awaitables
-
-
-async def call(c: Call) -> Any:
-    """Await a raw `Call` (e.g. to a primitive function) as a durable step."""
-    if not isinstance(c, Call):
-        raise TypeError(f"call() takes a Call, not {type(c).__qualname__}")
-    _require_frame("call()")
-    return await _CallStep(attrs.evolve(c))
-
-
-async def sleep(seconds: float) -> None:
-    """A durable timer: suspend this function for `seconds` of virtual time.
-
-    Journaled like a call, so a rebuilt coroutine does not sleep again.
-    """
-    _require_frame("sleep()")
-    return await _CallStep(Call(TIMER_FUNCTION, seconds))
-
-
-def _group(mode: str, awaitables: tuple[Any, ...]) -> Awaitable[Any]:
-    for i, aw in enumerate(awaitables):
-        if not isinstance(aw, _Step | Coroutine):
-            raise TypeError(f"{mode}() argument {i} is not awaitable durably: {aw!r}")
-    if _frame.get() is None:
-        return _outside_group(mode, awaitables)
-    return _GroupStep(mode, awaitables)
-
-
-async def _outside_group(mode: str, awaitables: tuple[Any, ...]) -> Any:
-    raise RuntimeError(
-        f"{mode}() runs inside an async function registered with a Registry; "
-        "outside of one, await the calls directly or use a Batch"
-    )
-
-
-def gather(*awaitables: Any) -> Awaitable[list[Any]]:
-    """Await all, concurrently; results in argument order; the first error is raised."""
-    return _group("gather", awaitables)
-
-
-def all(*awaitables: Any) -> Awaitable[list[Any]]:  # noqa: A001 - the Dispatch name
-    """Same as `gather`."""
-    return _group("all", awaitables)
-
-
-def any(*awaitables: Any) -> Awaitable[Any]:  # noqa: A001 - the Dispatch name
-    """The first value to arrive; if all fail, their one error or an `AnyException`."""
-    return _group("any", awaitables)
-
-
-def race(*awaitables: Any) -> Awaitable[Any]:
-    """The first outcome to arrive, value or error."""
-    return _group("race", awaitables)
-
-
-# -- the frame ---------------------------------------------------------------------
-
-_frame: ContextVar[Frame | None] = ContextVar("dispatch_registry_frame", default=None)
-
-
-def current_frame() -> Frame | None:
-    """The frame whose coroutine is being stepped right now, if any."""
-    return _frame.get()
-
-
-def _require_frame(what: str) -> None:
-    if _frame.get() is None:
-        raise RuntimeError(f"{what} can only be awaited inside an async registered function")
 
 
 class _Waiter:
@@ -198,7 +66,7 @@ class _Strand(_Waiter):
 
 @attrs.define(eq=False, slots=True)
 class _Group(_Waiter):
-    mode: str
+    combinator: Combinator
     parent: _Waiter
     index: int
     size: int
@@ -206,33 +74,32 @@ class _Group(_Waiter):
     errors: list[BaseException | None]
     remaining: int
     done: bool = False
-    # Whether the first value (race, any) or the first error (race, gather)
-    # settles the group.
-    first_value_wins: bool = attrs.field(init=False)
-    first_error_wins: bool = attrs.field(init=False)
+    # Copied from the combinator: read on every child's outcome.
+    first_value_settles: bool = attrs.field(init=False)
+    first_error_settles: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.first_value_wins = self.mode in ("race", "any")
-        self.first_error_wins = self.mode != "any"
+        self.first_value_settles = self.combinator.first_value_settles
+        self.first_error_settles = self.combinator.first_error_settles
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         if self.done:
             return  # a late sibling: its outcome no longer matters
         self.remaining -= 1
         if ok:
-            if self.first_value_wins:
+            if self.first_value_settles:
                 self._resolve(True, value)
                 return
             self.values[index] = value
             if self.remaining == 0:
                 self._resolve(True, self.values)
-        elif self.first_error_wins:
+        elif self.first_error_settles:
             self._resolve(False, value)
-        else:  # any: remember the error, fail once all failed
+        else:  # remember the error; fail once all failed
             self.errors[index] = value
             if self.remaining == 0:
                 errors = [e for e in self.errors if e is not None]
-                self._resolve(False, errors[0] if len(errors) == 1 else AnyException(errors))
+                self._resolve(False, self.combinator.all_failed(errors))
 
     def _resolve(self, ok: bool, value: Any) -> None:
         self.done = True
@@ -288,7 +155,7 @@ class Frame:
         self.lost = False
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
-        self._context.run(_frame.set, self)
+        self._context.run(frame_var.set, self)
         # The task driving the attempt, and its cancel state when the attempt began.
         self.task: trio.lowlevel.Task | None = None
         self.scopes: object = None
@@ -399,7 +266,7 @@ class Frame:
         try:
             yielded = coro.send(value) if ok else coro.throw(value)
             while (
-                isinstance(yielded, _Step)
+                isinstance(yielded, Step)
                 and getattr(self.task, "_cancel_status", None) is not self.scopes
             ):
                 # A trio cancel scope is open across a durable step; the step
@@ -415,7 +282,7 @@ class Frame:
             strand.parent.child_done(strand.index, False, exc)
         return None
 
-    def advance(self, awaited: tuple[_Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
+    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
         """Run until every strand is blocked or the function ends.
 
         `awaited` is a step a strand just yielded, to start first. Returns the
@@ -430,7 +297,7 @@ class Frame:
                 while ready:
                     strand, ok, value = ready.popleft()
                     yielded = self._send(strand, ok, value)
-                    if isinstance(yielded, _Step):
+                    if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
                         return strand, yielded
@@ -446,10 +313,10 @@ class Frame:
                 self.deliver(results, poll_error)
         except NonDeterminismError as exc:
             self.close()
-            return _final_error(exc)
+            return output_for_final_error(exc)
         if not self.pending:
             self.close()
-            return _final_error(
+            return output_for_final_error(
                 RuntimeError(f"{self.dispatch_id}: every coroutine is blocked and no call is pending")
             )
         calls, self.new_calls = self.new_calls, []
@@ -462,7 +329,7 @@ class Frame:
             max_results=min(MAX_RESULTS, len(self.pending)),
         )
 
-    def _begin(self, step: _Step, strand: _Strand) -> None:
+    def _begin(self, step: Step, strand: _Strand) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
         try:
             self._start(step, strand, strand.next_key(), strand, 0)
@@ -471,8 +338,8 @@ class Frame:
         except Exception as exc:
             self.ready.append((strand, False, exc))
 
-    def _start(self, step: _Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
-        if isinstance(step, _CallStep):
+    def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
+        if isinstance(step, CallStep):
             if step.started:
                 raise RuntimeError(
                     f"a call of {step.call.function} was awaited twice; like a coroutine, "
@@ -485,16 +352,16 @@ class Frame:
             if not self._check_journaled(key, call):
                 self.new_calls.append(call)
             return
-        assert isinstance(step, _GroupStep)
+        assert isinstance(step, GroupStep)
         awaitables = step.awaitables
         if not awaitables:
-            parent.child_done(index, True, [] if step.mode in ("gather", "all") else None)
+            parent.child_done(index, True, step.combinator.empty())
             return
         n = len(awaitables)
-        group = _Group(step.mode, parent, index, n, [None] * n, [None] * n, n)
+        group = _Group(step.combinator, parent, index, n, [None] * n, [None] * n, n)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if isinstance(aw, _Step):
+            if isinstance(aw, Step):
                 self._start(aw, group, child_key, strand, i)
             else:
                 child = _Strand(self, aw, child_key, group, i)
@@ -504,14 +371,8 @@ class Frame:
     def _finish(self, ok: bool, value: Any) -> Output:
         self.close()
         if ok:
-            status = status_for_output(value) if _output_types else Status.OK
-            if status is Status.OK:
-                return Output("value", Status.OK, value)
-            exc = exception_for_status(status, f"the function returned a value with status {status}")
-            return Output.error(Error.from_exception(exc, status))
-        if isinstance(value, Reset):
-            return Output.tail_call(value.call)
-        return Output.error(Error.from_exception(value, status_for_error(value)))
+            return output_for_value(value, "the function")
+        return output_for_exception(value)
 
     def close(self) -> None:
         """Close every coroutine still suspended (the frame is dropped)."""
@@ -538,7 +399,7 @@ class Frame:
                 yielded = self._send(strand, True, value)
             if self.lost:
                 return _lost(self)
-            if yielded is not None and not isinstance(yielded, _Step):
+            if yielded is not None and not isinstance(yielded, Step):
                 trap = yielded
                 continue
             result = self.advance(None if yielded is None else (yielded, strand))
@@ -552,10 +413,6 @@ _SCOPE_ACROSS_STEP = (
     "step; a durable function may resume anywhere, so time steps out with "
     "registry.race(step, registry.sleep(seconds)) instead"
 )
-
-
-def _final_error(exc: BaseException) -> Output:
-    return Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
 
 
 def _describe(frozen: object) -> str:
@@ -582,7 +439,7 @@ def run_async_function(
         try:
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
-            return Output.error(Error.from_exception(exc, status_for_error(exc)))
+            return output_for_exception(exc)
         frame = Frame(did, coro)
     else:
         live = frames.get(did)
@@ -597,7 +454,7 @@ def run_async_function(
             try:
                 coro = fn(*args, **kwargs)
             except Exception as exc:
-                return Output.error(Error.from_exception(exc, status_for_error(exc)))
+                return output_for_exception(exc)
             frame = Frame(did, coro, journal)
     frames[did] = frame
     frame.running = True
@@ -640,8 +497,6 @@ def _settle(frame: Frame, frames: dict[str, Frame], out: Output) -> Output:
 
 
 def _arguments(value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    from sim import Arguments
-
     if not isinstance(value, Arguments):
         raise ValueError(f"the journaled input is a {type(value).__qualname__}, not Arguments")
     return tuple(value.args), dict(value.kwargs)

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
-import contextvars
-from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from sim import Arguments, Call, DispatchID, Error, Input, Output, Status
+from sim import Arguments, Call, DispatchID, Input, Output
 
-from ._coroutine import Reset, _CallStep, _frame, current_frame, run_async_function
-from ._status import _output_types, status_for_error, status_for_output
-from .error import exception_for_status
+from ._context import current_dispatch_id, frame_var, running_sync
+from ._coroutine import run_async_function
+from ._dispatched import DispatchedID
+from ._outcome import output_for_exception, output_for_primitive, output_for_value
+from ._steps import CallStep
 
 if TYPE_CHECKING:
     from ._registry import Registry
 
-__all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType"]
+# current_dispatch_id: also read from here by code written before _context.
+__all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType", "current_dispatch_id"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-PrimitiveFunctionType = Callable[[Input], Output]
-"""A function that handles the protocol itself: it takes an Input, returns an Output."""
+PrimitiveFunctionType = Callable[[Input], Output] | Callable[[Input], Awaitable[Output]]
+"""A function that handles the protocol itself: it takes an Input, returns an Output (sync or async)."""
 
 
 class PrimitiveFunction:
@@ -56,12 +58,18 @@ class PrimitiveFunction:
         """A Call of this function with `input` (not dispatched)."""
         return Call(self._name, input, self.endpoint)
 
-    def dispatch(self, input: Any = None) -> DispatchID:
-        """Dispatch a call of this function with `input`; returns its DispatchID."""
-        return self._registry.client.dispatch([self.build_call(input)])[0]
+    def dispatch(self, input: Any = None) -> DispatchedID:
+        """Dispatch a call of this function with `input`, now; its DispatchID (also awaitable)."""
+        return self._registry.client._dispatch_one(self.build_call(input))
 
     def _run(self, inp: Input) -> Output | Awaitable[Output]:
-        return self._primitive(inp)
+        returned = self._primitive(inp)
+        if inspect.isawaitable(returned):
+            return self._finish_async(returned)
+        return output_for_primitive(returned, self._name)
+
+    async def _finish_async(self, pending: Awaitable[Any]) -> Output:
+        return output_for_primitive(await pending, self._name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} of registry {self._registry.name!r}>"
@@ -85,9 +93,9 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self._endpoint)
-        if _frame.get() is not None:
-            return _CallStep(call)  # type: ignore[return-value]
-        running = _running_sync.get(None)
+        if frame_var.get() is not None:
+            return CallStep(call)  # type: ignore[return-value]
+        running = running_sync.get(None)
         if running is not None:
             raise RuntimeError(
                 f"{running[0]} is a sync function and cannot call {self._name}: only async "
@@ -100,9 +108,13 @@ class Function(PrimitiveFunction, Generic[P, T]):
         """A Call of this function with these arguments (not dispatched)."""
         return Call(self._name, Arguments(args, kwargs), self.endpoint)
 
-    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchID:
-        """Dispatch a call without waiting for it; returns its DispatchID."""
-        return self._registry.client.dispatch([self.build_call(*args, **kwargs)])[0]
+    def dispatch(self, /, *args: P.args, **kwargs: P.kwargs) -> DispatchedID:
+        """Dispatch a call now without waiting for it; its DispatchID.
+
+        Awaiting the result gives the same DispatchID, as with the SDK's
+        coroutine: ``await fn.dispatch(x)``.
+        """
+        return self._registry.client._dispatch_one(self.build_call(*args, **kwargs))
 
     def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
         return self._run(inp)
@@ -112,31 +124,12 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()
-        token = _running_sync.set((self._name, inp.dispatch_id))
+        token = running_sync.set((self._name, inp.dispatch_id))
         try:
             # A context of its own: what the function sets stays with it.
             value = contextvars.copy_context().run(self._func, *args, **kwargs)
-        except Reset as reset:
-            return Output.tail_call(reset.call)
         except Exception as exc:
-            return Output.error(Error.from_exception(exc, status_for_error(exc)))
+            return output_for_exception(exc)
         finally:
-            _running_sync.reset(token)
-        status = status_for_output(value) if _output_types else Status.OK
-        if status is Status.OK:
-            return Output("value", Status.OK, value)
-        error = exception_for_status(status, f"{self._name} returned a value with status {status}")
-        return Output.error(Error.from_exception(error, status))
-
-
-# The sync function whose body is running now, as (name, dispatch id).
-_running_sync: ContextVar[tuple[str, DispatchID]] = ContextVar("dispatch_registry_running_sync")
-
-
-def current_dispatch_id() -> DispatchID | None:
-    """The DispatchID of the registered function running in this context, if any."""
-    frame = current_frame()
-    if frame is not None:
-        return frame.dispatch_id
-    running = _running_sync.get(None)
-    return running[1] if running is not None else None
+            running_sync.reset(token)
+        return output_for_value(value, self._name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
@@ -14,8 +13,9 @@ from sim.lowlevel import DEFAULT_ENDPOINT, register_endpoint, unregister_endpoin
 from ._client import Batch, Client
 from ._coroutine import Frame
 from ._function import Function, PrimitiveFunction, PrimitiveFunctionType
+from .error import NotFoundError
 
-__all__ = ["Registry", "default_registry", "function", "set_default_registry"]
+__all__ = ["Registry", "batch", "default_registry", "function", "set_default_registry"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +35,19 @@ def _check_endpoint(endpoint: str) -> str:
     return endpoint
 
 
+def _name_of(func: Callable[..., Any], decorator: str) -> str:
+    # The name is what calls and journals refer to, so it must say which
+    # function it is: a partial or a callable instance has no __qualname__,
+    # and a name made up from its class would make every instance the same.
+    name = getattr(func, "__qualname__", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"@{decorator} names a function by its __qualname__, and {func!r} "
+            f"({type(func).__qualname__}) has none; register a def that calls it instead"
+        )
+    return name
+
+
 class _Endpoint:
     """The process serving a registry's functions, as the simulated service sees it."""
 
@@ -45,8 +58,6 @@ class _Endpoint:
         fn = self._registry._functions.get(function)
         if fn is None:
             message = f"function {function!r} is not registered in registry {self._registry.name!r}"
-            from .error import NotFoundError
-
             return Output.error(Error.from_exception(NotFoundError(message), Status.NOT_FOUND))
         return fn._run(input)
 
@@ -118,18 +129,18 @@ class Registry:
         """Decorator: register a sync or async function under its ``__qualname__``."""
         if not callable(func) or isinstance(func, PrimitiveFunction):
             raise TypeError(f"@function needs a plain function, got {func!r}")
-        name = func.__qualname__
+        name = _name_of(func, "function")
         fn: Function[Any, Any] = Function(self, name, func)
         self._add(name, fn)
         return fn
 
     def primitive_function(self, primitive_func: PrimitiveFunctionType) -> PrimitiveFunction:
-        """Decorator: register a function that takes an Input and returns an Output."""
-        if not callable(primitive_func) or inspect.iscoroutinefunction(primitive_func):
+        """Decorator: register a function, sync or async, that takes an Input and returns an Output."""
+        if not callable(primitive_func) or isinstance(primitive_func, PrimitiveFunction):
             raise TypeError(
-                f"@primitive_function needs a sync function Input -> Output, got {primitive_func!r}"
+                f"@primitive_function needs a function Input -> Output, got {primitive_func!r}"
             )
-        name = primitive_func.__qualname__
+        name = _name_of(primitive_func, "primitive_function")
         fn = PrimitiveFunction(self, name, primitive_func)
         self._add(name, fn)
         return fn
@@ -187,3 +198,8 @@ def function(func: Any = None) -> Any:
     if func is None:
         return default_registry().function
     return default_registry().function(func)
+
+
+def batch() -> Batch:
+    """A Batch on the default registry's client."""
+    return default_registry().batch()

@@ -52,8 +52,11 @@ def status_for_error(error: BaseException) -> Status:
        ``ssl.SSLCertVerificationError``) -> TLS_ERROR; ``TypeError``,
        ``ValueError`` -> INVALID_ARGUMENT; ``ConnectionError`` -> TCP_ERROR;
        ``PermissionError`` -> PERMISSION_DENIED; ``FileNotFoundError`` ->
-       NOT_FOUND; ``EOFError``, ``InterruptedError`` and any other
-       ``OSError`` -> TEMPORARY_ERROR; anything else -> PERMANENT_ERROR.
+       NOT_FOUND; ``EOFError``, ``InterruptedError``, ``KeyboardInterrupt``
+       (as in the SDK's table) and any other ``OSError`` -> TEMPORARY_ERROR;
+       anything else -> PERMANENT_ERROR. (A function raising
+       ``KeyboardInterrupt`` still stops the run: only ``Exception`` ends an
+       attempt.)
 
     Registered handlers therefore win over the builtin categories even when
     registered for a more general class (a handler for ``OSError`` also
@@ -91,7 +94,7 @@ def status_for_error(error: BaseException) -> Status:
         return Status.PERMISSION_DENIED
     if isinstance(error, FileNotFoundError):
         return Status.NOT_FOUND
-    if isinstance(error, (EOFError, InterruptedError, OSError)):
+    if isinstance(error, (EOFError, InterruptedError, KeyboardInterrupt, OSError)):
         return Status.TEMPORARY_ERROR
     return Status.PERMANENT_ERROR
 

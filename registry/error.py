@@ -17,8 +17,8 @@ they pickle and cross call boundaries like builtin exceptions.
 
 A subclass may set its own ``status`` (a :class:`~sim.Status`); a
 subclass that does not inherits its parent's. The base :class:`DispatchError`
-has ``PERMANENT_ERROR``, since an error that names no more precise category
-must not be retried.
+has ``UNSPECIFIED``, as in the Dispatch SDK (so does a direct subclass that
+sets none); UNSPECIFIED is not a temporary status, so it is not retried.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ __all__ = [
 
 
 class DispatchError(Exception):
-    """Base class of the errors that carry a status; on its own, PERMANENT_ERROR."""
+    """Base class of the errors that carry a status; on its own, UNSPECIFIED (never retried)."""
 
-    status: ClassVar[Status] = Status.PERMANENT_ERROR
+    status: ClassVar[Status] = Status.UNSPECIFIED
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -14,7 +14,7 @@ from sim._status import Status
 
 # (class, its status, the builtin classes it must also be)
 CLASSES = [
-    (error.DispatchError, Status.PERMANENT_ERROR, ()),
+    (error.DispatchError, Status.UNSPECIFIED, ()),  # as in the SDK (issue 14)
     (error.TimeoutError, Status.TIMEOUT, (builtins.TimeoutError, OSError)),
     (error.ThrottleError, Status.THROTTLED, ()),
     (error.InvalidArgumentError, Status.INVALID_ARGUMENT, (ValueError,)),
@@ -136,3 +136,15 @@ def test_instance_attribute_does_not_change_status() -> None:
     exc = error.TemporaryError("x")
     exc.status = Status.OK  # type: ignore[misc]
     assert status_for_error(exc) is Status.TEMPORARY_ERROR
+
+
+def test_a_subclass_without_its_own_status_is_unspecified_and_final() -> None:
+    class AppError(error.DispatchError):
+        pass
+
+    assert status_for_error(AppError("x")) is Status.UNSPECIFIED
+    assert not Status.UNSPECIFIED.temporary
+
+
+def test_keyboard_interrupt_maps_as_in_the_sdk() -> None:
+    assert status_for_error(KeyboardInterrupt()) is Status.TEMPORARY_ERROR

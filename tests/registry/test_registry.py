@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trio
 
 import registry
 import registry.test
@@ -246,13 +248,36 @@ def test_primitive_function_receives_input_and_returns_output(reg: registry.Regi
     assert seen == [21]
 
 
-def test_primitive_function_rejects_async_functions(reg: registry.Registry) -> None:
-    async def not_primitive(inp: registry.Input) -> registry.Output:
+def test_primitive_function_accepts_async_functions(reg: registry.Registry) -> None:
+    # Issue 14: the SDK's primitive functions are async; sync ones are accepted too.
+    seen: list[Any] = []
+
+    @reg.primitive_function
+    async def tripler(inp: registry.Input) -> registry.Output:
+        await trio.sleep(1)  # a primitive may await trio
+        seen.append(inp.input)
+        return registry.Output.value(inp.input * 3)
+
+    assert reg.functions[tripler.name] is tripler
+
+    async def main() -> Any:
+        return await reg.client.wait(tripler.dispatch(5))
+
+    assert registry.test.run(main(), faults="none") == 15
+    assert seen == [5]
+
+
+def test_primitive_function_rejects_what_it_cannot_register(reg: registry.Registry) -> None:
+    with pytest.raises(TypeError):
+        reg.primitive_function(42)  # type: ignore[arg-type]
+
+    @reg.primitive_function
+    def once(inp: registry.Input) -> registry.Output:
         return registry.Output.value(None)
 
     with pytest.raises(TypeError):
-        reg.primitive_function(not_primitive)  # type: ignore[arg-type]
-    assert dict(reg.functions) == {}
+        reg.primitive_function(once)  # type: ignore[arg-type]
+    assert list(reg.functions) == [once.name]
 
 
 def test_function_rejects_non_callables(reg: registry.Registry) -> None:
@@ -466,3 +491,49 @@ def test_simulation_run_directly(reg: registry.Registry) -> None:
     kinds = [e.kind for e in simulation.trace]
     assert kinds[0] == "dispatch"
     assert kinds[-1] == "outcome"
+
+
+# -- what cannot be registered, and primitives that answer wrongly ------------------------
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_primitive_returning_no_output_fails_naming_the_function(
+    reg: registry.Registry, kind: str
+) -> None:
+    if kind == "sync":
+
+        def answer(inp: registry.Input) -> Any:
+            return 42
+
+    else:
+
+        async def answer(inp: registry.Input) -> Any:
+            return 42
+
+    prim = reg.primitive_function(answer)
+
+    async def main() -> Any:
+        return await reg.client.wait(prim.dispatch(None))
+
+    with pytest.raises(TypeError, match=rf"primitive function {prim.name} returned int \(42\), not an Output"):
+        registry.test.run(main(), faults="none")
+
+
+class _CallableInstance:
+    def __call__(self, x: int) -> int:
+        return x
+
+
+def _plain(x: int, y: int) -> int:
+    return x + y
+
+
+@pytest.mark.parametrize(
+    "target", [functools.partial(_plain, 1), _CallableInstance()], ids=["partial", "instance"]
+)
+def test_a_callable_without_qualname_is_refused_clearly(reg: registry.Registry, target: Any) -> None:
+    with pytest.raises(TypeError, match="has none; register a def that calls it instead"):
+        reg.function(target)
+    with pytest.raises(TypeError, match="__qualname__"):
+        reg.primitive_function(target)
+    assert dict(reg.functions) == {}
