@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
-from sim.lowlevel import SimulationTest, mark_test, overrides, run_seed, test_id_of
+from sim.lowlevel import SeedRun, SimulationTest, mark_test, overrides, run_seed, test_id_of
 
 from ._registry import Registry
 
@@ -76,10 +76,13 @@ def _run_seeds(
     if forced.seed is not None:
         seeds = [forced.seed]
     elif forced.seeds is not None:
-        seeds = range(forced.seeds)
+        seeds = forced.seeds
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
+    failed: list[SeedRun] = []
+    runs = 0
     for seed in seeds:
+        runs += 1
         outcome = run_seed(
             functools.partial(test.function, *args, **kwargs),
             seed=seed,
@@ -88,7 +91,28 @@ def _run_seeds(
             options=test.options,
         )
         if outcome.error is not None:
-            raise outcome.error
+            failed.append(outcome)
+            if forced.max_failures is not None and len(failed) >= forced.max_failures:
+                break
+    if failed:
+        first = failed[0].error
+        assert first is not None
+        if runs > 1:
+            first.add_note(_sweep_note(failed, runs))
+        raise first
+
+
+def _sweep_note(failed: list[SeedRun], runs: int) -> str:
+    """The failure rate and the failures grouped by signature, each with its smallest seed."""
+    groups: dict[str, list[int]] = {}
+    for run in failed:
+        groups.setdefault(run.signature or "?", []).append(run.seed)
+    lines = [f"dispatch-sim: {len(failed)} of {runs} seeds failed ({len(failed) / runs:.0%}) "
+             f"in {len(groups)} group(s); the error above is seed {failed[0].seed}'s"]
+    for signature, group in sorted(groups.items(), key=lambda g: (-len(g[1]), min(g[1]))):
+        shown = ", ".join(map(str, group[:10])) + (", ..." if len(group) > 10 else "")
+        lines.append(f"  {len(group)} x {signature}  (seeds {shown}; replay: --sim-seed={min(group)})")
+    return "\n".join(lines)
 
 
 def _decorator(

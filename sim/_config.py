@@ -14,18 +14,21 @@ class RunOverrides:
     """Options that win over what a test's decorator says.
 
     `seed` runs every simulation test with that one seed; `seeds` runs each
-    with seeds ``0..seeds-1``; `faults` replaces the fault profile;
-    `trace_dir` is where trace files of failing runs are kept.
+    with those seeds (a range); `faults` replaces the fault profile;
+    `trace_dir` is where trace files of failing runs are kept;
+    `max_failures` stops a test's seeds after that many failures (None: run
+    them all).
     """
 
     seed: int | None = None
-    seeds: int | None = None
+    seeds: range | None = None
     faults: str | None = None
     trace_dir: Path | None = None
+    max_failures: int | None = None
 
     def reset(self) -> None:
         """Back to no overrides."""
-        self.seed = self.seeds = self.faults = self.trace_dir = None
+        self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
 
 
 overrides = RunOverrides()

@@ -4,7 +4,10 @@ Registered through the ``pytest11`` entry point, so installing dispatch-sim
 is enough. Options:
 
 - ``--sim-seed=N``: every simulation test runs with seed N only.
-- ``--sim-seeds=K``: every simulation test runs with seeds 0..K-1.
+- ``--sim-seeds=K`` (or ``A:B``): every simulation test runs with seeds 0..K-1
+  (A..B-1). A test with several seeds goes on past its first failure and
+  reports the failure rate and the failures grouped by signature.
+- ``--sim-max-failures=K``: stop a test's seeds after K failures.
 - ``--sim-faults=PROFILE``: every simulation test uses this fault profile.
 - ``--sim-trace-dir=DIR``: where the trace file of each failing run is kept
   (by default, pytest's cache folder).
@@ -25,6 +28,7 @@ import pytest
 from ._config import overrides
 from ._faults import FaultProfile
 from ._report import write_report
+from ._sweep_cli import parse_seeds
 from ._runner import failure_of
 from ._simulation import Simulation
 
@@ -35,8 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dispatch-sim", "deterministic simulation (dispatch-sim)")
     group.addoption("--sim-seed", type=int, default=None, metavar="N",
                     help="run every simulation test with this seed only")
-    group.addoption("--sim-seeds", type=int, default=None, metavar="K",
-                    help="run every simulation test with seeds 0..K-1")
+    group.addoption("--sim-seeds", default=None, metavar="K|A:B",
+                    help="run every simulation test with seeds 0..K-1 (or A..B-1)")
+    group.addoption("--sim-max-failures", type=int, default=None, metavar="K",
+                    help="stop a test's seeds after K failures (default: run them all)")
     group.addoption("--sim-faults", default=None, metavar="PROFILE",
                     help="fault profile for every simulation test: none, light, heavy, swarm")
     group.addoption("--sim-trace-dir", default=None, metavar="DIR",
@@ -50,8 +56,14 @@ def pytest_configure(config: pytest.Config) -> None:
     trace_dir = config.getoption("--sim-trace-dir")
     if seed is not None and seeds is not None:
         raise pytest.UsageError("--sim-seed and --sim-seeds exclude each other")
-    if seeds is not None and seeds < 1:
-        raise pytest.UsageError(f"--sim-seeds must be at least 1, got {seeds}")
+    max_failures = config.getoption("--sim-max-failures")
+    if seeds is not None:
+        try:
+            seeds = parse_seeds(seeds)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--sim-seeds must be at least 1 seed: {exc}") from None
+    if max_failures is not None and max_failures < 1:
+        raise pytest.UsageError(f"--sim-max-failures must be at least 1, got {max_failures}")
     if faults is not None:
         try:
             FaultProfile.named(faults)
@@ -61,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     overrides.seeds = seeds
     overrides.faults = faults
     overrides.trace_dir = Path(trace_dir) if trace_dir else None
+    overrides.max_failures = max_failures
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -98,7 +111,8 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
         command += f" --sim-faults={overrides.faults}"
-    faults = "\n".join(f"  {line}" for line in trace.describe_faults().splitlines())
+    # Every fault, once (the error's note only counts them by kind), up to a screenful.
+    faults = "\n".join(f"  {line}" for line in trace.describe_faults(limit=40).splitlines())
     return "\n".join(
         [
             f"seed: {simulation.seed}",

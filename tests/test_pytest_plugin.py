@@ -253,9 +253,44 @@ def test_sim_seeds_runs_k_seeds(project: Path, tmp_path: Path) -> None:
     assert runs.read_text().split() == ["0", "1", "2", "3", "4"]
 
 
+def test_sim_seeds_takes_a_range(project: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    done = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_count_runs",
+                      "--sim-seeds=7:10", env={"SIM_PLUGIN_RUNS": str(runs)})
+    assert done.returncode == 0, done.output
+    assert runs.read_text().split() == ["7", "8", "9"]
+
+
+def test_a_seed_sweep_goes_on_past_failures_and_groups_them(project: Path) -> None:
+    done = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_checkout")
+    assert done.returncode == 1, done.output
+    found = re.search(r"dispatch-sim: (\d+) of 30 seeds failed \((\d+)%\) in 1 group\(s\); "
+                      r"the error above is seed (\d+)'s", done.stdout)
+    assert found, done.stdout
+    failed, first = int(found.group(1)), found.group(3)
+    assert 1 < failed < 30
+    assert found.group(2) == f"{failed / 30:.0%}".rstrip("%")
+    assert done.field("seed") == first  # the report and the replay command are the first failure's
+    group = re.search(rf"{failed} x AssertionError: balance is N at test_sample.py:test_checkout  "
+                      rf"\(seeds ([0-9, .]+); replay: --sim-seed={first}\)", done.stdout)
+    assert group, done.stdout
+    assert group.group(1).split(", ")[0] == first
+    # --sim-max-failures=1 stops at the first failure.
+    stopped = run_pytest(project, "-p", "no:cacheprovider", "test_sample.py::test_checkout",
+                         "--sim-max-failures=1")
+    assert stopped.returncode == 1
+    assert stopped.field("seed") == first
+    if first == "0":  # one run: nothing to group
+        assert "seeds failed" not in stopped.stdout
+    else:
+        assert f"1 of {int(first) + 1} seeds failed" in stopped.stdout
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
+        (["--sim-max-failures=0"], "--sim-max-failures must be at least 1"),
+        (["--sim-seeds=5:2"], "--sim-seeds must be at least 1"),
         (["--sim-faults=bogus"], "unknown fault profile 'bogus'"),
         (["--sim-seed=1", "--sim-seeds=2"], "--sim-seed and --sim-seeds exclude each other"),
         (["--sim-seeds=0"], "--sim-seeds must be at least 1"),
