@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
-from ._service import (
+from ._endpoints import (
     DEFAULT_ENDPOINT,
     TIMER_FUNCTION,
     Endpoint,
