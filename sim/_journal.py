@@ -50,13 +50,6 @@ def error_outcome(error: Error) -> RawOutcome:
     return ("error", (int(error.status), error.type, error.message, value))
 
 
-def decode_outcome(correlation_id: Any, dispatch_id: Any, outcome: RawOutcome) -> CallResult | None:
-    """A fresh CallResult from a call's outcome; None for an abandoned call."""
-    if outcome[0] == "abandoned":
-        return None
-    return decode_result((correlation_id, dispatch_id, outcome))
-
-
 @attrs.frozen
 class JournalCall:
     """A call a poll dispatched: its correlation id, function and serialized input."""
@@ -126,12 +119,12 @@ def _decode_step(entry: _Entry) -> JournalStep:
 def _decode_results(entry: _Entry) -> tuple[CallResult, ...] | None:
     if entry.results is None:
         return None
-    return tuple(decode_result(r) for r in entry.results)
+    return tuple(decode_outcome(*r) for r in entry.results)
 
 
-def decode_result(stored: StoredResult) -> CallResult:
-    """A fresh CallResult from a child's stored result (an abandoned call never has one)."""
-    correlation_id, dispatch_id, (kind, payload) = stored
+def decode_outcome(correlation_id: Any, dispatch_id: Any, outcome: RawOutcome) -> CallResult:
+    """A fresh CallResult from a call's outcome (never ABANDONED: that has no result)."""
+    kind, payload = outcome
     if kind == "value":
         return CallResult(correlation_id, _codec.thaw(payload), None, dispatch_id)
     return CallResult(correlation_id, None, decode_error(payload), dispatch_id)

@@ -169,7 +169,6 @@ class Runtime:
 
     async def wait_until(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
         """Run what is due now inline until `done()`, parking in `waiters` between."""
-        task = trio.lowlevel.current_task()
         service = self._service
         heap = service.heap
         while not done():
@@ -181,6 +180,7 @@ class Runtime:
                 if pending is not None:
                     await self._finish_pending(pending, pump=False)
                 continue
+            task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
             waiters.append(task)
             if self._own_clock and self._time_driver is None:
                 # Volunteer: once time has moved, the clock wakes this task

@@ -37,7 +37,7 @@ from ._journal import (
     RawOutcome,
     StoredResult,
     _Entry,
-    decode_result,
+    decode_outcome,
     error_outcome,
     value_outcome,
 )
@@ -61,6 +61,9 @@ from ._trace import Trace
 
 __all__ = ["Service"]
 
+
+# Bound once: every call pushes and every action pops.
+_heappop, _heappush = heapq.heappop, heapq.heappush
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -93,7 +96,7 @@ class Service:
         self.max_virtual_time = max_virtual_time
         self.now = 0.0
         self.heap: list[tuple[float, int, Callable[[Any], Any], Any]] = []
-        self.steps = 0  # actions run so far (the max_events cap counts them)
+        self._budget = max_events  # actions left before the max_events cap
         self._seq = 0
         self._ids = 0
         self.records: dict[DispatchID, _Record] = {}
@@ -109,7 +112,7 @@ class Service:
 
     def push(self, time: float, action: Callable[[Any], Any], arg: Any) -> None:
         self._seq += 1
-        heapq.heappush(self.heap, (time, self._seq, action, arg))
+        _heappush(self.heap, (time, self._seq, action, arg))
         if self.on_push is not None:
             self.on_push()
 
@@ -120,15 +123,20 @@ class Service:
         anything. Raises LivelockError, without running it, when the action
         lies past `max_virtual_time` or would exceed `max_events`.
         """
-        due, _, action, arg = heapq.heappop(self.heap)
+        due, _, action, arg = _heappop(self.heap)
         if due > self.max_virtual_time:
             raise self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
         if due > self.now:
             self.now = due
-        self.steps += 1
-        if self.steps > self.max_events:
+        self._budget -= 1  # a countdown costs the hot path less than `steps > max_events`
+        if self._budget < 0:
             raise self._livelock(f"more than max_events={self.max_events} events")
         return action(arg)
+
+    @property
+    def steps(self) -> int:
+        """Actions run so far (what the max_events cap counts)."""
+        return self.max_events - self._budget
 
     def _livelock(self, cap: str) -> LivelockError:
         busiest = sorted(self.records.values(), key=lambda r: (-r.attempt, r.id))[:5]
@@ -190,7 +198,7 @@ class Service:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
             self._seq += 1
-            heapq.heappush(
+            _heappush(
                 self.heap,
                 (now + self.decisions.latency() if self._faults else now, self._seq, self._attempt, rec),
             )
@@ -230,13 +238,7 @@ class Service:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
             self._fail(rec, error)
             return None
-        fault = self.decisions.endpoint_fault() if self._faults else None
-        if fault is not None:
-            self._event(
-                (FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR)
-            )
-            message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
-            self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
+        if self._faults and self._endpoint_failed(rec):
             return None
         suspension = rec.suspension
         if suspension is None:
@@ -262,6 +264,16 @@ class Service:
             return None
         return self._finish_running(rec, out)
 
+    def _endpoint_failed(self, rec: _Record) -> bool:
+        """Inject an endpoint failure before the function runs, if the decisions say so."""
+        fault = self.decisions.endpoint_fault()
+        if fault is None:
+            return False
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR))
+        message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
+        self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
+        return True
+
     async def _finish_running(self, rec: _Record, pending: Awaitable[Output]) -> None:
         try:
             out = await pending
@@ -281,7 +293,7 @@ class Service:
             suspension.batch = self._take_batch(suspension)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
-        results = tuple(decode_result(r) for r in suspension.batch)
+        results = tuple(decode_outcome(*r) for r in suspension.batch)
         return Input(
             rec.id,
             rec.function,

@@ -21,7 +21,7 @@ import trio
 from ._decisions import Decisions, RecordedRandom
 from ._errors import SimulationError
 from ._faults import FaultProfile
-from ._journal import decode_outcome
+from ._journal import ABANDONED, decode_outcome
 from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
 from ._retry import RetryPolicy
@@ -82,10 +82,10 @@ def _discard(main: Any) -> None:
 
 
 def _result_of(rec: _Record) -> CallResult:
-    result = decode_outcome(rec.correlation_id, rec.id, rec.outcome)  # type: ignore[arg-type]
-    if result is None:
+    outcome = rec.outcome
+    if outcome is ABANDONED:
         raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
-    return result
+    return decode_outcome(rec.correlation_id, rec.id, outcome)  # type: ignore[arg-type]
 
 
 class Simulation:
