@@ -42,6 +42,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "_ALLOW_DETERMINISTIC_SCHEDULING"),
     ("trio._core._run", "_r"),
     ("trio._core._run", "GLOBAL_RUN_CONTEXT"),
+    ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
 )
 
