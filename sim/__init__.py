@@ -12,7 +12,7 @@ from ._faults import PROFILES, FaultProfile
 from ._journal import Journal, JournalCall, JournalStep
 from ._protocol import Arguments, Call, CallResult, CorrelationID, DispatchID, Error, Input, Output
 from ._retry import RetryPolicy
-from ._service import (
+from ._endpoints import (
     DEFAULT_ENDPOINT,
     TIMER_FUNCTION,
     Endpoint,

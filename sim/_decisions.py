@@ -8,8 +8,9 @@ faults. The draws are recorded, so a run can be replayed from the record.
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from ._faults import FaultProfile
+from ._faults import FAULT_KINDS, FaultProfile
 from ._status import Status
 
 __all__ = ["Decisions", "ENDPOINT_FAULT_STATUSES", "RecordedRandom"]
@@ -50,14 +51,9 @@ class Decisions:
         def pick(rate: float) -> float:
             return rate * self._draw() if self._chance(0.5) else 0.0
 
-        return FaultProfile(
-            name=f"{profile.name}*",
-            endpoint_error=pick(profile.endpoint_error),
-            response_lost=pick(profile.response_lost),
-            crash=pick(profile.crash),
-            max_latency=pick(profile.max_latency),
-            reorder=pick(profile.reorder),
-        )
+        # In field order: the draws of a recorded run depend on it.
+        rates: dict[str, Any] = {kind: pick(getattr(profile, kind)) for kind in FAULT_KINDS}
+        return FaultProfile(name=f"{profile.name}*", **rates)
 
     def endpoint_fault(self) -> Status | None:
         """The status of an injected endpoint failure, or None."""

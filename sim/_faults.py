@@ -6,7 +6,12 @@ import math
 
 import attrs
 
-__all__ = ["FaultProfile", "PROFILES"]
+__all__ = ["FAULT_KINDS", "FaultProfile", "PROFILES"]
+
+# Marks a FaultProfile field as a kind of fault: everything that lists the
+# kinds (is_none, swarm, the tests) reads them from the fields, so a new kind
+# is one field here plus its decision and the site that injects it.
+_FAULT = {"fault_kind": True}
 
 
 def _number(value: object) -> bool:
@@ -45,19 +50,17 @@ class FaultProfile:
     """
 
     name: str = "custom"
-    endpoint_error: float = attrs.field(default=0.0, validator=_rate)
-    response_lost: float = attrs.field(default=0.0, validator=_rate)
-    crash: float = attrs.field(default=0.0, validator=_rate)
-    max_latency: float = attrs.field(default=0.0, validator=_seconds)
-    reorder: float = attrs.field(default=0.0, validator=_rate)
+    endpoint_error: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
+    response_lost: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
+    crash: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
+    max_latency: float = attrs.field(default=0.0, validator=_seconds, metadata=_FAULT)
+    reorder: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     swarm: bool = False
 
     @property
     def is_none(self) -> bool:
         """True when nothing is ever injected."""
-        return not (
-            self.endpoint_error or self.response_lost or self.crash or self.max_latency or self.reorder
-        )
+        return not any(getattr(self, kind) for kind in FAULT_KINDS)
 
     @classmethod
     def named(cls, name: str) -> FaultProfile:
@@ -81,6 +84,11 @@ class FaultProfile:
             f"faults must be a profile name or a FaultProfile, not {type(faults).__qualname__}"
         )
 
+
+FAULT_KINDS: tuple[str, ...] = tuple(
+    f.name for f in attrs.fields(FaultProfile) if f.metadata.get("fault_kind")
+)
+"""The names of FaultProfile's fault fields, in field order (each a rate, or max_latency)."""
 
 PROFILES: dict[str, FaultProfile] = {
     "none": FaultProfile("none"),

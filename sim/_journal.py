@@ -3,12 +3,18 @@
 A function that lost its in-memory state is rebuilt from its journal: re-run
 from its input, with every journaled result replayed in the order it was
 first delivered.
+
+This module also owns the raw outcome of a call, the one form in which the
+service keeps it: ``("value", frozen value)``, ``("error", (status, type,
+message, exception bytes or None))`` or ``ABANDONED``. Values stay
+serialized, so that every reader gets its own copy. Only the functions below
+build or take apart that tuple.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -17,6 +23,31 @@ from ._protocol import CallResult, Error
 from ._status import Status
 
 __all__ = ["Journal", "JournalCall", "JournalStep"]
+
+RawOutcome: TypeAlias = tuple[str, Any]
+"""A call's outcome as the service keeps it (see the module docstring)."""
+
+StoredResult: TypeAlias = tuple[Any, Any, RawOutcome]
+"""A child's result waiting for (or handed to) a resume: (correlation id, dispatch id, outcome)."""
+
+ABANDONED: RawOutcome = ("abandoned", None)
+"""The outcome of a call the run left unfinished."""
+
+
+def value_outcome(frozen: object) -> RawOutcome:
+    """The outcome of a call that returned the (frozen) value."""
+    return ("value", frozen)
+
+
+def error_outcome(error: Error) -> RawOutcome:
+    """The outcome of a call that failed with `error` (its exception kept if it serializes)."""
+    value = None
+    if error.value is not None:
+        try:
+            value = _codec.dumps(error.value, where="error")
+        except _codec.SerializationError:
+            value = None
+    return ("error", (int(error.status), error.type, error.message, value))
 
 
 @attrs.frozen
@@ -45,7 +76,7 @@ class _Entry:
     # Each call as (correlation id, function, frozen input): JournalCalls are
     # built only when the journal is read.
     calls: tuple[tuple[Any, str, object], ...]
-    results: tuple[tuple[Any, ...], ...] | None = None
+    results: tuple[StoredResult, ...] | None = None
     poll_error: Error | None = None
 
 
@@ -88,12 +119,12 @@ def _decode_step(entry: _Entry) -> JournalStep:
 def _decode_results(entry: _Entry) -> tuple[CallResult, ...] | None:
     if entry.results is None:
         return None
-    return tuple(decode_result(r) for r in entry.results)
+    return tuple(decode_outcome(*r) for r in entry.results)
 
 
-def decode_result(raw: tuple[Any, ...]) -> CallResult:
-    """A CallResult from its stored form (correlation id, dispatch id, kind, payload)."""
-    correlation_id, dispatch_id, kind, payload = raw
+def decode_outcome(correlation_id: Any, dispatch_id: Any, outcome: RawOutcome) -> CallResult:
+    """A fresh CallResult from a call's outcome (never ABANDONED: that has no result)."""
+    kind, payload = outcome
     if kind == "value":
         return CallResult(correlation_id, _codec.thaw(payload), None, dispatch_id)
     return CallResult(correlation_id, None, decode_error(payload), dispatch_id)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import attrs
+
+if TYPE_CHECKING:
+    from ._status import Status
 
 __all__ = ["RetryPolicy"]
 
@@ -48,3 +54,21 @@ class RetryPolicy:
         except OverflowError:  # a huge failure count: the cap applies anyway
             base = self.max_backoff
         return base * (1.0 + self.jitter * jitter_fraction)
+
+    def retry_delay(
+        self, status: Status, failures: int, started: float, now: float, jitter: Callable[[], float]
+    ) -> float | None:
+        """The whole retry question, answered once: how long to wait before retrying, or None.
+
+        A step whose `failures`-th consecutive attempt failed with `status` at
+        virtual time `now`, having started at `started`, is retried when the
+        status is temporary, attempts are left, and the retry would start within
+        ``max_duration`` of the start. `jitter` is drawn only when a delay is
+        computed (it is a recorded decision).
+        """
+        if not status.temporary or failures >= self.max_attempts:
+            return None
+        delay = self.backoff(failures, jitter())
+        # Written as `now + delay - started` (not `now - started + delay`): the
+        # float rounding decides edge cases, and recorded runs depend on it.
+        return delay if now + delay - started <= self.max_duration else None

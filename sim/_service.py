@@ -1,170 +1,109 @@
 """The simulated Dispatch service: the life of every call, on a virtual timeline.
 
 The service owns the timeline (a heap of due actions), the call records, and
-the trace. It is synchronous: the runtime (`_simulation`) decides when to
-advance time and which trio task executes the next action. Only an attempt
-whose function awaits something outside the simulation hands back an
-awaitable for the runtime to finish.
+the trace. It is synchronous and knows nothing of trio: whoever drives it (the
+trio runtime in `_runtime`, or a unit test) calls `step()` to run the next
+action, and installs two hooks: `on_push` (an action was scheduled) and `wake`
+(a call someone waits for has its outcome). Only an attempt whose function
+awaits something outside the simulation hands back an awaitable for the
+driver to finish.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Protocol
-
-import trio
+from typing import Any
 
 from . import _codec
 from ._decisions import Decisions
-from ._journal import Journal, _Entry, decode_result
+from ._errors import LivelockError
+from ._events import (
+    ABANDONED,
+    ATTEMPT,
+    CRASH,
+    DISPATCH,
+    ENDPOINT_ERROR,
+    FAULT,
+    OUTCOME,
+    POLL,
+    RESPONSE_LOST,
+    RETRY,
+    TAIL_CALL,
+)
+from ._endpoints import DEFAULT_ENDPOINT, TIMER_FUNCTION, _endpoints
+from ._journal import (
+    Journal,
+    RawOutcome,
+    StoredResult,
+    _Entry,
+    decode_outcome,
+    error_outcome,
+    value_outcome,
+)
+from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Input, Output
+from ._records import (
+    DONE,
+    POLLING,
+    RETRYING,
+    RUNNING,
+    SCHEDULED,
+    SLEEPING,
+    _check_call,
+    _poll_problem,
+    _Record,
+    _Suspension,
+)
 from ._retry import RetryPolicy
 from ._status import Status
 from ._trace import Trace
 
-__all__ = [
-    "DEFAULT_ENDPOINT",
-    "TIMER_FUNCTION",
-    "Endpoint",
-    "register_endpoint",
-    "unregister_endpoint",
-]
-
-DEFAULT_ENDPOINT = "sim://default"
-"""Where a call without an endpoint goes (the default registry serves it)."""
-
-TIMER_FUNCTION = "<sleep>"
-"""A call to this function is a durable timer: its input is the delay in seconds."""
+__all__ = ["Service"]
 
 
-class Endpoint(Protocol):
-    """What the service needs from a process serving functions (registry implements it)."""
-
-    def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
-        """Run one attempt of `function`. Return an awaitable only when it must await trio."""
-
-    def forget(self, dispatch_id: DispatchID) -> None:
-        """Drop any in-memory state kept for the call (a crash, or the call ended)."""
-
-
-_endpoints: dict[str, Endpoint] = {}
-
-
-def register_endpoint(url: str, endpoint: Endpoint) -> None:
-    """Make `endpoint` reachable at `url` for every simulation."""
-    current = _endpoints.get(url)
-    if current is not None and current is not endpoint:
-        raise ValueError(f"endpoint {url!r} is already served by {current!r}")
-    _endpoints[url] = endpoint
-
-
-def unregister_endpoint(url: str) -> None:
-    """Take `url` off the network; calls to it fail with NOT_FOUND."""
-    _endpoints.pop(url, None)
-
+# Bound once: every call pushes and every action pops.
+_heappop, _heappush = heapq.heappop, heapq.heappush
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
 
-# A raw outcome keeps values serialized, so that every reader gets its own copy:
-# ("value", bytes) or ("error", (status, type, message, exception bytes or None)).
-_RawOutcome = tuple[str, Any]
+
+def _invalid(exc: Exception) -> Error:
+    return Error.from_exception(exc, Status.INVALID_ARGUMENT)
 
 
-class _Record:
-    """Everything the service knows about one call (a plain class: one is made per call)."""
-
-    __slots__ = (
-        "id", "function", "endpoint", "input", "parent", "correlation_id", "caller_id",
-        "root_id", "created", "attempt", "failures", "step_start", "state", "outcome",
-        "waiters", "suspension",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        id: DispatchID,
-        function: str,
-        endpoint: str,
-        input: object,
-        parent: _Record | None,
-        correlation_id: int | str | None,
-        caller_id: DispatchID | None,
-        root_id: DispatchID,
-        created: float,
-    ) -> None:
-        self.id = id
-        self.function = function
-        self.endpoint = endpoint
-        self.input = input
-        self.parent = parent
-        self.correlation_id = correlation_id
-        self.caller_id = caller_id
-        self.root_id = root_id
-        self.created = created
-        self.attempt = 0
-        self.failures = 0  # consecutive failed attempts of the current step
-        self.step_start = 0.0
-        self.state = "scheduled"
-        self.outcome: _RawOutcome | None = None
-        self.waiters: list[trio.lowlevel.Task] = []
-        # Made by the function's first poll, dropped by a tail call and at the
-        # end: most calls never poll, and keep none of it.
-        self.suspension: _Suspension | None = None
-
-
-class _Suspension:
-    """What the service keeps for a call whose function has polled (its current function)."""
-
-    __slots__ = (
-        "coroutine_state", "min_results", "max_results", "generation", "outstanding",
-        "ready", "taken", "batch", "error", "journal",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.coroutine_state: bytes | None = None
-        self.min_results = 1
-        self.max_results = 10
-        self.generation = 0  # polls so far: a poll's timeout applies to that poll only
-        self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
-        self.ready: list[tuple[Any, ...]] = []  # children done, waiting for a resume
-        # The prefix of `ready` already handed over: a big fan-out takes a
-        # few results at a time, and deleting each batch from the front of
-        # the list would cost its whole length every time.
-        self.taken = 0
-        self.batch: tuple[tuple[Any, ...], ...] | None = None  # the resume being attempted
-        self.error: Error | None = None  # why the last poll failed as a whole
-        self.journal: list[_Entry] = []
-
-
-def _raw_error(error: Error) -> _RawOutcome:
-    value = None
-    if error.value is not None:
-        try:
-            value = _codec.dumps(error.value, where="error")
-        except _codec.SerializationError:
-            value = None
-    return ("error", (int(error.status), error.type, error.message, value))
-
-
-def _serialization_error(exc: Exception) -> _RawOutcome:
-    return _raw_error(Error.from_exception(exc, Status.INVALID_ARGUMENT))
+def _wake_nobody(rec: _Record) -> None:
+    raise RuntimeError(f"{rec.id} has waiters but no driver installed a wake hook")
 
 
 class Service:
     """Calls, attempts, retries, polls and journals on a virtual timeline."""
 
-    def __init__(self, decisions: Decisions, retry: RetryPolicy, trace: Trace) -> None:
+    def __init__(
+        self,
+        decisions: Decisions,
+        retry: RetryPolicy,
+        trace: Trace,
+        *,
+        max_events: int = 2_000_000,
+        max_virtual_time: float = 30 * 86400.0,
+    ) -> None:
         self.decisions = decisions
         self.retry = retry
         self.trace = trace
+        self.max_events = max_events
+        self.max_virtual_time = max_virtual_time
         self.now = 0.0
         self.heap: list[tuple[float, int, Callable[[Any], Any], Any]] = []
+        self._budget = max_events  # actions left before the max_events cap
         self._seq = 0
         self._ids = 0
         self.records: dict[DispatchID, _Record] = {}
         self.pending = 0  # calls without an outcome
+        # The driver's hooks: an action was scheduled; a waited-for call ended.
         self.on_push: Callable[[], None] | None = None
+        self.wake: Callable[[_Record], None] = _wake_nobody
         self._event = trace._events.append
         # With nothing to inject, no decision is drawn: skip asking.
         self._faults = not decisions.profile.is_none
@@ -173,9 +112,39 @@ class Service:
 
     def push(self, time: float, action: Callable[[Any], Any], arg: Any) -> None:
         self._seq += 1
-        heapq.heappush(self.heap, (time, self._seq, action, arg))
+        _heappush(self.heap, (time, self._seq, action, arg))
         if self.on_push is not None:
             self.on_push()
+
+    def step(self) -> Awaitable[None] | None:
+        """Run the next action on the timeline, moving time to it.
+
+        Returns what the action must await outside the simulation, if
+        anything. Raises LivelockError, without running it, when the action
+        lies past `max_virtual_time` or would exceed `max_events`.
+        """
+        due, _, action, arg = _heappop(self.heap)
+        if due > self.max_virtual_time:
+            raise self._livelock(f"virtual time passed max_virtual_time={self.max_virtual_time}s")
+        if due > self.now:
+            self.now = due
+        self._budget -= 1  # a countdown costs the hot path less than `steps > max_events`
+        if self._budget < 0:
+            raise self._livelock(f"more than max_events={self.max_events} events")
+        return action(arg)
+
+    @property
+    def steps(self) -> int:
+        """Actions run so far (what the max_events cap counts)."""
+        return self.max_events - self._budget
+
+    def _livelock(self, cap: str) -> LivelockError:
+        busiest = sorted(self.records.values(), key=lambda r: (-r.attempt, r.id))[:5]
+        calls = ", ".join(f"{r.id} {r.function} ({r.attempt} attempts)" for r in busiest)
+        return LivelockError(
+            f"the simulation exceeded its cap: {cap} (at virtual time "
+            f"{self.now:.6f}s, {self.steps} events); busiest calls: {calls}"
+        )
 
     # -- dispatch -----------------------------------------------------------
 
@@ -220,16 +189,16 @@ class Service:
         self.pending += 1
         if parent is not None:
             parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
-        self._event(("dispatch", now, did, rec.function, 0, None, rec.caller_id))
+        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id))
         if failure is not None:
-            self._finish(rec, _serialization_error(failure))
+            self._fail(rec, _invalid(failure))
         elif rec.function == TIMER_FUNCTION:
             self._start_timer(rec, call.input)
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
             self._seq += 1
-            heapq.heappush(
+            _heappush(
                 self.heap,
                 (now + self.decisions.latency() if self._faults else now, self._seq, self._attempt, rec),
             )
@@ -243,13 +212,13 @@ class Service:
     def _start_timer(self, rec: _Record, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
             error = ValueError(f"a durable sleep needs seconds >= 0, got {seconds!r}")
-            self._finish(rec, _serialization_error(error))
+            self._fail(rec, _invalid(error))
             return
-        rec.state = "sleeping"
+        rec.move(SLEEPING)
         self.push(self.now + float(seconds), self._wake_timer, rec)
 
     def _wake_timer(self, rec: _Record) -> None:
-        self._finish(rec, ("value", None))
+        self._finish(rec, value_outcome(None), "OK")
 
     # -- attempts -------------------------------------------------------------
 
@@ -266,16 +235,10 @@ class Service:
                 "NotFoundError",
                 f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
             )
-            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
-            self._finish(rec, _raw_error(error))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
+            self._fail(rec, error)
             return None
-        fault = self.decisions.endpoint_fault() if self._faults else None
-        if fault is not None:
-            self._event(
-                ("fault", self.now, rec.id, rec.function, rec.attempt, fault.name, "endpoint_error")
-            )
-            message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
-            self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
+        if self._faults and self._endpoint_failed(rec):
             return None
         suspension = rec.suspension
         if suspension is None:
@@ -291,7 +254,7 @@ class Service:
             )
         else:
             inp = self._resume_input(rec, suspension)
-        rec.state = "running"
+        rec.move(RUNNING)
         try:
             out = endpoint.run(rec.function, inp)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
@@ -300,6 +263,16 @@ class Service:
             self._completed(rec, out)
             return None
         return self._finish_running(rec, out)
+
+    def _endpoint_failed(self, rec: _Record) -> bool:
+        """Inject an endpoint failure before the function runs, if the decisions say so."""
+        fault = self.decisions.endpoint_fault()
+        if fault is None:
+            return False
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR))
+        message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
+        self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
+        return True
 
     async def _finish_running(self, rec: _Record, pending: Awaitable[Output]) -> None:
         try:
@@ -320,7 +293,7 @@ class Service:
             suspension.batch = self._take_batch(suspension)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
-        results = tuple(decode_result(r) for r in suspension.batch)
+        results = tuple(decode_outcome(*r) for r in suspension.batch)
         return Input(
             rec.id,
             rec.function,
@@ -335,7 +308,7 @@ class Service:
             journal=journal,
         )
 
-    def _take_batch(self, suspension: _Suspension) -> tuple[tuple[Any, ...], ...]:
+    def _take_batch(self, suspension: _Suspension) -> tuple[StoredResult, ...]:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
         start, size = 0, min(suspension.max_results, available)
@@ -366,7 +339,7 @@ class Service:
         if rec.outcome is not None:
             return
         if self._faults and self.decisions.response_lost():
-            self._event(("fault", self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", "response_lost"))
+            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST))
             error = Error(
                 Status.TIMEOUT,
                 "InjectedFault",
@@ -377,14 +350,14 @@ class Service:
         kind = out.kind
         if kind == "value":
             status = out.status
-            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
             if status is Status.OK:
                 try:
                     data = _codec.freeze(out._value, where="result")
                 except _codec.SerializationError as exc:
-                    self._finish(rec, _serialization_error(exc))
+                    self._fail(rec, _invalid(exc))
                     return
-                self._finish(rec, ("value", data))
+                self._finish(rec, value_outcome(data), "OK")
             else:
                 message = f"{rec.function} returned a value with status {status.name}"
                 self._attempt_failed(rec, Error(status, "Status", message), status)
@@ -392,33 +365,32 @@ class Service:
             failure = out._error
             assert failure is not None
             self._event(
-                ("attempt", self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
             )
             self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
             poll = out._poll
             assert poll is not None
             detail = f"{len(poll.calls)} calls"
-            self._event(("attempt", self.now, rec.id, rec.function, rec.attempt, "POLL", detail))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail))
             self._poll(rec, poll)
         else:
             call = out._tail_call
             assert call is not None
             self._event(
-                ("attempt", self.now, rec.id, rec.function, rec.attempt, "TAIL_CALL", call.function)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function)
             )
             self._tail_call(rec, call)
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
         rec.failures += 1
-        if status.temporary and rec.failures < self.retry.max_attempts:
-            delay = self.retry.backoff(rec.failures, self.decisions.jitter())
-            if self.now + delay - rec.step_start <= self.retry.max_duration:
-                rec.state = "retrying"
-                self._event(("retry", self.now, rec.id, rec.function, rec.attempt, status.name, None))
-                self.push(self.now + delay, self._attempt, rec)
-                return
-        self._finish(rec, _raw_error(error))
+        delay = self.retry.retry_delay(status, rec.failures, rec.step_start, self.now, self.decisions.jitter)
+        if delay is None:
+            self._fail(rec, error)
+            return
+        rec.move(RETRYING)
+        self._event((RETRY, self.now, rec.id, rec.function, rec.attempt, status.name, None))
+        self.push(self.now + delay, self._attempt, rec)
 
     # -- polls ------------------------------------------------------------------
 
@@ -452,26 +424,26 @@ class Service:
         # Children that failed at once (bad input) are already in `ready`.
         suspension.min_results = poll.min_results
         suspension.max_results = poll.max_results
-        rec.state = "polling"
+        rec.move(POLLING)
         if poll.max_wait_seconds is not None:
             self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
         self._maybe_resume(rec)
 
     def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
         rec, generation = arg
-        if rec.state == "polling" and rec.suspension.generation == generation:  # type: ignore[union-attr]
+        if rec.state is POLLING and rec.suspension.generation == generation:  # type: ignore[union-attr]
             self._resume(rec)
 
     def _maybe_resume(self, rec: _Record) -> None:
         suspension = rec.suspension
-        if rec.state != "polling" or suspension is None:
+        if rec.state is not POLLING or suspension is None:
             return
         ready = len(suspension.ready) - suspension.taken
         if suspension.error is not None or ready >= min(suspension.min_results, len(suspension.outstanding)):
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
-        rec.state = "scheduled"
+        rec.move(SCHEDULED)
         self.push(self._delivery_time(), self._attempt, rec)
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
@@ -479,7 +451,7 @@ class Service:
             _check_call(call, "tail call")
             data = _codec.freeze(call.input, where="argument")
         except (TypeError, ValueError) as exc:
-            self._finish(rec, _serialization_error(exc))
+            self._fail(rec, _invalid(exc))
             return
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:
@@ -489,7 +461,7 @@ class Service:
         rec.input = data
         rec.failures = 0
         rec.suspension = None  # the new function starts afresh; late children are ignored
-        rec.state = "scheduled"
+        rec.move(SCHEDULED)
         self.push(self._delivery_time(), self._attempt, rec)
 
     def lose_state(self, rec: _Record) -> None:
@@ -497,83 +469,39 @@ class Service:
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:
             endpoint.forget(rec.id)
-        self._event(("fault", self.now, rec.id, rec.function, rec.attempt, None, "crash"))
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, None, CRASH))
 
     # -- outcomes -----------------------------------------------------------------
 
-    def _finish(self, rec: _Record, outcome: _RawOutcome) -> None:
+    def _fail(self, rec: _Record, error: Error) -> None:
+        self._finish(rec, error_outcome(error), _NAMES[int(error.status)])
+
+    def _finish(self, rec: _Record, outcome: RawOutcome, status: str) -> None:
+        """Give the call its outcome (`status` names it in the trace)."""
         rec.outcome = outcome
-        rec.state = "done"
+        rec.move(DONE)
         self.pending -= 1
-        status = "OK" if outcome[0] == "value" else _NAMES[outcome[1][0]]
-        self._event(("outcome", self.now, rec.id, rec.function, rec.attempt, status, None))
+        self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None))
         if rec.suspension is not None:
             endpoint = _endpoints.get(rec.endpoint)
             if endpoint is not None:
                 endpoint.forget(rec.id)
             rec.suspension = None  # late children are ignored; the journal is not needed any more
         if rec.waiters:
-            for task in rec.waiters:
-                trio.lowlevel.reschedule(task)
-            rec.waiters.clear()
+            self.wake(rec)
         parent = rec.parent
         if parent is not None:
             suspension = parent.suspension
             if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
-                suspension.ready.append((rec.correlation_id, rec.id, *outcome))
+                suspension.ready.append((rec.correlation_id, rec.id, outcome))
                 self._maybe_resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""
         for rec in self.records.values():
             if rec.outcome is None:
-                rec.outcome = ("abandoned", None)
-                rec.state = "done"
+                rec.outcome = ABANDONED_OUTCOME
+                rec.move(DONE)
                 self.pending -= 1
-                self._event(
-                    ("outcome", self.now, rec.id, rec.function, rec.attempt, None, "abandoned")
-                )
+                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED))
 
-
-def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
-    # The common case in one pass over exact types; anything unusual goes to
-    # the checks of _poll_problem, which say what is wrong.
-    try:
-        if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
-            return False
-    except TypeError:  # an unhashable correlation id
-        return False
-    for call, cid in zip(calls, ids, strict=True):
-        kind = type(cid)
-        if type(call) is not Call or (kind is not str and kind is not int):
-            return False
-        function, endpoint = call.function, call.endpoint
-        if type(function) is not str or not function or (endpoint is not None and type(endpoint) is not str):
-            return False
-    return True
-
-
-def _check_call(call: object, where: str) -> None:
-    if not isinstance(call, Call):
-        raise TypeError(f"{where} is a {type(call).__qualname__}, not a Call")
-    if not isinstance(call.function, str) or not call.function:
-        raise ValueError(f"{where} has no function name (got {call.function!r})")
-    if call.endpoint is not None and not isinstance(call.endpoint, str):
-        raise TypeError(f"{where} has an endpoint that is not a str: {call.endpoint!r}")
-
-
-def _poll_problem(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> str | None:
-    if _poll_is_sound(calls, ids, outstanding):
-        return None
-    seen: set[Any] = set()
-    for i, (call, cid) in enumerate(zip(calls, ids, strict=True)):
-        try:
-            _check_call(call, f"calls[{i}]")
-        except (TypeError, ValueError) as exc:
-            return str(exc)
-        if not isinstance(cid, int | str) or isinstance(cid, bool):
-            return f"calls[{i}] ({call.function}) needs an int or str correlation_id, got {cid!r}"
-        if cid in seen or cid in outstanding:
-            return f"calls[{i}] ({call.function}) reuses correlation_id {cid!r} of an outstanding call"
-        seen.add(cid)
-    return None

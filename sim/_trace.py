@@ -1,7 +1,7 @@
 """The trace: every step of a simulation, in order, as small events.
 
 Events are kept as plain tuples while the simulation runs and become `Event`
-objects only when read. The digest is the SHA-256 of the canonical CBOR
+objects only when read (`_events` holds their schema and names). The digest is the SHA-256 of the canonical CBOR
 encoding of the events, so two runs with the same digest took the same steps
 at the same virtual times.
 """
@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import cbor2
+
+from . import _events
+from ._events import ATTEMPT, DISPATCH, FAULT, OUTCOME, Event
 
 __all__ = ["Event", "Trace"]
 
@@ -26,36 +28,6 @@ _EVENT_TYPES: tuple[Any, ...] = (str, (int, float), str, str, int, (str, type(No
 
 def _checksum(header: dict[str, Any], events: list[Any]) -> str:
     return hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()
-
-
-@attrs.frozen
-class Event:
-    """One step of a simulation.
-
-    `kind` is one of: ``dispatch`` (detail: the caller's id), ``attempt``
-    (status: OK, an error status, POLL or TAIL_CALL), ``fault`` (detail:
-    endpoint_error, response_lost or crash), ``retry`` and ``outcome``
-    (status: the final status; detail ``abandoned`` for a call the run left
-    unfinished). `status` is a status name or None, `detail` a short text.
-    """
-
-    kind: str
-    time: float
-    dispatch_id: str
-    function: str
-    attempt: int
-    status: str | None = None
-    detail: str | None = None
-
-    def __str__(self) -> str:
-        parts = [f"{self.time:12.6f}", f"{self.dispatch_id:>6}", f"{self.kind:<9}", self.function]
-        if self.attempt:
-            parts.append(f"#{self.attempt}")
-        if self.status:
-            parts.append(self.status)
-        if self.detail:
-            parts.append(f"({self.detail})")
-        return " ".join(parts)
 
 
 class Trace:
@@ -71,7 +43,7 @@ class Trace:
         return len(self._events)
 
     def __iter__(self) -> Iterator[Event]:
-        return (Event(*e) for e in self._events)
+        return _events.read(self._events)
 
     def __getitem__(self, index: int) -> Event:
         if not isinstance(index, int):
@@ -90,14 +62,14 @@ class Trace:
         end = 0.0
         for kind, time, _, _, _, status, detail in self._events:
             end = time
-            if kind == "dispatch":
+            if kind == DISPATCH:
                 calls += 1
-            elif kind == "attempt":
+            elif kind == ATTEMPT:
                 attempts += 1
-            elif kind == "outcome":
+            elif kind == OUTCOME:
                 label = status or detail or "unknown"
                 outcomes[label] = outcomes.get(label, 0) + 1
-            elif kind == "fault":
+            elif kind == FAULT:
                 faults[detail] = faults.get(detail, 0) + 1
         by_status = ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())) or "none"
         lines = [
@@ -115,7 +87,7 @@ class Trace:
 
     def faults(self) -> list[Event]:
         """The injected faults, in order."""
-        return [Event(*e) for e in self._events if e[0] == "fault"]
+        return list(_events.read(e for e in self._events if e[0] == FAULT))
 
     def describe_faults(self, limit: int = 8) -> str:
         """One line per injected fault (at most `limit`, then a count of the rest)."""

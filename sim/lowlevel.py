@@ -15,6 +15,13 @@ from __future__ import annotations
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
+from ._endpoints import (
+    DEFAULT_ENDPOINT,
+    TIMER_FUNCTION,
+    Endpoint,
+    register_endpoint,
+    unregister_endpoint,
+)
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -27,13 +34,6 @@ from ._runner import (
     run_seed,
     simulation_test,
     test_id_of,
-)
-from ._service import (
-    DEFAULT_ENDPOINT,
-    TIMER_FUNCTION,
-    Endpoint,
-    register_endpoint,
-    unregister_endpoint,
 )
 
 __all__ = [

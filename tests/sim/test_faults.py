@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from sim import PROFILES, FaultProfile
+from sim._faults import FAULT_KINDS
 
 RATES = ["endpoint_error", "response_lost", "crash", "reorder"]
 
@@ -167,3 +168,16 @@ def test_latency_rejected(value: object) -> None:
     assert str(info.value) == (
         f"FaultProfile.max_latency must be a finite number of seconds >= 0, got {value!r}"
     )
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_swarm_keeps_a_kind_that_is_the_only_one_on(kind: str) -> None:
+    # Decisions._swarm reads the kinds from FaultProfile's fields: none is dropped.
+    import random
+
+    from sim._decisions import Decisions
+
+    profile = FaultProfile(swarm=True, **{kind: 1.0})
+    chosen = [Decisions(profile, random.Random(seed)).profile for seed in range(20)]
+    assert any(getattr(p, kind) > 0 for p in chosen), f"swarm never turns {kind} on"
+    assert all(getattr(p, k) == 0 for p in chosen for k in FAULT_KINDS if k != kind)

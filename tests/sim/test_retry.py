@@ -139,3 +139,23 @@ def test_bad_jitter(value: float) -> None:
 @pytest.mark.parametrize("value", [0, 0.0, 1, 1.0, 0.25])
 def test_jitter_bounds_inclusive(value: float) -> None:
     assert RetryPolicy(jitter=value).jitter == value
+
+
+def test_retry_delay_answers_the_whole_question() -> None:
+    from sim import Status
+
+    policy = RetryPolicy(max_attempts=3, initial_backoff=1.0, multiplier=2.0, jitter=0.5, max_duration=10.0)
+    draws: list[float] = []
+
+    def jitter() -> float:
+        draws.append(0.5)
+        return 0.5
+
+    assert policy.retry_delay(Status.PERMANENT_ERROR, 1, 0.0, 0.0, jitter) is None
+    assert draws == []  # no decision drawn for a status that is not retried
+    assert policy.retry_delay(Status.TIMEOUT, 1, 0.0, 0.0, jitter) == 1.25
+    assert policy.retry_delay(Status.TIMEOUT, 2, 0.0, 0.0, jitter) == 2.5
+    assert policy.retry_delay(Status.TIMEOUT, 3, 0.0, 0.0, jitter) is None  # out of attempts
+    assert len(draws) == 2
+    assert policy.retry_delay(Status.THROTTLED, 1, 0.0, 8.75, jitter) == 1.25  # ends at 10.0: allowed
+    assert policy.retry_delay(Status.THROTTLED, 1, 0.0, 9.0, jitter) is None  # past max_duration

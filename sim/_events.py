@@ -1,0 +1,102 @@
+"""The trace's event schema: the `Event` record and every name an event uses, said once.
+
+While a simulation runs, an event is a plain 7-tuple in the field order of
+`Event` (kind, time, dispatch id, function, attempt, status, detail): the
+service appends tuples, which is what the digest encodes, and readers get
+`Event` records. The names below are plain `str` constants rather than enum
+members on purpose: the encoded trace must stay byte-identical, and a module
+constant costs the hot path no more than a literal does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+import attrs
+
+__all__ = [
+    "ABANDONED",
+    "ATTEMPT",
+    "CRASH",
+    "DISPATCH",
+    "ENDPOINT_ERROR",
+    "FAULT",
+    "FAULT_DETAILS",
+    "KINDS",
+    "OUTCOME",
+    "POLL",
+    "RESPONSE_LOST",
+    "RETRY",
+    "TAIL_CALL",
+    "Event",
+    "read",
+]
+
+# -- kinds ---------------------------------------------------------------------
+
+DISPATCH: Final = "dispatch"
+"""A call was accepted. detail: the caller's dispatch id (None for a top-level call)."""
+ATTEMPT: Final = "attempt"
+"""An attempt ended. status: OK, an error status, POLL or TAIL_CALL; detail: more about it."""
+FAULT: Final = "fault"
+"""A fault was injected. detail: which kind (one of FAULT_DETAILS)."""
+RETRY: Final = "retry"
+"""A failed attempt will be retried. status: why it failed."""
+OUTCOME: Final = "outcome"
+"""The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME)
+
+# -- statuses an attempt event carries besides the Status names ----------------
+
+POLL: Final = "POLL"
+"""The attempt suspended on a poll. detail: how many calls it made."""
+TAIL_CALL: Final = "TAIL_CALL"
+"""The attempt handed the call over to another function. detail: that function."""
+
+# -- details -------------------------------------------------------------------
+
+# The fault details are the names of the FaultProfile fields that inject them.
+ENDPOINT_ERROR: Final = "endpoint_error"
+RESPONSE_LOST: Final = "response_lost"
+CRASH: Final = "crash"
+FAULT_DETAILS: Final = (ENDPOINT_ERROR, RESPONSE_LOST, CRASH)
+
+ABANDONED: Final = "abandoned"
+"""The detail of the outcome of a call still in flight when the run ended."""
+
+
+@attrs.frozen
+class Event:
+    """One step of a simulation.
+
+    `kind` is one of: ``dispatch`` (detail: the caller's id), ``attempt``
+    (status: OK, an error status, POLL or TAIL_CALL), ``fault`` (detail:
+    endpoint_error, response_lost or crash), ``retry`` and ``outcome``
+    (status: the final status; detail ``abandoned`` for a call the run left
+    unfinished). `status` is a status name or None, `detail` a short text.
+    """
+
+    kind: str
+    time: float
+    dispatch_id: str
+    function: str
+    attempt: int
+    status: str | None = None
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        parts = [f"{self.time:12.6f}", f"{self.dispatch_id:>6}", f"{self.kind:<9}", self.function]
+        if self.attempt:
+            parts.append(f"#{self.attempt}")
+        if self.status:
+            parts.append(self.status)
+        if self.detail:
+            parts.append(f"({self.detail})")
+        return " ".join(parts)
+
+
+def read(raw: Iterable[tuple[Any, ...]]) -> Iterator[Event]:
+    """`Event` records from stored event tuples, in order (what exporters read)."""
+    return (Event(*e) for e in raw)

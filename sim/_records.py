@@ -1,0 +1,169 @@
+"""What the service keeps per call: its record, with the state machine of its life, and
+the suspension of a function that polled.
+
+Both are plain slotted classes rather than attrs: one record is made per call,
+and their constructors are on the hot path.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from ._journal import RawOutcome, StoredResult, _Entry
+from ._protocol import Call, DispatchID, Error
+
+__all__ = ["DONE", "POLLING", "RETRYING", "RUNNING", "SCHEDULED", "SLEEPING", "State"]
+
+
+class State(enum.StrEnum):
+    """Where a call is in its life. The allowed moves are `_MOVES`, below."""
+
+    SCHEDULED = "scheduled"  # an attempt (first, resume, or after a tail call) is on the timeline
+    SLEEPING = "sleeping"  # a durable timer: its outcome is on the timeline
+    RUNNING = "running"  # an attempt is in the endpoint
+    RETRYING = "retrying"  # an attempt failed; the retry is on the timeline
+    POLLING = "polling"  # suspended, waiting for its children's results
+    DONE = "done"  # it has its outcome (or was abandoned)
+
+
+SCHEDULED, SLEEPING, RUNNING, RETRYING, POLLING, DONE = State
+
+# The state machine, written once: every move goes through _Record.move, which
+# checks it here. An attempt is scheduled or a retry of one; it runs, fails
+# (then retries) or ends with a poll, a tail call or the outcome. A failure
+# before the function runs (endpoint fault, no endpoint, bad input) moves a
+# scheduled or retrying call without running it. Any call not done may be
+# abandoned when the run ends.
+_MOVES: dict[State, tuple[State, ...]] = {
+    SCHEDULED: (RUNNING, RETRYING, SLEEPING, DONE),
+    RETRYING: (RUNNING, RETRYING, DONE),
+    RUNNING: (RETRYING, POLLING, SCHEDULED, DONE),
+    POLLING: (SCHEDULED, DONE),
+    SLEEPING: (DONE,),
+    DONE: (),
+}
+
+
+# _MOVES as {from: {to: to}}, for _Record.move.
+_NEXT: dict[State, dict[State, State]] = {a: {b: b for b in moves} for a, moves in _MOVES.items()}
+
+
+class _Record:
+    """Everything the service knows about one call (a plain class: one is made per call)."""
+
+    __slots__ = (
+        "id", "function", "endpoint", "input", "parent", "correlation_id", "caller_id",
+        "root_id", "created", "attempt", "failures", "step_start", "state", "outcome",
+        "waiters", "suspension",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        id: DispatchID,
+        function: str,
+        endpoint: str,
+        input: object,
+        parent: _Record | None,
+        correlation_id: int | str | None,
+        caller_id: DispatchID | None,
+        root_id: DispatchID,
+        created: float,
+    ) -> None:
+        self.id = id
+        self.function = function
+        self.endpoint = endpoint
+        self.input = input
+        self.parent = parent
+        self.correlation_id = correlation_id
+        self.caller_id = caller_id
+        self.root_id = root_id
+        self.created = created
+        self.attempt = 0
+        self.failures = 0  # consecutive failed attempts of the current step
+        self.step_start = 0.0
+        self.state = SCHEDULED
+        self.outcome: RawOutcome | None = None
+        # Whatever the driver parks until the outcome (trio tasks, for the
+        # runtime); the service only hands the record to its `wake` hook.
+        self.waiters: list[Any] = []
+        # Made by the function's first poll, dropped by a tail call and at the
+        # end: most calls never poll, and keep none of it.
+        self.suspension: _Suspension | None = None
+
+    def move(self, state: State) -> None:
+        """Go to `state`: the one place a call's state changes, checked against _MOVES."""
+        try:
+            # One lookup both checks the move and yields the state (cheaper than an assert).
+            self.state = _NEXT[self.state][state]
+        except KeyError:
+            raise AssertionError(f"{self.id} cannot go from {self.state} to {state}") from None
+
+
+class _Suspension:
+    """What the service keeps for a call whose function has polled (its current function)."""
+
+    __slots__ = (
+        "coroutine_state", "min_results", "max_results", "generation", "outstanding",
+        "ready", "taken", "batch", "error", "journal",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.coroutine_state: bytes | None = None
+        self.min_results = 1
+        self.max_results = 10
+        self.generation = 0  # polls so far: a poll's timeout applies to that poll only
+        self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
+        self.ready: list[StoredResult] = []  # children done, waiting for a resume
+        # The prefix of `ready` already handed over: a big fan-out takes a
+        # few results at a time, and deleting each batch from the front of
+        # the list would cost its whole length every time.
+        self.taken = 0
+        self.batch: tuple[StoredResult, ...] | None = None  # the resume being attempted
+        self.error: Error | None = None  # why the last poll failed as a whole
+        self.journal: list[_Entry] = []
+
+
+def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
+    # The common case in one pass over exact types; anything unusual goes to
+    # the checks of _poll_problem, which say what is wrong.
+    try:
+        if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
+            return False
+    except TypeError:  # an unhashable correlation id
+        return False
+    for call, cid in zip(calls, ids, strict=True):
+        kind = type(cid)
+        if type(call) is not Call or (kind is not str and kind is not int):
+            return False
+        function, endpoint = call.function, call.endpoint
+        if type(function) is not str or not function or (endpoint is not None and type(endpoint) is not str):
+            return False
+    return True
+
+
+def _check_call(call: object, where: str) -> None:
+    if not isinstance(call, Call):
+        raise TypeError(f"{where} is a {type(call).__qualname__}, not a Call")
+    if not isinstance(call.function, str) or not call.function:
+        raise ValueError(f"{where} has no function name (got {call.function!r})")
+    if call.endpoint is not None and not isinstance(call.endpoint, str):
+        raise TypeError(f"{where} has an endpoint that is not a str: {call.endpoint!r}")
+
+
+def _poll_problem(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> str | None:
+    if _poll_is_sound(calls, ids, outstanding):
+        return None
+    seen: set[Any] = set()
+    for i, (call, cid) in enumerate(zip(calls, ids, strict=True)):
+        try:
+            _check_call(call, f"calls[{i}]")
+        except (TypeError, ValueError) as exc:
+            return str(exc)
+        if not isinstance(cid, int | str) or isinstance(cid, bool):
+            return f"calls[{i}] ({call.function}) needs an int or str correlation_id, got {cid!r}"
+        if cid in seen or cid in outstanding:
+            return f"calls[{i}] ({call.function}) reuses correlation_id {cid!r} of an outstanding call"
+        seen.add(cid)
+    return None

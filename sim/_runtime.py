@@ -1,0 +1,384 @@
+"""The trio side of a simulation: the virtual clock, the inline driver, pumps, waking.
+
+trio hosts the run. When `Simulation.run` owns the trio run, trio's clock is
+the simulation's virtual clock, so `trio.sleep` in tests and functions costs
+no wall time. A task waiting for a call runs what is due now inline, with no
+task switch. Time moves only in the clock, when trio finds no task runnable:
+it jumps to the next simulated action (or trio deadline) and wakes a waiting
+task, or else a background pump task, to run it. When every task is blocked
+and nothing is scheduled, the run stops with `DeadlockError` instead of
+hanging. Under another trio clock the pump moves the simulation's own time
+whenever every task is blocked.
+
+The service (`_service`) knows nothing of this: the runtime installs its
+`wake` and `on_push` hooks and runs its actions with `Service.step()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import outcome
+import trio
+import trio.testing
+
+from ._errors import DeadlockError, LivelockError, SimulationError
+from ._records import POLLING, RUNNING, _Record
+from ._service import Service
+from ._trace import Trace
+
+__all__ = ["TRIO_INTERNALS", "Runtime", "VirtualClock"]
+
+# The private parts of trio the runtime reaches into, each for a reason given
+# where it is used. tests/sim/test_runtime.py checks that every one still
+# exists, so a trio upgrade that drops one fails there, naming it.
+_run_core: Any = trio._core._run  # the module holding trio's run loop and its scheduler state
+TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
+    ("trio._core._run", "_ALLOW_DETERMINISTIC_SCHEDULING"),
+    ("trio._core._run", "_r"),
+    ("trio._core._run", "GLOBAL_RUN_CONTEXT"),
+    ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
+)
+
+_BLOCKED, _DUE, _LATER = 0, 1, 2
+
+
+class VirtualClock(trio.abc.Clock):
+    """trio's clock during `Simulation.run`: the simulation's virtual time.
+
+    trio asks how long to sleep only when no task is runnable and the last
+    batch of tasks has run: the one moment when time may move. Tasks waiting
+    in `wait_all_tasks_blocked` are woken first, at the current time. Then,
+    if the simulation's next action comes no later than trio's next deadline,
+    time jumps to it and the parked pump task runs it; otherwise time jumps to
+    trio's deadline. With neither, nothing can ever happen: the pump reports
+    the deadlock.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return self.runtime._service.now
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        runtime = self.runtime
+        service = runtime._service
+        if deadline <= service.now:
+            return 0.0
+        # trio's public API cannot say whether tasks wait in
+        # wait_all_tasks_blocked; they must be woken before time moves.
+        if _run_core.GLOBAL_RUN_CONTEXT.runner.waiting_for_idle:
+            return math.inf  # trio wakes them now, before time moves
+        heap = service.heap
+        if heap and heap[0][0] <= deadline and runtime._wake_driver():
+            service.now = max(service.now, heap[0][0])
+            return 0.0
+        if deadline == math.inf:
+            if not heap and runtime._wake_driver(stalled=True):
+                return 0.0
+            return math.inf
+        service.now = deadline
+        return 0.0
+
+
+class Runtime:
+    """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
+
+    def __init__(self, service: Service, trace: Trace) -> None:
+        self._service = service
+        self._trace = trace
+        self._driving = False
+        self._running_foreign = 0
+        self._waiting: list[trio.lowlevel.Task] = []  # tasks waiting for quiescence
+        self._parked_pump: trio.lowlevel.Task | None = None
+        self._pumps = 0
+        self._own_clock = False
+        self.failure: SimulationError | None = None
+        self._stalled = False
+        self._time_driver: tuple[trio.lowlevel.Task, list[trio.lowlevel.Task]] | None = None
+        self._main_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        service.wake = _wake_waiters
+
+    # -- hosting -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def deterministic(self, seed: int) -> Iterator[None]:
+        """Make trio's task order, and the `random` module, a function of `seed`."""
+        # trio shuffles each batch of runnable tasks with its module-level
+        # random `_r`; seeding it and turning on its deterministic mode (the
+        # hook trio keeps for Hypothesis, `_ALLOW_DETERMINISTIC_SCHEDULING`)
+        # makes task order a function of the seed. Neither has a public API.
+        # User code that calls the `random` module is seeded the same way.
+        saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
+        saved_trio = _run_core._r.getstate()
+        saved_random = random.getstate()
+        # A run allocates a few dozen short-lived objects per call; with the
+        # default threshold of 700 the collector runs every few calls (a
+        # quarter of the time of a 100k-call fan-out). Restored afterwards.
+        saved_gc = gc.get_threshold()
+        gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
+        _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
+        _run_core._r.seed(f"dispatch-sim:{seed}:trio")
+        random.seed(f"dispatch-sim:{seed}:user")
+        try:
+            yield
+        finally:
+            _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
+            _run_core._r.setstate(saved_trio)
+            random.setstate(saved_random)
+            gc.set_threshold(*saved_gc)
+
+    async def host(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+        """Run `body` with the pump beside it, in the current trio run; its outcome.
+
+        Checks the clock first: under the runtime's own `VirtualClock`, the
+        clock moves time; under any other, the pump does.
+        """
+        clock = trio.lowlevel.current_clock()
+        self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if not self._own_clock:  # under our clock, the clock wakes the pump
+                self._service.on_push = self._poke_pump
+            nursery.start_soon(self._pump)
+            with trio.CancelScope() as self._main_scope:
+                result = await outcome.acapture(body)
+            nursery.cancel_scope.cancel()
+        self._service.on_push = None
+        return result
+
+    # -- waiting -------------------------------------------------------------------
+
+    def quiet(self) -> bool:
+        """Nothing is scheduled and no attempt awaits anything outside the simulation."""
+        return not self._service.heap and not self._running_foreign
+
+    async def wait_quiet(self) -> None:
+        """Return once the simulation is quiet (see `quiet`)."""
+        await self.wait_until(self.quiet, self._waiting)
+
+    async def wait_until(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
+        """Run what is due now inline until `done()`, parking in `waiters` between."""
+        service = self._service
+        heap = service.heap
+        while not done():
+            # Only what is due now runs inline. Time moves in the clock: trio's
+            # statistics do not show the other tasks of the batch it is
+            # running, and those must run before time moves on.
+            if heap and heap[0][0] <= service.now and not self._driving and self.failure is None:
+                pending = self._act()
+                if pending is not None:
+                    await self._finish_pending(pending, pump=False)
+                continue
+            task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
+            waiters.append(task)
+            if self._own_clock and self._time_driver is None:
+                # Volunteer: once time has moved, the clock wakes this task
+                # (rather than the pump) to run what is due, saving a switch.
+                self._time_driver = (task, waiters)
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                waiters.remove(task)
+                if self._time_driver is not None and self._time_driver[0] is task:
+                    self._time_driver = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            if self._time_driver is not None and self._time_driver[0] is task:
+                self._time_driver = None  # woken by its call's outcome instead
+
+    # -- driving -------------------------------------------------------------------
+
+    def _drive_state(self) -> int:
+        """_DUE: the next action is due now; _LATER: it is due later and no
+        other task is known to be runnable; _BLOCKED: leave it to others."""
+        heap = self._service.heap
+        if not heap or self._driving or self.failure is not None:
+            return _BLOCKED
+        due = heap[0][0]
+        if due <= self._service.now:
+            return _DUE
+        stats = trio.lowlevel.current_statistics()
+        if stats.tasks_runnable:
+            return _BLOCKED
+        if self._own_clock and due - self._service.now > stats.seconds_to_next_deadline:
+            return _BLOCKED
+        return _LATER
+
+    def _wake_driver(self, stalled: bool = False) -> bool:
+        """Called by the clock: wake a waiting task, else the pump, to act at the new time."""
+        driver = self._time_driver
+        if driver is not None and not stalled:
+            task, waiters = driver
+            self._time_driver = None
+            waiters.remove(task)
+        elif self._parked_pump is not None:
+            task, self._parked_pump = self._parked_pump, None
+            self._stalled = stalled
+        else:
+            return False
+        trio.lowlevel.reschedule(task)
+        return True
+
+    async def _step(self, pump: bool) -> bool:
+        """Run the next due action; True if it made this task wait outside the simulation."""
+        pending = self._act()
+        if pending is None:
+            return False
+        await self._finish_pending(pending, pump)
+        return True
+
+    def _act(self) -> Awaitable[None] | None:
+        """Run the next due action; returns what it must await outside the simulation, if anything."""
+        service = self._service
+        self._driving = True
+        try:
+            pending = service.step()
+        except LivelockError as exc:
+            self._fail(exc)
+            return None
+        finally:
+            self._driving = False
+        if pending is None and self._waiting and not service.heap and not self._running_foreign:
+            self._wake_quiet()
+        return pending
+
+    async def _finish_pending(self, pending: Awaitable[None], pump: bool) -> None:
+        if pump:
+            self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
+        self._running_foreign += 1
+        try:
+            await pending
+        finally:
+            self._running_foreign -= 1
+        if self._waiting and not self._service.heap and not self._running_foreign:
+            self._wake_quiet()
+
+    def _wake_quiet(self) -> None:
+        # Nothing is scheduled or running: whoever waits for quiescence goes on.
+        for task in self._waiting:
+            trio.lowlevel.reschedule(task)
+        self._waiting.clear()
+
+    # -- pumps ---------------------------------------------------------------------
+
+    def _poke_pump(self) -> None:
+        task = self._parked_pump
+        if task is not None:
+            self._parked_pump = None
+            trio.lowlevel.reschedule(task)
+
+    async def _pump(self) -> None:
+        self._pumps += 1
+        try:
+            if self._own_clock:
+                await self._clock_pump()
+            else:
+                await self._idle_pump()
+        finally:
+            self._pumps -= 1
+
+    async def _clock_pump(self) -> None:
+        # Woken by the virtual clock once time has moved to the next action.
+        while True:
+            await self._park_pump(math.inf)
+            if self.failure is not None:
+                return
+            if self._stalled:
+                self._stalled = False
+                if not self._service.heap:
+                    self._deadlock()
+                    return
+            while self._drive_state() == _DUE:
+                if await self._step(pump=True):
+                    return  # a new pump took over while this one waited
+
+    async def _idle_pump(self) -> None:
+        # Under a clock that is not ours, the simulation's time is its own:
+        # it moves whenever every task is blocked.
+        quiet: tuple[int, float] | None = None
+        while True:
+            await trio.testing.wait_all_tasks_blocked()
+            if self.failure is not None:
+                return
+            if self._service.heap:
+                quiet = None
+                while self._drive_state() != _BLOCKED:
+                    if await self._step(pump=True):
+                        return  # a new pump took over while this one waited
+                continue
+            stats = trio.lowlevel.current_statistics()
+            if stats.tasks_runnable:
+                quiet = None
+                continue
+            if stats.seconds_to_next_deadline == math.inf and self._blocked_waiters():
+                # Tasks woken with this one (other idle waiters) are not
+                # counted as runnable: a deadlock is only certain when a
+                # second idle moment finds nothing changed.
+                snapshot = (len(self._trace), self._service.now)
+                if quiet != snapshot:
+                    quiet = snapshot
+                    continue
+                self._deadlock()
+                return
+            await self._park_pump(stats.seconds_to_next_deadline)
+
+    async def _park_pump(self, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            self._parked_pump = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                self._parked_pump = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+
+    # -- runs that cannot end ------------------------------------------------------
+
+    def _blocked_waiters(self) -> int:
+        return len(self._waiting) + sum(len(r.waiters) for r in self._unfinished())
+
+    def _unfinished(self) -> list[_Record]:
+        return [r for r in self._service.records.values() if r.outcome is None]
+
+    def _fail(self, failure: SimulationError) -> None:
+        if self.failure is None:
+            self.failure = failure
+        self._service.heap.clear()
+        if self._main_scope is not None:
+            self._main_scope.cancel()
+
+    def _deadlock(self) -> None:
+        lines = [
+            f"the simulation cannot progress at virtual time {self._service.now:.6f}s: "
+            "nothing is scheduled and every task is blocked"
+        ]
+        for rec in self._unfinished()[:20]:
+            if rec.state is RUNNING:
+                what = "blocked in an await outside the simulation"
+            elif rec.state is POLLING:
+                what = f"waiting for {len(rec.suspension.outstanding) if rec.suspension else 0} calls"
+            else:
+                what = str(rec.state)
+            lines.append(f"  {rec.id} {rec.function} (attempt {rec.attempt}): {what}")
+        if len(lines) == 1:
+            lines.append("  no call is in flight: the test itself awaits something that never happens")
+        self._fail(DeadlockError("\n".join(lines)))
+
+
+def _wake_waiters(rec: _Record) -> None:
+    # The service's `wake` hook: the tasks parked on the call go on.
+    for task in rec.waiters:
+        trio.lowlevel.reschedule(task)
+    rec.waiters.clear()
