@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             except _DaskUnavailable as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            jobs = max(jobs, executor.workers)  # type: ignore[attr-defined]
+            jobs = max(jobs, executor.workers)
         options = dict(faults=args.faults, jobs=jobs, executor=executor and executor.executor,
                        max_failures=max_failures, time_limit=time_limit)
         total = len(seeds) * (2 if args.check_determinism else 1)
