@@ -23,8 +23,9 @@ Limits: `dumps` and `freeze` refuse values nested more than
 ``MAX_DEPTH`` = 500 containers deep with a SerializationError naming the
 path; `loads` refuses documents nested more than ``MAX_DECODE_DEPTH`` CBOR
 levels; `loads_untrusted` takes ``max_depth`` (default
-``UNTRUSTED_MAX_DEPTH`` = 100) and ``max_size`` (default
-``UNTRUSTED_MAX_SIZE`` = 64 MiB).
+``UNTRUSTED_MAX_DEPTH`` = 100), ``max_size`` (default
+``UNTRUSTED_MAX_SIZE`` = 32 MiB) and ``max_items`` (default
+``UNTRUSTED_MAX_ITEMS`` = 4,000,000).
 
 Determinism: dicts are written in insertion order (which never depends on
 the hash seed) and come back in that order; sets and frozensets, whose
@@ -71,14 +72,24 @@ from ._cbor import (
 )
 from ._frozen import freeze, frozen_bytes, same, thaw
 from ._report import SerializationError, dumps
-from ._untrusted import UNTRUSTED_MAX_DEPTH, UNTRUSTED_MAX_SIZE, loads_untrusted
+from ._untrusted import (
+    UNTRUSTED_MAX_DEPTH,
+    UNTRUSTED_MAX_ITEMS,
+    UNTRUSTED_MAX_SIZE,
+    UntrustedDocument,
+    decode_untrusted,
+    loads_untrusted,
+)
 
 __all__ = [
     "MAX_DECODE_DEPTH",
     "MAX_DEPTH",
     "UNTRUSTED_MAX_DEPTH",
+    "UNTRUSTED_MAX_ITEMS",
     "UNTRUSTED_MAX_SIZE",
     "SerializationError",
+    "UntrustedDocument",
+    "decode_untrusted",
     "dumps",
     "freeze",
     "frozen_bytes",
