@@ -9,8 +9,10 @@ raised. Messages never depend on memory addresses or hash order.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Mapping, Sequence, Set
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 
 from .._protocol import Arguments
 from ._cbor import _SUPPORTED, MAX_DEPTH, _encodable, _TooDeep, _Unsupported, encode
@@ -32,9 +34,9 @@ def dumps(value: object, *, where: str = "value") -> bytes:
     supported (...)``.
 
     Values nested more than `MAX_DEPTH` (500) containers deep raise
-    SerializationError naming the path, whatever the recursion limit (at a
-    low recursion limit a shallower value can already raise it, as it
-    would with pickle).
+    SerializationError naming the path, whatever the recursion limit or the
+    depth of the caller's stack (when they leave too little room, the
+    encoding is retried once with the limit raised just enough).
 
     Limitations: subclasses of int, str, float, list, tuple, dict and
     datetime (IntEnum members, namedtuples, ...) are encoded by cbor2 as
@@ -53,8 +55,40 @@ def dumps(value: object, *, where: str = "value") -> bytes:
     try:
         return encode(value)
     except Exception as exc:
-        error = _serialization_error(value, where, exc)
+        # A RecursionError: the caller's stack left too little room; try
+        # again with enough (outside the except block: errors never chain).
+        error = None if isinstance(exc, RecursionError) else _serialization_error(value, where, exc)
+    if error is None:
+        try:
+            with _room_for_max_depth():
+                return encode(value)
+        except Exception as exc:
+            error = _serialization_error(value, where, exc)
     raise error
+
+
+# Python frames one level of nesting can take while encoding (a set: its
+# counting wrapper, its encoder, the shared element encoder, a comprehension).
+_FRAMES_PER_LEVEL = 4
+
+
+@contextlib.contextmanager
+def _room_for_max_depth() -> Iterator[None]:
+    """A recursion limit with room for MAX_DEPTH levels above the current stack, restored after.
+
+    So that the explicit bound, not the caller's stack depth or a low
+    recursion limit, decides which values encode. Safe for the C stack: the
+    bound keeps the encoder's own recursion to MAX_DEPTH levels.
+    """
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(saved, depth + _FRAMES_PER_LEVEL * MAX_DEPTH + 100))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
 
 
 # --- error reporting (slow path only) ---------------------------------------
