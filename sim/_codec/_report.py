@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 
 from .._protocol import Arguments
@@ -80,7 +81,8 @@ def _room_for_max_depth() -> Iterator[None]:
     recursion limit, decides which values encode. Safe for the C stack: the
     bound keeps the encoder's own recursion to MAX_DEPTH levels.
     """
-    frame, depth = sys._getframe(), 0
+    frame: types.FrameType | None = sys._getframe()
+    depth = 0
     while frame is not None:
         frame, depth = frame.f_back, depth + 1
     saved = sys.getrecursionlimit()
