@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cbor2
 
-from . import _events
+from . import _codec, _events
 from ._events import ATTEMPT, DISPATCH, FAULT, OUTCOME, Event
 
 __all__ = ["Event", "Trace"]
@@ -105,8 +106,21 @@ class Trace:
         return "\n".join(lines)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the trace (header and events) as canonical CBOR; returns the path."""
+        """Write the trace (header and events) as canonical CBOR; returns the path.
+
+        Raises SerializationError or ValueError, writing nothing, when the
+        header holds what `load` would refuse (values other than plain CBOR
+        data, or nested deeper than `load` reads).
+        """
         target = Path(path)
+        # The codec's encoder bounds nesting (cbor2's own would overflow the
+        # C stack on a header thousands of levels deep); the strict decoder
+        # then refuses tags, so a saved file always loads.
+        _codec.dumps(self.header, where="trace header")
+        try:
+            _codec.loads_untrusted(cbor2.dumps(self.header, canonical=True))
+        except ValueError as exc:
+            raise ValueError(f"cannot save a trace whose header would not load: {exc}") from None
         document = {
             "magic": FILE_MAGIC,
             "version": FILE_VERSION,
@@ -120,41 +134,143 @@ class Trace:
         return target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Trace:
+    def load(cls, path: str | os.PathLike[str], *, max_size: int = _codec.UNTRUSTED_MAX_SIZE) -> Trace:
         """Read a trace written by `save`. Never executes code.
 
-        A file that is missing, truncated, corrupt, of another format or
-        version, or whose events do not match its digest raises ValueError
-        with a one-line reason.
+        The file is untrusted input: whatever it holds (missing, not a
+        regular file, larger than *max_size* bytes, truncated, corrupt,
+        crafted, of another format or version, events that do not match its
+        digest) ends in a ValueError with a one-line reason, quickly and in
+        bounded memory. FIFOs and devices are refused before they are
+        opened; the document is decoded with no CBOR tags at all (the format
+        writes none), bounded nesting and trailing bytes refused.
         """
+        name = str(path)
+        data = _read_regular_file(path, max_size)
+        where = f"{name!r} is not a dispatch-sim trace"
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ValueError(f"cannot read trace file {str(path)!r}: {exc.strerror or exc}") from None
-        where = f"{str(path)!r} is not a dispatch-sim trace"
-        try:
-            document = cbor2.loads(data)
-        except Exception as exc:  # cbor2 raises several types for bad input
-            raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
+            parsed = _codec.decode_untrusted(data, max_size=max_size)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        document = parsed.value
         if not isinstance(document, dict) or document.get("magic") != FILE_MAGIC:
             raise ValueError(f"{where}: no dispatch-sim header")
         version = document.get("version")
         if type(version) is not int or version != FILE_VERSION:
             raise ValueError(
-                f"{where} of version {FILE_VERSION}: it has version {document.get('version')!r}"
+                f"{where} of version {FILE_VERSION}: it has version {_shown(document.get('version'))}"
             )
         header, events = document.get("header"), document.get("events")
         if not isinstance(header, dict) or not isinstance(events, list):
             raise ValueError(f"{where}: header or events missing")
+        problem = _header_problem(header)
+        if problem is not None:
+            raise ValueError(f"{where}: its header is malformed: {problem}")
         trace = cls(header)
         for i, event in enumerate(events):
-            if not (isinstance(event, list) and len(event) == 7) or not all(
+            if not (isinstance(event, list) and len(event) == len(_EVENT_TYPES)) or not all(
                 isinstance(v, t) and not isinstance(v, bool) for v, t in zip(event, _EVENT_TYPES, strict=True)
             ):
-                raise ValueError(f"{where}: event {i} is malformed: {event!r:.80}")
+                raise ValueError(f"{where}: event {i} is malformed: {_shown(event)}")
             trace._events.append(tuple(event))
         if document.get("digest") != trace.digest():
             raise ValueError(f"{where}: its events do not match its digest (the file is corrupt)")
-        if document.get("checksum") != _checksum(header, events):
+        # From the bytes as they are in the file (the canonical encodings
+        # save() wrote), not by encoding the decoded values again.
+        spans = dict(zip(document, parsed.parts[1::2]))
+        checksum = hashlib.sha256(
+            b"\x82" + data[slice(*spans["header"])] + data[slice(*spans["events"])]
+        ).hexdigest()
+        if document.get("checksum") != checksum:
             raise ValueError(f"{where}: its header does not match its checksum (the file is corrupt)")
         return trace
+
+
+# The types of the header's keys that readers of a trace (show, replay)
+# take as they are; other keys may hold any plain data. Whether the header
+# describes a run (an int seed, decisions in [0, 1), a valid profile) is
+# Simulation.from_trace's to check, with its own message.
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "faults": (str, type(None)),
+    "profile": (dict, type(None)),
+    "test_id": (str, type(None)),
+    "decisions": (list, type(None)),
+    "versions": (dict, type(None)),
+    "pytest_nodeid": (str, type(None)),
+}
+
+
+def _header_problem(header: dict[Any, Any]) -> str | None:
+    for key, value in header.items():
+        if not isinstance(key, str):
+            return f"key {_shown(key)} is not a str"
+        types = _HEADER_TYPES.get(key)
+        if types is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{key} is a {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}"
+    return None
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    # repr of decoded data (no tags: plain containers and scalars), cut short.
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_regular_file(path: str | os.PathLike[str], max_size: int) -> bytes:
+    """The bytes of the file at *path*, refusing anything but a regular file of at most *max_size* bytes."""
+    name = str(path)
+
+    def refuse(reason: str) -> ValueError:
+        return ValueError(f"cannot read trace file {name!r}: {reason}")
+
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise refuse(getattr(exc, "strerror", None) or str(exc)) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse(f"not a regular file ({_file_kind(info.st_mode)})")
+    if info.st_size > max_size:
+        raise refuse(_too_large(info.st_size, max_size))
+    # O_NONBLOCK: should the path be swapped for a FIFO after the check,
+    # opening and reading it still cannot block.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refuse("not a regular file")
+        chunks = []
+        left = max_size + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_size:
+        raise refuse(_too_large(len(data), max_size))
+    return data
+
+
+def _too_large(size: int, max_size: int) -> str:
+    return f"{size} bytes, more than the limit of {max_size} (Trace.load(path, max_size=...) reads larger files)"
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a file"

@@ -887,7 +887,13 @@ def test_value_nested_too_deeply() -> None:
         value = [value]
     with pytest.raises(SerializationError) as info:
         dumps(value, where="argument")
-    assert str(info.value) == "cannot serialize argument: it is nested too deeply"
+    # The explicit bound (issue 12) names the path, abridged, to the first
+    # container past it; before, this said only "it is nested too deeply".
+    assert str(info.value) == (
+        "cannot serialize argument" + "[0]" * 8 + "...(484 more)..." + "[0]" * 8
+        + ": nested more than 500 levels deep (a list at that depth)"
+    )
+    assert _codec.MAX_DEPTH == 500
 
 
 def test_value_nested_deeply_but_within_the_limit() -> None:

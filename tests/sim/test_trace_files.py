@@ -179,7 +179,8 @@ def test_directory(tmp_path: Path) -> None:
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.cbor"
     path.write_bytes(b"")
-    assert load_error(path).startswith(f"{str(path)!r} is not a dispatch-sim trace: CBORDecodeEOF")
+    # The strict decoder's wording (issue 12); cbor2's was "CBORDecodeEOF: ...".
+    assert load_error(path) == f"{str(path)!r} is not a dispatch-sim trace: the document ends early (truncated) (at byte 0)"
 
 
 def test_every_truncation_is_rejected(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
@@ -335,7 +336,13 @@ def test_malformed_event(tmp_path: Path, event: Any) -> None:
     doc = {"magic": FILE_MAGIC, "version": FILE_VERSION, "header": {}, "events": events, "digest": "x"}
     bad = write(tmp_path / "malformed.cbor", doc)
     message = load_error(bad)
-    assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: event 1 is malformed: ")
+    if any(isinstance(v, (cbor2.CBORTag, set)) for v in event):
+        # The format writes no tags: the strict decoder refuses one wherever
+        # it is (issue 12), before the schema is checked.
+        tag = next(v.tag if isinstance(v, cbor2.CBORTag) else 258 for v in event if isinstance(v, (cbor2.CBORTag, set)))
+        assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: CBOR tag {tag} is not allowed (at byte ")
+    else:
+        assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: event 1 is malformed: ")
 
 
 @pytest.mark.parametrize("index", [1, 4])
@@ -366,7 +373,7 @@ def test_tagged_datetime_in_an_event_is_malformed(tmp_path: Path) -> None:
     )
     bad = tmp_path / "datetime.cbor"
     bad.write_bytes(raw)
-    assert "event 0 is malformed" in load_error(bad)
+    assert "CBOR tag 1 is not allowed" in load_error(bad)  # refused while decoding (issue 12)
 
 
 class _Boom:
@@ -392,14 +399,19 @@ def test_loading_never_executes_code(tmp_path: Path) -> None:
            "digest": events_digest([tuple(e) for e in events]),
            "checksum": hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()}
     path = write(tmp_path / "tagged.cbor", doc)
-    loaded = Trace.load(path)
+    # The format writes no CBOR tags, so a file that holds one is refused
+    # (issue 12: only the tags the format uses); before, it loaded as an
+    # inert CBORTag. Without it the pickle bytes load as inert bytes.
+    assert load_error(path) == f"{str(path)!r} is not a dispatch-sim trace: CBOR tag 6002 is not allowed (at byte 284)"
+    assert not marker.exists()
+    del header["unknown_tag"]
+    doc["checksum"] = hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()
+    loaded = Trace.load(write(path, doc))
     assert not marker.exists()
     assert loaded.header["pickle"] == payload  # inert bytes
-    tag = loaded.header["unknown_tag"]
-    assert isinstance(tag, cbor2.CBORTag) and (tag.tag, tag.value) == (6002, payload)
     # the same payload as an event field, or as the whole file, is refused
     bad = write(tmp_path / "event.cbor", dict(doc, events=[["dispatch", 0.0, "d1", "f", 0, None, cbor2.CBORTag(6002, payload)]]))
-    assert "event 0 is malformed" in load_error(bad)
+    assert "CBOR tag 6002 is not allowed" in load_error(bad)
     whole = tmp_path / "pickle.cbor"
     whole.write_bytes(payload)
     load_error(whole)
@@ -487,3 +499,154 @@ def test_from_trace_uses_the_recorded_profile_over_the_name(reg: registry.Regist
     assert again.faults == custom
     again.run(main())
     assert again.trace.digest() == original.trace.digest()
+
+
+# -- hostile files (issue 12: trace files are untrusted input) -----------------
+
+
+def _head(major: int, argument: int) -> bytes:
+    """A CBOR item head (major type and argument), as RFC 8949 writes it."""
+    if argument < 24:
+        return bytes([major << 5 | argument])
+    for info, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if argument < 1 << (8 * width):
+            return bytes([major << 5 | info]) + argument.to_bytes(width, "big")
+    raise ValueError(argument)
+
+
+def sharing_bomb(levels: int = 33, fan_out: int = 100) -> bytes:
+    """A trace document whose header holds nested shared references: about 10.8 KB that stand for
+    100**32 strings, which cbor2 would decode as shared objects and then expand when encoding them again."""
+    # Build the levels side by side in one array: each refers to the previous one.
+    parts = [_head(6, 28) + b"\x61x"]
+    for level in range(1, levels):
+        parts.append(_head(6, 28) + _head(4, fan_out) + (_head(6, 29) + _head(0, level - 1)) * fan_out)
+    bomb = _head(5, 1) + b"\x64bomb" + _head(4, len(parts)) + b"".join(parts)
+    # A valid digest, so that a loader gets as far as the checksum.
+    doc = cbor2.dumps(
+        {"magic": FILE_MAGIC, "version": FILE_VERSION, "events": [], "digest": events_digest([]), "checksum": "x"},
+        canonical=True,
+    )
+    # the same map with a "header" entry holding the bomb (one more pair)
+    return _head(5, 6) + doc[1:] + b"\x66header" + bomb
+
+
+def test_value_sharing_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    import time
+    import tracemalloc
+
+    data = sharing_bomb()
+    assert 10_000 < len(data) < 11_500
+    path = tmp_path / "bomb.cbor"
+    path.write_bytes(data)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = load_error(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 5_000_000
+    assert "CBOR tag 28 (shareable value) is not allowed" in message, message
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (_head(6, 29) + b"\x00", "CBOR tag 29 (shared reference) is not allowed"),
+        (_head(6, 256) + b"\x80", "CBOR tag 256 (string reference namespace) is not allowed"),
+        (_head(6, 25) + b"\x00", "CBOR tag 25 (string reference) is not allowed"),
+        (_head(6, 258) + b"\x80", "CBOR tag 258 is not allowed"),
+        (b"\x9f\xff", "indefinite-length array"),
+        (b"\xf7", "simple value 23"),
+        (_head(4, 2**40), "an array of 1099511627776 items, more than the bytes left"),
+        (_head(2, 2**62), "a byte string of 4611686018427387904 bytes, more than the bytes left"),
+        (b"\x81" * 5000 + b"\x80", "nested more than 100 levels deep"),
+    ],
+    ids=["shared-ref", "stringref-namespace", "stringref", "set", "indefinite", "undefined",
+         "lying-array-length", "lying-bytes-length", "deep"],
+)
+def test_crafted_items_in_the_header_are_refused(tmp_path: Path, item: bytes, reason: str) -> None:
+    doc = cbor2.dumps({"magic": FILE_MAGIC, "version": FILE_VERSION, "events": [], "digest": "x"}, canonical=True)
+    path = tmp_path / "crafted.cbor"
+    path.write_bytes(_head(5, 5) + doc[1:] + b"\x66header" + _head(5, 1) + b"\x61k" + item)
+    assert reason in load_error(path)
+
+
+def test_trailing_bytes_are_refused(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
+    _, path = saved
+    longer = tmp_path / "longer.cbor"
+    longer.write_bytes(path.read_bytes() + b"\x00garbage")
+    assert load_error(longer) == f"{str(longer)!r} is not a dispatch-sim trace: 8 bytes after the end of the document (at byte {path.stat().st_size})"
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    assert load_error(fifo) == f"cannot read trace file {str(fifo)!r}: not a regular file (a FIFO)"
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_devices_are_refused(device: str) -> None:
+    if not os.path.exists(device):
+        pytest.skip(f"{device} does not exist here")
+    assert load_error(Path(device)) == f"cannot read trace file {device!r}: not a regular file (a character device)"
+
+
+def test_directory_is_named(tmp_path: Path) -> None:
+    assert load_error(tmp_path) == f"cannot read trace file {str(tmp_path)!r}: not a regular file (a directory)"
+
+
+def test_size_limit_is_documented_and_configurable(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
+    from sim import _codec
+
+    simulation, path = saved
+    size = path.stat().st_size
+    assert _codec.UNTRUSTED_MAX_SIZE == 32 * 1024 * 1024
+    message = load_error_with(path, max_size=size - 1)
+    assert message == (
+        f"cannot read trace file {str(path)!r}: {size} bytes, more than the limit of {size - 1} "
+        "(Trace.load(path, max_size=...) reads larger files)"
+    )
+    assert Trace.load(path, max_size=size).digest() == simulation.trace.digest()
+
+
+def load_error_with(path: Path, **options: Any) -> str:
+    with pytest.raises(ValueError) as info:
+        Trace.load(path, **options)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ({1: "x"}, "key 1 is not a str"),
+        ({"decisions": 7}, "decisions is a int, not list or NoneType"),
+        ({"test_id": ["a"]}, "test_id is a list, not str or NoneType"),
+        ({"profile": "heavy"}, "profile is a str, not dict or NoneType"),
+    ],
+)
+def test_header_types_are_checked(tmp_path: Path, header: dict[Any, Any], problem: str) -> None:
+    events: list[Any] = []
+    doc = {"magic": FILE_MAGIC, "version": FILE_VERSION, "header": header, "events": events,
+           "digest": events_digest(events),
+           "checksum": hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()}
+    bad = write(tmp_path / "header.cbor", doc)
+    assert load_error(bad) == f"{str(bad)!r} is not a dispatch-sim trace: its header is malformed: {problem}"
+
+
+def test_save_refuses_a_header_that_would_not_load(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot save a trace whose header would not load: CBOR tag 258"):
+        Trace({"tags": {1, 2}}).save(tmp_path / "set.cbor")
+    deep: Any = []
+    for _ in range(150):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than 100 levels deep"):
+        Trace({"deep": deep}).save(tmp_path / "deep.cbor")
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(sim.SerializationError, match="nested more than 500 levels deep"):
+        Trace({"deep": deep}).save(tmp_path / "deeper.cbor")
+    assert not any(tmp_path.iterdir())
