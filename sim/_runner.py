@@ -157,10 +157,8 @@ def run_seed(
         simulation.run(main)
     except Exception as exc:
         setattr(exc, _FAILURE, simulation)
-        kinds: dict[str, int] = {}
-        for fault in simulation.trace.faults():
-            kinds[str(fault.detail)] = kinds.get(str(fault.detail), 0) + 1
-        injected = ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none"
+        counts = simulation.trace.fault_counts()
+        injected = ", ".join(f"{k}={v}" for k, v in counts.items()) or "none"
         exc.add_note(
             f"dispatch-sim: failed with seed={simulation.seed} faults={simulation.faults.name} "
             f"digest={simulation.trace.digest()[:16]} faults injected: {injected}"

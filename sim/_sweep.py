@@ -174,9 +174,7 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
         options=loaded.test.options,
     )
     seconds = time.perf_counter() - start
-    counts: dict[str, int] = {}
-    for event in run.simulation.trace.faults():
-        counts[str(event.detail)] = counts.get(str(event.detail), 0) + 1
+    counts = run.simulation.trace.fault_counts()
     error = run.error
     return SeedRecord(
         seed=seed,
@@ -186,7 +184,7 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
         signature=run.signature,
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
         traceback="" if error is None else "".join(traceback.format_exception(error))[-8000:],
-        faults=tuple(sorted(counts.items())),
+        faults=tuple(counts.items()),
     )
 
 

@@ -90,6 +90,14 @@ class Trace:
         """The injected faults, in order."""
         return list(_events.read(e for e in self._events if e[0] == FAULT))
 
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind were injected, by kind name (sorted)."""
+        counts: dict[str, int] = {}
+        for event in self._events:
+            if event[0] == FAULT:
+                counts[str(event[-1])] = counts.get(str(event[-1]), 0) + 1
+        return dict(sorted(counts.items()))
+
     def describe_faults(self, limit: int = 8) -> str:
         """One line per injected fault (at most `limit`, then a count of the rest)."""
         faults = self.faults()
