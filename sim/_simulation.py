@@ -99,6 +99,9 @@ class Simulation:
     run that does not converge with `LivelockError`.
     """
 
+    _decisions_type: type[Decisions] = Decisions
+    """What makes the decisions; the shrinker's subclass also notes which draws each took."""
+
     def __init__(
         self,
         seed: int = DEFAULT_SEED,
@@ -123,7 +126,7 @@ class Simulation:
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
         source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
-        self.decisions = Decisions(self.faults, source)
+        self.decisions = self._decisions_type(self.faults, source)
         self.trace = Trace(
             {
                 "seed": seed,
@@ -167,7 +170,8 @@ class Simulation:
                 FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
             )
             options.setdefault("test_id", header.get("test_id"))
-            return cls(seed=seed, faults=faults, rng=RecordedRandom(decisions), **options)
+            options.setdefault("rng", RecordedRandom(decisions))  # a shrinker or fork gives its own
+            return cls(seed=seed, faults=faults, **options)
         except TypeError as exc:
             raise ValueError(f"the trace's header does not describe a run: {exc}") from None
 
