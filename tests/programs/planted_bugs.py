@@ -98,22 +98,25 @@ async def test_race_first_argument() -> None:
 
 
 SHARDS = 6
+STALE_CACHE_STEPS = 36
+"""About the steps `test_stale_cache` takes: PCT's k for it (`pct_steps`)."""
 
 
-@registry.test.function(faults="none")
+@registry.test.function(faults="none", schedule="pct", depth=2, pct_steps=STALE_CACHE_STEPS)
 async def test_stale_cache() -> None:
-    """A cache left stale for good: a depth-2 ordering bug between two tasks.
+    """A cache left stale for good: an ordering bug of depth 2 between two tasks.
 
-    The writer updates the shards of a record one step at a time, then
-    invalidates the cache; the reader reads the shards one step at a time,
-    then fills the cache. The cache ends stale when the reader reads every
-    shard before the writer writes it (the reader first in each of the first
-    SHARDS steps) and then fills the cache after the writer invalidated it
-    (the writer first in the last step): two ordering constraints. trio runs
-    both tasks once per scheduling batch in an order drawn afresh each batch,
-    so a uniform random order has both with probability 2**-(SHARDS+1); PCT
-    with depth 2 needs the reader to have the higher priority and its one
-    change point on the reader's last read.
+    The writer updates the shards of a record one step at a time, waits as
+    many steps, then invalidates the cache; the reader reads the shards one
+    step at a time, waits as many steps, then fills the cache with what it
+    read. The cache ends stale when the reader reads every shard before the
+    writer writes it and then fills the cache after the writer invalidated
+    it. trio runs both tasks once per scheduling batch, in an order drawn
+    afresh for each batch under the uniform schedule: the reader first in the
+    6 batches of the read phase, then the writer first in the batch where
+    both act, has probability 2**-7. Under PCT it takes the reader's
+    priority above the writer's (one chance in two) and the change point on
+    one of the reader's 7 steps between its last read and its fill (7 of k).
     """
     db = [1] * SHARDS
     cache: dict[str, list[int]] = {}
@@ -122,6 +125,8 @@ async def test_stale_cache() -> None:
         for i in range(SHARDS):
             await trio.sleep(0)
             db[i] = 2
+        for _ in range(SHARDS):
+            await trio.sleep(0)
         await trio.sleep(0)
         cache.pop("record", None)  # invalidate
 
@@ -130,6 +135,8 @@ async def test_stale_cache() -> None:
         for i in range(SHARDS):
             await trio.sleep(0)
             seen.append(db[i])
+        for _ in range(SHARDS):
+            await trio.sleep(0)
         await trio.sleep(0)
         cache["record"] = seen  # fill
 
