@@ -39,7 +39,10 @@ from ._simulation import Simulation
 from ._status import Status
 from ._trace import Event, Trace
 
-__all__ = ["ShrinkResult", "describe_fault", "shrink"]
+__all__ = ["ShrinkResult", "attach_shrunk", "describe_fault", "shrink", "shrunk_of"]
+
+_SHRUNK = "__dispatch_sim_shrunk__"
+"""The attribute of a failing run's exception that holds its `ShrinkResult`, once shrunk."""
 
 # The kinds of decision a shrinker tries to make benign: the faults first, then timing.
 _FAULT, _TIMING = "fault", "timing"
@@ -393,3 +396,15 @@ def shrink(
     minimal.header["shrunk_from"] = original.digest()
     seconds = time.monotonic() - search.start
     return ShrinkResult(original, minimal, signature, search.runs, seconds, complete, best.simulation.decisions)
+
+
+def attach_shrunk(exc: BaseException, result: ShrinkResult) -> None:
+    """Record on a failure's exception what shrinking it found (a note says it too)."""
+    setattr(exc, _SHRUNK, result)
+    exc.add_note(f"dispatch-sim: shrunk: {result.faults_line()}")
+
+
+def shrunk_of(exc: BaseException) -> ShrinkResult | None:
+    """The `ShrinkResult` attached to a failure's exception, if it was shrunk."""
+    found = getattr(exc, _SHRUNK, None)
+    return found if isinstance(found, ShrinkResult) else None
