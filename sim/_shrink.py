@@ -190,36 +190,42 @@ class ShrinkResult:
     runs: int
     seconds: float
     complete: bool
-    _decisions: Any = attrs.field(default=None, repr=False, eq=False)
+    _decisions: Any = attrs.field(default=None, repr=False, eq=False)  # the minimal run's
+    _first: Any = attrs.field(default=None, repr=False, eq=False)  # the original replay's
 
     @property
     def faults_before(self) -> int:
-        """Faults the original run injected."""
-        return len(self.original.faults())
+        """Faults the original run injected (reorderings of poll results included)."""
+        return len(self.original.faults()) + len(_reorders(self._first))
 
     @property
     def faults_after(self) -> int:
-        """Faults the minimal run injects."""
-        return len(self.trace.faults())
+        """Faults the minimal run injects (reorderings of poll results included)."""
+        return len(self.trace.faults()) + len(_reorders(self._decisions))
+
+    def fault_lines(self) -> list[str]:
+        """The minimal run's faults, one short line each: the trace's fault events, then
+        the reorderings (which the trace shows only as the order results arrived in)."""
+        functions = {e.dispatch_id: e.function for e in self.trace if e.kind == "dispatch"}
+        lines = [describe_fault(e) for e in self.trace.faults()]
+        for _, call, attempt, _ in _reorders(self._decisions):
+            lines.append(f"reorder on {call} {functions.get(call, '?')} results for attempt {attempt}")
+        return lines
 
     def faults_line(self) -> str:
         """``11 faults -> 1: response_lost on d2 debit attempt 1``."""
-        after = self.trace.faults()
-        shown = "; ".join(describe_fault(e) for e in after[:5]) + ("; ..." if len(after) > 5 else "")
+        after = self.fault_lines()
+        shown = "; ".join(after[:5]) + ("; ..." if len(after) > 5 else "")
         head = f"{_plural(self.faults_before, 'fault')} -> {len(after)}"
         return f"{head}: {shown}" if after else f"{head} (the failure needs no fault)"
 
     def summary(self) -> str:
         """The faults line, then what else the run still needs and how the search went."""
         stop = "" if self.complete else " (stopped by its limit: not every fault was tried alone)"
-        decisions = self._decisions
-        reorders = sum(1 for key in _targets_of(decisions, _FAULT) if key[0] == "reorder")
-        timing = len(_targets_of(decisions, _TIMING))
-        kept = [f"{_plural(reorders, 'reordering')}"] if reorders else []
-        kept.append(_plural(timing, "non-zero latency or jitter draw"))
+        timing = len(_targets_of(self._decisions, _TIMING))
         return (
             f"{self.faults_line()}\n"
-            f"it also keeps {', '.join(kept)}\n"
+            f"it also keeps {_plural(timing, 'non-zero latency or jitter draw')}\n"
             f"shrunk in {self.runs} replays, {self.seconds:.1f} s{stop}; failure: {self.signature}"
         )
 
@@ -300,6 +306,10 @@ _RETRIED = frozenset({"endpoint_fault", "response_lost"})
 
 def _targets(run: SeedRun, kind: str) -> list[Key]:
     return _targets_of(run.simulation.decisions, kind)
+
+
+def _reorders(decisions: Any) -> list[Key]:
+    return [key for key in _targets_of(decisions, _FAULT) if key[0] == "reorder"]
 
 
 def _targets_of(decisions: Any, kind: str) -> list[Key]:
@@ -395,7 +405,10 @@ def shrink(
     minimal = best.simulation.trace
     minimal.header["shrunk_from"] = original.digest()
     seconds = time.monotonic() - search.start
-    return ShrinkResult(original, minimal, signature, search.runs, seconds, complete, best.simulation.decisions)
+    return ShrinkResult(
+        original, minimal, signature, search.runs, seconds, complete, best.simulation.decisions,
+        first.simulation.decisions,
+    )
 
 
 def attach_shrunk(exc: BaseException, result: ShrinkResult) -> None:

@@ -30,7 +30,7 @@ from ._faults import FaultProfile
 from ._report import write_report
 from ._sweep_cli import parse_seeds
 from ._runner import failure_of
-from ._shrink import describe_fault, shrunk_of
+from ._shrink import shrunk_of
 from ._simulation import Simulation
 
 __all__: list[str] = []
@@ -157,7 +157,7 @@ def _shrunk_lines(error: BaseException, path: Path) -> list[str]:
         f"shrunk: {lines[0]}",
         *(f"  {line}" for line in lines[1:]),
         "minimal faults:",
-        *(f"  {describe_fault(f)}" for f in shrunk.trace.faults()[:40]),
+        *(f"  {line}" for line in shrunk.fault_lines()[:40]),
         f"minimal trace: {minimal}",
         f"   replay it: python -m sim replay {minimal}",
     ]
