@@ -58,7 +58,7 @@ def _deciding_for() -> _Record | None:
     # its caller (jitter is drawn inside RetryPolicy.retry_delay, a reordering
     # inside Service._take_batch). A frame walk is slow, which only a shrink pays.
     frame: FrameType | None = sys._getframe(3)
-    for _ in range(3):
+    for _ in range(4):
         if frame is None:
             return None
         found = frame.f_locals.get("rec")
@@ -81,8 +81,10 @@ class _NotingDecisions(Decisions):
         super().__init__(profile, rng)
         self.swarm_draws = len(self.record)
 
-    def _begin(self, decision: str) -> Key:
-        rec = _deciding_for()
+    def _begin(self, decision: str, args: tuple[Any, ...] = ()) -> Key:
+        # A source that is handed the call's record (as targeted ones are) says
+        # which call it decides for; otherwise the service's frame does.
+        rec = next((a for a in args if isinstance(a, _Record)), None) or _deciding_for()
         base = (decision, rec.id, rec.attempt) if rec is not None else (decision, None, None)
         n = self._seen.get(base, 0)
         self._seen[base] = n + 1
@@ -93,39 +95,39 @@ class _NotingDecisions(Decisions):
         if taken:
             self.spans.append((key, start, taken, kind, benign))
 
-    def endpoint_fault(self) -> Status | None:
-        key, start = self._begin("endpoint_fault"), len(self.record)
-        fault = super().endpoint_fault()
+    def endpoint_fault(self, *args: Any) -> Status | None:
+        key, start = self._begin("endpoint_fault", args), len(self.record)
+        fault = super().endpoint_fault(*args)
         self._note(key, start, _FAULT, fault is None)
         return fault
 
-    def response_lost(self) -> bool:
-        key, start = self._begin("response_lost"), len(self.record)
-        lost = super().response_lost()
+    def response_lost(self, *args: Any) -> bool:
+        key, start = self._begin("response_lost", args), len(self.record)
+        lost = super().response_lost(*args)
         self._note(key, start, _FAULT, not lost)
         return lost
 
-    def crash(self) -> bool:
-        key, start = self._begin("crash"), len(self.record)
-        crashed = super().crash()
+    def crash(self, *args: Any) -> bool:
+        key, start = self._begin("crash", args), len(self.record)
+        crashed = super().crash(*args)
         self._note(key, start, _FAULT, not crashed)
         return crashed
 
-    def reorder(self, ready: int) -> tuple[int, int] | None:
-        key, start = self._begin("reorder"), len(self.record)
-        shuffle = super().reorder(ready)
+    def reorder(self, ready: int, *args: Any) -> tuple[int, int] | None:
+        key, start = self._begin("reorder", args), len(self.record)
+        shuffle = super().reorder(ready, *args)
         self._note(key, start, _FAULT, shuffle is None)
         return shuffle
 
-    def latency(self) -> float:
-        key, start = self._begin("latency"), len(self.record)
-        delay = super().latency()
+    def latency(self, *args: Any) -> float:
+        key, start = self._begin("latency", args), len(self.record)
+        delay = super().latency(*args)
         self._note(key, start, _TIMING, delay == 0.0)
         return delay
 
-    def jitter(self) -> float:
-        key, start = self._begin("jitter"), len(self.record)
-        fraction = super().jitter()
+    def jitter(self, *args: Any) -> float:
+        key, start = self._begin("jitter", args), len(self.record)
+        fraction = super().jitter(*args)
         self._note(key, start, _TIMING, fraction == 0.0)
         return fraction
 
@@ -154,8 +156,8 @@ class _PlannedDecisions(_NotingDecisions):
         self.record.append(u)
         return u
 
-    def _begin(self, decision: str) -> Key:
-        key = super()._begin(decision)
+    def _begin(self, decision: str, args: tuple[Any, ...] = ()) -> Key:
+        key = super()._begin(decision, args)
         self._pending = list(reversed(self._plan.draws.get(key, ())))
         return key
 
