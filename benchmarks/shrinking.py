@@ -2,7 +2,7 @@
 
     python benchmarks/shrinking.py [--seeds 200] [--shrink 10]
 
-The bugs are the registry tests of tests/programs/planted_bugs.py, each under
+The bugs are the registry tests of tests/programs/planted_shrink.py, each under
 its own fault profile. For each: the seed of the first failure (runs to find
 = that + 1) and the failure rate over `--seeds` seeds under the uniform
 schedule and under PCT (depth 2; k is the test's own `pct_steps` or the
@@ -50,7 +50,7 @@ def main() -> None:
     print(f"{'bug':<26} {'faults':<7} {'uniform: runs (rate)':>21} {'pct d=2: runs (rate)':>21}"
           f"  {'shrunk faults, min/median/max':>30}  {'replays':>9}  {'s/shrink':>8}")
     for name in BUGS:
-        loaded = load_test(f"tests/programs/planted_bugs.py::{name}", root=ROOT)
+        loaded = load_test(f"tests/programs/planted_shrink.py::{name}", root=ROOT)
         uniform = _failing(loaded, seeds, schedule="uniform")
         pct = _failing(loaded, seeds, schedule="pct", depth=2)
         own = _failing(loaded, seeds)[: args.shrink]

@@ -20,7 +20,7 @@ from sim import Trace
 from sim.lowlevel import load_test, run_seed
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = "tests/programs/planted_bugs.py::test_double_debit"
+TARGET = "tests/programs/planted_shrink.py::test_double_debit"
 
 
 def failing_trace() -> tuple[Trace, int]:
@@ -47,7 +47,7 @@ def test_branching_after_the_fault_always_fails_and_before_it_sometimes() -> Non
     report = before.report()
     assert report.startswith(f"fork at event {fault} of {len(trace)} (replaying {before.kept} of ")
     assert f"the recorded failure happens in {before.same_failure} of 40 branches" in report
-    assert "x AssertionError: balance is N at planted_bugs.py:test_double_debit" in report
+    assert "x AssertionError: balance is N at planted_shrink.py:test_double_debit" in report
     assert list(before.traces) == [before.signature]  # the first failing branch's trace, kept
 
 

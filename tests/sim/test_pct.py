@@ -1,6 +1,6 @@
 """The PCT schedule: a planted depth-2 ordering bug that uniform random order rarely finds.
 
-tests/programs/planted_bugs.py::test_stale_cache fails only when the reader
+tests/programs/planted_shrink.py::test_stale_cache fails only when the reader
 goes first in every batch of its read phase and the writer goes first in
 the batch where both act. Measured over 200 seeds each: the uniform schedule
 finds it in about 1 % of runs (2**-7 expected), PCT with depth 2 and k near
@@ -24,7 +24,7 @@ from sim import Simulation
 from sim.lowlevel import load_test, run_seed
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = "tests/programs/planted_bugs.py::test_stale_cache"
+TARGET = "tests/programs/planted_shrink.py::test_stale_cache"
 
 
 def failing_seeds(seeds: range, **options: object) -> list[int]:

@@ -1,6 +1,6 @@
 """sim.shrink and ``python -m sim shrink``: a failing run shrinks to the faults it needs.
 
-The planted bugs of tests/programs/planted_bugs.py fail under heavy faults
+The planted bugs of tests/programs/planted_shrink.py fail under heavy faults
 with many faults injected; each shrinks to what its bug needs (one lost
 debit response; no fault at all for a check-then-act race that latency
 alone reveals), the minimal trace replays exactly, and the command line
@@ -23,7 +23,7 @@ from sim import Simulation, Trace
 from sim.lowlevel import load_test, run_seed
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM = "tests/programs/planted_bugs.py"
+PROGRAM = "tests/programs/planted_shrink.py"
 
 
 def failing_runs(name: str, seeds: range, faults: str | None = None) -> list[sim.lowlevel.SeedRun]:

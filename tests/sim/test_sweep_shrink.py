@@ -13,8 +13,8 @@ import sim
 from sim import Trace
 
 ROOT = Path(__file__).resolve().parents[2]
-DEBIT = "tests/programs/planted_bugs.py::test_double_debit"
-CACHE = "tests/programs/planted_bugs.py::test_stale_cache"
+DEBIT = "tests/programs/planted_shrink.py::test_double_debit"
+CACHE = "tests/programs/planted_shrink.py::test_stale_cache"
 
 
 def test_a_sweep_shrinks_each_group_s_smallest_seed() -> None:

@@ -22,7 +22,7 @@ import trio
 import registry
 import registry.test
 
-reg = registry.Registry("tests-programs-planted-bugs")
+reg = registry.Registry("tests-programs-planted-shrink")
 
 balance = {"alice": 0}
 
