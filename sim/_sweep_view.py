@@ -134,7 +134,10 @@ def _save_group(result: SweepResult, group: FailureGroup, stem: Path, root: str 
     outcome = "passed" if run.error is None else f"failed: {type(run.error).__name__}: {run.error}"
     report = write_report(trace, stem.with_suffix(".html"), trace_path=path, outcome=outcome).resolve()
     shrunk = result.shrunk.get(group.signature)
-    minimal = shrunk.trace.save(stem.with_suffix(".min.cbor")).resolve() if shrunk is not None else None
+    # In a folder of their own: DIR/*.cbor stays one trace per group, as recorded.
+    minimal = None
+    if shrunk is not None:
+        minimal = shrunk.trace.save(stem.parent / "minimal" / stem.with_suffix(".cbor").name).resolve()
     return GroupArtifacts(path, report, minimal)
 
 

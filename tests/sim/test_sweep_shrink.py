@@ -50,6 +50,7 @@ def test_the_sweep_cli_shrinks_by_default_and_keeps_the_minimal_trace(tmp_path: 
     shrunk = next(line for line in lines if line.startswith("shrunk: "))
     assert " -> 1: response_lost on d" in shrunk and "debit attempt 1" in shrunk
     minimal = next(line for line in lines if line.startswith("minimal trace: ")).split(": ", 1)[1]
+    assert Path(minimal).parent == tmp_path / "minimal"  # DIR/*.cbor stays one trace per group
     assert [f.detail for f in Trace.load(minimal).faults()] == ["response_lost"]
     quiet = sweep_cli(DEBIT, "--seeds", "20", "--no-shrink")
     assert quiet.returncode == 1 and "shrunk:" not in quiet.stdout
