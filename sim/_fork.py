@@ -159,7 +159,7 @@ def fork(
     first = run_seed(main, simulation=simulation)
     kept = bisect.bisect_left(counting.at_event, at)
     prefix = [float(d) for d in simulation.decisions.record[:kept]]
-    recorded = original._events[:at]
+    recorded = original._events[:at]  # the raw event tuples, compared as they are stored
     start = time.perf_counter()
     records, traces, diverged = [], {}, 0
     for branch in range(seeds):

@@ -33,7 +33,7 @@ import attrs
 
 from ._decisions import Decisions
 from ._faults import FaultProfile
-from ._records import _Record
+from ._records import _Record  # the service's call record: a decision's call is one
 from ._runner import SeedRun, TestMain, load_test, run_seed
 from ._simulation import Simulation
 from ._status import Status

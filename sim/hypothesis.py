@@ -102,7 +102,9 @@ def simulations(
     @st.composite
     def draw_simulation(draw: st.DrawFn) -> Simulation:
         simulation = _DrawnSimulation(faults=profile, rng=draw(st.randoms(use_true_random=False)), **options)
-        if simulation._task_order is None:  # under PCT, its priorities order the tasks
+        # `_task_order` is the Simulation's hook for trio's order (this package's own);
+        # under PCT it is already set, and its priorities order the tasks.
+        if simulation._task_order is None:
             simulation._task_order = _DrawnOrder(draw(st.randoms(use_true_random=False)))
         return simulation
 
