@@ -46,6 +46,7 @@ class Client:
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         result = await sim.current().wait_result(dispatch_id)
         if result.error is not None:
             raise exception_for_error(result.error)
@@ -54,6 +55,7 @@ class Client:
     async def _call(self, call: Call) -> Any:
         # Only ever awaited outside any function (Function.__call__ checks), so
         # there is no caller.
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         result = await sim.current().call_result(call)
         if result.error is not None:
             raise exception_for_error(result.error)

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import trio
 
-from sim import Arguments, Call, CallResult, Error, Output, SerializationError, Status
+from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
 from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
 
 from ._context import frame_var
@@ -153,6 +153,7 @@ class Frame:
         self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
         self.running = False
         self.lost = False
+        self.input: Input | None = None  # the attempt's Input, set by run_async_function
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
@@ -372,7 +373,7 @@ class Frame:
         self.close()
         if ok:
             return output_for_value(value, "the function")
-        return output_for_exception(value)
+        return output_for_exception(value, self.input)
 
     def close(self) -> None:
         """Close every coroutine still suspended (the frame is dropped)."""
@@ -439,7 +440,7 @@ def run_async_function(
         try:
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
-            return output_for_exception(exc)
+            return output_for_exception(exc, inp)
         frame = Frame(did, coro)
     else:
         live = frames.get(did)
@@ -454,9 +455,10 @@ def run_async_function(
             try:
                 coro = fn(*args, **kwargs)
             except Exception as exc:
-                return output_for_exception(exc)
+                return output_for_exception(exc, inp)
             frame = Frame(did, coro, journal)
     frames[did] = frame
+    frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
     frame.task = task = trio.lowlevel.current_task()
     frame.scopes = getattr(task, "_cancel_status", None)

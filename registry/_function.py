@@ -129,7 +129,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
             # A context of its own: what the function sets stays with it.
             value = contextvars.copy_context().run(self._func, *args, **kwargs)
         except Exception as exc:
-            return output_for_exception(exc)
+            return output_for_exception(exc, inp)
         finally:
             running_sync.reset(token)
         return output_for_value(value, self._name)

@@ -24,14 +24,22 @@ _registries: dict[str, Registry] = {}
 
 
 def _check_endpoint(endpoint: str) -> str:
+    # The SDK's checks (a scheme, a known one, a host), with sim:// added.
     if not isinstance(endpoint, str):
-        raise ValueError(f"endpoint must be a URL string, got {endpoint!r}")
+        raise ValueError(f"registry endpoint must be a URL string, got {endpoint!r}")
     parts = urlsplit(endpoint)
-    if parts.scheme not in _ENDPOINT_SCHEMES or not parts.netloc:
+    if not parts.scheme or not parts.netloc and "://" not in endpoint:
         raise ValueError(
-            f"invalid endpoint {endpoint!r}: expected a URL with a scheme "
-            f"({', '.join(_ENDPOINT_SCHEMES)}) and a host"
+            f"missing protocol scheme in registry endpoint URL: {endpoint!r} "
+            f"(expected one of {', '.join(s + '://' for s in _ENDPOINT_SCHEMES)})"
         )
+    if parts.scheme not in _ENDPOINT_SCHEMES:
+        raise ValueError(
+            f"invalid protocol scheme in registry endpoint URL: {endpoint!r} "
+            f"(expected one of {', '.join(s + '://' for s in _ENDPOINT_SCHEMES)})"
+        )
+    if not parts.hostname:
+        raise ValueError(f"missing host in registry endpoint URL: {endpoint!r}")
     return endpoint
 
 
@@ -46,6 +54,33 @@ def _name_of(func: Callable[..., Any], decorator: str) -> str:
             f"({type(func).__qualname__}) has none; register a def that calls it instead"
         )
     return name
+
+
+def _origin(fn: PrimitiveFunction) -> tuple[str, str]:
+    """(module, file:line) where the registered function was defined, as far as known."""
+    target = getattr(fn, "__wrapped__", fn)
+    module = getattr(target, "__module__", None) or "?"
+    code = getattr(target, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "?"
+    return module, where
+
+
+def _duplicate_message(reg: Registry, name: str, existing: PrimitiveFunction, new: PrimitiveFunction) -> str:
+    first_module, first_where = _origin(existing)
+    module, where = _origin(new)
+    text = f"function already registered with name '{name}' in registry {reg.name!r}"
+    if first_module != module:
+        # The usual cause: two test modules each define a function with the same
+        # name and register it in the default registry.
+        return (
+            f"{text}: {module} ({where}) registers a function named like one of "
+            f"{first_module} ({first_where}); give each module a registry of its own, "
+            "reg = registry.Registry(__name__), and register with @reg.function"
+        )
+    return (
+        f"{text} (first at {first_where}, again at {where}); "
+        "rename one, or register them in separate registries"
+    )
 
 
 class _Endpoint:
@@ -105,8 +140,21 @@ class Registry:
 
     @property
     def endpoint(self) -> str:
-        """The URL its functions are served at."""
+        """The URL its functions are served at; settable, as in the SDK (validated the same way)."""
         return self._endpoint
+
+    @endpoint.setter
+    def endpoint(self, value: str) -> None:
+        if self._closed:
+            raise ValueError(f"registry {self._name!r} is closed; its endpoint cannot change")
+        value = _check_endpoint(value)
+        if value == self._endpoint:
+            return
+        register_endpoint(value, self._server)  # raises if another registry serves it
+        unregister_endpoint(self._endpoint)
+        self._endpoint = value
+        for fn in self._functions.values():
+            fn._endpoint = value  # calls built from now on go to the new URL
 
     @property
     def client(self) -> Client:
@@ -121,8 +169,9 @@ class Registry:
     def _add(self, name: str, fn: PrimitiveFunction) -> None:
         if self._closed:
             raise ValueError(f"registry {self._name!r} is closed")
-        if name in self._functions:
-            raise ValueError(f"function already registered with name '{name}'")
+        existing = self._functions.get(name)
+        if existing is not None:
+            raise ValueError(_duplicate_message(self, name, existing, fn))
         self._functions[name] = fn
 
     def function(self, func: Callable[..., Any]) -> Function[Any, Any]:

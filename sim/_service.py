@@ -258,7 +258,7 @@ class Service:
         try:
             out = endpoint.run(rec.function, inp)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
-            out = Output.error(Error.from_exception(exc))
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
@@ -278,7 +278,7 @@ class Service:
         try:
             out = await pending
         except Exception as exc:
-            out = Output.error(Error.from_exception(exc))
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         if not isinstance(out, Output):
             out = Output.error(
                 Error(Status.INVALID_RESPONSE, "TypeError", f"endpoint returned {out!r}")
