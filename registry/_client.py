@@ -9,7 +9,7 @@ from typing import Any
 import sim
 from sim import Call, DispatchID
 
-from ._context import current_dispatch_id
+from ._context import current_dispatch_id, frame_var
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
@@ -38,6 +38,14 @@ class Client:
     def _send(self, calls: Sequence[Call]) -> list[DispatchID]:
         if isinstance(calls, Call):
             raise TypeError("dispatch() takes a list of Calls, not a single Call")
+        frame = frame_var.get()
+        if frame is not None:
+            # Inside an async function, a dispatch is a durable step: the
+            # function re-run from its start makes the same dispatches in the
+            # same order, and the service hands back the first ids.
+            key = frame.dispatches
+            frame.dispatches = key + 1
+            return sim.current().dispatch(list(calls), caller=frame.dispatch_id, key=key)
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:

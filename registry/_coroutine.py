@@ -154,6 +154,9 @@ class Frame:
         self.running = False
         self.lost = False
         self.input: Input | None = None  # the attempt's Input, set by run_async_function
+        # Dispatches made so far: the key of the next one, which the service
+        # uses to make a re-run of this function (retry, rebuild) not send it again.
+        self.dispatches = 0
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)

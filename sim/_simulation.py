@@ -233,9 +233,16 @@ class Simulation:
 
     # -- the public service surface ---------------------------------------------
 
-    def dispatch(self, calls: Sequence[Call], *, caller: DispatchID | None = None) -> list[DispatchID]:
-        """Dispatch `calls` without waiting; returns their DispatchIDs in order."""
-        return self._service.dispatch(calls, caller)
+    def dispatch(
+        self, calls: Sequence[Call], *, caller: DispatchID | None = None, key: Any = None
+    ) -> list[DispatchID]:
+        """Dispatch `calls` without waiting; returns their DispatchIDs in order.
+
+        With `caller` and a `key` (e.g. the caller's count of dispatches so
+        far), the dispatch is a durable step of the caller: made again with
+        the same key, it returns the first ids and sends nothing.
+        """
+        return self._service.dispatch(calls, caller, key)
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
