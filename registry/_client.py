@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
@@ -13,7 +13,12 @@ from ._context import current_dispatch_id, frame_var
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
+if TYPE_CHECKING:
+    from ._function import Function, PrimitiveFunction
+
 __all__ = ["Batch", "Client"]
+
+P = ParamSpec("P")
 
 
 class Client:
@@ -81,8 +86,13 @@ class Batch:
         self.client = client if client is not None else Client()
         self.calls: list[Call] = []
 
+    @overload
+    def add(self, func: Function[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Batch: ...
+    @overload
+    def add(self, func: PrimitiveFunction, input: Any = None, /) -> Batch: ...
     def add(self, func: Any, /, *args: Any, **kwargs: Any) -> Batch:
-        """Add a call of registered function `func` with these arguments."""
+        """Add a call of registered function `func` with these arguments (type-checked
+        against its signature), or of a primitive function with its input."""
         build = getattr(func, "build_call", None)
         if build is None:
             raise TypeError(f"Batch.add() needs a registered function, got {func!r}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
 from sim import Error, Input, Output, Status, current
@@ -17,7 +17,8 @@ from .error import NotFoundError
 
 __all__ = ["Registry", "batch", "default_registry", "function", "set_default_registry"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _ENDPOINT_SCHEMES = ("http", "https", "bridge", "sim")
 _registries: dict[str, Registry] = {}
@@ -174,8 +175,16 @@ class Registry:
             raise ValueError(_duplicate_message(self, name, existing, fn))
         self._functions[name] = fn
 
+    @overload
+    def function(self, func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
+    @overload
+    def function(self, func: Callable[P, T]) -> Function[P, T]: ...
     def function(self, func: Callable[..., Any]) -> Function[Any, Any]:
-        """Decorator: register a sync or async function under its ``__qualname__``."""
+        """Decorator: register a sync or async function under its ``__qualname__``.
+
+        The result keeps the function's signature and return type: calling it
+        takes the same arguments and ``await`` gives what the function returns.
+        """
         if not callable(func) or isinstance(func, PrimitiveFunction):
             raise TypeError(f"@function needs a plain function, got {func!r}")
         name = _name_of(func, "function")
@@ -238,10 +247,19 @@ def set_default_registry(reg: Registry) -> None:
     _default = reg
 
 
+class _Decorator(Protocol):
+    @overload
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, T]], /) -> Function[P, T]: ...
+    @overload
+    def __call__(self, func: Callable[P, T], /) -> Function[P, T]: ...
+
+
 @overload
-def function(func: F) -> Function[Any, Any]: ...
+def function(func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
 @overload
-def function(func: None = None) -> Callable[[F], Function[Any, Any]]: ...
+def function(func: Callable[P, T]) -> Function[P, T]: ...
+@overload
+def function(func: None = None) -> _Decorator: ...
 def function(func: Any = None) -> Any:
     """Decorator: register a function in the default registry."""
     if func is None:
