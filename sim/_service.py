@@ -19,6 +19,7 @@ from . import _codec
 from ._decisions import Decisions
 from ._errors import LivelockError
 from ._events import (
+    UNAWAITED,
     ABANDONED,
     ATTEMPT,
     CRASH,
@@ -174,6 +175,12 @@ class Service:
             done[key] = ids
             return list(ids)
         return [self._admit(call, None, caller_record).id for call in calls]
+
+    def unawaited(self, caller: DispatchID, function: str) -> None:
+        """Record that `caller` dropped a call of `function` it never awaited."""
+        rec = self.records.get(caller)
+        if rec is not None:
+            self._event((UNAWAITED, self.now, rec.id, rec.function, rec.attempt, None, function))
 
     def _check_same_dispatch(
         self, caller: _Record, key: Any, first: list[DispatchID], calls: list[Call]

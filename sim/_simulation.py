@@ -267,6 +267,10 @@ class Simulation:
             await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
         return _result_of(rec)
 
+    def report_unawaited(self, caller: DispatchID, function: str) -> None:
+        """Put in the trace that `caller` dropped a call of `function` without awaiting it."""
+        self._service.unawaited(caller, function)
+
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
         memory = self._memory.get(owner)
