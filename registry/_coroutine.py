@@ -16,7 +16,9 @@ every step checked against the journal.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
@@ -276,15 +278,19 @@ class Frame:
                 # A trio cancel scope is open across a durable step; the step
                 # may resume in another task, which would corrupt trio's scope
                 # stack. Fail the step here, where the scope can still unwind.
-                yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP))
+                yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
             return yielded
         except StopIteration as stop:
             strand.done = True
             strand.parent.child_done(strand.index, True, stop.value)
         except Exception as exc:
             strand.done = True
-            strand.parent.child_done(strand.index, False, exc)
+            strand.parent.child_done(strand.index, False, _explained(exc, self._name()))
         return None
+
+    def _name(self) -> str:
+        inp = self.input
+        return inp.function if inp is not None else self.dispatch_id
 
     def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
         """Run until every strand is blocked or the function ends.
@@ -304,7 +310,12 @@ class Frame:
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
+                        if _is_asyncio(yielded):
+                            self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                            continue
                         return strand, yielded
+                    elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
+                        self.ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._root.outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
@@ -404,8 +415,16 @@ class Frame:
             if self.lost:
                 return _lost(self)
             if yielded is not None and not isinstance(yielded, Step):
-                trap = yielded
-                continue
+                if _is_asyncio(yielded):
+                    yielded = self._send(strand, False, _asyncio_misuse(self._name()))
+                    if yielded is not None and not isinstance(yielded, Step):
+                        trap = yielded
+                        continue
+                else:
+                    trap = yielded
+                    continue
+            elif yielded is None and not strand.done:
+                self.ready.append((strand, False, _asyncio_misuse(self._name())))
             result = self.advance(None if yielded is None else (yielded, strand))
             if isinstance(result, Output):
                 return result
@@ -413,10 +432,47 @@ class Frame:
 
 
 _SCOPE_ACROSS_STEP = (
-    "a trio cancel scope (move_on_after, fail_after, CancelScope) is open across a durable "
-    "step; a durable function may resume anywhere, so time steps out with "
-    "registry.race(step, registry.sleep(seconds)) instead"
+    "a trio cancel scope (move_on_after, fail_after, CancelScope) or nursery "
+    "(trio.open_nursery) is open across a durable step in {}; a durable function may "
+    "resume anywhere, so run durable calls concurrently with registry.gather(...) rather "
+    "than in a nursery, and time a step out with registry.race(step, registry.sleep(seconds))"
 )
+
+
+def _is_asyncio(yielded: Any) -> bool:
+    # What an asyncio awaitable yields: a Future (it has _asyncio_future_blocking).
+    return getattr(yielded, "_asyncio_future_blocking", None) is not None
+
+
+def _asyncio_misuse(function: str) -> RuntimeError:
+    return RuntimeError(
+        f"{function} awaited an asyncio primitive, but durable functions here run on trio, "
+        "not asyncio; use registry.sleep(seconds) for a durable timer, or trio "
+        "(trio.sleep, trio.Event, ...) for waits inside one attempt"
+    )
+
+
+_ASYNCIO = os.path.dirname(asyncio.__file__) + os.sep
+
+
+def _raised_in_asyncio(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename.startswith(_ASYNCIO)
+
+
+def _explained(exc: Exception, function: str) -> Exception:
+    """`exc`, or an error that says what to do instead when it comes from using asyncio here."""
+    if type(exc) in (RuntimeError, AttributeError) and _raised_in_asyncio(exc):
+        # asyncio.sleep(), asyncio.Event().wait(), ... with no asyncio loop
+        # running fail inside asyncio with "no running event loop" or worse.
+        explained = _asyncio_misuse(function)
+        explained.__cause__ = exc
+        return explained
+    return exc
 
 
 def _describe(frozen: object) -> str:

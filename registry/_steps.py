@@ -101,7 +101,33 @@ class Step:
     __slots__ = ()
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        return (yield self)
+        try:
+            return (yield self)
+        except TypeError as exc:
+            raise _in_trio_task(self, exc) from None
+
+
+def _in_trio_task(step: Step, exc: TypeError) -> TypeError | RuntimeError:
+    """The error for a step trio got instead of the frame (it was awaited in a nursery's task)."""
+    frame = frame_var.get()
+    if frame is None or frame.task is None or _current_task() is frame.task:
+        return exc  # the frame threw it: a TypeError of the function's own
+    inp = frame.input
+    name = inp.function if inp is not None else frame.dispatch_id
+    return RuntimeError(
+        f"{step!r} was awaited in a trio task that {name} started (trio.open_nursery / "
+        "start_soon); durable calls run only in the function's own task: use "
+        "registry.gather(...) to run them concurrently"
+    )
+
+
+def _current_task() -> object:
+    import trio  # here: only a misuse needs it
+
+    try:
+        return trio.lowlevel.current_task()
+    except RuntimeError:
+        return None
 
 
 class CallStep(Step):
