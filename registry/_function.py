@@ -74,6 +74,22 @@ class PrimitiveFunction:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} of registry {self._registry.name!r}>"
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # Pickled by name, as in the SDK: unpickling finds the function in its
+        # (open) registry, even one defined in a local scope.
+        return _registered, (self._registry.name, self._name)
+
+
+def _registered(registry_name: str, name: str) -> PrimitiveFunction:
+    """The function `name` of the open registry `registry_name` (how functions unpickle)."""
+    from ._registry import _registries  # here: _registry imports this module
+
+    reg = _registries.get(registry_name)
+    fn = reg.functions.get(name) if reg is not None else None
+    if fn is None:
+        raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
+    return fn
+
 
 class Function(PrimitiveFunction, Generic[P, T]):
     """A registered function, sync or async.

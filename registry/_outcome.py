@@ -39,9 +39,12 @@ def output_for_exception(exc: BaseException, inp: Input | None = None) -> Output
     """
     if isinstance(exc, Reset):
         return Output.tail_call(exc.call)
-    error = Error.from_exception(exc, status_for_error(exc))
-    if inp is not None:
-        error.traceback = format_failure(exc, inp.function, inp.dispatch_id, inp.attempt)
+    if inp is None:
+        return Output.error(Error.from_exception(exc, status_for_error(exc)))
+    # Built here rather than by from_exception, whose full traceback would be
+    # formatted only to be replaced by the trimmed one.
+    error = Error(status_for_error(exc), type(exc).__qualname__, str(exc), exc)
+    error.traceback = format_failure(exc, inp.function, inp.dispatch_id, inp.attempt)
     return Output.error(error)
 
 

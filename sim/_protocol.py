@@ -7,6 +7,7 @@ re-exports them; the simulator never needs to know how a function is written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from traceback import format_exception as _format_exception
 from typing import TYPE_CHECKING, Any, Callable, TypeAlias
 
 import attrs
@@ -101,16 +102,20 @@ class Error:
         """Describe `exc`; without `status`, the one ``status_for_error(exc)`` gives.
 
         (Before `registry` is imported, nothing classifies errors, and the
-        status is PERMANENT_ERROR.)
+        status is PERMANENT_ERROR.) As in the SDK, `traceback` is the
+        exception's formatted traceback when it has one.
         """
         if status is None:
             status = Status.PERMANENT_ERROR if _classify is None else _classify(exc)
-        return cls(
+        error = cls(
             status=status,
             type=type(exc).__qualname__,
             message=str(exc),
             value=exc,
         )
+        if exc.__traceback__ is not None:
+            error.traceback = "".join(_format_exception(exc)).encode("utf-8", "replace")
+        return error
 
     def to_exception(self) -> BaseException:
         """The exception a caller sees: the original one, or a RuntimeError describing it."""

@@ -136,3 +136,19 @@ def test_a_registry_per_module_makes_same_names_a_non_problem(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_functions_pickle_by_name_as_in_the_sdk(reg: registry.Registry) -> None:
+    import pickle
+
+    @reg.function
+    def local_function() -> str:
+        return "found"
+
+    copy = pickle.loads(pickle.dumps(local_function))
+    assert copy is local_function
+    name = reg.name
+    data = pickle.dumps(local_function)
+    reg.close()
+    with pytest.raises(LookupError, match=f"no function .* named {name!r}"):
+        pickle.loads(data)

@@ -98,3 +98,18 @@ def test_output_exit_as_in_the_sdk(reg: registry.Registry) -> None:
         return await main()
 
     assert registry.test.run(caller(), faults="none") == 30
+
+
+def test_from_exception_fills_the_traceback_as_in_the_sdk() -> None:
+    try:
+        raise OSError("disk")
+    except OSError as exc:
+        error = Error.from_exception(exc)
+    assert error.status is Status.TEMPORARY_ERROR
+    assert isinstance(error.traceback, bytes)
+    text = error.traceback.decode()
+    assert text.startswith("Traceback (most recent call last):")
+    assert "test_from_exception_fills_the_traceback_as_in_the_sdk" in text
+    assert text.rstrip().endswith("OSError: disk")
+    # An exception never raised has no traceback to give.
+    assert Error.from_exception(OSError("never raised")).traceback is None
