@@ -16,9 +16,17 @@ from .error import exception_for_error
 if TYPE_CHECKING:
     from ._function import Function, PrimitiveFunction
 
-__all__ = ["Batch", "Client"]
+__all__ = ["Batch", "Client", "ClientError"]
 
 P = ParamSpec("P")
+
+
+class ClientError(Exception):
+    """The SDK's error for a failed request to the Dispatch API.
+
+    Kept so that ported code importing it keeps working; the simulated
+    service is in-process, so dispatch-sim never raises it.
+    """
 
 
 class Client:
