@@ -133,6 +133,17 @@ _CLOSED_CONTEXT = contextvars.Context()
 class Frame:
     """The live state of one call of an async function."""
 
+    # Class-level defaults, so that making a frame (once per call) stores none of them.
+    input: Input | None = None  # the attempt's Input, set by run_async_function
+    # Dispatches made so far: the key of the next one, which the service uses
+    # to make a re-run of this function (retry, rebuild) not send it again.
+    dispatches = 0
+    # Helper tasks running strands while another strand awaits trio (see
+    # pass_through), and the first failure one of them met.
+    _helpers = 0
+    _idle: trio.Event | None = None
+    _failure: BaseException | None = None
+
     def __init__(
         self,
         dispatch_id: str,
@@ -155,10 +166,6 @@ class Frame:
         self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
         self.running = False
         self.lost = False
-        self.input: Input | None = None  # the attempt's Input, set by run_async_function
-        # Dispatches made so far: the key of the next one, which the service
-        # uses to make a re-run of this function (retry, rebuild) not send it again.
-        self.dispatches = 0
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
@@ -404,31 +411,111 @@ class Frame:
         self._context = _CLOSED_CONTEXT
 
     async def pass_through(self, strand: _Strand, trap: Any) -> Output:
-        """Hand `trap` to trio in the current task, then keep advancing."""
+        """Hand `trap` to trio in the current task, then keep advancing.
+
+        While this task waits in trio for `strand`, other ready strands run
+        in helper tasks (`_helper`), so gathered helpers that await trio
+        wait concurrently. A strand's trio awaits always run in the task
+        that first stepped it into trio: its cancel scopes live there. The
+        attempt ends (polls or returns) only once no helper task is left.
+        """
+        me = (self.task, self.scopes)
+        await self._drive(strand, trap, me)
+        while True:
+            self.task, self.scopes = me
+            if self.lost:
+                await self._helpers_done()
+                return _lost(self)
+            found = self._run_ready()
+            if found is not None:
+                await self._drive(*found, me)
+                continue
+            if self._helpers:
+                await self._helpers_done()
+                continue
+            if self._failure is not None:
+                self.close()
+                return output_for_final_error(self._failure)
+            result = self.advance()
+            if isinstance(result, Output):
+                return result
+            await self._drive(*result, me)
+
+    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any]) -> None:
+        """Await `trap` for `strand` in this task, and step it until it yields a step or ends."""
+        if self.ready:
+            # Others can run meanwhile: a helper task runs them.
+            trio.lowlevel.spawn_system_task(self._helper, context=contextvars.copy_context())
+            self._helpers += 1
         while True:
             try:
                 value = await _yield_to_trio(trap)
             except BaseException as exc:  # trio throws into the code that awaited
+                self.task, self.scopes = me
                 yielded = self._send(strand, False, exc)
             else:
+                self.task, self.scopes = me
                 yielded = self._send(strand, True, value)
-            if self.lost:
-                return _lost(self)
-            if yielded is not None and not isinstance(yielded, Step):
-                if _is_asyncio(yielded):
-                    yielded = self._send(strand, False, _asyncio_misuse(self._name()))
-                    if yielded is not None and not isinstance(yielded, Step):
-                        trap = yielded
-                        continue
-                else:
-                    trap = yielded
-                    continue
-            elif yielded is None and not strand.done:
+            if yielded is None:
+                if not strand.done:  # a bare yield, as asyncio.sleep(0) makes
+                    self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                return
+            if isinstance(yielded, Step):
+                self._begin_or_fail(yielded, strand)
+                return
+            if _is_asyncio(yielded):
                 self.ready.append((strand, False, _asyncio_misuse(self._name())))
-            result = self.advance(None if yielded is None else (yielded, strand))
-            if isinstance(result, Output):
-                return result
-            strand, trap = result
+                return
+            trap = yielded
+
+    def _run_ready(self) -> tuple[_Strand, Any] | None:
+        """Run ready strands until none is left (None) or one awaits trio: (strand, trap)."""
+        ready = self.ready
+        while ready and self._failure is None:
+            strand, ok, value = ready.popleft()
+            yielded = self._send(strand, ok, value)
+            if isinstance(yielded, Step):
+                self._begin_or_fail(yielded, strand)
+            elif yielded is not None:
+                if _is_asyncio(yielded):
+                    ready.append((strand, False, _asyncio_misuse(self._name())))
+                    continue
+                return strand, yielded
+            elif not strand.done:
+                ready.append((strand, False, _asyncio_misuse(self._name())))
+        return None
+
+    def _begin_or_fail(self, step: Step, strand: _Strand) -> None:
+        try:
+            self._begin(step, strand)
+        except NonDeterminismError as exc:
+            if self._failure is None:
+                self._failure = exc  # the attempt task ends the frame with it
+
+    async def _helper(self) -> None:
+        """A helper task: run ready strands, waiting in trio for any that awaits it."""
+        task = trio.lowlevel.current_task()
+        me = (task, getattr(task, "_cancel_status", None))  # trio's private cancel state, as in run_async_function
+        try:
+            while not self.lost:
+                self.task, self.scopes = me
+                found = self._run_ready()
+                if found is None:
+                    break
+                await self._drive(*found, me)
+        except BaseException as exc:  # a system task must not raise: the attempt task reports it
+            if self._failure is None:
+                self._failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+        finally:
+            self._helpers -= 1
+            if self._helpers == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def _helpers_done(self) -> None:
+        if self._helpers:
+            self._idle = trio.Event()
+            await self._idle.wait()
+            self._idle = None
 
 
 _SCOPE_ACROSS_STEP = (

@@ -499,11 +499,6 @@ def test_trio_sleep_between_durable_steps(reg, basics):
     assert value == (4, pytest.approx(5.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trio awaits of gathered helpers run one after the other, not concurrently "
-    "(Frame.pass_through drives one strand's trap at a time)",
-)
 def test_trio_sleeps_in_gathered_helpers_overlap(reg):
     async def nap(seconds):
         await trio.sleep(seconds)
