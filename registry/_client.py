@@ -62,8 +62,9 @@ class Client:
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:
-        # Called by Function.dispatch, whose caller decides how it is handed back.
-        return hand_back(self._send([call])[0], sys._getframe(2))  # type: ignore[return-value]
+        # Called by Function.dispatch: hand_back skips the registry's frames,
+        # so the user's code that called it decides how it is handed back.
+        return hand_back(self._send([call])[0], sys._getframe(1))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
