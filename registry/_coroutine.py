@@ -551,8 +551,44 @@ def _raised_in_asyncio(exc: BaseException) -> bool:
     return tb.tb_frame.f_code.co_filename.startswith(_ASYNCIO)
 
 
-def _explained(exc: Exception, function: str) -> Exception:
-    """`exc`, or an error that says what to do instead when it comes from using asyncio here."""
+_TRIO = os.path.dirname(trio.__file__) + os.sep
+
+
+def _started_in_nursery(exc: BaseException) -> bool:
+    """Whether `exc` is trio refusing a registered function given to nursery.start_soon/start."""
+    if type(exc) is not TypeError:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "coroutine_or_error" and code.co_filename.startswith(_TRIO):
+            # trio's private helper that calls what start_soon was given: its
+            # `async_fn` says whether that was one of ours (read only, on an error).
+            from ._function import PrimitiveFunction
+
+            return isinstance(tb.tb_frame.f_locals.get("async_fn"), PrimitiveFunction)
+        tb = tb.tb_next
+    return False
+
+
+def _explained(exc: BaseException, function: str) -> BaseException:
+    """`exc`, or an error that says what to do instead when it comes from using asyncio
+    or a trio nursery here (also inside the exception group a nursery raises)."""
+    if isinstance(exc, BaseExceptionGroup):
+        parts = [_explained(e, function) for e in exc.exceptions]
+        if all(p is e for p, e in zip(parts, exc.exceptions)):
+            return exc
+        group = exc.derive(parts)
+        group.__cause__, group.__context__, group.__traceback__ = exc.__cause__, exc.__context__, exc.__traceback__
+        return group
+    if _started_in_nursery(exc):
+        nursery = RuntimeError(
+            f"{function} started a registered function in a trio nursery (start_soon/start); "
+            "durable calls run only in the function's own task: use registry.gather(...) to "
+            "run them concurrently, or fn.dispatch(...) to start one without waiting"
+        )
+        nursery.__cause__ = exc
+        return nursery
     if type(exc) in (RuntimeError, AttributeError) and _raised_in_asyncio(exc):
         # asyncio.sleep(), asyncio.Event().wait(), ... with no asyncio loop
         # running fail inside asyncio with "no running event loop" or worse.

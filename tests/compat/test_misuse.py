@@ -9,6 +9,7 @@ import pytest
 import trio
 
 import registry
+import registry.error
 import registry.test
 import sim
 
@@ -135,3 +136,38 @@ def test_a_typeerror_of_the_function_itself_is_untouched(reg: registry.Registry)
         return "no error"
 
     assert sim.Simulation(seed=0, faults="none").run(caller()) == "leaf wants an int"
+
+
+def test_registered_function_given_to_start_soon_says_use_gather(reg: registry.Registry) -> None:
+    @reg.function
+    def leaf(x: int) -> int:
+        return x
+
+    @reg.function
+    async def starts() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(leaf, 1)
+
+    exc = _run_group_member(starts())
+    assert isinstance(exc, RuntimeError)
+    assert str(exc).startswith(f"{starts.name} started a registered function in a trio nursery")
+    assert "registry.gather(...)" in str(exc)
+    # trio's own error stays in the chain, in the function's traceback.
+    with pytest.raises(BaseExceptionGroup) as info:
+        sim.Simulation(seed=0, faults="none").run(starts())
+    cause = info.value.__cause__
+    assert isinstance(cause, registry.error.FunctionTraceback)
+    assert "appears to be synchronous" in cause.text
+
+
+def test_a_plain_sync_function_given_to_start_soon_keeps_trios_error(reg: registry.Registry) -> None:
+    def plain() -> None:
+        pass
+
+    @reg.function
+    async def starts() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(plain)  # type: ignore[arg-type]
+
+    exc = _run_group_member(starts())
+    assert isinstance(exc, TypeError) and "appears to be synchronous" in str(exc)
