@@ -564,9 +564,8 @@ def _started_in_nursery(exc: BaseException) -> bool:
         if code.co_name == "coroutine_or_error" and code.co_filename.startswith(_TRIO):
             # trio's private helper that calls what start_soon was given: its
             # `async_fn` says whether that was one of ours (read only, on an error).
-            from ._function import PrimitiveFunction
-
-            return isinstance(tb.tb_frame.f_locals.get("async_fn"), PrimitiveFunction)
+            given = tb.tb_frame.f_locals.get("async_fn")
+            return getattr(type(given), "_registered_function", False) is True
         tb = tb.tb_next
     return False
 

@@ -32,6 +32,9 @@ PrimitiveFunctionType = Callable[[Input], Output] | Callable[[Input], Awaitable[
 class PrimitiveFunction:
     """A function registered as a primitive: it receives Inputs and returns Outputs."""
 
+    # Marks registered functions for modules that cannot import this one.
+    _registered_function = True
+
     def __init__(self, registry: Registry, name: str, primitive: PrimitiveFunctionType) -> None:
         self._registry = registry
         self._name = name
@@ -76,19 +79,9 @@ class PrimitiveFunction:
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         # Pickled by name, as in the SDK: unpickling finds the function in its
-        # (open) registry, even one defined in a local scope.
-        return _registered, (self._registry.name, self._name)
-
-
-def _registered(registry_name: str, name: str) -> PrimitiveFunction:
-    """The function `name` of the open registry `registry_name` (how functions unpickle)."""
-    from ._registry import _registries  # here: _registry imports this module
-
-    reg = _registries.get(registry_name)
-    fn = reg.functions.get(name) if reg is not None else None
-    if fn is None:
-        raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
-    return fn
+        # (open) registry, even one defined in a local scope. (Through the
+        # registry's class, which pickle names by reference: no import cycle.)
+        return type(self._registry)._function_named, (self._registry.name, self._name)
 
 
 class Function(PrimitiveFunction, Generic[P, T]):

@@ -221,6 +221,15 @@ class Registry:
         if _registries.get(self._name) is self:
             del _registries[self._name]
 
+    @staticmethod
+    def _function_named(registry_name: str, name: str) -> PrimitiveFunction:
+        """The function `name` of the open registry `registry_name` (how functions unpickle)."""
+        reg = _registries.get(registry_name)
+        fn = reg._functions.get(name) if reg is not None else None
+        if fn is None:
+            raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
+        return fn
+
     def _frames(self) -> dict[str, Frame]:
         return current().memory(self._endpoint)
 
