@@ -1,13 +1,15 @@
 """The command line: ``python -m sim show|report|export|replay FILE`` and ``sweep TARGET``.
 
 Bad arguments and bad files end with a one-line error and exit status 2;
-a replay that diverges from its trace exits with 1.
+a replay exits with 1 when the recorded failure reproduces (its traceback
+shown) or the replay diverges from its trace, 0 when it passes as recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from pathlib import Path
@@ -74,6 +76,8 @@ def _write_view(command: str, trace: Trace, file: str, output: str | None) -> Pa
 
 
 def _replay(trace: Trace) -> int:
+    # Exit 0 only when the replay passes as the recording did; a reproduced failure
+    # is a failure (1), shown with its traceback, and so is a divergence.
     loaded = load_test(trace.header.get("test_id"))
     main = loaded.make_main()
     options = dict(loaded.test.options)
@@ -83,6 +87,14 @@ def _replay(trace: Trace) -> int:
     outcome = "passed" if error is None else f"failed: {type(error).__name__}: {error}"
     if run.digest == trace.digest():
         print(f"replayed {len(replayed)} events, same digest {trace.digest()[:16]}; the test {outcome}")
+        if error is not None:
+            print(terminal_safe("".join(traceback.format_exception(error)).rstrip()))
+            print(terminal_safe(f"failure reproduced: {_one_line(error)}"))
+            return 1
+        was = trace.header.get("failure")
+        if isinstance(was, str):
+            print(f"the recording failed ({was}) but the replay passed: the failure is not in the events")
+            return 1
         return 0
     print(f"the replay diverged from the trace; the test {outcome}")
     index = next(
@@ -93,6 +105,10 @@ def _replay(trace: Trace) -> int:
     print(f"  recorded: {_at(recorded, index)}")
     print(f"  replayed: {_at(replayed, index)}")
     return 1
+
+
+def _one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
 def _at(events: list[Event], index: int) -> str:

@@ -157,6 +157,9 @@ def run_seed(
         simulation.run(main)
     except Exception as exc:
         setattr(exc, _FAILURE, simulation)
+        # The trace keeps what went wrong, so that a replay can tell a reproduced
+        # failure from a run that now passes (the digest covers events only).
+        simulation.trace.header["failure"] = _failure_line(exc)
         counts = simulation.trace.fault_counts()
         injected = ", ".join(f"{k}={v}" for k, v in counts.items()) or "none"
         exc.add_note(
@@ -165,6 +168,10 @@ def run_seed(
         )
         return SeedRun(simulation.seed, simulation, exc)
     return SeedRun(simulation.seed, simulation, None)
+
+
+def _failure_line(exc: BaseException) -> str:
+    return f"{type(exc).__qualname__}: {exc}".splitlines()[0][:500]
 
 
 _NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+)?")

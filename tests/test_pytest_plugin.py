@@ -192,9 +192,9 @@ def test_printed_sim_replay_command_reproduces_the_digest(failing: Run, project:
     argv = shlex.split(failing.field("or"))
     assert argv[:3] == ["python", "-m", "sim"]
     again = run([sys.executable, *argv[1:]], project)
-    assert again.returncode == 0, again.output
+    assert again.returncode == 1, again.output  # the recorded failure reproduces: a failure
     assert f"same digest {failing.field('trace digest')[:16]}" in again.stdout
-    assert "AssertionError: balance is" in again.stdout  # the recorded failure, re-run
+    assert "failure reproduced: AssertionError: balance is" in again.stdout
     assert again.stderr == ""
 
 

@@ -107,6 +107,7 @@ def test_cli_sweep_reports_groups_replay_commands_and_results(tmp_path: Path) ->
     replayed = subprocess.run([sys.executable, "-m", "sim", "replay", str(out / "group1-seed3.cbor")],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "same digest" in replayed.stdout, (replayed.stdout, replayed.stderr)
+    assert replayed.returncode == 1 and "failure reproduced: AssertionError: seed 3 lost an update" in replayed.stdout
 
 
 def test_cli_exit_zero_when_every_seed_passes() -> None:
