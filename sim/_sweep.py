@@ -21,18 +21,35 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from collections.abc import Mapping
 
 import attrs
 
+from ._events import Event
 from ._faults import FaultProfile
 from ._runner import LoadedTest, load_test, run_seed
 
-__all__ = ["FailureGroup", "SeedRecord", "SweepResult", "check_determinism", "first_difference", "run_batch", "sweep"]
+__all__ = [
+    "NONDETERMINISTIC",
+    "FailureGroup",
+    "SeedRecord",
+    "SweepResult",
+    "check_determinism",
+    "first_difference",
+    "hash_seeds_for_check",
+    "run_batch",
+    "sweep",
+    "trace_events",
+]
 
 _CRASH_SIGNATURE = "worker process died"
+NONDETERMINISTIC = "non-deterministic: the same seed gave two different traces"
+"""The signature of the failure group of seeds whose two runs gave different traces."""
+_HASH_SEED = "PYTHONHASHSEED"
 
 
 @attrs.frozen
@@ -272,6 +289,7 @@ def sweep(
     batch_size: int | None = None,
     root: str | os.PathLike[str] | None = None,
     on_record: Progress | None = None,
+    hash_seed: int | None = None,
 ) -> SweepResult:
     """Run the simulation test `target` (a pytest id) once per seed; return the records.
 
@@ -282,6 +300,8 @@ def sweep(
     `max_failures` stops after that many failing seeds, `time_limit` after
     that many seconds; `on_record` is called with each record as it arrives
     (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
+    `hash_seed` starts the local pool's workers (``jobs>1``, no `executor`)
+    with that ``PYTHONHASHSEED``, as the determinism check does.
     """
     chosen = list(seeds)
     if not chosen:
@@ -308,7 +328,8 @@ def sweep(
         elif executor is not None:
             _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state)
         else:
-            _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state)
+            with _worker_hash_seed(hash_seed):
+                _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state)
     except KeyboardInterrupt:
         interrupted = True
     records = tuple(sorted(state.records, key=lambda r: r.seed))
@@ -340,6 +361,29 @@ class _Collector:
         elif self.time_limit is not None and time.perf_counter() - self.start >= self.time_limit:
             self.stopped = f"stopped at the time limit of {self.time_limit:g} s"
         return self.stopped is not None
+
+
+@contextmanager
+def _worker_hash_seed(value: int | None) -> Iterator[None]:
+    """Set ``PYTHONHASHSEED`` in this process's environment while the pool starts workers.
+
+    Hash randomisation is fixed when an interpreter starts, so the only way to give
+    spawned workers another hash seed is the environment they inherit: spawn passes
+    ``os.environ`` as it is when each worker starts (they start on demand, so the
+    whole drive is covered). This process's own hashing does not change.
+    """
+    if value is None:
+        yield
+        return
+    before = os.environ.get(_HASH_SEED)
+    os.environ[_HASH_SEED] = str(value)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[_HASH_SEED]
+        else:
+            os.environ[_HASH_SEED] = before
 
 
 def _new_pool(jobs: int) -> cf.ProcessPoolExecutor:
@@ -455,10 +499,10 @@ def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
             record = attrs.evolve(
                 record,
                 ok=False,
-                signature="non-deterministic: the same seed gave two different traces",
+                signature=NONDETERMINISTIC,
                 error=(
                     f"seed {record.seed} ran twice with different trace digests "
-                    f"({record.digest[:16]} then {other.digest[:16]}); see first_difference()"
+                    f"({record.digest[:16]} then {other.digest[:16]})"
                 ),
                 traceback="",
             )
@@ -466,21 +510,71 @@ def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
     return attrs.evolve(result, records=tuple(merged), seconds=result.seconds + second.seconds)
 
 
-def first_difference(target: str, seed: int, faults: str | FaultProfile, root: str | None = None) -> str:
-    """Run `seed` twice in this process and describe the first event where the runs differ."""
-    loaded = load_test(target, root=Path(root) if root else None)
-    runs = [
-        run_seed(loaded.make_main(), seed=seed, faults=faults, test_id=loaded.test_id,
-                 options=loaded.test.options)
-        for _ in range(2)
-    ]
-    a, b = (list(r.simulation.trace) for r in runs)
+def hash_seeds_for_check(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """The two ``PYTHONHASHSEED`` values a determinism check gives its two passes' workers.
+
+    The first is this environment's own (when it is a number), else 1; the second
+    differs from it, so that code depending on the hash of a str (set order, dict of
+    sets, hash() itself) shows up even where the environment pins the hash seed.
+    """
+    text = (os.environ if environ is None else environ).get(_HASH_SEED, "")
+    first = int(text) if text.isdigit() and int(text) < 2**32 else 1
+    return first, (first + 1) % 2**32
+
+
+def trace_events(test_id: str, root: str, seed: int, faults: str | FaultProfile) -> list[tuple[Any, ...]]:
+    """Run one seed in this process and return its trace's events (for `first_difference`)."""
+    loaded = _load(test_id, root)
+    run = run_seed(loaded.make_main(), seed=seed, faults=faults, test_id=loaded.test_id,
+                   options=loaded.test.options)
+    return [attrs.astuple(event) for event in run.simulation.trace]
+
+
+def _events_in_a_fresh_process(
+    test_id: str, root: str, seed: int, faults: str | FaultProfile, hash_seed: int
+) -> list[tuple[Any, ...]]:
+    with _worker_hash_seed(hash_seed):
+        pool = _new_pool(1)
+        try:
+            return pool.submit(trace_events, test_id, root, seed, faults).result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def first_difference(
+    target: str,
+    seed: int,
+    faults: str | FaultProfile,
+    root: str | None = None,
+    hash_seeds: tuple[int, int] | None = None,
+) -> str:
+    """Run `seed` twice and describe the first event where the runs differ.
+
+    With `hash_seeds`, each run is in a fresh worker process started with that
+    ``PYTHONHASHSEED`` (as the two passes of a determinism check ran); without,
+    both run in this process.
+    """
+    base = str(Path(root or Path.cwd()).resolve())
+    loaded = load_test(target, root=Path(base))
+    if hash_seeds is None:
+        a, b = (trace_events(loaded.test_id, base, seed, faults) for _ in range(2))
+        where = "in this process"
+    else:
+        a, b = (_events_in_a_fresh_process(loaded.test_id, base, seed, faults, h) for h in hash_seeds)
+        where = f"in processes with PYTHONHASHSEED={hash_seeds[0]} and {hash_seeds[1]}"
     for index, (x, y) in enumerate(zip(a, b)):
         if x != y:
-            return f"first difference at event {index}:\n  first:  {x}\n  second: {y}"
+            return f"first difference at event {index} ({where}):\n  first:  {_event(x)}\n  second: {_event(y)}"
     if len(a) != len(b):
-        return f"the runs differ in length ({len(a)} and {len(b)} events)"
+        shorter = min(len(a), len(b))
+        longer = a if len(a) > len(b) else b
+        return (f"the runs differ in length ({len(a)} and {len(b)} events {where}):\n"
+                f"  first extra event {shorter}: {_event(longer[shorter])}")
     return (
-        "two runs in this process agree; the difference appears only across processes "
-        "(hash() or set order of strings, id(), or state left by other tests)"
+        f"two runs {where} agree; the difference comes from elsewhere "
+        "(hash() or set order of strings, id(), or state left by other seeds)"
     )
+
+
+def _event(values: tuple[Any, ...]) -> str:
+    return str(Event(*values)).strip()

@@ -168,3 +168,59 @@ def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path: P
         ]
 
     assert rows(dask) == rows(local)
+
+
+NONDETERMINISTIC = "tests/programs/sweep_nondeterministic.py"
+
+
+def pids_by_seed(path: Path) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for line in path.read_text().splitlines():
+        seed, pid = map(int, line.split())
+        found.setdefault(seed, []).append(pid)
+    return found
+
+
+def test_check_determinism_catches_set_order_in_its_own_group(tmp_path: Path) -> None:
+    # PYTHONHASHSEED pinned in the environment, as CI often does: a check whose two
+    # passes inherited it would see the same set order twice and miss the bug.
+    pids = tmp_path / "pids"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", f"{NONDETERMINISTIC}::test_set_order", "--seeds", "6",
+         "--jobs", "2", "--check-determinism"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "COLUMNS": "200", "PYTHONHASHSEED": "0", "SWEEP_PIDS": str(pids)},
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "non-deterministic: the same seed gave two different traces" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("sweep: 6 seeds, 6 failed in 1 groups, ")
+    assert "the runs differ in length (24 and 69 events in processes with PYTHONHASHSEED=0 and 1):" in done.stdout
+    assert "  first extra event 24:" in done.stdout and "dispatch  echo" in done.stdout
+    # Both copies of every seed ran, each in another process (then the explanation's two).
+    runs = pids_by_seed(pids)
+    assert sorted(runs) == list(range(6))
+    for seed in range(6):
+        first, second = runs[seed][:2]
+        assert first != second, runs
+        assert os.getpid() not in runs[seed]
+
+
+def test_check_determinism_passes_a_deterministic_test_across_processes(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", f"{NONDETERMINISTIC}::test_steady", "--seeds", "6",
+         "--jobs", "2", "--check-determinism"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "SWEEP_PIDS": str(pids)},
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout.splitlines()[-1].startswith("sweep: 6 seeds, 0 failed in 0 groups")
+    assert all(len(set(p)) == 2 for p in pids_by_seed(pids).values())
+
+
+def test_hash_seeds_for_the_check_differ() -> None:
+    from sim._sweep import hash_seeds_for_check
+
+    assert hash_seeds_for_check({}) == (1, 2)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "0"}) == (0, 1)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "random"}) == (1, 2)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "4294967295"}) == (4294967295, 0)
