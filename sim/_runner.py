@@ -14,6 +14,7 @@ whoever catches it can save and describe the trace.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import os
@@ -196,12 +197,22 @@ def failure_signature(exc: BaseException) -> str:
 
 def _innermost_user_frame(exc: BaseException) -> str | None:
     found = None
-    for entry in traceback.extract_tb(exc.__traceback__):
-        path = str(Path(entry.filename).resolve()) if entry.filename else ""
-        if not path or path.startswith(_HARNESS) or "site-packages" in path:
-            continue
-        found = f"{Path(path).name}:{entry.name}"
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        name = _user_file(frame.f_code.co_filename)
+        if name is not None:
+            found = f"{name}:{frame.f_code.co_name}"
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_file(filename: str) -> str | None:
+    """The base name of `filename` when it is user code (not sim, registry, the standard
+    library or an installed package), else None. Cached: a sweep signs thousands of
+    failures through the same few files, and resolving a path costs system calls."""
+    path = str(Path(filename).resolve()) if filename else ""
+    if not path or path.startswith(_HARNESS) or "site-packages" in path:
+        return None
+    return Path(path).name
 
 
 # -- loading a test by id ------------------------------------------------------------------

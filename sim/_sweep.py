@@ -134,7 +134,8 @@ class SweepResult:
                 signature,
                 tuple(sorted(r.seed for r in records)),
                 min(records, key=lambda r: r.seed).error,
-                min(records, key=lambda r: r.seed).traceback,
+                # Workers format one traceback per signature and batch (see _run_one).
+                next((r.traceback for r in sorted(records, key=lambda r: r.seed) if r.traceback), ""),
             )
             for signature, records in found.items()
         ]
@@ -179,7 +180,13 @@ def _load(test_id: str, root: str) -> LoadedTest:
     return _loaded[key]
 
 
-def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedRecord:
+def _run_one(
+    loaded: LoadedTest, seed: int, faults: str | FaultProfile, seen: set[str] | None = None
+) -> SeedRecord:
+    """Run one seed. With `seen` (the signatures this batch has met), a failure's traceback
+    is formatted only the first time its signature comes up: a batch runs its seeds in
+    increasing order, so that is the one a group shows (its smallest seed), and the others'
+    tracebacks would cost time here and memory in the parent for nothing."""
     import traceback
 
     start = time.perf_counter()
@@ -193,14 +200,18 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
     seconds = time.perf_counter() - start
     counts = run.simulation.trace.fault_counts()
     error = run.error
+    signature = run.signature
+    keep_traceback = error is not None and (seen is None or signature not in seen)
+    if seen is not None and signature is not None:
+        seen.add(signature)
     return SeedRecord(
         seed=seed,
         ok=error is None,
         digest=run.digest,
         seconds=seconds,
-        signature=run.signature,
+        signature=signature,
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
-        traceback="" if error is None else "".join(traceback.format_exception(error))[-8000:],
+        traceback="".join(traceback.format_exception(error))[-8000:] if keep_traceback else "",
         faults=tuple(counts.items()),
     )
 
@@ -208,7 +219,14 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
 def run_batch(test_id: str, root: str, seeds: Sequence[int], faults: str | FaultProfile) -> list[SeedRecord]:
     """Run `seeds` of the test in this process (the task a sweep sends to a worker)."""
     loaded = _load(test_id, root)
-    return [_run_one(loaded, seed, faults) for seed in seeds]
+    seen = _seen_if_ascending(seeds)
+    return [_run_one(loaded, seed, faults, seen) for seed in seeds]
+
+
+def _seen_if_ascending(seeds: Sequence[int]) -> set[str] | None:
+    # Only in increasing order is the first failure of a signature its smallest seed;
+    # the set is for membership only, its order decides nothing.
+    return set() if all(a < b for a, b in zip(seeds, seeds[1:])) else None
 
 
 def _ignore_sigint() -> None:
@@ -321,10 +339,11 @@ def sweep(
     interrupted = False
     try:
         if executor is None and jobs == 1:
+            seen = _seen_if_ascending(chosen)
             for seed in chosen:
                 if state.full():
                     break
-                state.add(_run_one(loaded, seed, profile))
+                state.add(_run_one(loaded, seed, profile, seen))
         elif executor is not None:
             _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state)
         else:
