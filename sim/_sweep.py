@@ -367,12 +367,27 @@ class _Collector:
     start: float = attrs.field(factory=time.perf_counter)
     stopped: str | None = None
 
+    shared: dict[Any, Any] = attrs.field(factory=dict)
+
     def add(self, record: SeedRecord) -> None:
-        self.records.append(record)
+        self.records.append(self._compact(record))
         if not record.ok:
             self.failures += 1
         if self.on_record is not None:
             self.on_record(record)
+
+    def _compact(self, record: SeedRecord) -> SeedRecord:
+        """The record with its repeated values (fault counts, a group's signature and
+        message) shared with earlier records: each arrives as its own copy from a
+        worker, and a long sweep keeps every record."""
+        if not record.faults and record.ok:
+            return record
+        faults = self.shared.setdefault(record.faults, record.faults)
+        if record.ok:
+            return record if faults is record.faults else attrs.evolve(record, faults=faults)
+        signature = self.shared.setdefault(record.signature, record.signature)
+        error = self.shared.setdefault(record.error, record.error)
+        return attrs.evolve(record, faults=faults, signature=signature, error=error)
 
     def full(self) -> bool:
         if self.max_failures is not None and self.failures >= self.max_failures:
