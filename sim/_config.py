@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -17,7 +19,10 @@ class RunOverrides:
     with those seeds (a range); `faults` replaces the fault profile;
     `trace_dir` is where trace files of failing runs are kept;
     `max_failures` stops a test's seeds after that many failures (None: run
-    them all).
+    them all); `seed_offset` shifts each test's own seeds by that much (a
+    random base); `on_seed` is called after every seed a test runs with the
+    run, how many of the test's seeds have run, and how many it has (live
+    progress, traces of passing runs).
     """
 
     seed: int | None = None
@@ -25,10 +30,14 @@ class RunOverrides:
     faults: str | None = None
     trace_dir: Path | None = None
     max_failures: int | None = None
+    seed_offset: int | None = None
+    on_seed: Callable[[Any, int, int], None] | None = None
 
     def reset(self) -> None:
         """Back to no overrides."""
         self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
+        self.seed_offset = None
+        self.on_seed = None
 
 
 overrides = RunOverrides()
