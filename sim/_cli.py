@@ -17,7 +17,7 @@ from pathlib import Path
 from . import _sweep_cli
 from ._perfetto import perfetto_json
 from ._report import write_report
-from ._runner import load_test, run_seed
+from ._runner import SeedRun, load_hypothesis_test, load_test, run_seed
 from ._show import show_text, terminal_safe
 from ._simulation import Simulation
 from ._trace import Event, Trace
@@ -78,10 +78,13 @@ def _write_view(command: str, trace: Trace, file: str, output: str | None) -> Pa
 def _replay(trace: Trace) -> int:
     # Exit 0 only when the replay passes as the recording did; a reproduced failure
     # is a failure (1), shown with its traceback, and so is a divergence.
-    loaded = load_test(trace.header.get("test_id"))
-    main = loaded.make_main()
-    options = dict(loaded.test.options)
-    run = run_seed(main, simulation=Simulation.from_trace(trace, **options))
+    if trace.header.get("hypothesis") is True:
+        run = _replay_hypothesis(trace)
+    else:
+        loaded = load_test(trace.header.get("test_id"))
+        main = loaded.make_main()
+        options = dict(loaded.test.options)
+        run = run_seed(main, simulation=Simulation.from_trace(trace, **options))
     error = run.error
     recorded, replayed = list(trace), list(run.simulation.trace)
     outcome = "passed" if error is None else f"failed: {type(error).__name__}: {error}"
@@ -105,6 +108,18 @@ def _replay(trace: Trace) -> int:
     print(f"  recorded: {_at(recorded, index)}")
     print(f"  replayed: {_at(replayed, index)}")
     return 1
+
+
+def _replay_hypothesis(trace: Trace) -> SeedRun:
+    """Run a Hypothesis test's falsifying example again, its simulation taking the
+    recorded decisions (the test itself runs it: ``s.run(...)``)."""
+    test = load_hypothesis_test(trace.header.get("test_id"))
+    simulation = Simulation.from_trace(trace)
+    try:
+        test(simulation)
+    except Exception as exc:
+        return SeedRun(simulation.seed, simulation, exc)
+    return SeedRun(simulation.seed, simulation, None)
 
 
 def _one_line(error: BaseException) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "LoadTestError",
     "failure_of",
     "failure_signature",
+    "load_hypothesis_test",
     "load_test",
     "mark_test",
     "run_seed",
@@ -296,7 +297,15 @@ def load_test(test_id: object, *, root: Path | None = None) -> LoadedTest:
         )
     if path.suffix != ".py":
         raise LoadTestError(f"refusing to import {file!r}: only .py source files are run")
-    module = _import_file(path, base)
+    owner, cls = _find(_import_file(path, base), file, parts)
+    test = simulation_test(owner)
+    if test is None:
+        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a registry.test function or method")
+    shown = path.relative_to(base).as_posix()
+    return LoadedTest(f"{shown}::{'::'.join(parts)}", test, cls if len(parts) > 1 else None)
+
+
+def _find(module: types.ModuleType, file: str, parts: list[str]) -> tuple[Any, type | None]:
     owner: Any = module
     cls: type | None = None
     for part in parts:
@@ -306,11 +315,47 @@ def load_test(test_id: object, *, root: Path | None = None) -> LoadedTest:
         if inspect.isclass(found):
             cls = found
         owner = found
-    test = simulation_test(owner)
-    if test is None:
-        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a registry.test function or method")
-    shown = path.relative_to(base).as_posix()
-    return LoadedTest(f"{shown}::{'::'.join(parts)}", test, cls if len(parts) > 1 else None)
+    return owner, cls
+
+
+def load_hypothesis_test(test_id: object, *, root: Path | None = None) -> Callable[[Simulation], Any]:
+    """The Hypothesis test a trace of a falsifying example names, as a function of the
+    simulation to run it with (for ``python -m sim replay``).
+
+    Only a test whose sole drawn argument is the simulation can be replayed from the
+    trace; one that draws other values too raises `LoadTestError` saying to rerun it
+    with pytest (Hypothesis' example database holds those values).
+    """
+    if not isinstance(test_id, str) or "::" not in test_id:
+        raise LoadTestError(f"the trace names no test to replay (test id {test_id!r})")
+    file, _, name = test_id.partition("::")
+    parts = [p for p in re.split(r"::|\.", name) if p]
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise LoadTestError(f"{test_id!r} does not name a test")
+    base = (root or Path.cwd()).resolve()
+    path = (base / file).resolve()
+    if not path.is_file():
+        raise LoadTestError(f"the recorded test file {file!r} does not exist here")
+    if not path.is_relative_to(base) or path.suffix != ".py":
+        raise LoadTestError(f"refusing to import {file!r}: only .py files inside {str(base)!r} are run")
+    test, cls = _find(_import_file(path, base), file, parts)
+    handle = getattr(test, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    if inner is None:
+        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a Hypothesis test")
+    drawn = [n for n, p in inspect.signature(inner).parameters.items()
+             if n != "self" and p.default is p.empty]
+    if len(drawn) != 1:
+        raise LoadTestError(
+            f"{test_id} draws more than the simulation ({', '.join(drawn)}); replay it with "
+            f"pytest {test_id!r}: Hypothesis' database replays the example"
+        )
+
+    def run(simulation: Simulation) -> Any:
+        args = (_instance(cls, parts[-1]),) if cls is not None else ()
+        return inner(*args, **{drawn[0]: simulation})
+
+    return run
 
 
 def _import_file(path: Path, root: Path) -> types.ModuleType:

@@ -135,6 +135,24 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[Any, Any, None]:
         progress.end()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hypothesis tests drawing `simulations()` without settings of their own get
+    `sim.hypothesis.fast_settings` (no deadline, no explain phase): a failure then
+    reports in seconds, not a minute."""
+    from .hypothesis import fast_settings, uses_simulations
+
+    for item in items:
+        test = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+        if test is None or not uses_simulations(test):
+            continue
+        # Hypothesis marks a test given explicit @settings with this attribute, and reads
+        # the test's settings from the other when it runs; no public way to do either.
+        if getattr(test, "_hypothesis_internal_settings_applied", False):
+            continue
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        test._hypothesis_internal_use_settings = fast_settings(current)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     overrides.reset()
 

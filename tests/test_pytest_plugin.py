@@ -421,7 +421,6 @@ def test_a_long_sweep_shows_plain_progress_when_not_a_terminal(slow_project: Pat
                        r"[\d,]+ seeds/s, about \d+ s left$", done.stdout, re.M)
     assert lines, done.stdout
     assert all(0 < int(n) < 50 for n in lines)
-    assert "test_fast" not in done.stdout  # quick: no progress
     assert "\x1b[K" not in done.stdout
 
 
@@ -452,3 +451,93 @@ def test_a_long_sweep_redraws_a_status_line_on_a_terminal(slow_project: Path) ->
     assert len(redraws) >= 2, repr(output)
     assert [int(n) for n in redraws] == sorted(int(n) for n in redraws)
     assert "1 passed" in output
+
+
+HYPOTHESIS_SAMPLE = textwrap.dedent(
+    """
+    from hypothesis import given
+
+    import registry
+    from sim.hypothesis import simulations
+
+    reg = registry.Registry("test-pytest-plugin-hypothesis")
+    balance = {"cents": 0}
+
+
+    @reg.function
+    def debit(cents: int) -> None:
+        balance["cents"] -= cents
+
+
+    @reg.function
+    async def checkout() -> None:
+        for _ in range(10):
+            await debit(1)
+
+
+    @given(s=simulations(faults="heavy"))
+    def test_checkout_drawn(s):
+        balance["cents"] = 100
+        s.run(checkout())
+        assert balance["cents"] == 90, f"balance is {balance['cents']}"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def hypothesis_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hypothesis-project")
+    (root / "test_drawn.py").write_text(HYPOTHESIS_SAMPLE)
+    return root
+
+
+def test_a_hypothesis_example_trace_records_its_test_and_replays(hypothesis_project: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    done = run_pytest(hypothesis_project, "-p", "no:cacheprovider", "test_drawn.py", f"--sim-trace-dir={kept}",
+                      "--hypothesis-show-statistics", env={"HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "db")})
+    assert done.returncode == 1, done.output
+    assert "explain phase" not in done.stdout  # the plugin's fast settings: no explain phase
+    assert "DeadlineExceeded" not in done.stdout and "Flaky" not in done.stdout
+    found = re.search(r"replay: python -m sim replay (\S+)", done.stdout)
+    assert found, done.stdout
+    path = Path(found.group(1))
+    assert path.parent == kept
+    trace = sim.Trace.load(path)
+    assert trace.header["pytest_nodeid"] == "test_drawn.py::test_checkout_drawn"
+    assert trace.header["hypothesis"] is True
+    again = run([sys.executable, "-m", "sim", "replay", str(path)], hypothesis_project)
+    assert again.returncode == 1, again.output
+    assert f"same digest {trace.digest()[:16]}" in again.stdout
+    assert "failure reproduced: AssertionError: balance is 89" in again.stdout
+
+
+def test_hypothesis_traces_never_follow_a_planted_symlink(hypothesis_project: Path, tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    planted = temp / f"dispatch-sim-traces-{os.getuid()}"
+    planted.symlink_to(elsewhere)  # another user's trap where our private folder would go
+    done = run_pytest(hypothesis_project, "-p", "no:cacheprovider", "test_drawn.py",
+                      env={"TMPDIR": str(temp), "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "db")})
+    assert done.returncode == 1, done.output
+    found = re.search(r"dispatch-sim trace: (\S+)", done.stdout)
+    assert found, done.stdout
+    path = Path(found.group(1))
+    assert list(elsewhere.iterdir()) == []
+    assert planted.is_symlink()
+    assert path.is_file() and path.parent.parent == temp and path.parent != planted
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_the_private_trace_folder_is_made_0700(tmp_path: Path) -> None:
+    from sim.hypothesis import _private_directory
+
+    made = _private_directory(tmp_path / "private")
+    assert made == tmp_path / "private" and (made.stat().st_mode & 0o777) == 0o700
+    assert _private_directory(made) == made  # ours and private: reused
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    assert _private_directory(shared) != shared  # not private: a fresh one instead
