@@ -7,165 +7,44 @@ hands the seeds to workers in batches through any
 `SeedRecord` per seed. Failures are grouped by signature; each group keeps its
 count and smallest seed. Workers send back only small records: the trace of a
 group's smallest seed is made again by the caller (the run is deterministic),
-so nothing large crosses a process boundary. A worker that dies takes only its
-batch with it: the batch is re-run seed by seed to find the seed that kills
-it, which is reported as a failure of its own.
+so nothing large crosses a process boundary. A worker that dies takes only
+its batch with it: the batch is re-run seed by seed to find the seed that
+kills it, which is reported as a failure of its own. The records and the
+result are in `sim._sweep_result`, the determinism check in
+`sim._sweep_determinism`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import math
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import attrs
 
-from ._events import Event
 from ._faults import FaultProfile
 from ._runner import LoadedTest, load_test, run_seed
+from ._sweep_result import FailureGroup, SeedRecord, SweepResult
 
 __all__ = [
     "NONDETERMINISTIC",
     "FailureGroup",
     "SeedRecord",
     "SweepResult",
-    "check_determinism",
-    "first_difference",
-    "hash_seeds_for_check",
     "run_batch",
     "sweep",
-    "trace_events",
 ]
 
 _CRASH_SIGNATURE = "worker process died"
 NONDETERMINISTIC = "non-deterministic: the same seed gave two different traces"
 """The signature of the failure group of seeds whose two runs gave different traces."""
 _HASH_SEED = "PYTHONHASHSEED"
-
-
-@attrs.frozen
-class SeedRecord:
-    """What one seed of a sweep did: small, plain data that crosses processes.
-
-    `faults` counts the injected faults by kind; `error` is the failure's
-    ``Type: message`` line and `traceback` its formatted traceback (both empty
-    when the seed passed); `seconds` is wall time, for information only.
-    """
-
-    seed: int
-    ok: bool
-    digest: str
-    seconds: float
-    signature: str | None = None
-    error: str = ""
-    traceback: str = ""
-    faults: tuple[tuple[str, int], ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        """The line written to results.jsonl."""
-        return {
-            "seed": self.seed,
-            "ok": self.ok,
-            "digest": self.digest,
-            "seconds": round(self.seconds, 6),
-            "signature": self.signature,
-        }
-
-
-@attrs.frozen
-class FailureGroup:
-    """Failing seeds that share a signature: the same bug, most likely."""
-
-    signature: str
-    seeds: tuple[int, ...]
-    error: str
-    traceback: str
-
-    @property
-    def count(self) -> int:
-        """How many seeds failed this way."""
-        return len(self.seeds)
-
-    @property
-    def smallest_seed(self) -> int:
-        """The seed to replay first."""
-        return min(self.seeds)
-
-
-@attrs.frozen
-class SweepResult:
-    """The outcome of a sweep: every seed's record, the failures grouped, the rate."""
-
-    target: str
-    faults: str
-    records: tuple[SeedRecord, ...]
-    seconds: float
-    interrupted: bool = False
-    stopped_early: str | None = None
-
-    @property
-    def runs(self) -> int:
-        """Seeds run."""
-        return len(self.records)
-
-    @property
-    def failures(self) -> int:
-        """Seeds that failed."""
-        return sum(1 for r in self.records if not r.ok)
-
-    @property
-    def groups(self) -> list[FailureGroup]:
-        """Failures grouped by signature, the most frequent first (then by smallest seed)."""
-        found: dict[str, list[SeedRecord]] = {}
-        for record in self.records:
-            if not record.ok:
-                found.setdefault(record.signature or "?", []).append(record)
-        groups = [
-            FailureGroup(
-                signature,
-                tuple(sorted(r.seed for r in records)),
-                min(records, key=lambda r: r.seed).error,
-                # Workers format one traceback per signature and batch (see _run_one).
-                next((r.traceback for r in sorted(records, key=lambda r: r.seed) if r.traceback), ""),
-            )
-            for signature, records in found.items()
-        ]
-        return sorted(groups, key=lambda g: (-g.count, g.smallest_seed))
-
-    @property
-    def seeds_per_second(self) -> float:
-        """Throughput over the whole sweep."""
-        return self.runs / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def faults_by_kind(self) -> dict[str, int]:
-        """Faults injected over all seeds, by kind."""
-        total: dict[str, int] = {}
-        for record in self.records:
-            for kind, count in record.faults:
-                total[kind] = total.get(kind, 0) + count
-        return dict(sorted(total.items()))
-
-    @property
-    def ok(self) -> bool:
-        """Whether every seed passed (and the sweep was not interrupted)."""
-        return self.failures == 0
-
-    def summary_line(self) -> str:
-        """``sweep: N seeds, F failed in G groups, S seeds/s``."""
-        return (
-            f"sweep: {self.runs} seeds, {self.failures} failed in {len(self.groups)} groups, "
-            f"{self.seeds_per_second:,.0f} seeds/s"
-        )
 
 
 # -- the worker side ---------------------------------------------------------------------
@@ -520,95 +399,3 @@ def _drive(
         for future in futures:
             future.cancel()
     return sorted(broken)
-
-
-def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
-    """Merge a second run of the same seeds: a seed whose digest changed fails as
-    non-deterministic (its own group), whatever its outcome was."""
-    again = {r.seed: r for r in second.records}
-    merged = []
-    for record in result.records:
-        other = again.get(record.seed)
-        if other is not None and other.digest and record.digest and other.digest != record.digest:
-            record = attrs.evolve(
-                record,
-                ok=False,
-                signature=NONDETERMINISTIC,
-                error=(
-                    f"seed {record.seed} ran twice with different trace digests "
-                    f"({record.digest[:16]} then {other.digest[:16]})"
-                ),
-                traceback="",
-            )
-        merged.append(record)
-    return attrs.evolve(result, records=tuple(merged), seconds=result.seconds + second.seconds)
-
-
-def hash_seeds_for_check(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """The two ``PYTHONHASHSEED`` values a determinism check gives its two passes' workers.
-
-    The first is this environment's own (when it is a number), else 1; the second
-    differs from it, so that code depending on the hash of a str (set order, dict of
-    sets, hash() itself) shows up even where the environment pins the hash seed.
-    """
-    text = (os.environ if environ is None else environ).get(_HASH_SEED, "")
-    first = int(text) if text.isdigit() and int(text) < 2**32 else 1
-    return first, (first + 1) % 2**32
-
-
-def trace_events(test_id: str, root: str, seed: int, faults: str | FaultProfile) -> list[tuple[Any, ...]]:
-    """Run one seed in this process and return its trace's events (for `first_difference`)."""
-    loaded = _load(test_id, root)
-    run = run_seed(loaded.make_main(), seed=seed, faults=faults, test_id=loaded.test_id,
-                   options=loaded.test.options)
-    return [attrs.astuple(event) for event in run.simulation.trace]
-
-
-def _events_in_a_fresh_process(
-    test_id: str, root: str, seed: int, faults: str | FaultProfile, hash_seed: int
-) -> list[tuple[Any, ...]]:
-    with _worker_hash_seed(hash_seed):
-        pool = _new_pool(1)
-        try:
-            return pool.submit(trace_events, test_id, root, seed, faults).result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def first_difference(
-    target: str,
-    seed: int,
-    faults: str | FaultProfile,
-    root: str | None = None,
-    hash_seeds: tuple[int, int] | None = None,
-) -> str:
-    """Run `seed` twice and describe the first event where the runs differ.
-
-    With `hash_seeds`, each run is in a fresh worker process started with that
-    ``PYTHONHASHSEED`` (as the two passes of a determinism check ran); without,
-    both run in this process.
-    """
-    base = str(Path(root or Path.cwd()).resolve())
-    loaded = load_test(target, root=Path(base))
-    if hash_seeds is None:
-        a, b = (trace_events(loaded.test_id, base, seed, faults) for _ in range(2))
-        where = "in this process"
-    else:
-        a, b = (_events_in_a_fresh_process(loaded.test_id, base, seed, faults, h) for h in hash_seeds)
-        where = f"in processes with PYTHONHASHSEED={hash_seeds[0]} and {hash_seeds[1]}"
-    for index, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return f"first difference at event {index} ({where}):\n  first:  {_event(x)}\n  second: {_event(y)}"
-    if len(a) != len(b):
-        shorter = min(len(a), len(b))
-        longer = a if len(a) > len(b) else b
-        return (f"the runs differ in length ({len(a)} and {len(b)} events {where}):\n"
-                f"  first extra event {shorter}: {_event(longer[shorter])}")
-    return (
-        f"two runs {where} agree; the difference comes from elsewhere "
-        "(hash() or set order of strings, id(), or state left by other seeds)"
-    )
-
-
-def _event(values: tuple[Any, ...]) -> str:
-    return str(Event(*values)).strip()

@@ -16,7 +16,8 @@ import attrs
 
 from ._faults import FaultProfile
 from ._runner import LoadTestError, load_test
-from ._sweep import NONDETERMINISTIC, SweepResult, check_determinism, first_difference, hash_seeds_for_check, sweep
+from ._sweep import NONDETERMINISTIC, SweepResult, sweep
+from ._sweep_determinism import check_determinism, first_difference, hash_seeds_for_check
 from ._sweep_view import live_progress, print_summary, write_outputs
 
 __all__ = ["add_parser", "parse_seeds", "run"]

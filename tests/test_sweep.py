@@ -218,7 +218,7 @@ def test_check_determinism_passes_a_deterministic_test_across_processes(tmp_path
 
 
 def test_hash_seeds_for_the_check_differ() -> None:
-    from sim._sweep import hash_seeds_for_check
+    from sim._sweep_determinism import hash_seeds_for_check
 
     assert hash_seeds_for_check({}) == (1, 2)
     assert hash_seeds_for_check({"PYTHONHASHSEED": "0"}) == (0, 1)
