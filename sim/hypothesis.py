@@ -76,10 +76,11 @@ def _current_pytest_test() -> str | None:
 
 def trace_directory() -> Path:
     """Where the trace of a falsifying example goes: ``--sim-trace-dir`` (or
-    ``$DISPATCH_SIM_TRACE_DIR``) when given, else a private directory of this user
+    ``$DISPATCH_SIM_TRACE_DIR/dispatch-sim-traces``) when given, else a private directory of this user
     in the temporary folder (made 0700 by us, never through a symlink; if what is
     there is not ours and private, a fresh one from `tempfile.mkdtemp`)."""
-    chosen = overrides.trace_dir or (Path(os.environ[TRACE_DIR_ENV]) if os.environ.get(TRACE_DIR_ENV) else None)
+    from_env = os.environ.get(TRACE_DIR_ENV)
+    chosen = overrides.trace_dir or (Path(from_env) / "dispatch-sim-traces" if from_env else None)
     if chosen is not None:
         chosen.mkdir(parents=True, exist_ok=True)
         return chosen
