@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -143,9 +142,14 @@ def test_ctrl_c_stops_and_prints_what_ran() -> None:
         [sys.executable, "-m", "sim", "sweep", f"{PROGRAM}::test_slow", "--seeds", "1000", "--jobs", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
-    time.sleep(8)  # two worker processes start and run some seeds
+    # Wait for the first progress line (every 5 s once seeds have run), not a fixed time:
+    # on a loaded machine two workers may take longer than that to start.
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    assert first.startswith("sweep: "), first
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, rest = process.communicate(timeout=300)
+    stderr = first + rest
     assert process.returncode == 130, (stdout, stderr)
     assert "interrupted: the summary covers the seeds that ran" in stdout
     last = stdout.splitlines()[-1]
