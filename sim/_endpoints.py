@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol
 
+from ._codec._exceptions import safe_repr
 from ._protocol import DispatchID, Input, Output
 
 __all__ = [
@@ -43,7 +44,8 @@ def register_endpoint(url: str, endpoint: Endpoint) -> None:
     """Make `endpoint` reachable at `url` for every simulation."""
     current = _endpoints.get(url)
     if current is not None and current is not endpoint:
-        raise ValueError(f"endpoint {url!r} is already served by {current!r}")
+        # safe_repr drops memory addresses: the message is the same on every run.
+        raise ValueError(f"endpoint {url!r} is already served by {safe_repr(current)}")
     _endpoints[url] = endpoint
 
 

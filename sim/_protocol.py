@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from ._codec._exceptions import safe_str
 from ._status import Status
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Error:
         return cls(
             status=Status.PERMANENT_ERROR if status is None else status,
             type=type(exc).__qualname__,
-            message=str(exc),
+            message=safe_str(exc),  # an exception whose __str__ raises keeps its class
             value=exc,
         )
 

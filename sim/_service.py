@@ -443,6 +443,10 @@ class Service:
         elif kind == "error":
             failure = out._error
             assert failure is not None
+            if failure.status is Status.OK:
+                # An error is an error: the caller gets the exception, so the
+                # trace says PERMANENT_ERROR rather than an OK that did not happen.
+                failure = Error(Status.PERMANENT_ERROR, failure.type, failure.message, failure.value)
             self._event(
                 (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
             )

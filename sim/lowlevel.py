@@ -22,6 +22,7 @@ from ._endpoints import (
     register_endpoint,
     unregister_endpoint,
 )
+from ._options import OPTIONS, check_options, check_seeds, unknown_option
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -44,10 +45,13 @@ __all__ = [
     "LoadedTest",
     "JournalCall",
     "JournalStep",
+    "OPTIONS",
     "RunOverrides",
     "SeedRun",
     "SimulationTest",
     "LoadTestError",
+    "check_options",
+    "check_seeds",
     "failure_of",
     "failure_signature",
     "freeze",
@@ -61,5 +65,6 @@ __all__ = [
     "simulation_test",
     "test_id_of",
     "thaw",
+    "unknown_option",
     "unregister_endpoint",
 ]
