@@ -430,7 +430,11 @@ class Runtime:
                 what = str(rec.state)
             lines.append(f"  {rec.id} {rec.function} (attempt {rec.attempt}): {what}")
         if len(lines) == 1:
-            lines.append("  no call is in flight: the test itself awaits something that never happens")
+            lines.append(
+                "  no call is in flight: the test itself awaits something that never happens "
+                "(or something outside the simulation, such as a socket or a file through trio: "
+                "the simulation does not wait for the outside world)"
+            )
         self._fail(DeadlockError("\n".join(lines)))
 
 
