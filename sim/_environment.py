@@ -36,7 +36,7 @@ import trio
 
 from ._errors import OutsideWorldError
 
-__all__ = ["EPOCH", "RunEnvironment", "active"]
+__all__ = ["EPOCH", "RunEnvironment", "active", "environment"]
 
 EPOCH = 1_767_225_600.0
 """What `time.time()` returns at virtual time 0: 2026-01-01 00:00:00 UTC."""
