@@ -11,7 +11,8 @@ real work outside the simulation (`trio.to_thread.run_sync`,
 `trio.run_process`, `trio.open_process`) fails at once with
 `OutsideWorldError`: its timing is not the simulation's to decide.
 
-The functions are replaced once, while at least one simulation runs, by
+A function the test has replaced itself (with pytest's monkeypatch, say) is
+left as it is. The others are replaced once, while at least one simulation runs, by
 wrappers that look up the simulation of the calling context (a ContextVar);
 anywhere else (trio's scheduler, pytest, Hypothesis, another task of a host
 trio run) they behave as the originals. trio's own clock is unaffected: it
@@ -219,8 +220,10 @@ _PATCHES: tuple[tuple[Any, str, Any], ...] = (
     (trio.lowlevel, "open_process", _outside("trio.lowlevel.open_process", trio.lowlevel.open_process)),
 )
 
+_ORIGINALS: tuple[Any, ...] = tuple(getattr(owner, name) for owner, name, _ in _PATCHES)
+
 _installed = 0  # runs in progress (the replacements stay while any is)
-_saved: list[Any] = []
+_replaced: list[int] = []  # the indexes in _PATCHES replaced by this installation
 
 
 @contextlib.contextmanager
@@ -232,8 +235,13 @@ def environment(env: RunEnvironment) -> Iterator[None]:
     """
     global _installed
     if _installed == 0:
-        _saved[:] = [getattr(owner, name) for owner, name, _ in _PATCHES]
-        for owner, name, replacement in _PATCHES:
+        # A function the test has already replaced itself (a monkeypatched
+        # clock) is its own decision: it stays as it is.
+        _replaced[:] = [
+            i for i, (owner, name, _) in enumerate(_PATCHES) if getattr(owner, name) is _ORIGINALS[i]
+        ]
+        for i in _replaced:
+            owner, name, replacement = _PATCHES[i]
             setattr(owner, name, replacement)
     _installed += 1
     token = _active.set(env)
@@ -243,6 +251,7 @@ def environment(env: RunEnvironment) -> Iterator[None]:
         _active.reset(token)
         _installed -= 1
         if _installed == 0:
-            for (owner, name, _), original in zip(_PATCHES, _saved, strict=True):
-                setattr(owner, name, original)
-            _saved.clear()
+            for i in _replaced:
+                owner, name, _ = _PATCHES[i]
+                setattr(owner, name, _ORIGINALS[i])
+            _replaced.clear()

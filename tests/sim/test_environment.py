@@ -185,3 +185,13 @@ def test_threads_work_again_after_the_run() -> None:
     assert trio.run(outside) == 7
     assert sim.SimulationError  # the error is a SimulationError
     assert issubclass(OutsideWorldError, sim.SimulationError)
+
+
+def test_a_clock_the_test_replaced_itself_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: 42.0)
+
+    async def main() -> tuple[float, float]:
+        return time.time(), time.monotonic()
+
+    assert Simulation(faults="none").run(main) == (42.0, 0.0)
+    assert time.time() == 42.0
