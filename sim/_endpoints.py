@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol
 
-from ._codec._exceptions import safe_repr
 from ._protocol import DispatchID, Input, Output
 
 __all__ = [
@@ -44,8 +43,12 @@ def register_endpoint(url: str, endpoint: Endpoint) -> None:
     """Make `endpoint` reachable at `url` for every simulation."""
     current = _endpoints.get(url)
     if current is not None and current is not endpoint:
-        # safe_repr drops memory addresses: the message is the same on every run.
-        raise ValueError(f"endpoint {url!r} is already served by {safe_repr(current)}")
+        # The type, not the repr: a default repr shows a memory address, different every run.
+        kind = type(current)
+        raise ValueError(
+            f"endpoint {url!r} is already served by another endpoint "
+            f"(a {kind.__module__}.{kind.__qualname__})"
+        )
     _endpoints[url] = endpoint
 
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
-from ._codec._exceptions import safe_str
 from ._status import Status
 
 if TYPE_CHECKING:
@@ -57,6 +56,14 @@ class Call:
     correlation_id: int | str | None = None
 
 
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        cls = type(exc)
+        return f"<unprintable {cls.__module__}.{cls.__qualname__} object>"
+
+
 @attrs.frozen
 class Error:
     """A failed attempt: its status, the exception type and message, and the value."""
@@ -72,7 +79,7 @@ class Error:
         return cls(
             status=Status.PERMANENT_ERROR if status is None else status,
             type=type(exc).__qualname__,
-            message=safe_str(exc),  # an exception whose __str__ raises keeps its class
+            message=_safe_str(exc),  # an exception whose __str__ raises keeps its class
             value=exc,
         )
 
