@@ -12,6 +12,7 @@ driver to finish.
 from __future__ import annotations
 
 import heapq
+from inspect import isawaitable
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -341,6 +342,10 @@ class Service:
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
+        if not isawaitable(out):  # neither an Output nor something that gives one: say so
+            message = f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output"
+            self._completed(rec, Output.error(Error(Status.INVALID_RESPONSE, "TypeError", message)))
+            return None
         return self._finish_running(rec, out)
 
     def _endpoint_failed(self, rec: _Record) -> bool:
@@ -360,7 +365,11 @@ class Service:
             out = Output.error(Error.from_exception(exc))
         if not isinstance(out, Output):
             out = Output.error(
-                Error(Status.INVALID_RESPONSE, "TypeError", f"endpoint returned {out!r}")
+                Error(
+                    Status.INVALID_RESPONSE,
+                    "TypeError",
+                    f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output",
+                )
             )
         self._completed(rec, out)
 

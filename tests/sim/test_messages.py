@@ -5,6 +5,7 @@ address in the duplicate-endpoint message, and LivelockError names the busiest b
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,37 @@ def test_livelock_lists_the_busiest_functions_and_calls_by_their_counts(reg: reg
     assert re.match(r"\S*leaf \(3 calls, 0 unfinished, 3 attempts\), \S*flaky \(1 calls, 1 unfinished, \d+ attempts\)",
                     functions), functions
     assert re.match(r"d4 \S*flaky \(\d+ attempts\)", calls), calls
+
+
+class _Careless:
+    """An endpoint (written against sim only) whose functions return plain values."""
+
+    def run(self, function: str, input: sim.Input) -> Any:
+        if function == "later":
+
+            async def later() -> int:
+                return 2
+
+            return later()
+        return 1
+
+    def forget(self, dispatch_id: str) -> None:
+        pass
+
+
+def test_an_endpoint_that_returns_no_output_says_so() -> None:
+    sim.register_endpoint("sim://test-messages-careless", _Careless())
+    try:
+
+        async def main() -> list[str | None]:
+            simulation = sim.current()
+            results = [
+                await simulation.call_result(sim.Call(f, None, "sim://test-messages-careless"))
+                for f in ("now", "later")
+            ]
+            return [r.error.message if r.error else None for r in results]
+
+        messages = Simulation(faults="none").run(main)
+        assert messages == ["endpoint sim://test-messages-careless returned int, not an Output"] * 2
+    finally:
+        sim.unregister_endpoint("sim://test-messages-careless")
