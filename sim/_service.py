@@ -188,12 +188,11 @@ class Service:
     def _dispatchers(self) -> str:
         # Who makes the live calls: the functions that dispatch them, by count.
         counts: dict[str, int] = {}
-        for rec in self.records.values():
+        records = self.records
+        for rec in records.values():
             if rec.outcome is None:
-                via = rec.parent.function if rec.parent is not None else (
-                    self.records[rec.caller_id].function if rec.caller_id in self.records else "the test"
-                )
-                key = f"{via} -> {rec.function}"
+                via = rec.parent or (records.get(rec.caller_id) if rec.caller_id else None)
+                key = f"{via.function if via is not None else 'the test'} -> {rec.function}"
                 counts[key] = counts.get(key, 0) + 1
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         return "live calls by dispatcher: " + ", ".join(f"{k} x{v}" for k, v in top)

@@ -119,7 +119,7 @@ class Simulation:
     estimated bytes of call records and trace events. With
     `deterministic_environment` (the default), user code in the run reads
     virtual time from `time`/`datetime` and seeded entropy from
-    `os.urandom`/`uuid`/`secrets` (see `sim._environment`). Every option is
+    `os.urandom`/`uuid`/`secrets` (the README's "Guarantees and limits"). Every option is
     checked here: a wrong name or value raises at once.
     """
 
