@@ -30,6 +30,7 @@ __all__ = [
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
+    "UNAWAITED",
     "Event",
     "read",
 ]
@@ -47,7 +48,12 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME)
+UNAWAITED: Final = "unawaited"
+"""A call a function created was dropped without being awaited, so it never ran.
+dispatch id, function, attempt: the function that created it; detail: the call's function.
+(Where in the source it was created goes to the RuntimeWarning, not the trace.)"""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 
