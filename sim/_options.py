@@ -31,6 +31,9 @@ OPTIONS: tuple[str, ...] = (
     "deterministic_environment",
     "drain",
     "test_id",
+    "schedule",
+    "depth",
+    "pct_steps",
 )
 """The names `Simulation` takes (the test decorators add ``seeds``)."""
 
@@ -62,7 +65,9 @@ def check_options(options: Mapping[str, Any], known: Iterable[str] = OPTIONS) ->
 
     Checks names (against `known`) and each value's type and range; a fault
     profile name must be a known one. None is accepted where the option
-    takes it (``faults=None`` means no faults, as ``"none"`` does).
+    takes it (``faults=None`` means no faults, as ``"none"`` does). The
+    schedule options (``schedule``, ``depth``, ``pct_steps``) are checked by
+    `Simulation` itself, with the schedule.
     """
     known = tuple(known)
     for name in options:

@@ -29,6 +29,7 @@ from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
 from ._retry import RetryPolicy
 from ._runtime import Runtime, VirtualClock
+from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
 from ._trace import Trace
 
@@ -109,7 +110,11 @@ class Simulation:
     profile name or a `FaultProfile`); `rng` replaces the seeded source of
     decisions with any `random.Random` (Hypothesis hands in its own). After
     the main coroutine returns, calls still in flight are drained to their
-    outcome unless `drain=False`.
+    outcome unless `drain=False`. `schedule="pct"` orders
+    what can run next (trio tasks, and calls due at the same time) by random
+    priorities with ``depth - 1`` change points drawn from the first
+    `pct_steps` steps (see `sim._schedule`); the default ``"uniform"``
+    shuffles trio's tasks afresh at every step.
 
     Caps end a run that cannot end with `LivelockError`: `max_events`
     actions, `max_virtual_time` virtual seconds (trio-level waits included),
@@ -123,6 +128,9 @@ class Simulation:
     checked here: a wrong name or value raises at once.
     """
 
+    _decisions_type: type[Decisions] = Decisions
+    """What makes the decisions; the shrinker's subclass also notes which draws each took."""
+
     def __init__(
         self,
         seed: int = DEFAULT_SEED,
@@ -134,6 +142,9 @@ class Simulation:
         max_virtual_time: float = 30 * 86400.0,
         drain: bool = True,
         test_id: str | None = None,
+        schedule: str = "uniform",
+        depth: int = DEFAULT_DEPTH,
+        pct_steps: int = DEFAULT_STEPS,
         max_live_calls: int = DEFAULT_MAX_LIVE_CALLS,
         max_memory: int = DEFAULT_MAX_MEMORY,
         max_stalled_rounds: int = DEFAULT_MAX_STALLED_ROUNDS,
@@ -149,6 +160,7 @@ class Simulation:
                 "drain": drain, "test_id": test_id, "max_live_calls": max_live_calls,
                 "max_memory": max_memory, "max_stalled_rounds": max_stalled_rounds,
                 "deterministic_environment": deterministic_environment,
+                "schedule": schedule, "depth": depth, "pct_steps": pct_steps,
             }
         )  # fmt: skip
         self.seed = seed
@@ -158,7 +170,7 @@ class Simulation:
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
         source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
-        self.decisions = Decisions(self.faults, source)
+        self.decisions = self._decisions_type(self.faults, source)
         self.trace = Trace(
             {
                 "seed": seed,
@@ -179,6 +191,15 @@ class Simulation:
             max_memory=max_memory,
         )
         self._runtime = Runtime(self._service, self.trace, max_stalled_rounds)
+        self._task_order: random.Random | None = None  # None: trio's own source, seeded
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
+        self.schedule = schedule
+        if schedule == "pct":
+            pct = PCTSchedule(seed, depth, pct_steps)
+            pct.install(self._service)
+            self._task_order = pct.task_order
+            self.trace.header["schedule"] = pct.header  # `taken` says what k would fit
         self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
@@ -204,7 +225,13 @@ class Simulation:
                 FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
             )
             options.setdefault("test_id", header.get("test_id"))
-            return cls(seed=seed, faults=faults, rng=RecordedRandom(decisions), **options)
+            schedule = header.get("schedule")
+            if isinstance(schedule, dict):  # a PCT run replays under the same schedule
+                options.setdefault("schedule", schedule.get("name"))
+                options.setdefault("depth", schedule.get("depth"))
+                options.setdefault("pct_steps", schedule.get("steps"))
+            options.setdefault("rng", RecordedRandom(decisions))  # a shrinker or fork gives its own
+            return cls(seed=seed, faults=faults, **options)
         except TypeError as exc:
             raise ValueError(f"the trace's header does not describe a run: {exc}") from None
 
@@ -248,7 +275,7 @@ class Simulation:
         runtime = self._runtime
         env = RunEnvironment(self.now, self.seed, self.deterministic_environment, runtime.refuse)
         try:
-            with runtime.deterministic(self.seed), environment(env):
+            with runtime.deterministic(self.seed, self._task_order), environment(env):
                 result = await runtime.host(functools.partial(self._body, main))
         except BaseException as exc:
             # The run itself broke (an exception that is not an Exception from

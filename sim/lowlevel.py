@@ -25,6 +25,7 @@ from ._endpoints import (
     unregister_endpoint,
 )
 from ._options import OPTIONS, check_options, check_seeds, unknown_option
+from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -69,5 +70,7 @@ __all__ = [
     "test_id_of",
     "thaw",
     "unknown_option",
+    "attach_shrunk",
+    "shrunk_of",
     "unregister_endpoint",
 ]
