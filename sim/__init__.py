@@ -23,6 +23,7 @@ from ._simulation import DEFAULT_SEED, Simulation, current, now
 from ._status import Status
 from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
 from ._trace import Event, Trace
+from ._notes import note
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -55,6 +56,7 @@ __all__ = [
     "SweepResult",
     "Trace",
     "current",
+    "note",
     "now",
     "register_endpoint",
     "sweep",

@@ -21,6 +21,7 @@ from ._errors import LivelockError
 from ._events import (
     ABANDONED,
     ATTEMPT,
+    ATTEMPT_START,
     CRASH,
     DISPATCH,
     ENDPOINT_ERROR,
@@ -189,7 +190,7 @@ class Service:
         self.pending += 1
         if parent is not None:
             parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
-        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id))
+        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id, data))
         if failure is not None:
             self._fail(rec, _invalid(failure))
         elif rec.function == TIMER_FUNCTION:
@@ -226,6 +227,7 @@ class Service:
         if rec.outcome is not None:
             return None
         rec.attempt += 1
+        self._event((ATTEMPT_START, self.now, rec.id, rec.function, rec.attempt, None, None, None))
         if rec.failures == 0:
             rec.step_start = self.now
         endpoint = _endpoints.get(rec.endpoint)
@@ -235,7 +237,7 @@ class Service:
                 "NotFoundError",
                 f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
             )
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, error))
             self._fail(rec, error)
             return None
         if self._faults and self._endpoint_failed(rec):
@@ -269,7 +271,7 @@ class Service:
         fault = self.decisions.endpoint_fault()
         if fault is None:
             return False
-        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR))
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR, None))
         message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
         self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
         return True
@@ -339,7 +341,7 @@ class Service:
         if rec.outcome is not None:
             return
         if self._faults and self.decisions.response_lost():
-            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST))
+            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
             error = Error(
                 Status.TIMEOUT,
                 "InjectedFault",
@@ -350,7 +352,7 @@ class Service:
         kind = out.kind
         if kind == "value":
             status = out.status
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None, None))
             if status is Status.OK:
                 try:
                     data = _codec.freeze(out._value, where="result")
@@ -365,20 +367,20 @@ class Service:
             failure = out._error
             assert failure is not None
             self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type, failure)
             )
             self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
             poll = out._poll
             assert poll is not None
             detail = f"{len(poll.calls)} calls"
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail, None))
             self._poll(rec, poll)
         else:
             call = out._tail_call
             assert call is not None
             self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, None)
             )
             self._tail_call(rec, call)
 
@@ -389,7 +391,7 @@ class Service:
             self._fail(rec, error)
             return
         rec.move(RETRYING)
-        self._event((RETRY, self.now, rec.id, rec.function, rec.attempt, status.name, None))
+        self._event((RETRY, self.now, rec.id, rec.function, rec.attempt, status.name, None, None))
         self.push(self.now + delay, self._attempt, rec)
 
     # -- polls ------------------------------------------------------------------
@@ -469,7 +471,7 @@ class Service:
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:
             endpoint.forget(rec.id)
-        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, None, CRASH))
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
 
     # -- outcomes -----------------------------------------------------------------
 
@@ -481,7 +483,7 @@ class Service:
         rec.outcome = outcome
         rec.move(DONE)
         self.pending -= 1
-        self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None))
+        self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None, outcome))
         if rec.suspension is not None:
             endpoint = _endpoints.get(rec.endpoint)
             if endpoint is not None:
@@ -503,5 +505,5 @@ class Service:
                 rec.outcome = ABANDONED_OUTCOME
                 rec.move(DONE)
                 self.pending -= 1
-                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED))
+                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED, None))
 

@@ -6,7 +6,8 @@ a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
 values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
-`load_test`, `run_seed`). Names here may change more often
+`load_test`, `run_seed`), and how `sim.note` finds the running call
+(`register_call_locator`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -22,6 +23,7 @@ from ._endpoints import (
     register_endpoint,
     unregister_endpoint,
 )
+from ._notes import register_call_locator
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -54,6 +56,7 @@ __all__ = [
     "load_test",
     "mark_test",
     "overrides",
+    "register_call_locator",
     "register_endpoint",
     "replay_steps",
     "run_seed",
