@@ -67,24 +67,24 @@ def _parts(kind: str, raw: Any) -> tuple[bytes, dict[str, Any]]:
         status, type_name, message, _ = payload
         return _error_bytes(status, type_name, message), {"error": _error_text(type_name, message)}
     if isinstance(raw, Error):
-        summary = {"error": _error_text(raw.type, raw.message)}
+        shown: dict[str, Any] = {"error": _error_text(raw.type, raw.message)}
         traceback = getattr(raw, "traceback", None)  # the SDK-parity Error may carry one: shown, not hashed
         if isinstance(traceback, str) and traceback:
-            summary["traceback"] = bounded(traceback, 4 * SUMMARY_LIMIT)
-        return _error_bytes(raw.status, raw.type, raw.message), summary
+            shown["traceback"] = bounded(traceback, 4 * SUMMARY_LIMIT)
+        return _error_bytes(raw.status, raw.type, raw.message), shown
     if kind == "note":
         message, items = raw
         chunks = [_codec.dumps(message)]
-        shown: dict[str, str] = {}
+        values: dict[str, str] = {}
         for key, value in items:
             encoded = _codec.frozen_bytes(value)
             chunks.append(_codec.dumps(key))
             chunks.append(encoded)
-            if len(shown) < NOTE_KEYS_SHOWN:
-                shown[bounded(key, 40)] = summarize(encoded)
+            if len(values) < NOTE_KEYS_SHOWN:
+                values[bounded(key, 40)] = summarize(encoded)
         summary: dict[str, Any] = {"message": bounded(message)}
-        if shown:
-            summary["data"] = shown
+        if values:
+            summary["data"] = values
         return b"".join(chunks), summary
     data = _codec.frozen_bytes(raw)
     return data, {"args": summarize(data)}
@@ -93,7 +93,7 @@ def _parts(kind: str, raw: Any) -> tuple[bytes, dict[str, Any]]:
 def fingerprint(kind: str, raw: Any) -> bytes:
     """The fingerprint of an event's data, live or stored (what the digest covers)."""
     if type(raw) is dict:
-        return raw["hash"]  # type: ignore[no-any-return]
+        return raw["hash"]
     return hashlib.sha256(_parts(kind, raw)[0]).digest()[:FINGERPRINT_SIZE]
 
 
@@ -136,7 +136,7 @@ class Carried(Mapping[str, Any]):
 
     def text(self) -> str:
         """The summaries on one line, as ``show`` prints them."""
-        parts = []
+        parts: list[str] = []
         for key, value in self._render().items():
             if key == "message":
                 parts.insert(0, str(value))

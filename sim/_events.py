@@ -129,7 +129,8 @@ def event(raw: tuple[Any, ...]) -> Event:
     """The `Event` record of one stored event tuple."""
     # Tuples of 7 (no data) are read too: tests and older code build them by hand.
     data = raw[7] if len(raw) > 7 else None
-    return Event(*raw[:7], None if data is None else Carried(raw[0], data))
+    kind, time, dispatch_id, function, attempt, status, detail = raw[:7]
+    return Event(kind, time, dispatch_id, function, attempt, status, detail, None if data is None else Carried(kind, data))
 
 
 def read(raw: Iterable[tuple[Any, ...]]) -> Iterator[Event]:
