@@ -57,13 +57,16 @@ def _error_text(type_name: Any, message: Any) -> str:
     return bounded(str(type_name or message or ""))
 
 
-def _parts(kind: str, raw: Any) -> tuple[bytes, dict[str, Any]]:
-    """(canonical bytes, summaries) of a live event's data."""
+_NOTHING: dict[str, Any] = {}
+
+
+def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, Any]]:
+    """(canonical bytes, summaries) of a live event's data; no summaries unless `render`."""
     if kind == "outcome":
         what, payload = raw
         if what == "value":
             data = _codec.frozen_bytes(payload)
-            return data, {"result": summarize(data)}
+            return data, {"result": summarize(data)} if render else _NOTHING
         status, type_name, message, _ = payload
         return _error_bytes(status, type_name, message), {"error": _error_text(type_name, message)}
     if isinstance(raw, Error):
@@ -80,21 +83,21 @@ def _parts(kind: str, raw: Any) -> tuple[bytes, dict[str, Any]]:
             encoded = _codec.frozen_bytes(value)
             chunks.append(_codec.dumps(key))
             chunks.append(encoded)
-            if len(values) < NOTE_KEYS_SHOWN:
+            if render and len(values) < NOTE_KEYS_SHOWN:
                 values[bounded(key, 40)] = summarize(encoded)
         summary: dict[str, Any] = {"message": bounded(message)}
         if values:
             summary["data"] = values
         return b"".join(chunks), summary
     data = _codec.frozen_bytes(raw)
-    return data, {"args": summarize(data)}
+    return data, {"args": summarize(data)} if render else _NOTHING
 
 
 def fingerprint(kind: str, raw: Any) -> bytes:
     """The fingerprint of an event's data, live or stored (what the digest covers)."""
     if type(raw) is dict:
         return raw["hash"]
-    return hashlib.sha256(_parts(kind, raw)[0]).digest()[:FINGERPRINT_SIZE]
+    return hashlib.sha256(_parts(kind, raw, render=False)[0]).digest()[:FINGERPRINT_SIZE]
 
 
 class Carried(Mapping[str, Any]):

@@ -42,6 +42,10 @@ def _digest_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
     return (*event[:7], None if data is None else fingerprint(event[0], data))
 
 
+def _digest_of(forms: list[tuple[Any, ...]]) -> str:
+    return hashlib.sha256(cbor2.dumps(forms, canonical=True)).hexdigest()
+
+
 def _stored_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
     # The event as a file holds it: its data as fingerprint and summaries.
     data = event[7] if len(event) > 7 else None
@@ -55,11 +59,14 @@ def _checksum(header: dict[str, Any], events: list[Any]) -> str:
 class Trace:
     """The ordered events of one simulation run. Iterable and sized."""
 
-    __slots__ = ("header", "_events")
+    __slots__ = ("header", "_events", "_forms")
 
     def __init__(self, header: dict[str, Any] | None = None) -> None:
         self.header: dict[str, Any] = dict(header or {})
         self._events: list[tuple[Any, ...]] = []
+        # The digest form of each event read so far, with the event it was made
+        # from: fingerprinting encodes every value, so it is done once per event.
+        self._forms: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
 
     def __len__(self) -> int:
         return len(self._events)
@@ -74,7 +81,19 @@ class Trace:
 
     def digest(self) -> str:
         """SHA-256 (hex) of the canonical CBOR encoding of the events (their data as fingerprints)."""
-        return hashlib.sha256(cbor2.dumps([_digest_form(e) for e in self._events], canonical=True)).hexdigest()
+        return _digest_of(self._digest_forms())
+
+    def _digest_forms(self) -> list[tuple[Any, ...]]:
+        events, forms = self._events, self._forms
+        if len(forms) > len(events):
+            del forms[len(events) :]
+        for i, (event, _) in enumerate(forms):
+            if events[i] is not event:  # replaced in place (tests do): the cache ends here
+                del forms[i:]
+                break
+        for event in events[len(forms) :]:
+            forms.append((event, _digest_form(event)))
+        return [form for _, form in forms]
 
     def summary(self) -> str:
         """A few lines: calls, attempts, outcomes by status, virtual duration."""
@@ -157,7 +176,7 @@ class Trace:
             "version": FILE_VERSION,
             "header": self.header,
             "events": events,
-            "digest": hashlib.sha256(cbor2.dumps([_digest_form(e) for e in events], canonical=True)).hexdigest(),
+            "digest": self.digest(),
             "checksum": _checksum(self.header, events),
         }
         target.parent.mkdir(parents=True, exist_ok=True)
