@@ -100,7 +100,8 @@ class AttemptSpan:
 
 @attrs.frozen
 class Gap:
-    """Time a call spent between attempts: ``backoff``, ``waiting`` (for children) or ``sleep``."""
+    """Time a call spent outside its attempts: ``delivery`` (from its dispatch to its first
+    attempt), ``backoff``, ``waiting`` (for children) or ``sleep``."""
 
     kind: str
     start: float
@@ -324,10 +325,13 @@ def _fault(event: Any) -> FaultMark:
 
 
 def _gaps(call: CallView) -> list[Gap]:
-    """Backoff before a retry, waiting between a poll and its resume, a durable sleep."""
+    """Delivery before the first attempt, backoff before a retry, waiting between a poll and
+    its resume, a durable sleep."""
     if call.function == TIMER_FUNCTION and not call.attempts:
         return [Gap("sleep", call.created, call.end if call.end is not None else call.created)]
     gaps = []
+    if call.attempts and call.attempts[0].start > call.created:
+        gaps.append(Gap("delivery", call.created, call.attempts[0].start))  # the request's latency
     for before, after in zip(call.attempts, call.attempts[1:], strict=False):
         if after.start > before.end:
             kind = "waiting" if before.status == "POLL" else "backoff"

@@ -256,6 +256,7 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "decisions": (list, type(None)),
     "versions": (dict, type(None)),
     "pytest_nodeid": (str, type(None)),
+    "outcome": (str, type(None)),  # how the test ended, when the writer knew (pytest, sweeps)
 }
 
 

@@ -105,8 +105,9 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
         cache = getattr(item.config, "cache", None)
         directory = Path(cache.mkdir("dispatch-sim-traces")) if cache else Path(".dispatch-sim-traces")
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[-120:]
-    path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor").resolve()
     outcome = f"failed: {type(error).__name__}: {error}".splitlines()[0]
+    trace.header["outcome"] = outcome  # so `sim report FILE` says how the test ended (not in the digest)
+    path = trace.save(directory / f"{name}-seed{simulation.seed}-{trace.digest()[:12]}.cbor").resolve()
     report = write_report(trace, path.with_suffix(".html"), trace_path=path, outcome=outcome)
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:

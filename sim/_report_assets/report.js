@@ -12,7 +12,7 @@
   var testMarked = H.inTest || DATA.path.length > 0;
   var ROW = 22, AXIS = 28, GUTTER = 300, PAD = 16;
   var COLORS = { OK: "#16a34a", POLL: "#3b82f6", TAIL_CALL: "#0d9488", ERR: "#dc2626" };
-  var GAP_STYLE = { waiting: "#bfdbfe", backoff: "#fdba74", sleep: "#c4b5fd" };
+  var GAP_STYLE = { waiting: "#bfdbfe", backoff: "#fdba74", sleep: "#c4b5fd", delivery: "#d1d5db" };
   var FAULT_STYLE = {
     endpoint_error: { color: "#ea580c", shape: "triangle", label: "endpoint error (before running)" },
     response_lost: { color: "#c026d3", shape: "diamond", label: "response lost (after running)" },
@@ -82,6 +82,7 @@
   swatch(function (g) { g.fillStyle = COLORS.OK; g.fillRect(1, 3, 16, 8); }, "attempt OK");
   swatch(function (g) { g.fillStyle = COLORS.POLL; g.fillRect(1, 3, 16, 8); }, "attempt suspended (poll)");
   swatch(function (g) { g.fillStyle = COLORS.ERR; g.fillRect(1, 3, 16, 8); }, "attempt failed");
+  swatch(function (g) { g.fillStyle = GAP_STYLE.delivery; g.fillRect(1, 5, 16, 4); }, "request in transit");
   swatch(function (g) { g.fillStyle = GAP_STYLE.waiting; g.fillRect(1, 5, 16, 4); }, "waiting for calls");
   swatch(function (g) { g.fillStyle = GAP_STYLE.backoff; g.fillRect(1, 5, 16, 4); }, "retry backoff");
   swatch(function (g) { g.fillStyle = GAP_STYLE.sleep; g.fillRect(1, 5, 16, 4); }, "durable sleep");
