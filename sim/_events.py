@@ -13,9 +13,12 @@ on first use; a trace file stores ``{"hash": 16 bytes, key: text, ...}``:
 the first bytes of the SHA-256 of the canonical encoding, and the
 summaries. The digest encodes each event with its data replaced by that
 hash, so it covers arguments, results, errors and notes (never tracebacks,
-which name paths of the checkout). The names below are plain `str` constants rather than enum
-members on purpose: the encoded trace must stay byte-identical, and a module
-constant costs the hot path no more than a literal does.
+which name paths of the checkout). Trace files of format 2 hold 8-field
+events; format 1 (7 fields, no data) is refused with a message saying to
+record the run again.
+
+The names below are plain `str` constants rather than enum members on
+purpose: a module constant costs the hot path no more than a literal does.
 """
 
 from __future__ import annotations
