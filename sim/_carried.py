@@ -6,7 +6,8 @@ a copy or a text:
 
 - ``dispatch``: the call's frozen input (`_codec.freeze`; ``b""`` when it
   could not be encoded);
-- ``attempt``: the `Error` an attempt failed with (None otherwise);
+- ``attempt``: the `Error` an attempt failed with, or for a tail call the
+  frozen input the call goes on with (None otherwise);
 - ``outcome``: the call's raw outcome (`_journal`: ``("value", frozen)`` or
   ``("error", (status, type, message, exception bytes))``);
 - ``note``: ``(message, ((key, frozen value), ...))``.

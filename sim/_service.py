@@ -379,9 +379,6 @@ class Service:
         else:
             call = out._tail_call
             assert call is not None
-            self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, None)
-            )
             self._tail_call(rec, call)
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
@@ -452,8 +449,13 @@ class Service:
         try:
             _check_call(call, "tail call")
             data = _codec.freeze(call.input, where="argument")
+            failure = None
         except (TypeError, ValueError) as exc:
-            self._fail(rec, _invalid(exc))
+            data, failure = None, exc
+        # The attempt's end carries the arguments the call goes on with.
+        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, data))
+        if failure is not None:
+            self._fail(rec, _invalid(failure))
             return
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:

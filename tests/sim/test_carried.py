@@ -262,3 +262,18 @@ def test_an_event_from_a_file_with_a_changed_summary_keeps_its_fingerprint(tmp_p
     other = {"hash": bytes(16), "args": "(2,)"}
     assert Carried("dispatch", stored) == Carried("dispatch", other)  # the fingerprint decides
     assert Carried("dispatch", stored) != Carried("dispatch", {"hash": bytes(15) + b"\x01", "args": "(1,)"})
+
+
+def test_a_tail_call_carries_the_arguments_the_call_goes_on_with(reg: registry.Registry) -> None:
+    @reg.function
+    def second(x: int) -> int:
+        return x * 10
+
+    @reg.function
+    def first(x: int) -> int:
+        raise registry.Reset(second, x + 1)
+
+    simulation = Simulation(seed=0, faults="none")
+    assert simulation.run(first(1)) == 20
+    tail = next(e for e in simulation.trace if e.status == "TAIL_CALL")
+    assert tail.detail == second.name and dict(tail.data) == {"args": "(2)"}
