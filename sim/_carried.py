@@ -6,8 +6,10 @@ a copy or a text:
 
 - ``dispatch``: the call's frozen input (`_codec.freeze`; ``b""`` when it
   could not be encoded);
-- ``attempt``: the `Error` an attempt failed with, or for a tail call the
-  frozen input the call goes on with (None otherwise);
+- ``attempt``: ``("error", (status, type, message, None))`` for a failed
+  attempt (the error's parts: an Error would keep its exception and that
+  exception's frames alive), ``("args", frozen input)`` for a tail call
+  (the arguments the call goes on with), None otherwise;
 - ``outcome``: the call's raw outcome (`_journal`: ``("value", frozen)`` or
   ``("error", (status, type, message, exception bytes))``);
 - ``note``: ``(message, ((key, frozen value), ...))``.
@@ -63,19 +65,16 @@ _NOTHING: dict[str, Any] = {}
 
 def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, Any]]:
     """(canonical bytes, summaries) of a live event's data; no summaries unless `render`."""
-    if kind == "outcome":
+    if kind == "outcome" or kind == "attempt":
         what, payload = raw
-        if what == "value":
-            data = _codec.frozen_bytes(payload)
-            return data, {"result": summarize(data)} if render else _NOTHING
-        status, type_name, message, _ = payload
-        return _error_bytes(status, type_name, message), {"error": _error_text(type_name, message)}
-    if isinstance(raw, Error):
-        shown: dict[str, Any] = {"error": _error_text(raw.type, raw.message)}
-        traceback = getattr(raw, "traceback", None)  # the SDK-parity Error may carry one: shown, not hashed
-        if isinstance(traceback, str) and traceback:
-            shown["traceback"] = bounded(traceback, 4 * SUMMARY_LIMIT)
-        return _error_bytes(raw.status, raw.type, raw.message), shown
+        if what == "error":
+            status, type_name, message, _ = payload
+            return _error_bytes(status, type_name, message), {"error": _error_text(type_name, message)}
+        data = _codec.frozen_bytes(payload)
+        key = "result" if what == "value" else "args"
+        return data, {key: summarize(data)} if render else _NOTHING
+    if isinstance(raw, Error):  # an Error built by hand (not what the service records)
+        return _error_bytes(raw.status, raw.type, raw.message), {"error": _error_text(raw.type, raw.message)}
     if kind == "note":
         message, items = raw
         chunks = [_codec.dumps(message)]

@@ -74,6 +74,12 @@ def _invalid(exc: Exception) -> Error:
     return Error.from_exception(exc, Status.INVALID_ARGUMENT)
 
 
+def _carried(error: Error) -> tuple[str, tuple[Any, ...]]:
+    # What a failed attempt's event keeps: the error's parts, not the Error, whose
+    # exception (and its traceback's frames) the trace would otherwise keep alive.
+    return ("error", (error.status, error.type, error.message, None))
+
+
 def _wake_nobody(rec: _Record) -> None:
     raise RuntimeError(f"{rec.id} has waiters but no driver installed a wake hook")
 
@@ -237,7 +243,7 @@ class Service:
                 "NotFoundError",
                 f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
             )
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, error))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
             self._fail(rec, error)
             return None
         if self._faults and self._endpoint_failed(rec):
@@ -367,7 +373,8 @@ class Service:
             failure = out._error
             assert failure is not None
             self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type, failure)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type,
+                 _carried(failure))
             )
             self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
@@ -453,7 +460,7 @@ class Service:
         except (TypeError, ValueError) as exc:
             data, failure = None, exc
         # The attempt's end carries the arguments the call goes on with.
-        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, data))
+        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, ("args", data)))
         if failure is not None:
             self._fail(rec, _invalid(failure))
             return
