@@ -6,12 +6,12 @@ a copy or a text:
 
 - ``dispatch``: the call's frozen input (`_codec.freeze`; ``b""`` when it
   could not be encoded);
-- ``attempt``: ``("error", (status, type, message, None))`` for a failed
+- ``attempt``: ``("error", (status, type, message, None, traceback))`` for a failed
   attempt (the error's parts: an Error would keep its exception and that
   exception's frames alive), ``("args", frozen input)`` for a tail call
   (the arguments the call goes on with), None otherwise;
 - ``outcome``: the call's raw outcome (`_journal`: ``("value", frozen)`` or
-  ``("error", (status, type, message, exception bytes))``);
+  ``("error", (status, type, message, exception bytes, traceback bytes))``);
 - ``note``: ``(message, ((key, frozen value), ...))``.
 
 Frozen values are immutable, so holding them costs nothing. Only a reader
@@ -54,6 +54,18 @@ def _error_bytes(status: Any, type_name: Any, message: Any) -> bytes:
     return _codec.dumps([int(status), type_name, message], where="error")
 
 
+_TRACEBACK_LIMIT = 4 * SUMMARY_LIMIT
+
+
+def _traceback_text(traceback: Any) -> str:
+    # Its end says most (the frame that raised, the error): a long one keeps its last lines.
+    text = traceback.decode("utf-8", "replace") if isinstance(traceback, bytes) else str(traceback)
+    text = text.rstrip("\n")
+    if len(text) <= _TRACEBACK_LIMIT:
+        return text
+    return "\u2026" + text[len(text) - _TRACEBACK_LIMIT + 1 :]
+
+
 def _error_text(type_name: Any, message: Any) -> str:
     if type_name and message:
         return bounded(f"{type_name}: {message}")
@@ -68,8 +80,12 @@ def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, A
     if kind == "outcome" or kind == "attempt":
         what, payload = raw
         if what == "error":
-            status, type_name, message, _ = payload
-            return _error_bytes(status, type_name, message), {"error": _error_text(type_name, message)}
+            status, type_name, message = payload[:3]
+            shown: dict[str, Any] = {"error": _error_text(type_name, message)}
+            traceback = payload[4] if len(payload) > 4 else None
+            if render and traceback:
+                shown["traceback"] = _traceback_text(traceback)
+            return _error_bytes(status, type_name, message), shown
         data = _codec.frozen_bytes(payload)
         key = "result" if what == "value" else "args"
         return data, {key: summarize(data)} if render else _NOTHING

@@ -47,6 +47,7 @@ __all__ = [
     "RETRY",
     "TAIL_CALL",
     "Carried",
+    "UNAWAITED",
     "Event",
     "event",
     "read",
@@ -65,6 +66,11 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
+UNAWAITED: Final = "unawaited"
+"""A call a function created was dropped without being awaited, so it never ran.
+dispatch id, function, attempt: the function that created it; detail: the call's function.
+(Where in the source it was created goes to the RuntimeWarning, not the trace.)"""
+
 ATTEMPT_START: Final = "start"
 """An attempt began: the service sent the request (first attempt, retry or resume).
 Its `attempt` event (or a fault that ends it) follows, so attempts are spans."""
@@ -72,7 +78,7 @@ NOTE: Final = "note"
 """User code called `sim.note`. dispatch id and function: the call whose code ran it
 ("" for the test itself); data: the message and the values."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, ATTEMPT_START, NOTE)
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

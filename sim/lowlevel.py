@@ -6,7 +6,8 @@ a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
 values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
-`load_test`, `run_seed`), and how `sim.note` finds the running call
+`load_test`, `run_seed`), the hook that gives errors their status
+(`set_error_classifier`), and how `sim.note` finds the running call
 (`register_call_locator`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
+from ._protocol import set_error_classifier
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
 from ._endpoints import (
     DEFAULT_ENDPOINT,
@@ -61,6 +63,7 @@ __all__ = [
     "replay_steps",
     "run_seed",
     "same",
+    "set_error_classifier",
     "simulation_test",
     "test_id_of",
     "thaw",

@@ -128,8 +128,9 @@ def test_events_carry_arguments_results_and_errors(reg: registry.Registry) -> No
             by_kind[(e.kind, e.dispatch_id)] = dict(e.data)
     assert by_kind[("dispatch", "d1")] == {"args": "('alice', 10000)"}
     assert by_kind[("dispatch", "d2")] == {"args": "('alice', 10000)"}
-    assert by_kind[("attempt", "d2")] == {"error": "ValueError: insufficient funds for 10000"}
-    assert by_kind[("outcome", "d2")] == {"error": "ValueError: insufficient funds for 10000"}
+    for key in (("attempt", "d2"), ("outcome", "d2")):
+        assert by_kind[key]["error"] == "ValueError: insufficient funds for 10000"
+        assert "in debit" in by_kind[key]["traceback"]  # the user's traceback, shown (not hashed)
     ok = pay_run(pay, 10).trace
     assert [dict(e.data or {}) for e in ok if e.kind == "outcome"] == [{"result": "990"}, {"result": "990"}]
     assert "args=('alice', 10)" in ok.format() and "result=990" in ok.format()
@@ -277,3 +278,28 @@ def test_a_tail_call_carries_the_arguments_the_call_goes_on_with(reg: registry.R
     assert simulation.run(first(1)) == 20
     tail = next(e for e in simulation.trace if e.status == "TAIL_CALL")
     assert tail.detail == second.name and dict(tail.data) == {"args": "(2)"}
+
+
+def test_a_failure_shows_its_traceback_which_stays_out_of_the_digest(reg: registry.Registry) -> None:
+    @reg.function
+    def explode(n: int) -> None:
+        raise KeyError(f"missing {n}")
+
+    simulation = Simulation(seed=0, faults="none")
+    with pytest.raises(KeyError):
+        simulation.run(explode(3))
+    outcome = next(e for e in simulation.trace if e.kind == "outcome")
+    assert outcome.data["error"] == "KeyError: 'missing 3'"
+    traceback = outcome.data["traceback"]
+    assert "in explode" in traceback and traceback.endswith("KeyError: 'missing 3'") and len(traceback) <= 800
+    assert "\n" not in str(outcome) and "in explode" not in str(outcome)  # show's lines stay one line each
+    # another traceback (as from another checkout), the same digest
+    raw = simulation.trace._events
+    at = raw.index(next(e for e in raw if e[0] == "outcome"))
+    what, payload = raw[at][7]
+    before = simulation.trace.digest()
+    moved = Trace(simulation.trace.header)
+    moved._events.extend(raw)
+    moved._events[at] = (*raw[at][:7], (what, (*payload[:4], b"File \"/elsewhere/x.py\", line 1\nKeyError")))
+    assert moved.digest() == before
+    assert moved[at].data["traceback"] != outcome.data["traceback"]
