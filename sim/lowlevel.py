@@ -26,6 +26,7 @@ from ._endpoints import (
     unregister_endpoint,
 )
 from ._notes import register_call_locator
+from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -67,5 +68,7 @@ __all__ = [
     "simulation_test",
     "test_id_of",
     "thaw",
+    "attach_shrunk",
+    "shrunk_of",
     "unregister_endpoint",
 ]
