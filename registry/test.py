@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
@@ -75,11 +75,13 @@ def _run_seeds(
 ) -> None:
     __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
     forced = overrides
-    seeds: Iterable[int] = test.seeds
+    seeds: Sequence[int] = test.seeds
     if forced.seed is not None:
         seeds = [forced.seed]
     elif forced.seeds is not None:
         seeds = forced.seeds
+    elif forced.seed_offset is not None:
+        seeds = [s + forced.seed_offset for s in test.seeds]
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
     failed: list[SeedRun] = []
@@ -94,6 +96,8 @@ def _run_seeds(
             test_id=test_id,
             options=options,
         )
+        if forced.on_seed is not None:
+            forced.on_seed(outcome, runs, len(seeds))
         if outcome.error is not None:
             failed.append(outcome)
             if forced.max_failures is not None and len(failed) >= forced.max_failures:
