@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from sim import DispatchID
+from sim.lowlevel import register_call_locator
 
 if TYPE_CHECKING:
     from ._coroutine import Frame
@@ -41,3 +42,7 @@ def current_dispatch_id() -> DispatchID | None:
         return frame.dispatch_id
     running = running_sync.get(None)
     return running[1] if running is not None else None
+
+
+# sim.note() asks this which call's code is running, to put the note on its lane.
+register_call_locator(current_dispatch_id)

@@ -25,6 +25,7 @@ from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
 from ._shrink import ShrinkResult, shrink
 from ._fork import ForkResult, fork
 from ._trace import Event, Trace
+from ._notes import note
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -60,6 +61,7 @@ __all__ = [
     "SweepResult",
     "Trace",
     "current",
+    "note",
     "shrink",
     "fork",
     "now",

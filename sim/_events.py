@@ -1,11 +1,24 @@
 """The trace's event schema: the `Event` record and every name an event uses, said once.
 
-While a simulation runs, an event is a plain 7-tuple in the field order of
-`Event` (kind, time, dispatch id, function, attempt, status, detail): the
-service appends tuples, which is what the digest encodes, and readers get
-`Event` records. The names below are plain `str` constants rather than enum
-members on purpose: the encoded trace must stay byte-identical, and a module
-constant costs the hot path no more than a literal does.
+While a simulation runs, an event is a plain 8-tuple in the field order of
+`Event` (kind, time, dispatch id, function, attempt, status, detail, data):
+the service appends tuples and readers get `Event` records.
+
+`data` is what the event carried (None for most events): a reference to a
+value the service already holds (a frozen input, a raw outcome, an Error,
+a note's frozen values; `_carried` lists them), never copied or rendered on
+the hot path. Readers see it as a `Carried` mapping of bounded text
+summaries (``args``, ``result``, ``error``, ``message``, ``data``) rendered
+on first use; a trace file stores ``{"hash": 16 bytes, key: text, ...}``:
+the first bytes of the SHA-256 of the canonical encoding, and the
+summaries. The digest encodes each event with its data replaced by that
+hash, so it covers arguments, results, errors and notes (never tracebacks,
+which name paths of the checkout). Trace files of format 2 hold 8-field
+events; format 1 (7 fields, no data) is refused with a message saying to
+record the run again.
+
+The names below are plain `str` constants rather than enum members on
+purpose: a module constant costs the hot path no more than a literal does.
 """
 
 from __future__ import annotations
@@ -15,23 +28,29 @@ from typing import Any, Final
 
 import attrs
 
+from ._carried import Carried
+
 __all__ = [
     "ABANDONED",
     "ABORTED",
     "ATTEMPT",
+    "ATTEMPT_START",
     "CRASH",
     "DISPATCH",
     "ENDPOINT_ERROR",
     "FAULT",
     "FAULT_DETAILS",
     "KINDS",
+    "NOTE",
     "OUTCOME",
     "POLL",
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
+    "Carried",
     "UNAWAITED",
     "Event",
+    "event",
     "read",
 ]
 
@@ -53,7 +72,14 @@ UNAWAITED: Final = "unawaited"
 dispatch id, function, attempt: the function that created it; detail: the call's function.
 (Where in the source it was created goes to the RuntimeWarning, not the trace.)"""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED)
+ATTEMPT_START: Final = "start"
+"""An attempt began: the service sent the request (first attempt, retry or resume).
+Its `attempt` event (or a fault that ends it) follows, so attempts are spans."""
+NOTE: Final = "note"
+"""User code called `sim.note`. dispatch id and function: the call whose code ran it
+("" for the test itself); data: the message and the values."""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 
@@ -87,7 +113,9 @@ class Event:
     (status: OK, an error status, POLL or TAIL_CALL), ``fault`` (detail:
     endpoint_error, response_lost or crash), ``retry`` and ``outcome``
     (status: the final status; detail ``abandoned`` for a call the run left
-    unfinished). `status` is a status name or None, `detail` a short text.
+    unfinished), ``start`` (an attempt began) and ``note``. `status` is a status name
+    or None, `detail` a short text, `data` what the event carried (a
+    `Carried` mapping of summaries) or None.
     """
 
     kind: str
@@ -97,6 +125,7 @@ class Event:
     attempt: int
     status: str | None = None
     detail: str | None = None
+    data: Carried | None = None
 
     def __str__(self) -> str:
         parts = [f"{self.time:12.6f}", f"{self.dispatch_id:>6}", f"{self.kind:<9}", self.function]
@@ -106,9 +135,19 @@ class Event:
             parts.append(self.status)
         if self.detail:
             parts.append(f"({self.detail})")
+        if self.data:
+            parts.append(self.data.text())
         return " ".join(parts)
+
+
+def event(raw: tuple[Any, ...]) -> Event:
+    """The `Event` record of one stored event tuple."""
+    # Tuples of 7 (no data) are read too: tests and older code build them by hand.
+    data = raw[7] if len(raw) > 7 else None
+    kind, time, dispatch_id, function, attempt, status, detail = raw[:7]
+    return Event(kind, time, dispatch_id, function, attempt, status, detail, None if data is None else Carried(kind, data))
 
 
 def read(raw: Iterable[tuple[Any, ...]]) -> Iterator[Event]:
     """`Event` records from stored event tuples, in order (what exporters read)."""
-    return (Event(*e) for e in raw)
+    return (event(e) for e in raw)

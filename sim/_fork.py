@@ -159,14 +159,15 @@ def fork(
     first = run_seed(main, simulation=simulation)
     kept = bisect.bisect_left(counting.at_event, at)
     prefix = [float(d) for d in simulation.decisions.record[:kept]]
-    recorded = original._events[:at]  # the raw event tuples, compared as they are stored
+    # Events as the digest sees them: what they carried as fingerprints (live values
+    # and a loaded file's summaries compare equal when the values were the same).
+    recorded = original._digest_forms()[:at]
     start = time.perf_counter()
     records, traces, diverged = [], {}, 0
     for branch in range(seeds):
         rng = _BranchRandom(prefix, f"dispatch-sim:fork:{original.digest()}:{at}:{branch}")
         run = run_seed(main, simulation=Simulation.from_trace(original, **run_options, rng=rng))
-        events = run.simulation.trace._events
-        diverged += events[:at] != recorded
+        diverged += run.simulation.trace._digest_forms()[:at] != recorded
         error = run.error
         records.append(
             SeedRecord(

@@ -5,8 +5,11 @@ DispatchID and function, sorted so a callee follows its caller); ``X``
 slices for attempts and for the gaps between them (backoff, waiting for
 children, durable sleeps), ``s``/``f`` flow pairs from a caller's attempt to
 each callee and from a failed attempt to its retry, ``i`` instants for
-faults, and a ``C`` counter of calls in flight. ``ts`` and ``dur`` are
-microseconds of virtual time.
+faults and for notes (`sim.note`; the test's own notes on thread 0), and a
+``C`` counter of calls in flight. ``ts`` and ``dur`` are microseconds of
+virtual time; an attempt's slice runs from its ``start`` event to its end.
+Slices carry the summaries of what the call carried (``args``, ``result``,
+``error``) in their ``args``.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def perfetto_events(timeline: Timeline) -> list[dict[str, Any]]:
                 "dispatch_id": call.id, "attempt": attempt.number, "status": attempt.status,
                 "detail": attempt.detail, "derived_start": attempt.derived_start,
             }
-            args.update({k: json_ready(v) for k, v in attempt.extras.items()})
+            args.update({k: json_ready(v) for k, v in call.extras.items()})  # the call's arguments, outcome
+            args.update({k: json_ready(v) for k, v in attempt.extras.items()})  # this attempt's error
             timed.append({
                 "ph": "X", "cat": "attempt", "name": f"{attempt.function} #{attempt.number} {attempt.status}",
                 "pid": _PID, "tid": tid, "ts": _us(attempt.start), "dur": _us(attempt.end) - _us(attempt.start),
@@ -76,6 +80,11 @@ def perfetto_events(timeline: Timeline) -> list[dict[str, Any]]:
                 "ph": "i", "s": "t", "cat": "fault", "name": fault.kind, "pid": _PID, "tid": tid,
                 "ts": _us(fault.time), "args": {"attempt": fault.attempt, "status": fault.status},
             })
+        for time, text in call.notes:
+            timed.append({
+                "ph": "i", "s": "t", "cat": "note", "name": text, "pid": _PID, "tid": tid,
+                "ts": _us(time), "args": {"dispatch_id": call.id},
+            })
         for before, after in zip(call.attempts, call.attempts[1:], strict=False):
             if before.status not in ("POLL", "TAIL_CALL"):  # the next attempt retries this one
                 flow((tid, _us(before.start)), (tid, _us(after.start)), "retry")
@@ -85,6 +94,11 @@ def perfetto_events(timeline: Timeline) -> list[dict[str, Any]]:
             source = max((a for a in parent.attempts if a.start <= call.created), key=lambda a: a.start, default=None)
             if source is not None:
                 flow((tids[parent.id], _us(source.start)), (tid, _us(call.attempts[0].start)), "call")
+    if timeline.notes:
+        meta.append({"ph": "M", "pid": _PID, "tid": 0, "name": "thread_name", "args": {"name": "test"}})
+    for time, text in timeline.notes:  # the test's own notes, on the process's own thread
+        timed.append({"ph": "i", "s": "t", "cat": "note", "name": text, "pid": _PID, "tid": 0,
+                      "ts": _us(time), "args": {"by": "test"}})
     for time, flying in timeline.in_flight:
         timed.append({"ph": "C", "pid": _PID, "tid": 0, "name": "calls in flight", "ts": _us(time),
                       "args": {"calls": flying}})

@@ -1,6 +1,9 @@
 """A trace as one self-contained HTML file: a header and a zoomable timeline, one lane per call.
 
-The page needs no network and opens from ``file://``: its CSS and JavaScript
+The first lane is the test itself (its notes; highlighted when the test
+failed though every call ended OK, or as the start of the path to the
+failing call), then one lane per call. The page needs no network and opens
+from ``file://``: its CSS and JavaScript
 (``_report_assets/``) are inlined, and the run is embedded as JSON in a
 ``<script type="application/json">`` block. That JSON is escaped so no trace
 content can end the block or open a comment (``<``, ``>``, ``&``, U+2028 and
@@ -55,6 +58,9 @@ def report_data(timeline: Timeline, trace_path: str | None = None) -> dict[str, 
             row["n"] = [[t, m] for t, m in call.notes]
         calls.append(row)
     header = timeline.header
+    failed = bool(header.outcome and not header.outcome.startswith("passed")) or any(c.failed for c in timeline.calls)
+    # A failing test whose calls all ended OK failed in its own code (an assertion).
+    in_test = failed and not any(c.failed or c.status is None for c in timeline.calls)
     replay = []
     if trace_path is not None:
         replay.append(f"python -m sim replay {shlex.quote(trace_path)}")
@@ -67,8 +73,13 @@ def report_data(timeline: Timeline, trace_path: str | None = None) -> dict[str, 
             "faults": header.faults,
             "digest": header.digest,
             "outcome": timeline.outcome(),
-            "failed": bool(header.outcome and not header.outcome.startswith("passed"))
-            or any(c.failed for c in timeline.calls),
+            "failed": failed,
+            "inTest": in_test,
+            "blame": (
+                "every call ended OK: the failure is in the test's own code (its assertion)"
+                if in_test
+                else None
+            ),
             "recorded": bool(header.outcome),
             "replay": replay,
             "events": timeline.events,
@@ -79,6 +90,7 @@ def report_data(timeline: Timeline, trace_path: str | None = None) -> dict[str, 
         },
         "faultKinds": kinds,
         "calls": calls,
+        "test": {"notes": [[t, m] for t, m in timeline.notes]},
         "path": [index[i] for i in timeline.failing_path()],
         "inflight": [[t, n] for t, n in timeline.in_flight],
     }

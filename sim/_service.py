@@ -24,6 +24,7 @@ from ._events import (
     ABANDONED,
     ABORTED,
     ATTEMPT,
+    ATTEMPT_START,
     CRASH,
     DISPATCH,
     ENDPOINT_ERROR,
@@ -89,6 +90,10 @@ RECORD_BYTES = 2_000
 """The memory a call's record is counted as (its frozen input, journal and state)."""
 EVENT_BYTES = 200
 """The memory a trace event is counted as."""
+def _carried(error: Error) -> tuple[str, tuple[Any, ...]]:
+    # What a failed attempt's event keeps: the error's parts, not the Error, whose
+    # exception (and its traceback's frames) the trace would otherwise keep alive.
+    return ("error", (error.status, error.type, error.message, None, error.traceback))
 
 
 def _wake_nobody(rec: _Record) -> None:
@@ -259,7 +264,7 @@ class Service:
         """Record that `caller` dropped a call of `function` it never awaited."""
         rec = self.records.get(caller)
         if rec is not None:
-            self._event((UNAWAITED, self.now, rec.id, rec.function, rec.attempt, None, function))
+            self._event((UNAWAITED, self.now, rec.id, rec.function, rec.attempt, None, function, None))
 
     def _check_same_dispatch(
         self, caller: _Record, key: Any, first: list[DispatchID], calls: list[Call]
@@ -309,7 +314,7 @@ class Service:
         self.pending += 1
         if parent is not None:
             parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
-        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id))
+        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id, data))
         if failure is not None:
             self._fail(rec, _invalid(failure))
         elif rec.function == TIMER_FUNCTION:
@@ -346,6 +351,7 @@ class Service:
         if rec.outcome is not None:
             return None
         rec.attempt += 1
+        self._event((ATTEMPT_START, self.now, rec.id, rec.function, rec.attempt, None, None, None))
         if rec.failures == 0:
             rec.step_start = self.now
         endpoint = _endpoints.get(rec.endpoint)
@@ -355,7 +361,7 @@ class Service:
                 "NotFoundError",
                 f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
             )
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
             self._fail(rec, error)
             return None
         if self._faults and self._endpoint_failed(rec):
@@ -393,7 +399,7 @@ class Service:
         fault = self.decisions.endpoint_fault()
         if fault is None:
             return False
-        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR))
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR, None))
         message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
         self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
         return True
@@ -467,7 +473,7 @@ class Service:
         if rec.outcome is not None:
             return
         if self._faults and self.decisions.response_lost():
-            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST))
+            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
             error = Error(
                 Status.TIMEOUT,
                 "InjectedFault",
@@ -478,7 +484,7 @@ class Service:
         kind = out.kind
         if kind == "value":
             status = out.status
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None, None))
             if status is Status.OK:
                 try:
                     data = _codec.freeze(out._value, where="result")
@@ -493,21 +499,19 @@ class Service:
             failure = out._error
             assert failure is not None
             self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type)
+                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type,
+                 _carried(failure))
             )
             self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
             poll = out._poll
             assert poll is not None
             detail = f"{len(poll.calls)} calls"
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail))
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail, None))
             self._poll(rec, poll)
         else:
             call = out._tail_call
             assert call is not None
-            self._event(
-                (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function)
-            )
             self._tail_call(rec, call)
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
@@ -517,7 +521,7 @@ class Service:
             self._fail(rec, error)
             return
         rec.move(RETRYING)
-        self._event((RETRY, self.now, rec.id, rec.function, rec.attempt, status.name, None))
+        self._event((RETRY, self.now, rec.id, rec.function, rec.attempt, status.name, None, None))
         self.push(self.now + delay, self._attempt, rec)
 
     # -- polls ------------------------------------------------------------------
@@ -578,8 +582,13 @@ class Service:
         try:
             _check_call(call, "tail call")
             data = _codec.freeze(call.input, where="argument")
+            failure = None
         except (TypeError, ValueError) as exc:
-            self._fail(rec, _invalid(exc))
+            data, failure = None, exc
+        # The attempt's end carries the arguments the call goes on with.
+        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function, ("args", data)))
+        if failure is not None:
+            self._fail(rec, _invalid(failure))
             return
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:
@@ -599,7 +608,7 @@ class Service:
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is not None:
             endpoint.forget(rec.id)
-        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, None, CRASH))
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
 
     # -- outcomes -----------------------------------------------------------------
 
@@ -611,7 +620,7 @@ class Service:
         rec.outcome = outcome
         rec.move(DONE)
         self.pending -= 1
-        self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None))
+        self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None, outcome))
         if rec.suspension is not None:
             endpoint = _endpoints.get(rec.endpoint)
             if endpoint is not None:
@@ -633,7 +642,7 @@ class Service:
                 rec.outcome = ABANDONED_OUTCOME
                 rec.move(DONE)
                 self.pending -= 1
-                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED))
+                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED, None))
 
     def abort(self, reason: BaseException) -> None:
         """The run ended abnormally: every call still without an outcome gets an 'aborted' one.
@@ -648,5 +657,5 @@ class Service:
                 rec.outcome = ABANDONED_OUTCOME
                 rec.move(DONE)
                 self.pending -= 1
-                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, detail))
+                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, detail, None))
 

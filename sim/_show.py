@@ -1,7 +1,9 @@
 """``python -m sim show``: the text timeline of a trace, filtered, and safe to print.
 
-A trace file comes from anywhere, and function names, details and summaries in
-it are strings: `terminal_safe` writes every control character (C0 but
+Each line shows what its event carried: a call's arguments (``args=``),
+its result or error, a note's message and values, as the bounded summaries
+the trace holds. A trace file comes from anywhere, and function names,
+details and summaries in it are strings: `terminal_safe` writes every control character (C0 but
 newline and tab, DEL, C1: ESC, CSI, OSC, BEL...) as a visible escape, so no
 file can move the cursor, set the clipboard (OSC 52) or retitle the terminal.
 """
@@ -67,7 +69,7 @@ def show_text(trace: Any, *, function: str | None = None, call: str | None = Non
         f"seed: {header.get('seed')}, faults: {header.get('faults')}, "
         f"decisions: {len(header.get('decisions') or [])}",
         "",
-        f"{'time':>12} {'call':>6} {'event':<9} function #attempt status (detail)",
+        f"{'time':>12} {'call':>6} {'event':<9} function #attempt status (detail) what it carried",
         *(str(e) for e in events),
         "",
     ]

@@ -131,8 +131,9 @@ def _save_group(result: SweepResult, group: FailureGroup, stem: Path, root: str 
         return GroupArtifacts(None)
     trace = run.simulation.trace
     trace.header["pytest_nodeid"] = result.target
-    path = trace.save(stem.with_suffix(".cbor")).resolve()
     outcome = "passed" if run.error is None else f"failed: {type(run.error).__name__}: {run.error}"
+    trace.header["outcome"] = outcome  # so `sim report FILE` says how the test ended (not in the digest)
+    path = trace.save(stem.with_suffix(".cbor")).resolve()
     report = write_report(trace, stem.with_suffix(".html"), trace_path=path, outcome=outcome).resolve()
     shrunk = result.shrunk.get(group.signature)
     # In a folder of their own: DIR/*.cbor stays one trace per group, as recorded.

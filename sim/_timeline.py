@@ -6,13 +6,15 @@ read a trace through `build_timeline`, which turns `Iterable[Event]` into one
 between them (backoff, waiting for children, durable sleeps), the injected
 faults and the number of calls in flight over time.
 
-Today's events carry only an attempt's *end*; where no explicit start event
-exists an attempt is taken to start when the service sent its request: at
-the dispatch for a first attempt, when the last awaited child finished for a
-resumed one, and at its end for a retry or a tail call (they run at once,
-after the backoff). Richer events (attempt starts, argument and result
-summaries, errors, tracebacks, notes) are shown when an event carries them,
-as a mapping in `detail` or as attributes of the event.
+Each attempt is a span from its ``start`` event to its end (an ``attempt``
+event, or a fault that ends it). For events without a start (traces built
+by hand, or by other tools) an attempt is taken to start when the service
+sent its request: at the dispatch for a first attempt, when the last
+awaited child finished for a resumed one, and at its end for a retry or a
+tail call; such spans say `derived_start`. What events carried (argument,
+result and error summaries, notes) comes from their `data` mapping (or a
+mapping in `detail`, or attributes of the event). Notes made by the test's
+own code (dispatch id "") are the timeline's own `notes`.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ import attrs
 
 from .lowlevel import TIMER_FUNCTION
 
-__all__ = ["AttemptSpan", "CallView", "FaultMark", "Gap", "RunHeader", "Timeline", "build_timeline", "event_extras", "json_ready"]
+__all__ = ["AttemptSpan", "CallView", "FaultMark", "Gap", "RunHeader", "Timeline", "build_timeline", "event_extras", "json_ready", "note_text"]
 
 # Event kinds that open an attempt explicitly (traces that record attempt starts).
 _START_KINDS = frozenset({"start", "attempt_start"})
 # Faults that end an attempt without an `attempt` event: the response never arrives.
 _ENDING_FAULTS = frozenset({"endpoint_error", "response_lost"})
 # Optional summaries an event may carry; shown wherever the event is shown.
-EXTRA_KEYS = ("args", "result", "error", "traceback", "notes", "message")
+EXTRA_KEYS = ("args", "result", "error", "traceback", "notes", "message", "data")
 
 
 def event_extras(event: Any) -> dict[str, Any]:
@@ -44,6 +46,8 @@ def event_extras(event: Any) -> dict[str, Any]:
                 if source.get(key) is not None:
                     found[key] = source[key]
     for key in EXTRA_KEYS:
+        if key == "data":  # the event's own field, read above; a note's values are its "data" key
+            continue
         value = getattr(event, key, None)
         if value is not None:
             found.setdefault(key, value)
@@ -96,7 +100,8 @@ class AttemptSpan:
 
 @attrs.frozen
 class Gap:
-    """Time a call spent between attempts: ``backoff``, ``waiting`` (for children) or ``sleep``."""
+    """Time a call spent outside its attempts: ``delivery`` (from its dispatch to its first
+    attempt), ``backoff``, ``waiting`` (for children) or ``sleep``."""
 
     kind: str
     start: float
@@ -162,6 +167,7 @@ class Timeline:
     in_flight: list[tuple[float, int]]
     end: float
     events: int
+    notes: list[tuple[float, str]] = attrs.field(factory=list)  # the test's own (not in a call)
 
     def by_id(self) -> dict[str, CallView]:
         """The calls keyed by DispatchID."""
@@ -212,6 +218,7 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
     roots: list[str] = []
     faults: list[FaultMark] = []
     in_flight: list[tuple[float, int]] = []
+    test_notes: list[tuple[float, str]] = []
     flying = count = 0
     end = 0.0
     for event in events:
@@ -219,6 +226,9 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
         kind, time, did = event.kind, float(event.time), event.dispatch_id
         end = max(end, time)
         extras = event_extras(event)
+        if kind == "note" and not did:  # the test's own code, not a call's
+            test_notes.append((time, note_text(extras, event)))
+            continue
         if kind == "dispatch":
             caller = event_detail_text(event)
             call = calls[did] = CallView(did, event.function, caller, time, extras=extras)
@@ -282,8 +292,10 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
             if parent is not None and state[parent.id].after == "poll":
                 state[parent.id].ready = time  # the latest child to finish wakes the caller
         elif kind == "note":
-            call.notes.append((time, str(extras.get("message") or event_detail_text(event) or "")))
-        if "notes" in extras and kind != "note":
+            call.notes.append((time, note_text(extras, event)))
+        if kind == "note":
+            continue  # its message and values are the note itself, not the call's extras
+        if "notes" in extras:
             for note in extras["notes"] if isinstance(extras["notes"], list | tuple) else [extras["notes"]]:
                 call.notes.append((time, str(note)))
     for call in calls.values():
@@ -294,7 +306,16 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
         call = calls[stack.pop()]
         ordered.append(call)
         stack.extend(reversed(call.children))
-    return Timeline(RunHeader.from_trace(header or {}, digest), ordered, faults, in_flight, end, count)
+    return Timeline(RunHeader.from_trace(header or {}, digest), ordered, faults, in_flight, end, count, test_notes)
+
+
+def note_text(extras: Mapping[str, Any], event: Any) -> str:
+    """A note's message and its values (``key=summary``) on one line."""
+    text = str(extras.get("message") or event_detail_text(event) or "")
+    values = extras.get("data")
+    if isinstance(values, Mapping) and values:
+        text += " " + " ".join(f"{k}={v}" for k, v in values.items())
+    return text
 
 
 def _fault(event: Any) -> FaultMark:
@@ -304,10 +325,13 @@ def _fault(event: Any) -> FaultMark:
 
 
 def _gaps(call: CallView) -> list[Gap]:
-    """Backoff before a retry, waiting between a poll and its resume, a durable sleep."""
+    """Delivery before the first attempt, backoff before a retry, waiting between a poll and
+    its resume, a durable sleep."""
     if call.function == TIMER_FUNCTION and not call.attempts:
         return [Gap("sleep", call.created, call.end if call.end is not None else call.created)]
     gaps = []
+    if call.attempts and call.attempts[0].start > call.created:
+        gaps.append(Gap("delivery", call.created, call.attempts[0].start))  # the request's latency
     for before, after in zip(call.attempts, call.attempts[1:], strict=False):
         if after.start > before.end:
             kind = "waiting" if before.status == "POLL" else "backoff"

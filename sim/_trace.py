@@ -1,9 +1,14 @@
 """The trace: every step of a simulation, in order, as small events.
 
 Events are kept as plain tuples while the simulation runs and become `Event`
-objects only when read (`_events` holds their schema and names). The digest is the SHA-256 of the canonical CBOR
-encoding of the events, so two runs with the same digest took the same steps
-at the same virtual times.
+objects only when read (`_events` holds their schema and names). The digest
+is the SHA-256 of the canonical CBOR encoding of the events, each with what
+it carried replaced by its fingerprint (`_carried`), so two runs with the
+same digest took the same steps at the same virtual times, and their calls
+carried the same arguments, results and errors.
+
+File format 2 added the events' data; a file of format 1 is refused with a
+message saying to record it again.
 """
 
 from __future__ import annotations
@@ -18,13 +23,33 @@ from typing import Any
 import cbor2
 
 from . import _codec, _events
+from ._carried import Carried, fingerprint, stored_problem
 from ._events import ATTEMPT, DISPATCH, FAULT, OUTCOME, Event
 
 __all__ = ["Event", "Trace"]
 
 FILE_MAGIC = "dispatch-sim trace"
-FILE_VERSION = 1
-_EVENT_TYPES: tuple[Any, ...] = (str, (int, float), str, str, int, (str, type(None)), (str, type(None)))
+FILE_VERSION = 2
+_EVENT_TYPES: tuple[Any, ...] = (
+    str, (int, float), str, str, int, (str, type(None)), (str, type(None)), (dict, type(None)),
+)  # fmt: skip
+
+
+def _digest_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
+    # The event with its data replaced by the data's fingerprint (7-tuples, built
+    # by hand in tests, count as carrying nothing).
+    data = event[7] if len(event) > 7 else None
+    return (*event[:7], None if data is None else fingerprint(event[0], data))
+
+
+def _digest_of(forms: list[tuple[Any, ...]]) -> str:
+    return hashlib.sha256(cbor2.dumps(forms, canonical=True)).hexdigest()
+
+
+def _stored_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
+    # The event as a file holds it: its data as fingerprint and summaries.
+    data = event[7] if len(event) > 7 else None
+    return (*event[:7], None if data is None else Carried(event[0], data).stored())
 
 
 def _checksum(header: dict[str, Any], events: list[Any]) -> str:
@@ -34,11 +59,14 @@ def _checksum(header: dict[str, Any], events: list[Any]) -> str:
 class Trace:
     """The ordered events of one simulation run. Iterable and sized."""
 
-    __slots__ = ("header", "_events")
+    __slots__ = ("header", "_events", "_forms")
 
     def __init__(self, header: dict[str, Any] | None = None) -> None:
         self.header: dict[str, Any] = dict(header or {})
         self._events: list[tuple[Any, ...]] = []
+        # The digest form of each event read so far, with the event it was made
+        # from: fingerprinting encodes every value, so it is done once per event.
+        self._forms: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
 
     def __len__(self) -> int:
         return len(self._events)
@@ -49,11 +77,23 @@ class Trace:
     def __getitem__(self, index: int) -> Event:
         if not isinstance(index, int):
             raise TypeError(f"trace indices must be integers, not {type(index).__qualname__}")
-        return Event(*self._events[index])
+        return _events.event(self._events[index])
 
     def digest(self) -> str:
-        """SHA-256 (hex) of the canonical CBOR encoding of the events."""
-        return hashlib.sha256(cbor2.dumps(self._events, canonical=True)).hexdigest()
+        """SHA-256 (hex) of the canonical CBOR encoding of the events (their data as fingerprints)."""
+        return _digest_of(self._digest_forms())
+
+    def _digest_forms(self) -> list[tuple[Any, ...]]:
+        events, forms = self._events, self._forms
+        if len(forms) > len(events):
+            del forms[len(events) :]
+        for i, (event, _) in enumerate(forms):
+            if events[i] is not event:  # replaced in place (tests do): the cache ends here
+                del forms[i:]
+                break
+        for event in events[len(forms) :]:
+            forms.append((event, _digest_form(event)))
+        return [form for _, form in forms]
 
     def summary(self) -> str:
         """A few lines: calls, attempts, outcomes by status, virtual duration."""
@@ -61,7 +101,8 @@ class Trace:
         outcomes: dict[str, int] = {}
         faults: dict[str, int] = {}
         end = 0.0
-        for kind, time, _, _, _, status, detail in self._events:
+        for event in self._events:
+            kind, time, status, detail = event[0], event[1], event[5], event[6]
             end = time
             if kind == DISPATCH:
                 calls += 1
@@ -95,7 +136,7 @@ class Trace:
         counts: dict[str, int] = {}
         for event in self._events:
             if event[0] == FAULT:
-                counts[str(event[-1])] = counts.get(str(event[-1]), 0) + 1
+                counts[str(event[6])] = counts.get(str(event[6]), 0) + 1
         return dict(sorted(counts.items()))
 
     def describe_faults(self, limit: int = 8) -> str:
@@ -129,13 +170,14 @@ class Trace:
             _codec.loads_untrusted(cbor2.dumps(self.header, canonical=True))
         except ValueError as exc:
             raise ValueError(f"cannot save a trace whose header would not load: {exc}") from None
+        events = [_stored_form(e) for e in self._events]
         document = {
             "magic": FILE_MAGIC,
             "version": FILE_VERSION,
             "header": self.header,
-            "events": self._events,
+            "events": events,
             "digest": self.digest(),
-            "checksum": _checksum(self.header, self._events),
+            "checksum": _checksum(self.header, events),
         }
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(cbor2.dumps(document, canonical=True))
@@ -164,6 +206,11 @@ class Trace:
         if not isinstance(document, dict) or document.get("magic") != FILE_MAGIC:
             raise ValueError(f"{where}: no dispatch-sim header")
         version = document.get("version")
+        if type(version) is int and 1 <= version < FILE_VERSION:
+            raise ValueError(
+                f"{name!r} was written by an older version of dispatch-sim (format {version}); "
+                "re-run the test to record it again"
+            )
         if type(version) is not int or version != FILE_VERSION:
             raise ValueError(
                 f"{where} of version {FILE_VERSION}: it has version {_shown(document.get('version'))}"
@@ -180,6 +227,10 @@ class Trace:
                 isinstance(v, t) and not isinstance(v, bool) for v, t in zip(event, _EVENT_TYPES, strict=True)
             ):
                 raise ValueError(f"{where}: event {i} is malformed: {_shown(event)}")
+            if event[7] is not None:
+                problem = stored_problem(event[7])
+                if problem is not None:
+                    raise ValueError(f"{where}: event {i} is malformed: {problem}")
             trace._events.append(tuple(event))
         if document.get("digest") != trace.digest():
             raise ValueError(f"{where}: its events do not match its digest (the file is corrupt)")
@@ -205,6 +256,7 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "decisions": (list, type(None)),
     "versions": (dict, type(None)),
     "pytest_nodeid": (str, type(None)),
+    "outcome": (str, type(None)),  # how the test ended, when the writer knew (pytest, sweeps)
 }
 
 

@@ -6,8 +6,9 @@ a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
 values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
-`load_test`, `run_seed`), and the hook that gives errors their status
-(`set_error_classifier`). Names here may change more often
+`load_test`, `run_seed`), the hook that gives errors their status
+(`set_error_classifier`), and how `sim.note` finds the running call
+(`register_call_locator`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -25,6 +26,7 @@ from ._endpoints import (
     unregister_endpoint,
 )
 from ._options import OPTIONS, check_options, check_seeds, unknown_option
+from ._notes import register_call_locator
 from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
@@ -61,6 +63,7 @@ __all__ = [
     "load_test",
     "mark_test",
     "overrides",
+    "register_call_locator",
     "register_endpoint",
     "replay_steps",
     "run_seed",

@@ -207,8 +207,9 @@ def _save(item: pytest.Item, simulation: Simulation) -> Path:
 
 def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseException) -> str:
     trace = simulation.trace
-    path = _save(item, simulation)
     outcome = f"failed: {type(error).__name__}: {error}".splitlines()[0]
+    trace.header["outcome"] = outcome  # so `sim report FILE` says how the test ended (not in the digest)
+    path = _save(item, simulation)
     report = write_report(trace, path.with_suffix(".html"), trace_path=path, outcome=outcome)
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:

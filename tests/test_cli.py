@@ -194,6 +194,41 @@ def test_replay_of_non_deterministic_test_code_shows_the_first_difference(
     assert "Traceback" not in done.stderr
 
 
+def test_a_replay_whose_calls_carry_other_values_diverges_where_they_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = tmp_path / "counter"
+    monkeypatch.setenv(program().COUNTER_ENV, str(counter))
+    simulation = recorded_failure(program().test_counter_amount)
+    path = simulation.trace.save(tmp_path / "amount.cbor")
+    done = cli("replay", str(path), env={program().COUNTER_ENV: str(counter)})
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "diverged" in done.stdout
+    recorded = next(line for line in done.stdout.splitlines() if line.startswith("  recorded: "))
+    replayed = next(line for line in done.stdout.splitlines() if line.startswith("  replayed: "))
+    # the same step (the dispatch of echo), told apart by its arguments alone
+    assert " dispatch " in recorded and recorded.endswith("args=(100)")
+    assert " dispatch " in replayed and replayed.endswith("args=(10000)")
+
+
+def test_a_trace_of_an_older_format_is_refused_with_exit_2(tmp_path: Path) -> None:
+    import hashlib
+
+    events = [["dispatch", 0.0, "d1", "f", 0, None, None]]
+    document = {"magic": "dispatch-sim trace", "version": 1, "header": {}, "events": events,
+                "digest": hashlib.sha256(cbor2.dumps(events, canonical=True)).hexdigest(),
+                "checksum": hashlib.sha256(cbor2.dumps([{}, events], canonical=True)).hexdigest()}
+    old = tmp_path / "old.cbor"
+    old.write_bytes(cbor2.dumps(document, canonical=True))
+    for command in ("show", "report", "replay"):
+        done = cli(command, str(old))
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert done.stderr == (
+            f"error: {str(old)!r} was written by an older version of dispatch-sim (format 1); "
+            "re-run the test to record it again\n"
+        )
+
+
 # -- bad files and arguments ---------------------------------------------------
 
 

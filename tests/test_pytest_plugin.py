@@ -189,6 +189,7 @@ def test_failing_run_reports_seed_profile_digest_faults_and_trace(failing: Run, 
     assert trace.header["seed"] == seed
     assert trace.header["faults"] == "heavy"
     assert trace.header["pytest_nodeid"] == "test_sample.py::test_checkout"
+    assert trace.header["outcome"].startswith("failed: AssertionError")  # for `sim report FILE`
     assert failing.field("replay") == f"pytest 'test_sample.py::test_checkout' --sim-seed={seed}"
     assert failing.field("or") == f"python -m sim replay {failing.field('trace file')}"
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 import registry
+import sim
 from sim import Simulation, Trace
 from sim._report import write_report
 
@@ -63,6 +64,7 @@ def selftest(page: Path, profile: Path) -> tuple[dict[str, Any], float]:
 def run_checkout(reg: registry.Registry, workers: int, debits: int, faults: str, seed: int) -> Trace:
     @reg.function
     def debit(account: str, cents: int) -> int:
+        sim.note(HOSTILE, cents=cents)  # notes are trace text too: shown, never run
         return cents
 
     async def work(account: str) -> int:
@@ -77,7 +79,11 @@ def run_checkout(reg: registry.Registry, workers: int, debits: int, faults: str,
         return sum(await registry.gather(*(worker(account) for _ in range(workers))))
 
     simulation = Simulation(seed=seed, faults=faults, max_events=10_000_000)
-    simulation.run(checkout("alice"))
+    async def main() -> int:
+        sim.note("the test starts", account=HOSTILE)
+        return await checkout("alice")
+
+    simulation.run(main())
     return simulation.trace
 
 
@@ -93,6 +99,10 @@ def test_the_report_of_a_heavy_fault_run_in_chromium(reg: registry.Registry, tmp
     assert result["calls"] == calls and result["lanes"] == calls and result["lanesDrawn"] == calls
     assert result["markers"] == faults and result["markersDrawn"] == faults
     assert result["legendKinds"] == len({f.detail for f in trace.faults()})
+    assert result["testLane"] and result["testMarked"]  # the test lane, on the failing path
+    assert result["blame"] is not None  # no call failed: the header says the test itself did
+    notes = sum(1 for e in trace if e.kind == "note")
+    assert notes > 1 and result["notes"] == notes and result["notesDrawn"] == notes
     shot = tmp_path / "report.png"
     open_page(page, tmp_path / "profile-2", f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000

@@ -5,10 +5,14 @@
   "use strict";
   var started = performance.now();
   var DATA = JSON.parse(document.getElementById("dispatch-sim-data").textContent);
-  var H = DATA.header, CALLS = DATA.calls, KINDS = DATA.faultKinds;
+  var H = DATA.header, CALLS = DATA.calls, KINDS = DATA.faultKinds, TEST = DATA.test || { notes: [] };
+  var NOTE_COLOR = "#ca8a04";
+  var TEST_LANE = -1;  // the row index of the test's own lane, above the calls'
+  // The test lane is on the failing path when any call is, and is the culprit when no call failed.
+  var testMarked = H.inTest || DATA.path.length > 0;
   var ROW = 22, AXIS = 28, GUTTER = 300, PAD = 16;
   var COLORS = { OK: "#16a34a", POLL: "#3b82f6", TAIL_CALL: "#0d9488", ERR: "#dc2626" };
-  var GAP_STYLE = { waiting: "#bfdbfe", backoff: "#fdba74", sleep: "#c4b5fd" };
+  var GAP_STYLE = { waiting: "#bfdbfe", backoff: "#fdba74", sleep: "#c4b5fd", delivery: "#d1d5db" };
   var FAULT_STYLE = {
     endpoint_error: { color: "#ea580c", shape: "triangle", label: "endpoint error (before running)" },
     response_lost: { color: "#c026d3", shape: "diamond", label: "response lost (after running)" },
@@ -21,8 +25,9 @@
   CALLS.forEach(function (c) { if (c.p >= 0) childCount[c.p]++; });
   var collapsed = new Uint8Array(CALLS.length);
   var rows = [];  // indices of calls shown, in tree order
-  var markerTotal = 0;
-  CALLS.forEach(function (c) { markerTotal += c.f.length; });
+  var markerTotal = 0, noteTotal = TEST.notes.length;
+  CALLS.forEach(function (c) { markerTotal += c.f.length; noteTotal += (c.n || []).length; });
+  function marked(i) { return i === TEST_LANE ? testMarked : onPath[i]; }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -38,7 +43,7 @@
   var header = el("header");
   var h1 = el("h1", null, H.test || "simulation");
   h1.appendChild(el("span", "outcome " + (H.failed ? "bad" : H.recorded ? "ok" : "unknown"),
-    H.failed ? "failed" : H.recorded ? "passed" : "no call failed"));
+    H.inTest ? "failed in the test" : H.failed ? "failed" : H.recorded ? "passed" : "no call failed"));
   header.appendChild(h1);
   var facts = el("div", "facts");
   function fact(name, value) { var s = el("span", null, name + " "); s.appendChild(el("b", null, value)); facts.appendChild(s); }
@@ -54,6 +59,7 @@
   fact("digest", (H.digest || "").slice(0, 16));
   fact("outcome", H.outcome);
   header.appendChild(facts);
+  if (H.blame) header.appendChild(el("div", "blame", H.blame));
   if (H.replay.length) {
     var replay = el("div", "replay", "replay: ");
     H.replay.forEach(function (cmd, i) { if (i) replay.appendChild(document.createTextNode("  or  ")); replay.appendChild(el("code", null, cmd)); });
@@ -76,10 +82,12 @@
   swatch(function (g) { g.fillStyle = COLORS.OK; g.fillRect(1, 3, 16, 8); }, "attempt OK");
   swatch(function (g) { g.fillStyle = COLORS.POLL; g.fillRect(1, 3, 16, 8); }, "attempt suspended (poll)");
   swatch(function (g) { g.fillStyle = COLORS.ERR; g.fillRect(1, 3, 16, 8); }, "attempt failed");
+  swatch(function (g) { g.fillStyle = GAP_STYLE.delivery; g.fillRect(1, 5, 16, 4); }, "request in transit");
   swatch(function (g) { g.fillStyle = GAP_STYLE.waiting; g.fillRect(1, 5, 16, 4); }, "waiting for calls");
   swatch(function (g) { g.fillStyle = GAP_STYLE.backoff; g.fillRect(1, 5, 16, 4); }, "retry backoff");
   swatch(function (g) { g.fillStyle = GAP_STYLE.sleep; g.fillRect(1, 5, 16, 4); }, "durable sleep");
   KINDS.forEach(function (k) { swatch(function (g) { marker(g, 9, 7, k, 5); }, faultStyle(k).label || k); });
+  if (noteTotal) swatch(function (g) { noteMark(g, 9, 7); }, "note (sim.note)");
   legend.appendChild(el("span", "hint", "drag to pan \u00b7 ctrl+wheel to zoom \u00b7 click a lane for details"));
   bar.appendChild(legend);
   document.body.appendChild(bar);
@@ -115,7 +123,7 @@
     if (oldW === 100) fit(); else scale *= plotW / oldW;
   }
   function layout() {
-    rows = [];
+    rows = [TEST_LANE];
     var hideBelow = -1;  // depth under which calls are hidden (a collapsed ancestor)
     for (var i = 0; i < CALLS.length; i++) {
       var d = CALLS[i].d;
@@ -143,11 +151,35 @@
     else if (s.shape === "cross") { c.moveTo(cx - r, cy - r); c.lineTo(cx + r, cy + r); c.moveTo(cx + r, cy - r); c.lineTo(cx - r, cy + r); c.stroke(); }
     else { c.arc(cx, cy, r, 0, 6.2832); c.fill(); }
   }
+  function noteMark(c, cx, cy) {
+    c.fillStyle = NOTE_COLOR; c.beginPath(); c.moveTo(cx - 4, cy - 5); c.lineTo(cx + 4, cy - 5); c.lineTo(cx, cy + 1); c.closePath(); c.fill();
+  }
+  function drawNotes(notes, i, y) {
+    (notes || []).forEach(function (n) {
+      var nx = x(n[0]);
+      noteMark(g, nx, y + ROW - 6); drawn.notes++;
+      hits.push([nx - 5, nx + 5, y, y + ROW, "note", i, n]);
+    });
+  }
+  function drawTestLane(y, mid, w, r) {
+    g.fillStyle = testMarked ? "#fef2f2" : "#f8fafc"; g.fillRect(0, y, w, ROW);
+    g.save(); g.beginPath(); g.rect(GUTTER, y, w - GUTTER, ROW); g.clip();
+    g.strokeStyle = testMarked ? "#dc2626" : "#94a3b8"; g.lineWidth = testMarked ? 2 : 1;
+    g.beginPath(); g.moveTo(x(0), mid + 0.5); g.lineTo(x(H.duration), mid + 0.5); g.stroke();
+    drawNotes(TEST.notes, TEST_LANE, y);
+    g.restore();
+    g.fillStyle = testMarked ? "#fee2e2" : "#eef2f7"; g.fillRect(0, y, GUTTER, ROW);
+    g.fillStyle = testMarked ? "#991b1b" : "#1d2330";
+    g.fillText("test  " + (H.test || "(main)"), 8, mid, GUTTER - 90);
+    g.fillStyle = H.failed ? COLORS.ERR : H.recorded ? COLORS.OK : "#6b7280"; g.textAlign = "right";
+    g.fillText(H.inTest ? "failed here" : H.failed ? "failed" : H.recorded ? "passed" : "", GUTTER - 8, mid); g.textAlign = "left";
+    hits.push([0, GUTTER, y, y + ROW, "call", TEST_LANE, null]);
+  }
   function niceStep(px) {
     var raw = px / scale, p = Math.pow(10, Math.floor(Math.log10(raw))), m = raw / p;
     return (m < 2 ? 2 : m < 5 ? 5 : 10) * p;
   }
-  var drawn = { rows: 0, markers: 0 };
+  var drawn = { rows: 0, markers: 0, notes: 0 };
   var hits = [];  // what is under the pointer: [x0, x1, y0, y1, kind, callIndex, item]
   function draw() {
     var w = view.width / dpr, h = view.height / dpr, top = scroller.scrollTop;
@@ -156,10 +188,11 @@
     hits = [];
     var first = Math.max(0, Math.floor(top / ROW)), last = Math.min(rows.length, Math.ceil((top + h - AXIS) / ROW) + 1);
     var rowPos = {};
-    drawn.rows = 0; drawn.markers = 0;
+    drawn.rows = 0; drawn.markers = 0; drawn.notes = 0;
     g.font = "12px system-ui, sans-serif"; g.textBaseline = "middle";
     for (var r = first; r < last; r++) {
       var i = rows[r], c = CALLS[i], y = AXIS + r * ROW - top, mid = y + ROW / 2;
+      if (i === TEST_LANE) { drawTestLane(y, mid, w, r); continue; }
       rowPos[i] = mid; drawn.rows++;
       g.fillStyle = onPath[i] ? "#fef2f2" : (r % 2 ? "#f8fafc" : "#ffffff");
       g.fillRect(0, y, w, ROW);
@@ -184,6 +217,7 @@
         marker(g, fx, y + 5, KINDS[f[1]], 4.5); drawn.markers++;
         hits.push([fx - 6, fx + 6, y, y + ROW, "fault", i, f]);
       });
+      drawNotes(c.n, i, y);
       if (c.t1 !== null) {
         g.fillStyle = statusColor(c.st === "abandoned" ? "ERR" : c.st); g.beginPath(); g.arc(x(c.t1), mid, 3.5, 0, 6.2832); g.fill();
       }
@@ -204,7 +238,9 @@
     g.save(); g.beginPath(); g.rect(GUTTER, AXIS, w - GUTTER, h - AXIS); g.clip();
     g.strokeStyle = "rgba(100,116,139,0.45)"; g.lineWidth = 1;
     for (var k = first; k < last; k++) {
-      var ci = rows[k], p = CALLS[ci].p;
+      var ci = rows[k];
+      if (ci === TEST_LANE) continue;
+      var p = CALLS[ci].p;
       if (p >= 0 && rowPos[p] !== undefined) { var lx = Math.round(x(CALLS[ci].t0)) + 0.5; g.beginPath(); g.moveTo(lx, rowPos[p]); g.lineTo(lx, rowPos[ci]); g.stroke(); }
     }
     g.restore();
@@ -219,7 +255,7 @@
       g.fillText(t.toFixed(Math.min(digits, 9)) + "s", tx, AXIS / 2);
     }
     g.textAlign = "left"; g.fillStyle = "#1d2330"; g.font = "600 12px system-ui, sans-serif";
-    g.fillText("call (" + rows.length + " lanes)", 8, AXIS / 2);
+    g.fillText("call (" + (rows.length - 1) + " lanes)", 8, AXIS / 2);
   }
 
   // -- details -------------------------------------------------------------------
@@ -232,8 +268,11 @@
     return out;
   }
   function describe(kind, i, item) {
-    var c = CALLS[i], lines = [];
-    if (kind === "attempt") {
+    var c = i === TEST_LANE ? { fn: "test", id: H.test || "" } : CALLS[i], lines = [];
+    if (kind === "note") {
+      lines.push("note at " + fmtTime(item[0]) + (i === TEST_LANE ? " (by the test)" : "  " + c.fn + "  " + c.id));
+      lines.push(item[1]);
+    } else if (kind === "attempt") {
       lines.push(c.fn + "  " + c.id + "  attempt " + item[4] + (item[5] ? " (resumed)" : ""));
       lines.push("status: " + item[2] + (item[3] ? " (" + item[3] + ")" : ""));
       lines.push("from " + fmtTime(item[0]) + " to " + fmtTime(item[1]) + (item[6] ? " (start derived)" : ""));
@@ -249,7 +288,15 @@
     }
     return lines;
   }
+  function testText() {
+    var lines = ["test: " + (H.test || "(main)"), "outcome: " + H.outcome];
+    if (H.blame) lines.push(H.blame + "  \u2190 this lane");
+    else if (DATA.path.length) lines.push("the path to the failing call starts here");
+    TEST.notes.forEach(function (n) { lines.push("note at " + fmtTime(n[0]) + ": " + n[1]); });
+    return lines.join("\n");
+  }
   function callText(i) {
+    if (i === TEST_LANE) return testText();
     var c = CALLS[i], lines = [];
     lines.push("function: " + c.fn);
     lines.push("DispatchID: " + c.id + (c.p >= 0 ? "  (called by " + CALLS[c.p].id + " " + CALLS[c.p].fn + ")" : "  (called by the test)"));
@@ -282,7 +329,7 @@
     if (drag && !drag.moved) {
       var p = local(ev), hh = hitAt(p[0], p[1]);
       if (hh) {
-        if (hh[4] === "call" && childCount[hh[5]] && p[0] < 20 + CALLS[hh[5]].d * 12 + 12) { collapsed[hh[5]] ^= 1; layout(); }
+        if (hh[4] === "call" && hh[5] !== TEST_LANE && childCount[hh[5]] && p[0] < 20 + CALLS[hh[5]].d * 12 + 12) { collapsed[hh[5]] ^= 1; layout(); }
         details.className = ""; details.textContent = callText(hh[5]);
       }
     }
@@ -317,7 +364,9 @@
 
   resize();
   layout();
-  if (DATA.path.length) {  // open on the failing call
+  if (H.inTest) {  // open on the test: no call failed
+    details.className = ""; details.textContent = testText();
+  } else if (DATA.path.length) {  // open on the failing call
     var deepest = DATA.path[DATA.path.length - 1];
     details.className = ""; details.textContent = callText(deepest);
     var at = rows.indexOf(deepest);
@@ -327,8 +376,10 @@
   var selftest = el("pre");
   selftest.id = "selftest";
   selftest.textContent = JSON.stringify({
-    calls: CALLS.length, lanes: rows.length, lanesDrawn: drawn.rows, markers: markerTotal,
+    calls: CALLS.length, lanes: rows.length - 1, lanesDrawn: drawn.rows, markers: markerTotal,
     markersDrawn: drawn.markers, legendKinds: KINDS.length, errors: window.__errors || [],
+    testLane: rows[0] === TEST_LANE, testMarked: !!testMarked, notes: noteTotal, notesDrawn: drawn.notes,
+    blame: H.blame || null,
     renderMs: Math.round(performance.now() - started), sinceNavigationMs: Math.round(performance.now())
   });
   document.body.appendChild(selftest);

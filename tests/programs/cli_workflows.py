@@ -70,3 +70,10 @@ async def test_counter_branch() -> None:
     calls = 1 if n % 2 == 0 else 3
     results = [await echo(i) for i in range(calls)]
     raise AssertionError(f"run {n} made {len(results)} calls")  # on purpose: attaches the trace
+
+
+@registry.test.function(seed=3, faults="heavy")
+async def test_counter_amount() -> None:
+    n = _bump_counter()
+    await echo(100 if n % 2 == 0 else 10000)  # the same calls each run, with another value
+    raise AssertionError(f"run {n}")  # on purpose: attaches the trace

@@ -124,3 +124,45 @@ def test_hostile_names_stay_data() -> None:
     ])
     events = export(trace)
     assert any(HOSTILE in e.get("args", {}).get("name", "") for e in events if e["ph"] == "M")
+
+
+def test_attempt_slices_run_from_their_start_event_to_their_end(heavy_trace: Trace) -> None:
+    starts: dict[tuple[str, int], float] = {}
+    ends: dict[tuple[str, int], float] = {}
+    for e in heavy_trace:
+        if e.kind == "start":
+            starts[(e.dispatch_id, e.attempt)] = e.time
+        elif e.kind == "attempt" or (e.kind == "fault" and e.detail in ("endpoint_error", "response_lost")):
+            ends[(e.dispatch_id, e.attempt)] = e.time
+    assert starts.keys() == ends.keys()
+    dispatched = {e.dispatch_id: e.time for e in heavy_trace if e.kind == "dispatch"}
+    # latency: a first attempt starts after its dispatch, as its start event says
+    assert any(starts[(d, 1)] > t for d, t in dispatched.items() if (d, 1) in starts)
+    slices = [e for e in export(heavy_trace) if e["ph"] == "X" and e["cat"] == "attempt"]
+    assert len(slices) == len(starts)
+    for s in slices:
+        key = (s["args"]["dispatch_id"], s["args"]["attempt"])
+        assert s["args"]["derived_start"] is False
+        assert s["ts"] == pytest.approx(starts[key] * 1e6, abs=1e-3)
+        assert s["dur"] == pytest.approx((ends[key] - starts[key]) * 1e6, abs=2e-3)
+        assert s["args"]["args"].startswith("('alice'")  # what the call carried
+
+
+def test_notes_are_instants_on_their_lane(reg: registry.Registry) -> None:
+    import sim
+
+    @reg.function
+    def debit(account: str, cents: int) -> int:
+        sim.note("debit", cents=cents)
+        return cents
+
+    async def main() -> None:
+        sim.note("the test")
+        await debit("alice", 5)
+
+    simulation = Simulation(seed=0, faults="none")
+    simulation.run(main())
+    events = export(simulation.trace)
+    notes = [e for e in events if e["ph"] == "i" and e["cat"] == "note"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert sorted((n["name"], names[n["tid"]]) for n in notes) == [("debit cents=5", f"d1 {debit.name}"), ("the test", "test")]

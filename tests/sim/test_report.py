@@ -173,3 +173,57 @@ def test_write_report_and_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exit_:
         main(["export", str(saved), "--format", "bogus"])
     assert exit_.value.code == 2
+
+
+def _run_and_report(reg: Any, fail_call: bool, tmp_path: Path) -> dict[str, Any]:
+    import registry
+    import sim
+    from sim import Simulation
+
+    @reg.function
+    def debit(account: str, cents: int) -> int:
+        sim.note("debiting", cents=cents)
+        if fail_call:
+            raise ValueError("no funds")
+        return cents
+
+    @reg.function
+    async def pay(account: str) -> int:
+        return await debit(account, 10)
+
+    async def main() -> None:
+        sim.note("test starts")
+        try:
+            await pay("alice")
+        except ValueError:
+            pass
+
+    simulation = Simulation(seed=0, faults="none")
+    simulation.run(main())
+    assert isinstance(registry, object)
+    page = write_report(simulation.trace, tmp_path / "r.html", outcome="failed: AssertionError: assert 10 == 11")
+    return embedded(page.read_text(encoding="utf-8"))
+
+
+def test_embedded_data_has_the_summaries_and_the_notes(reg: Any, tmp_path: Path) -> None:
+    data = _run_and_report(reg, False, tmp_path)
+    pay, debit = data["calls"]
+    assert pay["x"] == {"args": "('alice')", "result": "10"}
+    assert debit["x"] == {"args": "('alice', 10)", "result": "10"}
+    assert [n[1] for n in debit["n"]] == ["debiting cents=10"]
+    assert [n[1] for n in data["test"]["notes"]] == ["test starts"]
+    assert all(a[6] is False for c in data["calls"] for a in c["a"])  # starts recorded, not derived
+
+
+def test_a_test_that_failed_though_every_call_ended_ok_is_blamed_in_the_header(reg: Any, tmp_path: Path) -> None:
+    data = _run_and_report(reg, False, tmp_path)
+    assert data["header"]["failed"] is True and data["header"]["inTest"] is True
+    assert "every call ended OK" in data["header"]["blame"]
+    assert data["path"] == []  # no call to point at: the test lane is the one highlighted
+
+
+def test_a_failing_call_is_highlighted_from_the_test_down(reg: Any, tmp_path: Path) -> None:
+    data = _run_and_report(reg, True, tmp_path)
+    assert data["header"]["inTest"] is False and data["header"]["blame"] is None
+    assert [data["calls"][i]["id"] for i in data["path"]] == ["d1", "d2"]  # pay, then the failing debit
+    assert data["calls"][1]["x"]["error"] == "ValueError: no funds"

@@ -87,6 +87,7 @@ def test_a_call_runs_once_and_ends_with_its_value(endpoint: FakeEndpoint) -> Non
     assert [i.attempt for i in endpoint.inputs] == [1]
     assert events(service) == [
         ("dispatch", "d1", "double", 0, None, None),
+        ("start", "d1", "double", 1, None, None),
         ("attempt", "d1", "double", 1, "OK", None),
         ("outcome", "d1", "double", 1, "OK", None),
     ]
@@ -140,6 +141,7 @@ def test_a_call_to_no_endpoint_fails_with_not_found() -> None:
     rec = service.dispatch_one(Call("f", None, endpoint="sim://nobody-serves-this"))
     run_all(service)
     assert events(service)[1:] == [
+        ("start", "d1", "f", 1, None, None),
         ("attempt", "d1", "f", 1, "NOT_FOUND", None),
         ("outcome", "d1", "f", 1, "NOT_FOUND", None),
     ]

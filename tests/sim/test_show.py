@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import registry
 from sim import Trace
 from sim._cli import main
 from sim._show import select_events, show_text, terminal_safe
@@ -73,3 +74,23 @@ def test_show_of_a_hostile_file_prints_no_escape_sequence(tmp_path: Path, capsys
 def test_show_text_without_filters_is_the_whole_timeline() -> None:
     text = show_text(make())
     assert text.count("\n") >= len(EVENTS) and "shown:" not in text
+
+
+def test_each_line_shows_what_its_event_carried_escaped(reg: registry.Registry) -> None:
+    import sim
+    from sim import Simulation
+
+    @reg.function
+    def greet(name: str) -> str:
+        sim.note("greeting\x1b[2J", who=name)
+        return "hi " + name
+
+    simulation = Simulation(seed=0, faults="none")
+    simulation.run(greet("\x1b]52;c;aGk=\x07bob"))
+    text = show_text(simulation.trace)
+    assert "\x1b" not in text and "\x07" not in text
+    lines = text.splitlines()
+    dispatch = next(line for line in lines if " dispatch " in line)
+    assert dispatch.endswith("args=('\\x1b]52;c;aGk=\\x07bob')")  # the repr-like summary's escapes
+    assert any(" note " in line and "greeting\\x1b[2J who=" in line for line in lines)
+    assert any(" outcome " in line and "result='hi \\x1b]52;c;aGk=\\x07bob'" in line for line in lines)

@@ -65,7 +65,7 @@ def test_call_returns_value_and_trace_has_outcome(serve: Callable[..., str]) -> 
 
     assert simulation.run(main()) == 42
     kinds = [e.kind for e in simulation.trace]
-    assert kinds == ["dispatch", "attempt", "outcome"]
+    assert kinds == ["dispatch", "start", "attempt", "outcome"]
     assert simulation.trace[-1].status == "OK"
 
 

@@ -102,7 +102,7 @@ def test_save_returns_the_path_and_writes_canonical_cbor(saved: tuple[Simulation
     doc = document(path)
     assert set(doc) == {"magic", "version", "header", "events", "digest", "checksum"}
     assert doc["magic"] == FILE_MAGIC == "dispatch-sim trace"
-    assert doc["version"] == FILE_VERSION == 1
+    assert doc["version"] == FILE_VERSION == 2
     assert doc["digest"] == simulation.trace.digest()
     assert path.read_bytes() == cbor2.dumps(doc, canonical=True)
 
@@ -279,7 +279,7 @@ def test_json_file(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
         "magic": FILE_MAGIC,
         "version": FILE_VERSION,
         "header": {"seed": 0},
-        "events": [list(e) for e in simulation.trace._events],
+        "events": [[*e[:7], None] for e in simulation.trace._events],
         "digest": simulation.trace.digest(),
     }
     bad = tmp_path / "trace.json"
@@ -287,13 +287,26 @@ def test_json_file(saved: tuple[Simulation, Path], tmp_path: Path) -> None:
     assert load_error(bad).startswith(f"{str(bad)!r} is not a dispatch-sim trace")
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None, 1.5])
+@pytest.mark.parametrize("version", [0, 3, "1", None, 1.5])
 def test_wrong_version(saved: tuple[Simulation, Path], tmp_path: Path, version: Any) -> None:
     _, path = saved
     doc = document(path)
     doc["version"] = version
     bad = write(tmp_path / "version.cbor", doc)
-    assert load_error(bad) == f"{str(bad)!r} is not a dispatch-sim trace of version 1: it has version {version!r}"
+    assert load_error(bad) == f"{str(bad)!r} is not a dispatch-sim trace of version 2: it has version {version!r}"
+
+
+def test_a_file_of_an_older_format_says_to_record_it_again(tmp_path: Path) -> None:
+    # A format-1 file as version 1 wrote it: 7-field events, no data.
+    events = [["dispatch", 0.0, "d1", "f", 0, None, None], ["outcome", 0.0, "d1", "f", 1, "OK", None]]
+    doc = {"magic": FILE_MAGIC, "version": 1, "header": {"seed": 0}, "events": events,
+           "digest": events_digest(events),
+           "checksum": hashlib.sha256(cbor2.dumps([{"seed": 0}, events], canonical=True)).hexdigest()}
+    old = write(tmp_path / "old.cbor", doc)
+    assert load_error(old) == (
+        f"{str(old)!r} was written by an older version of dispatch-sim (format 1); "
+        "re-run the test to record it again"
+    )
 
 
 @pytest.mark.parametrize("missing", ["header", "events"])
@@ -307,28 +320,40 @@ def test_header_or_events_missing(saved: tuple[Simulation, Path], tmp_path: Path
     assert load_error(write(bad, doc)).endswith(": header or events missing")
 
 
-GOOD_EVENT = ["dispatch", 0.0, "d1", "f", 0, None, None]
+GOOD_EVENT = ["dispatch", 0.0, "d1", "f", 0, None, None, None]
+GOOD_HASH = bytes(16)
 
 
 @pytest.mark.parametrize(
     "event",
     [
-        GOOD_EVENT[:6],
+        GOOD_EVENT[:7],
         [*GOOD_EVENT, "extra"],
         {"kind": "dispatch"},
         "dispatch",
-        ["dispatch", "0.0", "d1", "f", 0, None, None],
-        ["dispatch", 0.0, 1, "f", 0, None, None],
-        ["dispatch", 0.0, "d1", "f", 0.5, None, None],
-        ["dispatch", 0.0, "d1", "f", 0, 7, None],
-        [b"dispatch", 0.0, "d1", "f", 0, None, None],
-        ["dispatch", cbor2.CBORTag(6000, 1), "d1", "f", 0, None, None],
-        ["dispatch", 0.0, "d1", "f", 0, None, cbor2.CBORTag(6001, "x")],
-        ["dispatch", 0.0, "d1", "f", 0, None, {1, 2}],
+        ["dispatch", "0.0", "d1", "f", 0, None, None, None],
+        ["dispatch", 0.0, 1, "f", 0, None, None, None],
+        ["dispatch", 0.0, "d1", "f", 0.5, None, None, None],
+        ["dispatch", 0.0, "d1", "f", 0, 7, None, None],
+        [b"dispatch", 0.0, "d1", "f", 0, None, None, None],
+        ["dispatch", cbor2.CBORTag(6000, 1), "d1", "f", 0, None, None, None],
+        ["dispatch", 0.0, "d1", "f", 0, None, cbor2.CBORTag(6001, "x"), None],
+        ["dispatch", 0.0, "d1", "f", 0, None, {1, 2}, None],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, "args"],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"args": "x"}],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"hash": b"short", "args": "x"}],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"hash": GOOD_HASH, "code": "x"}],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"hash": GOOD_HASH, "args": 7}],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"hash": GOOD_HASH, "args": "x" * 5000}],
+        ["note", 0.0, "", "", 0, None, None, {"hash": GOOD_HASH, "data": {"k": 1}}],
+        ["note", 0.0, "", "", 0, None, None, {"hash": GOOD_HASH, "data": {str(i): "v" for i in range(40)}}],
+        ["dispatch", 0.0, "d1", "f", 0, None, None, {"hash": GOOD_HASH, cbor2.CBORTag(6003, 1): "x"}],
     ],
     ids=[
         "short", "long", "map", "string", "time-str", "id-int", "attempt-float", "status-int",
-        "kind-bytes", "unknown-tag", "unknown-tag-detail", "set-tag",
+        "kind-bytes", "unknown-tag", "unknown-tag-detail", "set-tag", "data-str", "data-no-hash",
+        "data-short-hash", "data-unknown-key", "data-not-text", "data-too-long", "note-value-not-text",
+        "note-too-many-values", "data-tagged-key",
     ],
 )
 def test_malformed_event(tmp_path: Path, event: Any) -> None:
@@ -336,10 +361,12 @@ def test_malformed_event(tmp_path: Path, event: Any) -> None:
     doc = {"magic": FILE_MAGIC, "version": FILE_VERSION, "header": {}, "events": events, "digest": "x"}
     bad = write(tmp_path / "malformed.cbor", doc)
     message = load_error(bad)
-    if any(isinstance(v, (cbor2.CBORTag, set)) for v in event):
+    tagged = [v for v in event if isinstance(v, (cbor2.CBORTag, set))]
+    tagged += [k for v in event if isinstance(v, dict) for k in v if isinstance(k, cbor2.CBORTag)]
+    if tagged:
         # The format writes no tags: the strict decoder refuses one wherever
         # it is (issue 12), before the schema is checked.
-        tag = next(v.tag if isinstance(v, cbor2.CBORTag) else 258 for v in event if isinstance(v, (cbor2.CBORTag, set)))
+        tag = next(v.tag if isinstance(v, cbor2.CBORTag) else 258 for v in tagged)
         assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: CBOR tag {tag} is not allowed (at byte ")
     else:
         assert message.startswith(f"{str(bad)!r} is not a dispatch-sim trace: event 1 is malformed: ")
@@ -389,7 +416,7 @@ class _Boom:
 def test_loading_never_executes_code(tmp_path: Path) -> None:
     marker = tmp_path / "code-ran"
     payload = pickle.dumps(_Boom(str(marker)))
-    events = [["dispatch", 0.0, "d1", "f", 0, None, None]]
+    events = [["dispatch", 0.0, "d1", "f", 0, None, None, None]]
     header = {
         "pickle": payload,
         "unknown_tag": cbor2.CBORTag(6002, payload),
@@ -402,7 +429,9 @@ def test_loading_never_executes_code(tmp_path: Path) -> None:
     # The format writes no CBOR tags, so a file that holds one is refused
     # (issue 12: only the tags the format uses); before, it loaded as an
     # inert CBORTag. Without it the pickle bytes load as inert bytes.
-    assert load_error(path) == f"{str(path)!r} is not a dispatch-sim trace: CBOR tag 6002 is not allowed (at byte 284)"
+    # where the tag lies depends on the length of the pickled path (the tmp dir's name)
+    at = path.read_bytes().index(b"\xd9\x17\x72")  # the head of tag 6002
+    assert load_error(path) == f"{str(path)!r} is not a dispatch-sim trace: CBOR tag 6002 is not allowed (at byte {at})"
     assert not marker.exists()
     del header["unknown_tag"]
     doc["checksum"] = hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()
@@ -410,7 +439,7 @@ def test_loading_never_executes_code(tmp_path: Path) -> None:
     assert not marker.exists()
     assert loaded.header["pickle"] == payload  # inert bytes
     # the same payload as an event field, or as the whole file, is refused
-    bad = write(tmp_path / "event.cbor", dict(doc, events=[["dispatch", 0.0, "d1", "f", 0, None, cbor2.CBORTag(6002, payload)]]))
+    bad = write(tmp_path / "event.cbor", dict(doc, events=[["dispatch", 0.0, "d1", "f", 0, None, cbor2.CBORTag(6002, payload), None]]))
     assert "CBOR tag 6002 is not allowed" in load_error(bad)
     whole = tmp_path / "pickle.cbor"
     whole.write_bytes(payload)

@@ -20,6 +20,7 @@ import cbor2
 import pytest
 
 import registry
+import sim
 from sim import Simulation, Trace
 from sim._trace import FILE_MAGIC, FILE_VERSION
 
@@ -61,6 +62,13 @@ def crafted_documents() -> list[Any]:
         ("header", []), ("header", {"decisions": {"a": 1}}), ("header", {"seed": [1] * 50}),
         ("events", {}), ("events", [[]]), ("events", [[None] * 7]), ("events", [["a", 1.0, "d", "f", 0, None, None]] * 3),
         ("version", True), ("version", 2**70), ("magic", b"dispatch-sim trace"), ("digest", None), ("checksum", 1),
+        ("version", 1), ("events", [[None] * 8]),
+        # what events carried (format 2): a map of a 16-byte hash and bounded texts
+        ("events", [["a", 1.0, "d", "f", 0, None, None, {"hash": b"h" * 16, "args": {"a": [1] * 50}}]]),
+        ("events", [["a", 1.0, "d", "f", 0, None, None, {"hash": b"h" * 16, "args": "x" * 100_000}]]),
+        ("events", [["a", 1.0, "d", "f", 0, None, None, {"hash": b"h" * 16, "data": {str(i): "v" for i in range(10_000)}}]]),
+        ("events", [["a", 1.0, "d", "f", 0, None, None, {"hash": b"h" * 10**5}]]),
+        ("events", [["a", 1.0, "d", "f", 0, None, None, {"hash": b"h" * 16, "args": "(1,)"}]] * 1000),
     ]:
         docs.append(dict(base, **{key: value}))
     return docs
@@ -72,6 +80,7 @@ def real_traces(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
 
     @reg.function
     def leaf(i: int) -> int:
+        sim.note("leaf", i=i, tags={"a", "b"})  # notes and their values in the files too
         return i + 1
 
     @reg.function
