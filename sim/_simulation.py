@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-import attrs
 import trio
 
-from ._decisions import Decisions, RecordedRandom
+from ._decisions import RecordedRandom, decisions_for
 from ._errors import SimulationError
 from ._faults import FaultProfile
+from ._script import Fault, FaultScript
 from ._journal import ABANDONED, decode_outcome
 from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
@@ -102,7 +102,7 @@ class Simulation:
     def __init__(
         self,
         seed: int = DEFAULT_SEED,
-        faults: str | FaultProfile | None = "light",
+        faults: str | FaultProfile | FaultScript | Sequence[Fault] | None = "light",
         *,
         rng: random.Random | None = None,
         retry: RetryPolicy | None = None,
@@ -123,12 +123,12 @@ class Simulation:
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
         source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
-        self.decisions = Decisions(self.faults, source)
+        self.decisions = decisions_for(self.faults, source)
         self.trace = Trace(
             {
                 "seed": seed,
                 "faults": self.faults.name,
-                "profile": attrs.asdict(self.faults),
+                "profile": self.faults.as_header(),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _versions(),
