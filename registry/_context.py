@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from sim import DispatchID
+from sim.lowlevel import set_call_locator
 
 if TYPE_CHECKING:
     from ._coroutine import Frame
@@ -41,3 +42,7 @@ def current_dispatch_id() -> DispatchID | None:
         return frame.dispatch_id
     running = running_sync.get(None)
     return running[1] if running is not None else None
+
+
+# sim.always & co. and sim.buggify name the call they run in; only the model knows it.
+set_call_locator(current_dispatch_id)

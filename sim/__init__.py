@@ -23,6 +23,9 @@ from ._simulation import DEFAULT_SEED, Simulation, current, now
 from ._status import Status
 from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
 from ._trace import Event, Trace
+from ._properties import PropertyFailed, always, reachable, sometimes, unreachable
+from ._buggify import buggify
+from ._script import Fault, FaultScript
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -38,6 +41,8 @@ __all__ = [
     "Endpoint",
     "Error",
     "Event",
+    "Fault",
+    "FaultScript",
     "FailureGroup",
     "FaultProfile",
     "Input",
@@ -46,6 +51,7 @@ __all__ = [
     "JournalStep",
     "LivelockError",
     "Output",
+    "PropertyFailed",
     "RetryPolicy",
     "SeedRecord",
     "SerializationError",
@@ -54,9 +60,14 @@ __all__ = [
     "Status",
     "SweepResult",
     "Trace",
+    "always",
+    "buggify",
     "current",
     "now",
+    "reachable",
     "register_endpoint",
+    "sometimes",
     "sweep",
+    "unreachable",
     "unregister_endpoint",
 ]

@@ -176,7 +176,7 @@ class ScriptedDecisions(Decisions):
 
     def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
         super().__init__(profile, rng)
-        self.script: tuple[Fault, ...] = profile.script
+        self.script: tuple[Fault, ...] = profile.script or ()
         self.points: list[Fault] = []
         self.applied: list[Fault] = []
         self._calls: dict[str, int] = {}  # calls seen per exact function name and per pattern
@@ -251,7 +251,7 @@ class ScriptedDecisions(Decisions):
 
 def decisions_for(profile: FaultProfile, rng: random.Random) -> Decisions:
     """The decision source for `profile`: scripted, targeted, or the plain one."""
-    if profile.script:
+    if profile.script is not None:
         return ScriptedDecisions(profile, rng)
     if profile.functions:
         return TargetedDecisions(profile, rng)

@@ -18,6 +18,7 @@ import attrs
 __all__ = [
     "ABANDONED",
     "ATTEMPT",
+    "BUGGIFY",
     "CRASH",
     "DISPATCH",
     "ENDPOINT_ERROR",
@@ -26,6 +27,7 @@ __all__ = [
     "KINDS",
     "OUTCOME",
     "POLL",
+    "PROPERTY",
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
@@ -46,7 +48,14 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME)
+PROPERTY: Final = "property"
+"""A property (`sim.always`, `sometimes`, `reachable`, `unreachable`) was evaluated.
+status: HELD, FAILED, UNMET (a sometimes whose condition was false) or REACHED;
+detail: which property, its message and its details (canonically encoded)."""
+BUGGIFY: Final = "buggify"
+"""A `sim.buggify` call site fired. detail: the site (``file.py:LINE``)."""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, PROPERTY, BUGGIFY)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

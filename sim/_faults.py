@@ -42,8 +42,11 @@ def _overrides(value: Iterable[Any]) -> tuple[tuple[str, FaultProfile], ...]:
     return tuple(out)
 
 
-def _script(value: Iterable[Any]) -> tuple[Fault, ...]:
+def _script(value: Iterable[Any] | None) -> tuple[Fault, ...] | None:
     # From a trace header the faults come back as dicts of Fault's fields.
+    # None means no script; () an empty one (nothing injected, fault points listed).
+    if value is None:
+        return None
     return tuple(f if isinstance(f, Fault) else Fault(**f) for f in value)
 
 
@@ -77,14 +80,14 @@ class FaultProfile:
     reorder: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     swarm: bool = False
     functions: tuple[tuple[str, FaultProfile], ...] = attrs.field(default=(), converter=_overrides)
-    script: tuple[Fault, ...] = attrs.field(default=(), converter=_script)
+    script: tuple[Fault, ...] | None = attrs.field(default=None, converter=_script)
 
     @property
     def is_none(self) -> bool:
         """True when nothing is ever injected."""
         return (
             not any(getattr(self, kind) for kind in FAULT_KINDS)
-            and not self.script
+            and self.script is None
             and all(p.is_none for _, p in self.functions)
         )
 
@@ -104,7 +107,8 @@ class FaultProfile:
                 f"for_function({name!r}): unknown rate {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}"
             )
         base = attrs.evolve(self, name=f"{self.name}[{name}]", swarm=False, functions=())
-        override = attrs.evolve(base, **rates)
+        changes: dict[str, Any] = dict(rates)
+        override = attrs.evolve(base, **changes)
         shown = ",".join(f"{k}={v:g}" for k, v in sorted(rates.items()))
         return attrs.evolve(
             self, name=f"{self.name}+{name}:{shown}", functions=(*self.functions, (name, override))
@@ -123,7 +127,12 @@ class FaultProfile:
         The fields of targeted and scripted faults appear only when used, so
         the header of a plain profile is what it always was.
         """
-        return attrs.asdict(self, filter=lambda a, v: a.name not in ("functions", "script") or bool(v))
+        data = attrs.asdict(self, filter=lambda a, v: a.name not in ("functions", "script"))
+        if self.functions:
+            data["functions"] = [[pattern, p.as_header()] for pattern, p in self.functions]
+        if self.script is not None:
+            data["script"] = [attrs.asdict(f) for f in self.script]
+        return data
 
     @classmethod
     def named(cls, name: str) -> FaultProfile:
@@ -135,6 +144,11 @@ class FaultProfile:
             raise ValueError(f"unknown fault profile {name!r}; known profiles: {known}") from None
 
     @classmethod
+    def _scripted(cls, script: FaultScript) -> FaultProfile:
+        # The profile of a script is named by its text, so the name alone runs it again.
+        return cls(name=str(script) or "script", script=script.faults)
+
+    @classmethod
     def coerce(cls, faults: str | FaultProfile | FaultScript | Iterable[Fault] | None) -> FaultProfile:
         """A profile from a preset name, a profile, a `FaultScript` (or its text, or a list of
         `Fault` records), or None (meaning ``none``)."""
@@ -144,12 +158,12 @@ class FaultProfile:
             return faults
         if isinstance(faults, str):
             if looks_like_script(faults):
-                return FaultScript.parse(faults).profile
+                return cls._scripted(FaultScript.parse(faults))
             return cls.named(faults)
         if isinstance(faults, FaultScript):
-            return faults.profile
+            return cls._scripted(faults)
         if isinstance(faults, list | tuple) and all(isinstance(f, Fault) for f in faults):
-            return FaultScript(faults).profile
+            return cls._scripted(FaultScript(faults))
         raise TypeError(
             f"faults must be a profile name or a FaultProfile, not {type(faults).__qualname__}"
         )

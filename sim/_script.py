@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from ._status import Status
-
-if TYPE_CHECKING:
-    from ._faults import FaultProfile
 
 __all__ = ["Fault", "FaultScript", "function_matches"]
 
@@ -125,7 +122,8 @@ class FaultScript:
     """An exact list of faults for a run: `faults=` takes it (and its text) anywhere a profile goes.
 
     Everything the script does not name is benign: no other fault, no
-    latency, results delivered in order.
+    latency, results delivered in order. `FaultProfile.coerce(script)` is
+    the profile that runs it.
     """
 
     faults: tuple[Fault, ...] = attrs.field(default=(), converter=_faults)
@@ -146,13 +144,6 @@ class FaultScript:
 
     def __len__(self) -> int:
         return len(self.faults)
-
-    @property
-    def profile(self) -> FaultProfile:
-        """The fault profile that runs this script (its name is the script's text)."""
-        from ._faults import FaultProfile  # _faults imports this module
-
-        return FaultProfile(name=str(self) or "script", script=self.faults)
 
 
 def _parse_entry(entry: str, index: int) -> Fault:

@@ -27,6 +27,7 @@ from ._records import _Record
 from ._retry import RetryPolicy
 from ._runtime import Runtime, VirtualClock
 from ._service import Service
+from ._tally import PropertyTally
 from ._trace import Trace
 
 __all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
@@ -145,6 +146,8 @@ class Simulation:
         self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
+        self.properties = PropertyTally()  # sim.always & co. count their evaluations here
+        self.buggify_sites: dict[str, bool] = {}  # sim.buggify: whether each site is active
 
     @classmethod
     def from_trace(cls, trace: Trace, **options: Any) -> Simulation:
@@ -215,6 +218,9 @@ class Simulation:
         self.trace.header["decisions"] = list(self.decisions.record)
         if self._runtime.failure is not None:
             raise self._runtime.failure
+        if self.properties.failure is not None:
+            # A failed property fails the run even where user code caught what it raised.
+            raise self.properties.failure
         return result.unwrap()
 
     async def _body(self, main: Any) -> Any:
