@@ -26,6 +26,7 @@ from ._trace import Event, Trace
 from ._properties import PropertyFailed, always, reachable, sometimes, unreachable
 from ._buggify import buggify
 from ._script import Fault, FaultScript
+from ._explore import ExploreGroup, ExploreResult, ExploreRun, explore
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -41,6 +42,9 @@ __all__ = [
     "Endpoint",
     "Error",
     "Event",
+    "ExploreGroup",
+    "ExploreResult",
+    "ExploreRun",
     "Fault",
     "FaultScript",
     "FailureGroup",
@@ -63,6 +67,7 @@ __all__ = [
     "always",
     "buggify",
     "current",
+    "explore",
     "now",
     "reachable",
     "register_endpoint",

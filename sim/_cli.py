@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pathlib import Path
 
-from . import _sweep_cli
+from . import _explore_cli, _sweep_cli
 from ._perfetto import perfetto_json
 from ._report import write_report
 from ._runner import load_test, run_seed
@@ -44,9 +44,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
     replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
     _sweep_cli.add_parser(commands)
+    _explore_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return _sweep_cli.run(args)
+    if args.command == "explore":
+        return _explore_cli.run(args)
     try:
         trace = Trace.load(args.file)
         if args.command in ("report", "export"):

@@ -96,7 +96,7 @@ def live_progress(total: int, stream: IO[str] | None = None) -> Iterator[Any]:
 
 def replay_command(target: str, seed: int, faults: str) -> str:
     """The pytest command that runs the test with exactly this seed."""
-    return f"pytest {shlex.quote(target)} --sim-seed={seed} --sim-faults={faults}"
+    return f"pytest {shlex.quote(target)} --sim-seed={seed} --sim-faults={shlex.quote(faults)}"
 
 
 def write_outputs(result: SweepResult, out: Path | None, root: str | None = None) -> dict[str, GroupArtifacts]:

@@ -8,7 +8,8 @@ is enough. Options:
   (A..B-1). A test with several seeds goes on past its first failure and
   reports the failure rate and the failures grouped by signature.
 - ``--sim-max-failures=K``: stop a test's seeds after K failures.
-- ``--sim-faults=PROFILE``: every simulation test uses this fault profile.
+- ``--sim-faults=PROFILE``: every simulation test uses this fault profile
+  (or this fault script, e.g. ``--sim-faults='response_lost debit#2 attempt 1'``).
 - ``--sim-trace-dir=DIR``: where the trace file of each failing run is kept
   (by default, pytest's cache folder).
 
@@ -19,6 +20,7 @@ faults injected, the trace file, its HTML report, and the command that replays i
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--sim-max-failures must be at least 1, got {max_failures}")
     if faults is not None:
         try:
-            FaultProfile.named(faults)
+            FaultProfile.coerce(faults)  # a preset name, or a fault script's text
         except ValueError as exc:
             raise pytest.UsageError(f"--sim-faults: {exc}") from None
     overrides.seed = seed
@@ -110,7 +112,7 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
     report = write_report(trace, path.with_suffix(".html"), trace_path=path, outcome=outcome)
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
-        command += f" --sim-faults={overrides.faults}"
+        command += f" --sim-faults={shlex.quote(overrides.faults)}"
     # Every fault, once (the error's note only counts them by kind), up to a screenful.
     faults = "\n".join(f"  {line}" for line in trace.describe_faults(limit=40).splitlines())
     return "\n".join(
