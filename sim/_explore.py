@@ -27,6 +27,7 @@ from pathlib import Path
 import attrs
 
 from ._decisions import ScriptedDecisions
+from ._faults import FaultProfile
 from ._runner import LoadedTest, SeedRun, load_test, run_seed
 from ._script import Fault, FaultScript
 
@@ -146,7 +147,7 @@ def _record(script: str, run: SeedRun) -> ExploreRun:
 
 def run_script(loaded: LoadedTest, script: FaultScript, seed: int) -> tuple[SeedRun, list[Fault]]:
     """Run the test once under `script`; returns the run and the fault points it met."""
-    run = run_seed(loaded.make_main(), seed=seed, faults=script, test_id=loaded.test_id,
+    run = run_seed(loaded.make_main(), seed=seed, faults=FaultProfile.coerce(script), test_id=loaded.test_id,
                    options=loaded.test.options)
     decisions = run.simulation.decisions
     assert isinstance(decisions, ScriptedDecisions)
