@@ -14,7 +14,17 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
-from sim.lowlevel import SeedRun, SimulationTest, mark_test, overrides, run_seed, test_id_of
+from sim.lowlevel import (
+    PropertyReport,
+    SeedRun,
+    SimulationTest,
+    mark_test,
+    overrides,
+    property_catalog,
+    property_reports,
+    run_seed,
+    test_id_of,
+)
 
 from ._registry import Registry
 
@@ -80,6 +90,7 @@ def _run_seeds(
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
     failed: list[SeedRun] = []
+    tallies: list[Any] = []  # each seed's property rows, added up after the loop
     runs = 0
     for seed in seeds:
         runs += 1
@@ -90,6 +101,7 @@ def _run_seeds(
             test_id=test_id,
             options=test.options,
         )
+        tallies.append(outcome.simulation.properties.rows())
         if outcome.error is not None:
             failed.append(outcome)
             if forced.max_failures is not None and len(failed) >= forced.max_failures:
@@ -99,7 +111,24 @@ def _run_seeds(
         assert first is not None
         if runs > 1:
             first.add_note(_sweep_note(failed, runs))
+            reports = _reports(test, tallies)
+            if reports:
+                first.add_note(_property_note(reports))
         raise first
+    if test.require_sometimes or forced.require_sometimes:
+        missing = [r for r in _reports(test, tallies) if r.never_reached]
+        if missing:
+            raise AssertionError(_property_note(missing, "never reached"))
+
+
+def _reports(test: SimulationTest, tallies: list[Any]) -> list[PropertyReport]:
+    # Only when they are shown: reading the test's file for its properties costs milliseconds.
+    return property_reports(tallies, property_catalog(inspect.getsourcefile(test.function)))
+
+
+def _property_note(reports: list[PropertyReport], what: str = "properties") -> str:
+    """One line per property over the seeds (evaluated, held, failed; or never reached)."""
+    return "\n".join([f"dispatch-sim: {what}:"] + [f"  {r.line()}" for r in reports])
 
 
 def _sweep_note(failed: list[SeedRun], runs: int) -> str:
@@ -123,11 +152,12 @@ def _decorator(
 ) -> Any:
     chosen = tuple(_seeds(seed, seeds))
     faults = options.pop("faults", None)
+    require_sometimes = bool(options.pop("require_sometimes", False))
 
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
             raise TypeError(f"{f.__qualname__} must be an async function (async def)")
-        return _wrap(SimulationTest(f, chosen, faults, options))
+        return _wrap(SimulationTest(f, chosen, faults, options, require_sometimes))
 
     return decorate if fn is None else decorate(fn)
 
@@ -168,8 +198,10 @@ def function(
 
     Bare (``@function``) or with options: ``seed=7``, ``seeds=range(100)``,
     ``faults="none"`` (a profile name or `sim.FaultProfile`; default
-    ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable), and any
-    other `sim.Simulation` option. A failure names its seed in a note.
+    ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable),
+    ``require_sometimes=True`` (a `sim.sometimes` or `sim.reachable` that no
+    seed satisfied fails the test), and any other `sim.Simulation` option.
+    A failure names its seed in a note.
 
     The test may take parameters: pytest fixtures, or values drawn by a
     Hypothesis ``@given`` placed above this decorator.

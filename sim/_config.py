@@ -17,7 +17,8 @@ class RunOverrides:
     with those seeds (a range); `faults` replaces the fault profile;
     `trace_dir` is where trace files of failing runs are kept;
     `max_failures` stops a test's seeds after that many failures (None: run
-    them all).
+    them all); `require_sometimes` fails a test whose sometimes/reachable
+    properties no seed satisfied.
     """
 
     seed: int | None = None
@@ -25,10 +26,12 @@ class RunOverrides:
     faults: str | None = None
     trace_dir: Path | None = None
     max_failures: int | None = None
+    require_sometimes: bool = False
 
     def reset(self) -> None:
         """Back to no overrides."""
         self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
+        self.require_sometimes = False
 
 
 overrides = RunOverrides()

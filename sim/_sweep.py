@@ -15,6 +15,7 @@ it, which is reported as a failure of its own.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import inspect
 import math
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ import attrs
 
 from ._faults import FaultProfile
 from ._runner import LoadedTest, load_test, run_seed
+from ._tally import PropertyReport, catalog, property_reports
 
 __all__ = ["FailureGroup", "SeedRecord", "SweepResult", "check_determinism", "first_difference", "run_batch", "sweep"]
 
@@ -52,6 +54,7 @@ class SeedRecord:
     error: str = ""
     traceback: str = ""
     faults: tuple[tuple[str, int], ...] = ()
+    properties: tuple[tuple[str, str, int, int], ...] = ()  # the run's PropertyTally rows
 
     def as_json(self) -> dict[str, Any]:
         """The line written to results.jsonl."""
@@ -94,6 +97,8 @@ class SweepResult:
     seconds: float
     interrupted: bool = False
     stopped_early: str | None = None
+    known_properties: tuple[tuple[str, str], ...] = ()  # written in the test's file (see catalog)
+    require_sometimes: bool = False
 
     @property
     def runs(self) -> int:
@@ -139,8 +144,19 @@ class SweepResult:
 
     @property
     def ok(self) -> bool:
-        """Whether every seed passed (and the sweep was not interrupted)."""
-        return self.failures == 0
+        """Whether every seed passed (and, with `require_sometimes`, every sometimes/reachable
+        was reached in some seed)."""
+        return self.failures == 0 and not (self.require_sometimes and self.never_reached)
+
+    @property
+    def properties(self) -> list[PropertyReport]:
+        """Each property over the seeds: where it was evaluated, held, failed."""
+        return property_reports((r.properties for r in self.records), self.known_properties)
+
+    @property
+    def never_reached(self) -> list[PropertyReport]:
+        """The sometimes/reachable properties that no seed satisfied."""
+        return [p for p in self.properties if p.never_reached]
 
     def summary_line(self) -> str:
         """``sweep: N seeds, F failed in G groups, S seeds/s``."""
@@ -185,6 +201,7 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
         traceback="" if error is None else "".join(traceback.format_exception(error))[-8000:],
         faults=tuple(counts.items()),
+        properties=run.simulation.properties.rows(),
     )
 
 
@@ -272,6 +289,7 @@ def sweep(
     batch_size: int | None = None,
     root: str | os.PathLike[str] | None = None,
     on_record: Progress | None = None,
+    require_sometimes: bool = False,
 ) -> SweepResult:
     """Run the simulation test `target` (a pytest id) once per seed; return the records.
 
@@ -282,6 +300,8 @@ def sweep(
     `max_failures` stops after that many failing seeds, `time_limit` after
     that many seconds; `on_record` is called with each record as it arrives
     (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
+    With `require_sometimes`, a sometimes/reachable that no seed satisfied
+    makes the result not `ok`.
     """
     chosen = list(seeds)
     if not chosen:
@@ -313,7 +333,8 @@ def sweep(
         interrupted = True
     records = tuple(sorted(state.records, key=lambda r: r.seed))
     return SweepResult(
-        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped
+        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped,
+        tuple(catalog(inspect.getsourcefile(loaded.test.function))), require_sometimes,
     )
 
 

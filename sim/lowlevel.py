@@ -16,6 +16,8 @@ from __future__ import annotations
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
 from ._where import set_call_locator
+from ._tally import PropertyReport, property_reports
+from ._tally import catalog as property_catalog
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
 from ._endpoints import (
     DEFAULT_ENDPOINT,
@@ -50,12 +52,15 @@ __all__ = [
     "SeedRun",
     "SimulationTest",
     "LoadTestError",
+    "PropertyReport",
     "failure_of",
     "failure_signature",
     "freeze",
     "load_test",
     "mark_test",
     "overrides",
+    "property_catalog",
+    "property_reports",
     "register_endpoint",
     "replay_steps",
     "run_seed",

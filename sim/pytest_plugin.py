@@ -10,6 +10,8 @@ is enough. Options:
 - ``--sim-max-failures=K``: stop a test's seeds after K failures.
 - ``--sim-faults=PROFILE``: every simulation test uses this fault profile
   (or this fault script, e.g. ``--sim-faults='response_lost debit#2 attempt 1'``).
+- ``--sim-require-sometimes``: a test whose `sim.sometimes`/`sim.reachable`
+  no seed satisfied fails, listing them.
 - ``--sim-trace-dir=DIR``: where the trace file of each failing run is kept
   (by default, pytest's cache folder).
 
@@ -47,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stop a test's seeds after K failures (default: run them all)")
     group.addoption("--sim-faults", default=None, metavar="PROFILE",
                     help="fault profile for every simulation test: none, light, heavy, swarm")
+    group.addoption("--sim-require-sometimes", action="store_true", default=False,
+                    help="fail a simulation test whose sometimes/reachable properties no seed satisfied")
     group.addoption("--sim-trace-dir", default=None, metavar="DIR",
                     help="keep the trace file of every failing simulation run here")
 
@@ -76,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     overrides.faults = faults
     overrides.trace_dir = Path(trace_dir) if trace_dir else None
     overrides.max_failures = max_failures
+    overrides.require_sometimes = bool(config.getoption("--sim-require-sometimes"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
