@@ -52,11 +52,30 @@ class PropertyFailed(AssertionError):
 
 
 def _shown(details: Any) -> str:
-    # Through the canonical encoding, so a dict's order (or a set's) cannot change the trace.
+    # Through the canonical encoding (which must accept the details), then written out with
+    # sets in the order of their members' encodings: a set of strings iterates in an order
+    # that depends on PYTHONHASHSEED, and the trace must not.
     try:
-        return repr(_codec.loads(_codec.dumps(details, where="property details")))
+        value = _codec.loads(_codec.dumps(details, where="property details"))
     except (_codec.SerializationError, ValueError, TypeError):
         return f"<{type(details).__qualname__} that cannot be serialized>"
+    return _render(value)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_render(k)}: {_render(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_render(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, set | frozenset):
+        members = sorted(value, key=lambda v: _codec.dumps(v))
+        inner = ", ".join(_render(v) for v in members)
+        if isinstance(value, frozenset):
+            return f"frozenset({{{inner}}})"
+        return "{" + inner + "}" if members else "set()"
+    return repr(value)
 
 
 def _check_message(message: object) -> None:
