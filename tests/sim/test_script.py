@@ -127,3 +127,16 @@ def test_plain_profiles_keep_their_header() -> None:
         assert FaultProfile(**FaultProfile.named(name).as_header()) == FaultProfile.named(name)
     targeted = FaultProfile.named("light").for_function("charge", crash=0.5)
     assert FaultProfile(**targeted.as_header()) == targeted
+
+
+def test_an_override_for_another_function_changes_no_draw(reg: registry.Registry) -> None:
+    main, _ = _shop(reg)
+    digests = set()
+    for profile in (FaultProfile.named("heavy"), FaultProfile.named("heavy").for_function("nobody", crash=1.0)):
+        simulation = sim.Simulation(seed=4, faults=profile)
+        try:
+            simulation.run(main)  # type: ignore[arg-type]
+        except Exception:
+            pass
+        digests.add(simulation.trace.digest())
+    assert len(digests) == 1
