@@ -123,7 +123,7 @@ def _run_seeds(
 
 def _reports(test: SimulationTest, tallies: list[Any]) -> list[PropertyReport]:
     # Only when they are shown: reading the test's file for its properties costs milliseconds.
-    return property_reports(tallies, property_catalog(inspect.getsourcefile(test.function)))
+    return property_reports(tallies, property_catalog(test.function))
 
 
 def _property_note(reports: list[PropertyReport], what: str = "properties") -> str:

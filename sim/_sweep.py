@@ -15,7 +15,6 @@ it, which is reported as a failure of its own.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import inspect
 import math
 import multiprocessing
 import os
@@ -97,7 +96,7 @@ class SweepResult:
     seconds: float
     interrupted: bool = False
     stopped_early: str | None = None
-    known_properties: tuple[tuple[str, str], ...] = ()  # written in the test's file (see catalog)
+    known_properties: tuple[tuple[str, str], ...] = ()  # written in the test function (see catalog)
     require_sometimes: bool = False
 
     @property
@@ -334,7 +333,7 @@ def sweep(
     records = tuple(sorted(state.records, key=lambda r: r.seed))
     return SweepResult(
         loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped,
-        tuple(catalog(inspect.getsourcefile(loaded.test.function))), require_sometimes,
+        tuple(catalog(loaded.test.function)), require_sometimes,
     )
 
 

@@ -188,7 +188,7 @@ def _print_properties(result: SweepResult, console: Any) -> None:
 
     table = Table(title="properties", title_justify="left")
     for name, justify in (("kind", "left"), ("message", "left"), ("evaluated", "right"),
-                          ("held", "right"), ("failed", "right"), ("", "left")):
+                          ("held", "right"), ("failed", "right"), ("note", "left")):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for p in reports:
         note = f"never reached in {p.seeds} seeds" if p.never_reached else ""

@@ -8,8 +8,10 @@ that fill it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
-from pathlib import Path
+import inspect
+import textwrap
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -94,17 +96,19 @@ def property_reports(
     return [PropertyReport(k, m, c[0], c[1], c[2], seeds) for (k, m), c in sorted(counts.items())]
 
 
-def catalog(path: str | None) -> list[tuple[str, str]]:
-    """The properties written in the source file `path` with a literal message: (kind, message).
+def catalog(function: Callable[..., Any] | None) -> list[tuple[str, str]]:
+    """The properties written in `function`'s own source with a literal message: (kind, message).
 
     A ``reachable`` that no run reaches is never evaluated; reading the
-    test's file is how a sweep knows of it all the same.
+    test function is how a sweep knows of it all the same. Only the test's
+    own body is read: a file may hold other tests, whose properties are not
+    this test's to reach.
     """
-    if not path:
+    if function is None:
         return []
     try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError, ValueError):
         return []
     found: dict[tuple[str, str], None] = {}
     for node in ast.walk(tree):
