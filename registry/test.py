@@ -13,7 +13,7 @@ import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
-from sim import DEFAULT_SEED, FaultProfile, Simulation
+from sim import DEFAULT_SEED, FaultProfile, FaultScript, Simulation
 from sim.lowlevel import (
     PropertyReport,
     SeedRun,
@@ -153,6 +153,8 @@ def _decorator(
     chosen = tuple(_seeds(seed, seeds))
     faults = options.pop("faults", None)
     require_sometimes = bool(options.pop("require_sometimes", False))
+    if faults is not None and not isinstance(faults, str | FaultProfile):
+        faults = FaultProfile.coerce(faults)  # a FaultScript (or a list of Fault records)
 
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
@@ -183,7 +185,7 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | FaultScript | None = None,
     **options: Any,
 ) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Callable[[], None]]: ...
 def function(
@@ -191,7 +193,7 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | FaultScript | None = None,
     **options: Any,
 ) -> Any:
     """Decorator: run an async test function in a simulation, once per seed.
@@ -214,7 +216,7 @@ def method(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | FaultScript | None = None,
     **options: Any,
 ) -> Any:
     """Like `function`, for test methods (the wrapped coroutine takes ``self``)."""

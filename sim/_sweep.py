@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from ._faults import FaultProfile
+from ._script import FaultScript
 from ._runner import LoadedTest, load_test, run_seed
 from ._tally import PropertyReport, catalog, property_reports
 
@@ -254,12 +255,12 @@ class _Batches:
         return max(10, min(2_000, int(1.0 / per_seed) if per_seed > 0 else 2_000))
 
 
-def _resolve_faults(loaded: LoadedTest, faults: str | FaultProfile | None) -> str | FaultProfile:
+def _resolve_faults(loaded: LoadedTest, faults: str | FaultProfile | FaultScript | None) -> str | FaultProfile:
     chosen = faults if faults is not None else loaded.test.faults
     if chosen is None:
         chosen = os.environ.get("DISPATCH_SIM_FAULTS") or "light"
-    FaultProfile.coerce(chosen)  # a bad name fails here, before anything runs
-    return chosen
+    profile = FaultProfile.coerce(chosen)  # a bad name fails here, before anything runs
+    return chosen if isinstance(chosen, str) else profile  # a script travels as its profile
 
 
 def _crash_record(seed: int, exc: BaseException) -> SeedRecord:
@@ -280,7 +281,7 @@ def sweep(
     target: str,
     seeds: Iterable[int] = range(100),
     *,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | FaultScript | None = None,
     jobs: int = 1,
     executor: cf.Executor | None = None,
     max_failures: int | None = None,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import registry.test
 import sim
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +142,15 @@ def test_the_sweep_cli_lists_a_sometimes_never_reached_and_can_require_it(tmp_pa
     plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                             "test_never.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert plain.returncode == 0, plain.stdout
+
+
+def test_sweep_and_the_decorator_take_a_fault_script(tmp_path: Path) -> None:
+    script = sim.FaultScript.parse("response_lost debit#3 attempt 1")
+    result = sim.sweep(f"{PROGRAM}::test_double_debit", seeds=range(3), faults=script, root=ROOT)
+    assert result.failures == 3 and result.faults == str(script)
+
+    @registry.test.function(seeds=range(2), faults=script)
+    async def test_scripted() -> None:
+        assert sim.current().faults.script == script.faults
+
+    test_scripted()
