@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -154,3 +156,15 @@ def test_sweep_and_the_decorator_take_a_fault_script(tmp_path: Path) -> None:
         assert sim.current().faults.script == script.faults
 
     test_scripted()
+
+
+def test_exploration_is_the_same_across_hash_seeds() -> None:
+    outputs = set()
+    for hash_seed in ("0", "7"):
+        done = subprocess.run(
+            [sys.executable, "-m", "sim", "explore", f"{PROGRAM}::test_stale_replica", "--depth", "2"],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, env=dict(os.environ, PYTHONHASHSEED=hash_seed),
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        outputs.add(re.sub(r"time: [0-9.]+ s", "", done.stdout))
+    assert len(outputs) == 1

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import registry
@@ -84,3 +89,21 @@ def test_outside_a_simulation_always_is_an_assert_and_the_others_do_nothing() ->
     with pytest.raises(TypeError, match="message must be a non-empty str"):
         sim.always(True, "")
     sim.unreachable("not in a simulation")  # does nothing outside one
+
+
+def test_property_events_are_the_same_across_hash_seeds(tmp_path: Path) -> None:
+    code = (
+        "import sim\n"
+        "async def main():\n"
+        "    sim.sometimes(True, 'names', {'who': {'carol', 'alice', 'bob', 'dave'}, 'k': frozenset('xyz')})\n"
+        "s = sim.Simulation(seed=1, faults='light')\n"
+        "s.run(main())\n"
+        "print(s.trace.digest(), [e.detail for e in s.trace])\n"
+    )
+    outputs = set()
+    for hash_seed in ("0", "7", "123"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path, env=dict(os.environ, PYTHONHASHSEED=hash_seed))
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
