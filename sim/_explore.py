@@ -7,8 +7,9 @@ suspended coroutine (a crash before it), each evaluation of a `sim.buggify`
 site. Then it runs the test once per point, with exactly that fault scripted.
 At depth 2 it also runs every pair (a, b) where b is a point met after a in
 the run with a injected, so it includes the points a's fault created (the
-retry after a lost response is a new attempt, a new point). Failures are
-grouped by signature, as a sweep groups them.
+retry after a lost response is a new attempt, a new point); a pair holding
+a point that already fails alone is skipped, as it would only repeat that
+failure. Failures are grouped by signature, as a sweep groups them.
 
 "Exhaustive" means: every single fault at the points of the fault-free run
 (depth 1), or every pair as above (depth 2), each with one endpoint status
@@ -195,18 +196,22 @@ def explore(
         on_run(baseline)
     if baseline.ok:
         seen: set[tuple[str, str]] = set()
+        failing: set[Fault] = set()  # points that fail alone: a pair holding one adds nothing
         for point in points:
             if not room():
                 break
             run, met = run_script(loaded, FaultScript((point,)), chosen)
             add(_record(str(point), run))
-            if depth == 2:
+            if not run.ok:
+                failing.add(point)
+            elif depth == 2:
                 after = met[met.index(point) + 1 :] if point in met else met
                 for other in after:
                     key = (str(point), str(other))
                     if key not in seen and key[::-1] not in seen:
                         seen.add(key)
                         pairs.append((point, other))
+        pairs = [pair for pair in pairs if pair[1] not in failing]
         for pair in pairs:
             if not room():
                 break
