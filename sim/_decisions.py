@@ -11,7 +11,8 @@ import random
 from typing import Any
 
 from ._faults import FAULT_KINDS, FaultProfile
-from ._script import BUGGIFY, CRASH, ENDPOINT_ERROR, RESPONSE_LOST, Fault, function_matches
+from ._events import BUGGIFY, CRASH, ENDPOINT_ERROR, RESPONSE_LOST
+from ._script import Fault, function_matches
 from ._status import Status
 
 __all__ = [

@@ -22,11 +22,11 @@ from typing import Any
 
 import attrs
 
+from ._events import BUGGIFY, CRASH, ENDPOINT_ERROR, RESPONSE_LOST
 from ._status import Status
 
-__all__ = ["Fault", "FaultScript", "function_matches"]
+__all__ = ["Fault", "FaultScript", "function_matches", "looks_like_script"]
 
-ENDPOINT_ERROR, RESPONSE_LOST, CRASH, BUGGIFY = "endpoint_error", "response_lost", "crash", "buggify"
 _SCRIPT_KINDS = (ENDPOINT_ERROR, RESPONSE_LOST, CRASH, BUGGIFY)
 _GLOB = frozenset("*?[")
 
