@@ -93,11 +93,14 @@ class Simulation:
     """One deterministic run of durable functions.
 
     `seed` chooses every fault, latency and ordering (through `faults`, a
-    profile name or a `FaultProfile`); `rng` replaces the seeded source of
+    profile name or a `FaultProfile`; or exactly, a `FaultScript`, its text
+    or a list of `Fault` records); `rng` replaces the seeded source of
     decisions with any `random.Random` (Hypothesis hands in its own). After
     the main coroutine returns, calls still in flight are drained to their
     outcome unless `drain=False`. `max_events` and `max_virtual_time` stop a
-    run that does not converge with `LivelockError`.
+    run that does not converge with `LivelockError`. After a run,
+    `properties` holds what `sim.always` & co. counted and `buggify_sites`
+    which `sim.buggify` sites were active.
     """
 
     def __init__(
