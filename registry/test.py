@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
@@ -28,7 +29,7 @@ from sim.lowlevel import (
 
 from ._registry import Registry
 
-__all__ = ["DEFAULT_FAULTS", "Registry", "function", "main", "method", "run"]
+__all__ = ["DEFAULT_FAULTS", "NeverReached", "Registry", "function", "main", "method", "run"]
 
 T = TypeVar("T")
 
@@ -115,10 +116,17 @@ def _run_seeds(
             if reports:
                 first.add_note(_property_note(reports))
         raise first
-    if test.require_sometimes or forced.require_sometimes:
+    required = test.require_sometimes or forced.require_sometimes
+    if required or runs > 1:
         missing = [r for r in _reports(test, tallies) if r.never_reached]
-        if missing:
+        if missing and required:
             raise AssertionError(_property_note(missing, "never reached"))
+        if missing:  # listed in pytest's warnings summary; --sim-require-sometimes fails instead
+            warnings.warn(_property_note(missing, "never reached"), NeverReached, stacklevel=3)
+
+
+class NeverReached(UserWarning):
+    """A sim.sometimes or sim.reachable that none of a test's seeds satisfied."""
 
 
 def _reports(test: SimulationTest, tallies: list[Any]) -> list[PropertyReport]:

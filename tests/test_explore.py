@@ -144,6 +144,7 @@ def test_the_sweep_cli_lists_a_sometimes_never_reached_and_can_require_it(tmp_pa
     plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                             "test_never.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert plain.returncode == 0, plain.stdout
+    assert "NeverReached: dispatch-sim: never reached:" in plain.stdout  # in the warnings summary
 
 
 def test_sweep_and_the_decorator_take_a_fault_script(tmp_path: Path) -> None:
