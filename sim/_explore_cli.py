@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = explore(args.target, depth=depth, budget=budget, seed=seed)
-    files = {g.signature: save_group(result, g, args.out / f"group{i}") for i, g in enumerate(result.groups, 1)} if args.out else {}
+    files: dict[str, Path | None] = {}
+    if args.out is not None:
+        for index, group in enumerate(result.groups, 1):
+            files[group.signature] = save_group(result, group, args.out / f"group{index}")
     print_explore(result, files)
     return 0 if result.ok else 1
 

@@ -71,7 +71,10 @@ class PropertyReport:
         head = f"{self.kind} {self.message!r}"
         if self.never_reached:
             return f"{head}: never reached in {self.seeds} seeds (evaluated in {self.evaluated})"
-        return f"{head}: evaluated in {self.evaluated} of {self.seeds} seeds, held in {self.held}, failed in {self.failed}"
+        return (
+            f"{head}: evaluated in {self.evaluated} of {self.seeds} seeds, "
+            f"held in {self.held}, failed in {self.failed}"
+        )
 
 
 def property_reports(

@@ -48,7 +48,8 @@ def test_a_failure_that_user_code_catches_still_fails_the_run(reg: registry.Regi
             pass
         return "swallowed"
 
-    with pytest.raises(sim.PropertyFailed, match=r"unreachable\('the fallback path'\) was reached .*in the test body, seed 0"):
+    expected = r"unreachable\('the fallback path'\) was reached .*in the test body, seed 0"
+    with pytest.raises(sim.PropertyFailed, match=expected):
         sim.Simulation(seed=0, faults="none").run(main())
 
 
