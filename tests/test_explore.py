@@ -81,7 +81,8 @@ def test_cli_reports_the_failing_schedules_and_exits_1(tmp_path: Path) -> None:
     replayed = cli("replay", str(trace))
     assert replayed.returncode == 0 and "same digest" in replayed.stdout, replayed.stdout + replayed.stderr
     rerun = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                            *shlex.split(replay)[1:]], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                            f"--sim-trace-dir={tmp_path / 'traces'}", *shlex.split(replay)[1:]],
+                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert rerun.returncode == 1 and "each debit is charged once" in rerun.stdout, rerun.stdout
 
 
