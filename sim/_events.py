@@ -31,6 +31,7 @@ __all__ = [
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
+    "UNAWAITED",
     "Event",
     "read",
 ]
@@ -48,6 +49,11 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
+UNAWAITED: Final = "unawaited"
+"""A call a function created was dropped without being awaited, so it never ran.
+dispatch id, function, attempt: the function that created it; detail: the call's function.
+(Where in the source it was created goes to the RuntimeWarning, not the trace.)"""
+
 PROPERTY: Final = "property"
 """A property (`sim.always`, `sometimes`, `reachable`, `unreachable`) was evaluated.
 status: HELD, FAILED, UNMET (a sometimes whose condition was false) or REACHED;
@@ -55,7 +61,7 @@ detail: which property, its message and its details (canonically encoded)."""
 BUGGIFY: Final = "buggify"
 """A `sim.buggify` call site fired. detail: the site (``file.py:LINE``)."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, PROPERTY, BUGGIFY)
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, PROPERTY, BUGGIFY)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

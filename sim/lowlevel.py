@@ -6,7 +6,8 @@ a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
 values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
-`load_test`, `run_seed`), and the hook that tells properties and buggify
+`load_test`, `run_seed`), the hook that gives errors their status
+(`set_error_classifier`), and the hook that tells properties and buggify
 which call is running (`set_call_locator`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
+from ._protocol import set_error_classifier
 from ._where import set_call_locator
 from ._tally import PropertyReport, property_reports
 from ._tally import catalog as property_catalog
@@ -66,6 +68,7 @@ __all__ = [
     "run_seed",
     "same",
     "set_call_locator",
+    "set_error_classifier",
     "simulation_test",
     "test_id_of",
     "thaw",
