@@ -26,6 +26,8 @@ from sim.lowlevel import (
     run_seed,
     test_id_of,
 )
+from sim import shrink as shrink_trace
+from sim.lowlevel import attach_shrunk
 
 from ._registry import Registry
 
@@ -94,6 +96,7 @@ def _run_seeds(
     failed: list[SeedRun] = []
     tallies: list[Any] = []  # each seed's property rows, added up after the loop
     runs = 0
+    options = {**test.options, **forced.schedule_options()}
     for seed in seeds:
         runs += 1
         outcome = run_seed(
@@ -101,7 +104,7 @@ def _run_seeds(
             seed=seed,
             faults=faults,
             test_id=test_id,
-            options=test.options,
+            options=options,
         )
         tallies.append(outcome.simulation.properties.rows())
         if outcome.error is not None:
@@ -116,6 +119,10 @@ def _run_seeds(
             reports = _reports(test, tallies)
             if reports:
                 first.add_note(_property_note(reports))
+        if forced.shrink is not None:
+            main = functools.partial(test.function, *args, **kwargs)
+            shrunk = shrink_trace(failed[0].simulation.trace, main, time_limit=forced.shrink, options=options)
+            attach_shrunk(first, shrunk)
         raise first
     required = test.require_sometimes or forced.require_sometimes
     if required or runs > 1:

@@ -22,6 +22,8 @@ from ._endpoints import (
 from ._simulation import DEFAULT_SEED, Simulation, current, now
 from ._status import Status
 from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
+from ._shrink import ShrinkResult, shrink
+from ._fork import ForkResult, fork
 from ._trace import Event, Trace
 from ._properties import PropertyFailed, always, reachable, sometimes, unreachable
 from ._buggify import buggify
@@ -59,6 +61,8 @@ __all__ = [
     "RetryPolicy",
     "SeedRecord",
     "SerializationError",
+    "ShrinkResult",
+    "ForkResult",
     "Simulation",
     "SimulationError",
     "Status",
@@ -68,6 +72,8 @@ __all__ = [
     "buggify",
     "current",
     "explore",
+    "shrink",
+    "fork",
     "now",
     "reachable",
     "register_endpoint",
