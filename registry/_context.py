@@ -44,5 +44,6 @@ def current_dispatch_id() -> DispatchID | None:
     return running[1] if running is not None else None
 
 
-# sim.note() asks this which call's code is running, to put the note on its lane.
+# sim.note, sim.always & co. and sim.buggify name the call whose code runs them;
+# only the model knows which one it is.
 register_call_locator(current_dispatch_id)

@@ -10,18 +10,29 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
-from sim import DEFAULT_SEED, FaultProfile, Simulation
+from sim import DEFAULT_SEED, FaultProfile, FaultScript, Simulation
+from sim.lowlevel import (
+    PropertyReport,
+    SeedRun,
+    SimulationTest,
+    mark_test,
+    overrides,
+    property_catalog,
+    property_reports,
+    run_seed,
+    test_id_of,
+)
 from sim import shrink as shrink_trace
-from sim.lowlevel import SeedRun, SimulationTest, mark_test, overrides, run_seed, test_id_of
 from sim.lowlevel import OPTIONS, check_options, check_seeds
 from sim.lowlevel import attach_shrunk
 
 from ._registry import Registry
 
-__all__ = ["DEFAULT_FAULTS", "Registry", "function", "main", "method", "run"]
+__all__ = ["DEFAULT_FAULTS", "NeverReached", "Registry", "function", "main", "method", "run"]
 
 T = TypeVar("T")
 
@@ -53,9 +64,9 @@ def _given_faults(options: dict[str, Any]) -> str | FaultProfile | None:
     return options["faults"] if "faults" in options else _faults(None)
 
 
-# The options a test decorator takes besides seed= and seeds= (the runner
-# sets test_id itself).
-_TEST_OPTIONS = tuple(name for name in OPTIONS if name not in ("seed", "test_id")) + ("seed", "seeds")
+# The options a test decorator takes: Simulation's (the runner sets test_id
+# itself), seeds= and require_sometimes=.
+_TEST_OPTIONS = tuple(name for name in OPTIONS if name != "test_id") + ("seeds", "require_sometimes")
 
 
 async def main(coro: Coroutine[Any, Any, T], **options: Any) -> T:
@@ -102,6 +113,7 @@ def _run_seeds(
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
     failed: list[SeedRun] = []
+    tallies: list[Any] = []  # each seed's property rows, added up after the loop
     runs = 0
     options = {**test.options, **forced.schedule_options()}
     for seed in seeds:
@@ -113,6 +125,7 @@ def _run_seeds(
             test_id=test_id,
             options=options,
         )
+        tallies.append(outcome.simulation.properties.rows())
         if forced.on_seed is not None:
             forced.on_seed(outcome, runs, len(seeds))
         if outcome.error is not None:
@@ -124,11 +137,35 @@ def _run_seeds(
         assert first is not None
         if runs > 1:
             first.add_note(_sweep_note(failed, runs))
+            reports = _reports(test, tallies)
+            if reports:
+                first.add_note(_property_note(reports))
         if forced.shrink is not None:
             main = functools.partial(test.function, *args, **kwargs)
             shrunk = shrink_trace(failed[0].simulation.trace, main, time_limit=forced.shrink, options=options)
             attach_shrunk(first, shrunk)
         raise first
+    required = test.require_sometimes or forced.require_sometimes
+    if required or runs > 1:
+        missing = [r for r in _reports(test, tallies) if r.never_reached]
+        if missing and required:
+            raise AssertionError(_property_note(missing, "never reached"))
+        if missing:  # listed in pytest's warnings summary; --sim-require-sometimes fails instead
+            warnings.warn(_property_note(missing, "never reached"), NeverReached, stacklevel=3)
+
+
+class NeverReached(UserWarning):
+    """A sim.sometimes or sim.reachable that none of a test's seeds satisfied."""
+
+
+def _reports(test: SimulationTest, tallies: list[Any]) -> list[PropertyReport]:
+    # Only when they are shown: reading the test's file for its properties costs milliseconds.
+    return property_reports(tallies, property_catalog(test.function))
+
+
+def _property_note(reports: list[PropertyReport], what: str = "properties") -> str:
+    """One line per property over the seeds (evaluated, held, failed; or never reached)."""
+    return "\n".join([f"dispatch-sim: {what}:"] + [f"  {r.line()}" for r in reports])
 
 
 def _sweep_note(failed: list[SeedRun], runs: int) -> str:
@@ -158,11 +195,14 @@ def _decorator(
         faults = None  # the default profile, chosen when the test runs
     elif faults is None:
         faults = "none"  # None, given, means no faults, as everywhere else
+    require_sometimes = bool(options.pop("require_sometimes", False))
+    if faults is not None and not isinstance(faults, str | FaultProfile):
+        faults = FaultProfile.coerce(faults)  # a FaultScript (or a list of Fault records)
 
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
             raise TypeError(f"{f.__qualname__} must be an async function (async def)")
-        return _wrap(SimulationTest(f, chosen, faults, options))
+        return _wrap(SimulationTest(f, chosen, faults, options, require_sometimes))
 
     return decorate if fn is None else decorate(fn)
 
@@ -189,7 +229,7 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = _UNSET,
+    faults: str | FaultProfile | FaultScript | None = _UNSET,
     **options: Any,
 ) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Callable[[], None]]: ...
 def function(
@@ -197,15 +237,17 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = _UNSET,
+    faults: str | FaultProfile | FaultScript | None = _UNSET,
     **options: Any,
 ) -> Any:
     """Decorator: run an async test function in a simulation, once per seed.
 
     Bare (``@function``) or with options: ``seed=7``, ``seeds=range(100)``,
     ``faults="none"`` (a profile name or `sim.FaultProfile`; default
-    ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable), and any
-    other `sim.Simulation` option. A failure names its seed in a note.
+    ``light``, or the ``DISPATCH_SIM_FAULTS`` environment variable),
+    ``require_sometimes=True`` (a `sim.sometimes` or `sim.reachable` that no
+    seed satisfied fails the test), and any other `sim.Simulation` option.
+    A failure names its seed in a note.
 
     The test may take parameters: pytest fixtures, or values drawn by a
     Hypothesis ``@given`` placed above this decorator.
@@ -218,7 +260,7 @@ def method(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = _UNSET,
+    faults: str | FaultProfile | FaultScript | None = _UNSET,
     **options: Any,
 ) -> Any:
     """Like `function`, for test methods (the wrapped coroutine takes ``self``)."""

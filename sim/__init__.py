@@ -26,6 +26,10 @@ from ._shrink import ShrinkResult, shrink
 from ._fork import ForkResult, fork
 from ._trace import Event, Trace
 from ._notes import note
+from ._properties import PropertyFailed, always, reachable, sometimes, unreachable
+from ._buggify import buggify
+from ._script import Fault, FaultScript
+from ._explore import ExploreGroup, ExploreResult, ExploreRun, explore
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -41,6 +45,11 @@ __all__ = [
     "Endpoint",
     "Error",
     "Event",
+    "ExploreGroup",
+    "ExploreResult",
+    "ExploreRun",
+    "Fault",
+    "FaultScript",
     "FailureGroup",
     "FaultProfile",
     "Input",
@@ -50,6 +59,7 @@ __all__ = [
     "LivelockError",
     "Output",
     "OutsideWorldError",
+    "PropertyFailed",
     "RetryPolicy",
     "SeedRecord",
     "SerializationError",
@@ -60,12 +70,18 @@ __all__ = [
     "Status",
     "SweepResult",
     "Trace",
+    "always",
+    "buggify",
     "current",
     "note",
+    "explore",
     "shrink",
     "fork",
     "now",
+    "reachable",
     "register_endpoint",
+    "sometimes",
     "sweep",
+    "unreachable",
     "unregister_endpoint",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pathlib import Path
 
-from . import _sweep_cli
+from . import _explore_cli, _sweep_cli
 from . import _shrink_cli
 from ._perfetto import perfetto_json
 from ._report import write_report
@@ -49,10 +49,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
     replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
     _sweep_cli.add_parser(commands)
+    _explore_cli.add_parser(commands)
     _shrink_cli.add_parsers(commands)
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return _sweep_cli.run(args)
+    if args.command == "explore":
+        return _explore_cli.run(args)
     if args.command in ("shrink", "fork"):
         return _shrink_cli.run(args)
     try:

@@ -24,7 +24,8 @@ class RunOverrides:
     failing test's first failure to the faults it needs; `seed_offset` shifts each test's own seeds by that much (a
     random base); `on_seed` is called after every seed a test runs with the
     run, how many of the test's seeds have run, and how many it has (live
-    progress, traces of passing runs).
+    progress, traces of passing runs); `require_sometimes`
+    fails a test whose sometimes/reachable properties no seed satisfied.
     """
 
     seed: int | None = None
@@ -32,6 +33,7 @@ class RunOverrides:
     faults: str | None = None
     trace_dir: Path | None = None
     max_failures: int | None = None
+    require_sometimes: bool = False
     schedule: str | None = None
     depth: int | None = None
     pct_steps: int | None = None
@@ -42,6 +44,7 @@ class RunOverrides:
     def reset(self) -> None:
         """Back to no overrides."""
         self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
+        self.require_sometimes = False
         self.schedule = self.depth = self.pct_steps = self.shrink = None
         self.seed_offset = None
         self.on_seed = None

@@ -11,9 +11,22 @@ import random
 from typing import Any
 
 from ._faults import FAULT_KINDS, FaultProfile
+from ._events import BUGGIFY, CRASH, ENDPOINT_ERROR, RESPONSE_LOST
+from ._script import Fault, function_matches
 from ._status import Status
 
-__all__ = ["Decisions", "ENDPOINT_FAULT_STATUSES", "RecordedRandom"]
+__all__ = [
+    "BUGGIFY_ACTIVATION",
+    "Decisions",
+    "ENDPOINT_FAULT_STATUSES",
+    "RecordedRandom",
+    "ScriptedDecisions",
+    "TargetedDecisions",
+    "decisions_for",
+]
+
+BUGGIFY_ACTIVATION = 0.25
+"""The chance that a `sim.buggify` call site is active in a run."""
 
 # The ways an endpoint can fail before the function runs, in the order a
 # shrinker should prefer them (the plainest first).
@@ -55,22 +68,25 @@ class Decisions:
         rates: dict[str, Any] = {kind: pick(getattr(profile, kind)) for kind in FAULT_KINDS}
         return FaultProfile(name=f"{profile.name}*", **rates)
 
-    def endpoint_fault(self) -> Status | None:
+    # The fault decisions take the call's record (`rec`): the base source ignores
+    # it, targeted and scripted sources read its function, id and attempt.
+
+    def endpoint_fault(self, rec: Any = None) -> Status | None:
         """The status of an injected endpoint failure, or None."""
         if not self._chance(self.profile.endpoint_error):
             return None
         n = len(ENDPOINT_FAULT_STATUSES)
         return ENDPOINT_FAULT_STATUSES[min(int(self._draw() * n), n - 1)]
 
-    def response_lost(self) -> bool:
+    def response_lost(self, rec: Any = None) -> bool:
         """Whether the response of an attempt that ran is lost."""
         return self._chance(self.profile.response_lost)
 
-    def crash(self) -> bool:
+    def crash(self, rec: Any = None) -> bool:
         """Whether a suspended coroutine loses its in-memory state before a resume."""
         return self._chance(self.profile.crash)
 
-    def latency(self) -> float:
+    def latency(self, rec: Any = None) -> float:
         """Virtual seconds a delivery takes."""
         top = self.profile.max_latency
         return top * self._draw() if top else 0.0
@@ -79,7 +95,7 @@ class Decisions:
         """Fraction of the jitter allowance a retry's backoff gets, in [0, 1)."""
         return self._draw()
 
-    def reorder(self, ready: int) -> tuple[int, int] | None:
+    def reorder(self, ready: int, rec: Any = None) -> tuple[int, int] | None:
         """Out-of-order delivery: (index of the first result to hand over, batch size).
 
         None means in order, as many as the poll accepts.
@@ -89,6 +105,158 @@ class Decisions:
         start = min(int(self._draw() * ready), ready - 1)
         size = 1 + min(int(self._draw() * ready), ready - 1)
         return start, size
+
+
+    def buggify_active(self, site: str) -> bool:
+        """Whether the `sim.buggify` call site `site` is active in this run (asked once per site)."""
+        return self._chance(BUGGIFY_ACTIVATION)
+
+    def buggify_fires(self, site: str, probability: float) -> bool:
+        """Whether an active buggify site fires this time."""
+        return self._chance(probability)
+
+
+class TargetedDecisions(Decisions):
+    """Decisions for a profile with per-function overrides (`FaultProfile.for_function`).
+
+    A separate class, so that plain profiles pay nothing for the lookup.
+    """
+
+    __slots__ = ("_by_function",)
+
+    def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
+        super().__init__(profile, rng)
+        self._by_function: dict[str, FaultProfile] = {}
+
+    def _for(self, rec: Any) -> FaultProfile:
+        if rec is None:
+            return self.profile
+        function = rec.function
+        found = self._by_function.get(function)
+        if found is None:
+            found = self.requested.profile_for(function)
+            if found is self.requested:
+                found = self.profile  # the swarm's choice, when the base profile swarms
+            self._by_function[function] = found
+        return found
+
+    def endpoint_fault(self, rec: Any = None) -> Status | None:
+        if not self._chance(self._for(rec).endpoint_error):
+            return None
+        n = len(ENDPOINT_FAULT_STATUSES)
+        return ENDPOINT_FAULT_STATUSES[min(int(self._draw() * n), n - 1)]
+
+    def response_lost(self, rec: Any = None) -> bool:
+        return self._chance(self._for(rec).response_lost)
+
+    def crash(self, rec: Any = None) -> bool:
+        return self._chance(self._for(rec).crash)
+
+    def latency(self, rec: Any = None) -> float:
+        top = self._for(rec).max_latency
+        return top * self._draw() if top else 0.0
+
+    def reorder(self, ready: int, rec: Any = None) -> tuple[int, int] | None:
+        if ready < 2 or not self._chance(self._for(rec).reorder):
+            return None
+        start = min(int(self._draw() * ready), ready - 1)
+        size = 1 + min(int(self._draw() * ready), ready - 1)
+        return start, size
+
+
+class ScriptedDecisions(Decisions):
+    """Decisions for a fault script: exactly the scripted faults, everything else benign.
+
+    It also lists every fault point the run met (`points`): each question a
+    fault decision asked, as the `Fault` that would have injected it there.
+    Exploration runs a script once per point. Functions are counted per
+    exact name for the points and per pattern for the script.
+    """
+
+    __slots__ = ("script", "points", "applied", "_calls", "_ordinal", "_resumes", "_evaluations", "_patterns")
+
+    def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
+        super().__init__(profile, rng)
+        self.script: tuple[Fault, ...] = profile.script or ()
+        self.points: list[Fault] = []
+        self.applied: list[Fault] = []
+        self._calls: dict[str, int] = {}  # calls seen per exact function name and per pattern
+        self._ordinal: dict[tuple[str, str], int] = {}  # (name or pattern, dispatch id) -> n
+        self._resumes: dict[str, int] = {}
+        self._evaluations: dict[str, int] = {}
+        self._patterns = tuple(dict.fromkeys(f.target for f in self.script if f.kind != BUGGIFY))
+
+    def _count(self, key: str, did: str) -> None:
+        n = self._calls.get(key, 0) + 1
+        self._calls[key] = n
+        self._ordinal[(key, did)] = n
+
+    def _seen(self, rec: Any) -> None:
+        # Calls are numbered in dispatch order: the first question about a
+        # call (its latency, asked when it is admitted) numbers it.
+        exact = "\0" + rec.function  # exact names apart from patterns, which may be the same text
+        if (exact, rec.id) in self._ordinal:
+            return
+        self._count(exact, rec.id)
+        for pattern in self._patterns:
+            if function_matches(pattern, rec.function):
+                self._count(pattern, rec.id)
+
+    def _scripted(self, kind: str, rec: Any, at: int) -> Fault | None:
+        self._seen(rec)
+        self.points.append(Fault(kind, rec.function, self._ordinal[("\0" + rec.function, rec.id)], at,
+                                 "TIMEOUT" if kind == ENDPOINT_ERROR else None))
+        for fault in self.script:
+            if (
+                fault.kind == kind
+                and fault.at == at
+                and self._ordinal.get((fault.target, rec.id)) == fault.call
+            ):
+                self.applied.append(fault)
+                return fault
+        return None
+
+    def endpoint_fault(self, rec: Any = None) -> Status | None:
+        fault = self._scripted(ENDPOINT_ERROR, rec, rec.attempt)
+        return None if fault is None else Status[fault.status or "TIMEOUT"]
+
+    def response_lost(self, rec: Any = None) -> bool:
+        return self._scripted(RESPONSE_LOST, rec, rec.attempt) is not None
+
+    def crash(self, rec: Any = None) -> bool:
+        n = self._resumes.get(rec.id, 0) + 1
+        self._resumes[rec.id] = n
+        return self._scripted(CRASH, rec, n) is not None
+
+    def latency(self, rec: Any = None) -> float:
+        if rec is not None:
+            self._seen(rec)
+        return 0.0
+
+    def reorder(self, ready: int, rec: Any = None) -> tuple[int, int] | None:
+        return None
+
+    def buggify_active(self, site: str) -> bool:
+        return True  # whether it fires is the script's to say, evaluation by evaluation
+
+    def buggify_fires(self, site: str, probability: float) -> bool:
+        n = self._evaluations.get(site, 0) + 1
+        self._evaluations[site] = n
+        self.points.append(Fault(BUGGIFY, site, n))
+        for fault in self.script:
+            if fault.kind == BUGGIFY and fault.call == n and function_matches(fault.target, site):
+                self.applied.append(fault)
+                return True
+        return False
+
+
+def decisions_for(profile: FaultProfile, rng: random.Random) -> Decisions:
+    """The decision source for `profile`: scripted, targeted, or the plain one."""
+    if profile.script is not None:
+        return ScriptedDecisions(profile, rng)
+    if profile.functions:
+        return TargetedDecisions(profile, rng)
+    return Decisions(profile, rng)
 
 
 class RecordedRandom(random.Random):

@@ -35,6 +35,7 @@ __all__ = [
     "ABORTED",
     "ATTEMPT",
     "ATTEMPT_START",
+    "BUGGIFY",
     "CRASH",
     "DISPATCH",
     "ENDPOINT_ERROR",
@@ -44,6 +45,7 @@ __all__ = [
     "NOTE",
     "OUTCOME",
     "POLL",
+    "PROPERTY",
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
@@ -79,7 +81,14 @@ NOTE: Final = "note"
 """User code called `sim.note`. dispatch id and function: the call whose code ran it
 ("" for the test itself); data: the message and the values."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE)
+PROPERTY: Final = "property"
+"""A property (`sim.always`, `sometimes`, `reachable`, `unreachable`) was evaluated.
+status: HELD, FAILED, UNMET (a sometimes whose condition was false) or REACHED;
+detail: which property, its message and its details (canonically encoded)."""
+BUGGIFY: Final = "buggify"
+"""A `sim.buggify` call site fired. detail: the site (``file.py:LINE``)."""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE, PROPERTY, BUGGIFY)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import attrs
+
+from ._script import Fault, FaultScript, function_matches, looks_like_script
 
 __all__ = ["FAULT_KINDS", "FaultProfile", "PROFILES"]
 
@@ -40,6 +44,22 @@ def _name(instance: object, attribute: attrs.Attribute[str], value: str) -> None
         raise TypeError(f"FaultProfile.{attribute.name} must be a str, got {value!r}")
 
 
+def _overrides(value: Iterable[Any]) -> tuple[tuple[str, FaultProfile], ...]:
+    # From a trace header the overrides come back as [pattern, {fields}] lists.
+    out = []
+    for pattern, profile in value:
+        out.append((str(pattern), profile if isinstance(profile, FaultProfile) else FaultProfile(**profile)))
+    return tuple(out)
+
+
+def _script(value: Iterable[Any] | None) -> tuple[Fault, ...] | None:
+    # From a trace header the faults come back as dicts of Fault's fields.
+    # None means no script; () an empty one (nothing injected, fault points listed).
+    if value is None:
+        return None
+    return tuple(f if isinstance(f, Fault) else Fault(**f) for f in value)
+
+
 @attrs.frozen
 class FaultProfile:
     """What the simulator may inject, each kind with the rate at which it happens.
@@ -57,6 +77,9 @@ class FaultProfile:
       out of completion order and in smaller batches.
     - `swarm`: each seed turns on a random subset of the kinds above, each
       with a random rate up to the one given here.
+    - `functions`: per-function overrides (see `for_function`).
+    - `script`: exact faults (see `sim.FaultScript`); a scripted profile
+      injects those and nothing else.
     """
 
     name: str = attrs.field(default="custom", validator=_name)
@@ -66,11 +89,60 @@ class FaultProfile:
     max_latency: float = attrs.field(default=0.0, validator=_seconds, metadata=_FAULT)
     reorder: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     swarm: bool = attrs.field(default=False, validator=_flag)
+    functions: tuple[tuple[str, FaultProfile], ...] = attrs.field(default=(), converter=_overrides)
+    script: tuple[Fault, ...] | None = attrs.field(default=None, converter=_script)
 
     @property
     def is_none(self) -> bool:
         """True when nothing is ever injected."""
-        return not any(getattr(self, kind) for kind in FAULT_KINDS)
+        return (
+            not any(getattr(self, kind) for kind in FAULT_KINDS)
+            and self.script is None
+            and all(p.is_none for _, p in self.functions)
+        )
+
+    def for_function(self, name: str, **rates: float) -> FaultProfile:
+        """A new profile whose rates (and `max_latency`) differ for the functions `name` matches.
+
+        `name` is a function's name as the trace shows it, its last dotted
+        part (``debit`` for ``test_x.<locals>.debit``), or a glob pattern
+        (``*.charge*``). Each keyword is one of the fault kinds; the others
+        keep this profile's values. The latest override that matches wins.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"for_function needs a function name or pattern, got {name!r}")
+        unknown = sorted(set(rates) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(
+                f"for_function({name!r}): unknown rate {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}"
+            )
+        base = attrs.evolve(self, name=f"{self.name}[{name}]", swarm=False, functions=())
+        changes: dict[str, Any] = dict(rates)
+        override = attrs.evolve(base, **changes)
+        shown = ",".join(f"{k}={v:g}" for k, v in sorted(rates.items()))
+        return attrs.evolve(
+            self, name=f"{self.name}+{name}:{shown}", functions=(*self.functions, (name, override))
+        )
+
+    def profile_for(self, function: str) -> FaultProfile:
+        """The profile that applies to calls of `function` (this one, unless an override matches)."""
+        for pattern, profile in reversed(self.functions):
+            if function_matches(pattern, function):
+                return profile
+        return self
+
+    def as_header(self) -> dict[str, Any]:
+        """The profile as plain data for a trace header (`FaultProfile(**header)` rebuilds it).
+
+        The fields of targeted and scripted faults appear only when used, so
+        the header of a plain profile is what it always was.
+        """
+        data = attrs.asdict(self, filter=lambda a, v: a.name not in ("functions", "script"))
+        if self.functions:
+            data["functions"] = [[pattern, p.as_header()] for pattern, p in self.functions]
+        if self.script is not None:
+            data["script"] = [attrs.asdict(f) for f in self.script]
+        return data
 
     @classmethod
     def named(cls, name: str) -> FaultProfile:
@@ -82,14 +154,26 @@ class FaultProfile:
             raise ValueError(f"unknown fault profile {name!r}; known profiles: {known}") from None
 
     @classmethod
-    def coerce(cls, faults: str | FaultProfile | None) -> FaultProfile:
-        """A profile from a preset name, a profile, or None (meaning ``none``)."""
+    def _scripted(cls, script: FaultScript) -> FaultProfile:
+        # The profile of a script is named by its text, so the name alone runs it again.
+        return cls(name=str(script) or "script", script=script.faults)
+
+    @classmethod
+    def coerce(cls, faults: str | FaultProfile | FaultScript | Iterable[Fault] | None) -> FaultProfile:
+        """A profile from a preset name, a profile, a `FaultScript` (or its text, or a list of
+        `Fault` records), or None (meaning ``none``)."""
         if faults is None:
             return PROFILES["none"]
         if isinstance(faults, FaultProfile):
             return faults
         if isinstance(faults, str):
+            if looks_like_script(faults):
+                return cls._scripted(FaultScript.parse(faults))
             return cls.named(faults)
+        if isinstance(faults, FaultScript):
+            return cls._scripted(faults)
+        if isinstance(faults, list | tuple) and all(isinstance(f, Fault) for f in faults):
+            return cls._scripted(FaultScript(faults))
         raise TypeError(
             f"faults must be a profile name or a FaultProfile, not {type(faults).__qualname__}"
         )

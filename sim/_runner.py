@@ -63,13 +63,15 @@ class SimulationTest:
     `function` is the decorated coroutine function (for a method, it takes
     ``self``); `seeds` the seeds it runs by default; `faults` its fault
     profile as given (None: the default); `options` the other
-    `Simulation` options.
+    `Simulation` options; `require_sometimes` whether a sometimes/reachable
+    that none of its seeds satisfied fails it.
     """
 
     function: Callable[..., Coroutine[Any, Any, Any]]
     seeds: tuple[int, ...]
     faults: str | FaultProfile | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=lambda o: types.MappingProxyType(dict(o)))
+    require_sometimes: bool = False
 
     @property
     def takes_parameters(self) -> list[str]:

@@ -325,14 +325,14 @@ class Service:
             self._seq += 1
             _heappush(
                 self.heap,
-                (now + self.decisions.latency() if self._faults else now, self._seq, self._attempt, rec),
+                (now + self.decisions.latency(rec) if self._faults else now, self._seq, self._attempt, rec),
             )
             if self.on_push is not None:
                 self.on_push()
         return rec
 
-    def _delivery_time(self) -> float:
-        return self.now + self.decisions.latency() if self._faults else self.now
+    def _delivery_time(self, rec: _Record) -> float:
+        return self.now + self.decisions.latency(rec) if self._faults else self.now
 
     def _start_timer(self, rec: _Record, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
@@ -396,7 +396,7 @@ class Service:
 
     def _endpoint_failed(self, rec: _Record) -> bool:
         """Inject an endpoint failure before the function runs, if the decisions say so."""
-        fault = self.decisions.endpoint_fault()
+        fault = self.decisions.endpoint_fault(rec)
         if fault is None:
             return False
         self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR, None))
@@ -421,10 +421,10 @@ class Service:
 
     def _resume_input(self, rec: _Record, suspension: _Suspension) -> Input:
         journal = Journal(rec.input, suspension.journal)
-        if self._faults and self.decisions.crash():
+        if self._faults and self.decisions.crash(rec):
             self.lose_state(rec)
         if suspension.batch is None:
-            suspension.batch = self._take_batch(suspension)
+            suspension.batch = self._take_batch(suspension, rec)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
         results = tuple(decode_outcome(*r) for r in suspension.batch)
@@ -442,11 +442,11 @@ class Service:
             journal=journal,
         )
 
-    def _take_batch(self, suspension: _Suspension) -> tuple[StoredResult, ...]:
+    def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
         start, size = 0, min(suspension.max_results, available)
-        shuffle = self.decisions.reorder(available) if self._faults else None
+        shuffle = self.decisions.reorder(available, rec) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
             size = min(shuffle[1], size, available - start)
@@ -472,7 +472,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost():
+        if self._faults and self.decisions.response_lost(rec):
             self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
             error = Error(
                 Status.TIMEOUT,
@@ -576,7 +576,7 @@ class Service:
 
     def _resume(self, rec: _Record) -> None:
         rec.move(SCHEDULED)
-        self.push(self._delivery_time(), self._attempt, rec)
+        self.push(self._delivery_time(rec), self._attempt, rec)
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -601,7 +601,7 @@ class Service:
         if self._keyed:
             self._keyed.pop(rec.id, None)  # its dispatches were the old function's steps
         rec.move(SCHEDULED)
-        self.push(self._delivery_time(), self._attempt, rec)
+        self.push(self._delivery_time(rec), self._attempt, rec)
 
     def lose_state(self, rec: _Record) -> None:
         """The endpoint forgets the call's in-memory state, as a crash would."""

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from typing import Any, NoReturn, TypeVar
 
-import attrs
 import outcome
 import trio
 
-from ._decisions import Decisions, RecordedRandom
+from ._decisions import Decisions, RecordedRandom, decisions_for
 from ._environment import RunEnvironment, environment
 from ._errors import SimulationError
 from ._faults import FaultProfile
+from ._script import Fault, FaultScript
 from ._journal import ABANDONED, decode_outcome
 from ._options import check_options, unknown_option
 from ._protocol import Call, CallResult, DispatchID
@@ -31,6 +31,7 @@ from ._retry import RetryPolicy
 from ._runtime import Runtime, VirtualClock
 from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
+from ._tally import PropertyTally
 from ._trace import Trace
 
 __all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
@@ -107,7 +108,8 @@ class Simulation:
     """One deterministic run of durable functions.
 
     `seed` chooses every fault, latency and ordering (through `faults`, a
-    profile name or a `FaultProfile`); `rng` replaces the seeded source of
+    profile name or a `FaultProfile`; or exactly, a `FaultScript`, its text
+    or a list of `Fault` records); `rng` replaces the seeded source of
     decisions with any `random.Random` (Hypothesis hands in its own). After
     the main coroutine returns, calls still in flight are drained to their
     outcome unless `drain=False`. `schedule="pct"` orders
@@ -125,7 +127,9 @@ class Simulation:
     `deterministic_environment` (the default), user code in the run reads
     virtual time from `time`/`datetime` and seeded entropy from
     `os.urandom`/`uuid`/`secrets` (the README's "Guarantees and limits"). Every option is
-    checked here: a wrong name or value raises at once.
+    checked here: a wrong name or value raises at once. After a run,
+    `properties` holds what `sim.always` & co. counted and `buggify_sites`
+    which `sim.buggify` sites were active.
     """
 
     _decisions_type: type[Decisions] = Decisions
@@ -134,7 +138,7 @@ class Simulation:
     def __init__(
         self,
         seed: int = DEFAULT_SEED,
-        faults: str | FaultProfile | None = "light",
+        faults: str | FaultProfile | FaultScript | Sequence[Fault] | None = "light",
         *,
         rng: random.Random | None = None,
         retry: RetryPolicy | None = None,
@@ -170,12 +174,17 @@ class Simulation:
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
         source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
-        self.decisions = self._decisions_type(self.faults, source)
+        # A scripted or targeted profile has its own source; the shrinker's subclass
+        # (which notes each draw) takes plain profiles.
+        if self._decisions_type is Decisions:
+            self.decisions = decisions_for(self.faults, source)
+        else:
+            self.decisions = self._decisions_type(self.faults, source)
         self.trace = Trace(
             {
                 "seed": seed,
                 "faults": self.faults.name,
-                "profile": attrs.asdict(self.faults),
+                "profile": self.faults.as_header(),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _versions(),
@@ -203,6 +212,8 @@ class Simulation:
         self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
+        self.properties = PropertyTally()  # sim.always & co. count their evaluations here
+        self.buggify_sites: dict[str, bool] = {}  # sim.buggify: whether each site is active
 
     @classmethod
     def from_trace(cls, trace: Trace, **options: Any) -> Simulation:
@@ -291,6 +302,9 @@ class Simulation:
         self._end(failure)
         if runtime.failure is not None:
             raise runtime.failure
+        if self.properties.failure is not None:
+            # A failed property fails the run even where user code caught what it raised.
+            raise self.properties.failure
         if isinstance(result, outcome.Error):
             # Raised here rather than by unwrap(), whose frame would show in
             # every failure report above the user's own.

@@ -29,7 +29,9 @@ from typing import Any
 import attrs
 
 from ._faults import FaultProfile
+from ._script import FaultScript
 from ._runner import LoadedTest, load_test, run_seed
+from ._tally import PropertyReport, catalog, property_reports
 from ._simulation import Simulation
 from ._sweep_result import FailureGroup, SeedRecord, SweepResult
 from ._sweep_shrink import shrink_groups
@@ -98,6 +100,7 @@ def _run_one(
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
         traceback="".join(traceback.format_exception(error))[-8000:] if keep_traceback else "",
         faults=tuple(counts.items()),
+        properties=run.simulation.properties.rows(),
     )
 
 
@@ -167,12 +170,12 @@ class _Batches:
         return max(10, min(2_000, int(1.0 / per_seed) if per_seed > 0 else 2_000))
 
 
-def _resolve_faults(loaded: LoadedTest, faults: str | FaultProfile | None) -> str | FaultProfile:
+def _resolve_faults(loaded: LoadedTest, faults: str | FaultProfile | FaultScript | None) -> str | FaultProfile:
     chosen = faults if faults is not None else loaded.test.faults
     if chosen is None:
         chosen = os.environ.get("DISPATCH_SIM_FAULTS") or "light"
-    FaultProfile.coerce(chosen)  # a bad name fails here, before anything runs
-    return chosen
+    profile = FaultProfile.coerce(chosen)  # a bad name fails here, before anything runs
+    return chosen if isinstance(chosen, str) else profile  # a script travels as its profile
 
 
 def _crash_record(seed: int, exc: BaseException) -> SeedRecord:
@@ -193,7 +196,7 @@ def sweep(
     target: str,
     seeds: Iterable[int] = range(100),
     *,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | FaultScript | None = None,
     jobs: int = 1,
     executor: cf.Executor | None = None,
     max_failures: int | None = None,
@@ -202,6 +205,7 @@ def sweep(
     root: str | os.PathLike[str] | None = None,
     on_record: Progress | None = None,
     hash_seed: int | None = None,
+    require_sometimes: bool = False,
     schedule: str | None = None,
     depth: int | None = None,
     pct_steps: int | None = None,
@@ -218,6 +222,8 @@ def sweep(
     (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
     `hash_seed` starts the local pool's workers (``jobs>1``, no `executor`)
     with that ``PYTHONHASHSEED``, as the determinism check does.
+    With `require_sometimes`, a sometimes/reachable that no seed satisfied
+    makes the result not `ok`.
     `schedule`, `depth` and `pct_steps` replace the test's own scheduling
     options (``schedule="pct"``: see `Simulation`). With `shrink` (seconds),
     the smallest seed of each failure group is shrunk afterwards to the faults
@@ -260,7 +266,8 @@ def sweep(
     records = tuple(sorted(state.records, key=lambda r: r.seed))
     result = SweepResult(
         loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped,
-        options=options,
+        options=options, known_properties=tuple(catalog(loaded.test.function)),
+        require_sometimes=require_sometimes,
     )
     if shrink is not None and result.failures and not interrupted:
         shrunk = shrink_groups(result.groups, _CRASH_SIGNATURE, loaded, profile, options, shrink)

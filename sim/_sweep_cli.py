@@ -1,7 +1,8 @@
 """``python -m sim sweep TARGET``: the command line of a seed sweep.
 
-Exit status: 0 when every seed passed, 1 when any failed, 2 on bad input
-(nothing run), 130 when interrupted before any failure was found.
+Exit status: 0 when every seed passed, 1 when any failed (or, with
+``--require-sometimes``, a sometimes/reachable was never reached), 2 on bad
+input (nothing run), 130 when interrupted before any failure was found.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write results.jsonl and failing traces here")
     parser.add_argument("--max-failures", default=None, help="stop after this many failing seeds")
     parser.add_argument("--time-limit", default=None, help="stop after this many seconds")
+    parser.add_argument("--require-sometimes", action="store_true",
+                        help="fail when a sometimes/reachable property was satisfied in no seed")
     parser.add_argument("--check-determinism", action="store_true",
                         help="run each seed twice and report seeds whose traces differ")
     parser.add_argument("--schedule", choices=["uniform", "pct"], default=None,
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             jobs = max(jobs, executor.workers)
         options = dict(faults=args.faults, jobs=jobs, executor=executor and executor.executor,
-                       max_failures=max_failures, time_limit=time_limit)
+                       max_failures=max_failures, time_limit=time_limit,
+                       require_sometimes=args.require_sometimes)
         options.update(schedule=args.schedule, depth=depth, pct_steps=pct_steps)
         total = len(seeds) * (2 if args.check_determinism else 1)
         # The two passes of a determinism check run in two pools (so in different
@@ -121,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     artifacts = write_outputs(result, args.out)
     print_summary(result, artifacts)
     if result.failures:
+        return 1
+    if not result.ok:  # a required sometimes/reachable was never reached
         return 1
     return 130 if result.interrupted else 0
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from ._tally import PropertyReport, property_reports
+
 __all__ = ["FailureGroup", "SeedRecord", "SweepResult"]
 
 
@@ -33,6 +35,7 @@ class SeedRecord:
     error: str = ""
     traceback: str = ""
     faults: tuple[tuple[str, int], ...] = ()
+    properties: tuple[tuple[str, str, int, int], ...] = ()  # the run's PropertyTally rows
 
     def as_json(self) -> dict[str, Any]:
         """The line written to results.jsonl."""
@@ -75,6 +78,8 @@ class SweepResult:
     seconds: float
     interrupted: bool = False
     stopped_early: str | None = None
+    known_properties: tuple[tuple[str, str], ...] = ()  # written in the test function (see catalog)
+    require_sometimes: bool = False
     shrunk: Mapping[str, Any] = attrs.field(factory=dict)
     """Per failure signature, the `ShrinkResult` of its smallest seed (when the sweep shrank)."""
     options: Mapping[str, Any] = attrs.field(factory=dict)
@@ -125,8 +130,19 @@ class SweepResult:
 
     @property
     def ok(self) -> bool:
-        """Whether every seed passed (and the sweep was not interrupted)."""
-        return self.failures == 0
+        """Whether every seed passed (and, with `require_sometimes`, every sometimes/reachable
+        was reached in some seed)."""
+        return self.failures == 0 and not (self.require_sometimes and self.never_reached)
+
+    @property
+    def properties(self) -> list[PropertyReport]:
+        """Each property over the seeds: where it was evaluated, held, failed."""
+        return property_reports((r.properties for r in self.records), self.known_properties)
+
+    @property
+    def never_reached(self) -> list[PropertyReport]:
+        """The sometimes/reachable properties that no seed satisfied."""
+        return [p for p in self.properties if p.never_reached]
 
     def summary_line(self) -> str:
         """``sweep: N seeds, F failed in G groups, S seeds/s``."""

@@ -98,7 +98,7 @@ def live_progress(total: int, stream: IO[str] | None = None) -> Iterator[Any]:
 
 def replay_command(target: str, seed: int, faults: str) -> str:
     """The pytest command that runs the test with exactly this seed."""
-    return f"pytest {shlex.quote(target)} --sim-seed={seed} --sim-faults={faults}"
+    return f"pytest {shlex.quote(target)} --sim-seed={seed} --sim-faults={shlex.quote(faults)}"
 
 
 def _schedule_flags(options: Any) -> str:
@@ -189,6 +189,7 @@ def print_summary(
                 console.print(f"  shrunk: {shrunk.faults_line()}", markup=False)
                 if files and files.minimal:
                     console.print(f"  minimal trace: {files.minimal}", markup=False)
+    _print_properties(result, console)
     console.print(result.summary_line(), markup=False)
 
 
@@ -197,3 +198,23 @@ def _columns() -> int:
         return os.get_terminal_size().columns
     except OSError:
         return 120
+
+
+def _print_properties(result: SweepResult, console: Any) -> None:
+    """One row per property: seeds where it was evaluated, held, failed; the never reached flagged."""
+    reports = result.properties
+    if not reports:
+        return
+    from rich.table import Table
+
+    table = Table(title="properties", title_justify="left")
+    for name, justify in (("kind", "left"), ("message", "left"), ("evaluated", "right"),
+                          ("held", "right"), ("failed", "right"), ("note", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for p in reports:
+        note = f"never reached in {p.seeds} seeds" if p.never_reached else ""
+        table.add_row(p.kind, p.message, str(p.evaluated), str(p.held), str(p.failed), note)
+    console.print(table)
+    for p in result.never_reached:
+        console.print(p.line() + (" (required: the sweep fails)" if result.require_sometimes else ""),
+                      markup=False)

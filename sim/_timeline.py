@@ -242,6 +242,8 @@ def build_timeline(events: Iterable[Any], header: Mapping[str, Any] | None = Non
             flying += 1
             in_flight.append((time, flying))
             continue
+        if not did:  # an event of the test body (a property, a buggify firing): no call to show
+            continue
         if did not in calls:  # an event of a call whose dispatch is not in these events
             calls[did] = CallView(did, event.function, None, time)
             state[did] = _Open(time)

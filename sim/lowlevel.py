@@ -7,8 +7,8 @@ values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
 `load_test`, `run_seed`), the hook that gives errors their status
-(`set_error_classifier`), and how `sim.note` finds the running call
-(`register_call_locator`). Names here may change more often
+(`set_error_classifier`), and how `sim.note`, properties and buggify find
+the running call (`register_call_locator`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
 from ._protocol import set_error_classifier
+from ._tally import PropertyReport, property_reports
+from ._tally import catalog as property_catalog
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
 from ._endpoints import (
     DEFAULT_ENDPOINT,
@@ -26,7 +28,7 @@ from ._endpoints import (
     unregister_endpoint,
 )
 from ._options import OPTIONS, check_options, check_seeds, unknown_option
-from ._notes import register_call_locator
+from ._where import register_call_locator
 from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
@@ -57,6 +59,7 @@ __all__ = [
     "LoadTestError",
     "check_options",
     "check_seeds",
+    "PropertyReport",
     "failure_of",
     "failure_signature",
     "freeze",
@@ -64,6 +67,8 @@ __all__ = [
     "mark_test",
     "overrides",
     "register_call_locator",
+    "property_catalog",
+    "property_reports",
     "register_endpoint",
     "replay_steps",
     "run_seed",

@@ -8,7 +8,10 @@ is enough. Options:
   (A..B-1). A test with several seeds goes on past its first failure and
   reports the failure rate and the failures grouped by signature.
 - ``--sim-max-failures=K``: stop a test's seeds after K failures.
-- ``--sim-faults=PROFILE``: every simulation test uses this fault profile.
+- ``--sim-faults=PROFILE``: every simulation test uses this fault profile
+  (or this fault script, e.g. ``--sim-faults='response_lost debit#2 attempt 1'``).
+- ``--sim-require-sometimes``: a test whose `sim.sometimes`/`sim.reachable`
+  no seed satisfied fails, listing them.
 - ``--sim-trace-dir=DIR``: where the trace file of each failing run is kept
   (by default, pytest's cache folder).
 - ``--sim-random-seeds``: start every test's seeds at a random base (printed
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import shlex
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -62,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stop a test's seeds after K failures (default: run them all)")
     group.addoption("--sim-faults", default=None, metavar="PROFILE",
                     help="fault profile for every simulation test: none, light, heavy, swarm")
+    group.addoption("--sim-require-sometimes", action="store_true", default=False,
+                    help="fail a simulation test whose sometimes/reachable properties no seed satisfied")
     group.addoption("--sim-trace-dir", default=None, metavar="DIR",
                     help="keep the trace file of every failing simulation run here")
     group.addoption("--sim-schedule", default=None, choices=["uniform", "pct"],
@@ -95,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--sim-max-failures must be at least 1, got {max_failures}")
     if faults is not None:
         try:
-            FaultProfile.named(faults)
+            FaultProfile.coerce(faults)  # a preset name, or a fault script's text
         except ValueError as exc:
             raise pytest.UsageError(f"--sim-faults: {exc}") from None
     base = None
@@ -116,6 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
     overrides.faults = faults
     overrides.trace_dir = Path(trace_dir) if trace_dir else None
     overrides.max_failures = max_failures
+    overrides.require_sometimes = bool(config.getoption("--sim-require-sometimes"))
     for name in ("depth", "pct_steps", "shrink"):
         value = config.getoption(f"--sim-{name.replace('_', '-')}")
         if value is not None and not value > 0:
@@ -213,7 +220,7 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
     report = write_report(trace, path.with_suffix(".html"), trace_path=path, outcome=outcome)
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
-        command += f" --sim-faults={overrides.faults}"
+        command += f" --sim-faults={shlex.quote(overrides.faults)}"
     for key, value in overrides.schedule_options().items():
         command += f" --sim-{key.replace('_', '-')}={value}"
     lines = [

@@ -33,3 +33,22 @@ def test_seed_sweep_example_output_matches_the_readme(tmp_path: Path) -> None:
             line.startswith(("response_lost", "crash", "endpoint_error"))
         ):
             assert line in done.stdout, f"README line not in the output: {line!r}\n{done.stdout}"
+
+
+def test_the_exploration_sections_snippets_run(tmp_path: Path) -> None:
+    text = README.read_text()
+    blocks = []
+    for title in ("### Properties", "### BUGGIFY", "### Targeted faults", "### Fault scripts"):
+        blocks += re.findall(r"```python\n(.*?)```", _section(text, title), re.S)
+    source = "import registry, registry.test, sim\n\n" + "\n".join(blocks)
+    source += (
+        "\n\ndef test_the_buggify_site_reads():\n"
+        "    assert registry.test.run(read_stock('widget'), faults='none') == 1\n"
+    )
+    (tmp_path / "test_snippets.py").write_text(source)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "test_snippets.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

@@ -375,5 +375,5 @@ def test_a_profile_with_only_one_fault_kind_injects_it(endpoint: FakeEndpoint, k
 
 
 def test_every_fault_kind_is_a_profile_field() -> None:
-    assert set(FAULT_KINDS) == {f.name for f in attrs.fields(FaultProfile)} - {"name", "swarm"}
+    assert set(FAULT_KINDS) == {f.name for f in attrs.fields(FaultProfile)} - {"name", "swarm", "functions", "script"}
     assert set(FAULT_DETAILS) <= set(FAULT_KINDS)  # a fault event's detail names its kind
