@@ -79,7 +79,9 @@ def test_cli_reports_the_failing_schedules_and_exits_1(tmp_path: Path) -> None:
     trace = tmp_path / "group1.cbor"
     assert f"python -m sim replay {trace}" in out
     replayed = cli("replay", str(trace))
-    assert replayed.returncode == 0 and "same digest" in replayed.stdout, replayed.stdout + replayed.stderr
+    # The recorded failure reproduces: replay says so and exits 1 (issue 15's replay exit status).
+    assert replayed.returncode == 1 and "same digest" in replayed.stdout, replayed.stdout + replayed.stderr
+    assert "failure reproduced: PropertyFailed" in replayed.stdout
     rerun = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                             f"--sim-trace-dir={tmp_path / 'traces'}", *shlex.split(replay)[1:]],
                            capture_output=True, text=True, cwd=ROOT, timeout=300)
