@@ -198,8 +198,9 @@ def test_check_determinism_catches_set_order_in_its_own_group(tmp_path: Path) ->
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "non-deterministic: the same seed gave two different traces" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("sweep: 6 seeds, 6 failed in 1 groups, ")
-    assert "the runs differ in length (24 and 69 events in processes with PYTHONHASHSEED=0 and 1):" in done.stdout
-    assert "  first extra event 24:" in done.stdout and "dispatch  echo" in done.stdout
+    # (Each attempt has a start event as well as its end since the trace records spans.)
+    assert "the runs differ in length (32 and 92 events in processes with PYTHONHASHSEED=0 and 1):" in done.stdout
+    assert "  first extra event 32:" in done.stdout and "dispatch  echo" in done.stdout
     # Both copies of every seed ran, each in another process (then the explanation's two).
     runs = pids_by_seed(pids)
     assert sorted(runs) == list(range(6))
