@@ -64,6 +64,8 @@ __all__ = ["Service"]
 
 # Bound once: every call pushes and every action pops.
 _heappop, _heappush = heapq.heappop, heapq.heappush
+# Bound once too: every call freezes its input and result and thaws its input.
+_freeze, _thaw = _codec.freeze, _codec.thaw
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -168,7 +170,7 @@ class Service:
         did = f"d{self._ids}"
         now = self.now
         try:
-            data: object = _codec.freeze(call.input, where="argument")
+            data: object = _freeze(call.input, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
@@ -250,7 +252,7 @@ class Service:
                 rec.created,
                 rec.caller_id,
                 rec.root_id,
-                _codec.thaw(rec.input),
+                _thaw(rec.input),
             )
         else:
             inp = self._resume_input(rec, suspension)
@@ -353,7 +355,7 @@ class Service:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None))
             if status is Status.OK:
                 try:
-                    data = _codec.freeze(out._value, where="result")
+                    data = _freeze(out._value, where="result")
                 except _codec.SerializationError as exc:
                     self._fail(rec, _invalid(exc))
                     return
