@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
+from . import _host
 from ._decisions import Decisions, RecordedRandom
 from ._errors import SimulationError
 from ._faults import FaultProfile
@@ -190,7 +191,10 @@ class Simulation:
         if _current.get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
-        return trio.run(self.main, main, clock=VirtualClock(self._runtime))
+        shared = _host.host()  # one trio run for every simulation of this thread (see _host)
+        if shared is None:
+            return trio.run(self.main, main, clock=VirtualClock(self._runtime))
+        return shared.run(self._runtime, functools.partial(self.main, main)).unwrap()
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
