@@ -26,6 +26,7 @@ a shared run as in a fresh one, whatever ran before it.
 
 from __future__ import annotations
 
+import _signal
 import atexit
 import contextvars
 import signal
@@ -69,6 +70,11 @@ HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     (f"{_RUNNER}.asyncgens", "prev_hooks"),  # the world's hooks, restored when the run ends
     (f"{_RUNNER}.ki_manager", "handler"),  # the run's SIGINT handler, if it installed one
 )
+
+
+# signal.getsignal and signal.signal wrap these in enum conversions that cost
+# more than the rest of parking; the handlers they return are the same objects.
+_getsignal, _setsignal = _signal.getsignal, _signal.signal
 
 
 class _SharedClock(VirtualClock):
@@ -186,7 +192,7 @@ class TrioHost:
         self._outside = (
             sniffio.thread_local.name,
             sys.get_asyncgen_hooks(),
-            signal.getsignal(signal.SIGINT),
+            _getsignal(signal.SIGINT),
         )
         sniffio.thread_local.name = "trio"
 
@@ -207,8 +213,8 @@ class TrioHost:
         sniffio.thread_local.name = library
         sys.set_asyncgen_hooks(*hooks)
         handler = runner.ki_manager.handler  # trio's SIGINT handler, if it installed one
-        if handler is not None and signal.getsignal(signal.SIGINT) is handler:
-            signal.signal(signal.SIGINT, sigint)
+        if handler is not None and _getsignal(signal.SIGINT) is handler:
+            _setsignal(signal.SIGINT, sigint)
         wakeup = runner.entry_queue.wakeup
         if wakeup.old_wakeup_fd is not None:  # trio set it (main thread only)
             signal.set_wakeup_fd(wakeup.old_wakeup_fd)
@@ -222,8 +228,8 @@ class TrioHost:
         runner.asyncgens.prev_hooks = self._outside[1]  # type: ignore[index]
         sys.set_asyncgen_hooks(*self._trio_hooks)
         handler = runner.ki_manager.handler
-        if handler is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, handler)
+        if handler is not None and _getsignal(signal.SIGINT) is signal.default_int_handler:
+            _setsignal(signal.SIGINT, handler)
         wakeup = runner.entry_queue.wakeup
         if wakeup.old_wakeup_fd is not None:
             wakeup.old_wakeup_fd = signal.set_wakeup_fd(wakeup.write_sock.fileno(), warn_on_full_buffer=False)

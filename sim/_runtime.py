@@ -121,7 +121,10 @@ class Runtime:
         # makes task order a function of the seed. Neither has a public API.
         # User code that calls the `random` module is seeded the same way.
         saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
-        saved_trio = _run_core._r.getstate()
+        # trio's generator is swapped for a seeded one rather than re-seeded and
+        # restored: trio looks `_r` up on each use, and saving and restoring a
+        # Mersenne Twister's state costs more than making one.
+        saved_trio = _run_core._r
         saved_random = random.getstate()
         # A run allocates a few dozen short-lived objects per call; with the
         # default threshold of 700 the collector runs every few calls (a
@@ -129,13 +132,13 @@ class Runtime:
         saved_gc = gc.get_threshold()
         gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
-        _run_core._r.seed(f"dispatch-sim:{seed}:trio")
+        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio")
         random.seed(f"dispatch-sim:{seed}:user")
         try:
             yield
         finally:
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
-            _run_core._r.setstate(saved_trio)
+            _run_core._r = saved_trio
             random.setstate(saved_random)
             gc.set_threshold(*saved_gc)
 
@@ -335,14 +338,20 @@ class Runtime:
             await self._park_pump(stats.seconds_to_next_deadline)
 
     async def _park_pump(self, timeout: float) -> None:
+        if timeout == math.inf:  # always, under our clock: a scope with no deadline does nothing
+            await self._park_pump_until_woken()
+            return
         with trio.move_on_after(timeout):
-            self._parked_pump = trio.lowlevel.current_task()
+            await self._park_pump_until_woken()
 
-            def abort(_: Any) -> trio.lowlevel.Abort:
-                self._parked_pump = None
-                return trio.lowlevel.Abort.SUCCEEDED
+    async def _park_pump_until_woken(self) -> None:
+        self._parked_pump = trio.lowlevel.current_task()
 
-            await trio.lowlevel.wait_task_rescheduled(abort)
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._parked_pump = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     # -- runs that cannot end ------------------------------------------------------
 

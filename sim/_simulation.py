@@ -71,6 +71,16 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
     return tuple(versions)
 
 
+@functools.lru_cache(maxsize=64)
+def _profile_dict(profile: FaultProfile) -> tuple[tuple[str, Any], ...]:
+    # attrs.asdict walks the fields on every call; a profile is frozen, so once will do.
+    return tuple(attrs.asdict(profile).items())
+
+
+def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
+    return dict(_profile_dict(profile))  # each trace gets a dict of its own
+
+
 def _versions() -> dict[str, str]:
     return dict(_package_versions())
 
@@ -129,7 +139,7 @@ class Simulation:
             {
                 "seed": seed,
                 "faults": self.faults.name,
-                "profile": attrs.asdict(self.faults),
+                "profile": _profile_fields(self.faults),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _versions(),
