@@ -178,3 +178,38 @@ def test_trio_still_has_the_internal_the_host_uses(owner: str, attribute: str) -
 
     trio.run(look)
     assert found == [True], f"trio {trio.__version__} has no {owner}.{attribute}: sim._host relies on it"
+
+
+async def deadlines_and_calls() -> list[Any]:
+    # Trio deadlines beside durable calls whose latency moves time: the clock
+    # must still expire each deadline before any later action runs.
+    out: list[Any] = []
+    for i in range(8):
+        with trio.move_on_after(0.02 * i) as scope:
+            out.append(await double(i))
+            out.append(await fan(2))
+        out.append(scope.cancelled_caught)
+        out.append(round(sim.now(), 9))
+    return out
+
+
+async def calls_only() -> list[int]:
+    return [await double(i) for i in range(30)] + [await fan(5)]
+
+
+@pytest.mark.parametrize("main", [calls_only, workflow, deadlines_and_calls])
+@pytest.mark.parametrize("faults", ["light", "heavy"])
+def test_time_moved_inline_runs_as_time_moved_by_the_clock(
+    main: Any, faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run_all() -> list[tuple[Any, str]]:
+        runs = []
+        for seed in range(4):
+            simulation = sim.Simulation(seed=seed, faults=faults)
+            runs.append((simulation.run(main), simulation.trace.digest()))
+        return runs
+
+    inline = run_all()
+    # Time moved only by the clock, as before Runtime._alone_in_trio.
+    monkeypatch.setattr("sim._runtime.Runtime._alone_in_trio", lambda self, due: False)
+    assert run_all() == inline
