@@ -26,6 +26,7 @@ __all__ = [
     "KINDS",
     "OUTCOME",
     "POLL",
+    "REPLAY_BUDGET",
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
@@ -46,7 +47,12 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME)
+REPLAY_BUDGET: Final = "replay_budget"
+"""A crash, or the loss of a resume's response, was drawn for a call but not injected:
+rebuilding the call would pass its replay budget (see `sim._faults.REPLAY_FREE_STEPS`).
+detail: CRASH or RESPONSE_LOST."""
+
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, REPLAY_BUDGET)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

@@ -27,10 +27,12 @@ from ._events import (
     FAULT,
     OUTCOME,
     POLL,
+    REPLAY_BUDGET,
     RESPONSE_LOST,
     RETRY,
     TAIL_CALL,
 )
+from ._faults import REPLAY_FACTOR, REPLAY_FREE_STEPS
 from ._endpoints import DEFAULT_ENDPOINT, TIMER_FUNCTION, _endpoints
 from ._journal import (
     Journal,
@@ -73,6 +75,17 @@ _NAMES: dict[int, str] = {int(s): s.name for s in Status}
 
 def _invalid(exc: Exception) -> Error:
     return Error.from_exception(exc, Status.INVALID_ARGUMENT)
+
+
+def _within_replay_budget(suspension: _Suspension) -> bool:
+    """Whether a crash of the call may be injected now (see REPLAY_FACTOR), counting it if so."""
+    steps = len(suspension.journal)
+    if steps <= REPLAY_FREE_STEPS:
+        return True
+    if suspension.replayed + steps > REPLAY_FACTOR * steps:
+        return False
+    suspension.replayed += steps
+    return True
 
 
 def _wake_nobody(rec: _Record) -> None:
@@ -290,7 +303,10 @@ class Service:
     def _resume_input(self, rec: _Record, suspension: _Suspension) -> Input:
         journal = Journal(rec.input, suspension.journal)
         if self._faults and self.decisions.crash():
-            self.lose_state(rec)
+            if _within_replay_budget(suspension):
+                self.lose_state(rec)
+            else:
+                self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH))
         if suspension.batch is None:
             suspension.batch = self._take_batch(suspension)
             suspension.journal[-1].results = suspension.batch
@@ -340,7 +356,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost():
+        if self._faults and self.decisions.response_lost() and self._may_lose_response(rec):
             self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST))
             error = Error(
                 Status.TIMEOUT,
@@ -383,6 +399,16 @@ class Service:
                 (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, TAIL_CALL, call.function)
             )
             self._tail_call(rec, call)
+
+    def _may_lose_response(self, rec: _Record) -> bool:
+        # A resume whose response is lost is retried from the journal the
+        # function already ran past: a rebuild, as for a crash, so the same
+        # replay budget decides.
+        suspension = rec.suspension
+        if suspension is None or _within_replay_budget(suspension):
+            return True
+        self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST))
+        return False
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
         rec.failures += 1
