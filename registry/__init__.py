@@ -8,7 +8,7 @@ all with ``@registry.test.function``. Protocol types come from `sim`.
 from sim import Arguments, Call, CallResult, DispatchID, Error, Input, Output, Status
 
 from . import error, test
-from ._client import Batch, Client
+from ._client import Batch, Client, ClientError
 from ._function import Function, PrimitiveFunction
 from ._registry import Registry, batch, default_registry, function, set_default_registry
 from ._steps import AnyException, Reset, all, any, call, gather, race, sleep
@@ -21,6 +21,7 @@ __all__ = [
     "Call",
     "CallResult",
     "Client",
+    "ClientError",
     "DispatchID",
     "Error",
     "Function",

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
 
-from ._context import current_dispatch_id
+from ._context import current_dispatch_id, frame_var
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
-__all__ = ["Batch", "Client"]
+if TYPE_CHECKING:
+    from ._function import Function, PrimitiveFunction
+
+__all__ = ["Batch", "Client", "ClientError"]
+
+P = ParamSpec("P")
+
+
+class ClientError(Exception):
+    """The SDK's error for a failed request to the Dispatch API.
+
+    Kept so that ported code importing it keeps working; the simulated
+    service is in-process, so dispatch-sim never raises it.
+    """
 
 
 class Client:
@@ -38,14 +51,24 @@ class Client:
     def _send(self, calls: Sequence[Call]) -> list[DispatchID]:
         if isinstance(calls, Call):
             raise TypeError("dispatch() takes a list of Calls, not a single Call")
+        frame = frame_var.get()
+        if frame is not None:
+            # Inside an async function, a dispatch is a durable step: the
+            # function re-run from its start makes the same dispatches in the
+            # same order, and the service hands back the first ids.
+            key = frame.dispatches
+            frame.dispatches = key + 1
+            return sim.current().dispatch(list(calls), caller=frame.dispatch_id, key=key)
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:
-        # Called by Function.dispatch, whose caller decides how it is handed back.
-        return hand_back(self._send([call])[0], sys._getframe(2))  # type: ignore[return-value]
+        # Called by Function.dispatch: hand_back skips the registry's frames,
+        # so the user's code that called it decides how it is handed back.
+        return hand_back(self._send([call])[0], sys._getframe(1))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         result = await sim.current().wait_result(dispatch_id)
         if result.error is not None:
             raise exception_for_error(result.error)
@@ -54,6 +77,7 @@ class Client:
     async def _call(self, call: Call) -> Any:
         # Only ever awaited outside any function (Function.__call__ checks), so
         # there is no caller.
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         result = await sim.current().call_result(call)
         if result.error is not None:
             raise exception_for_error(result.error)
@@ -71,8 +95,13 @@ class Batch:
         self.client = client if client is not None else Client()
         self.calls: list[Call] = []
 
+    @overload
+    def add(self, func: Function[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Batch: ...
+    @overload
+    def add(self, func: PrimitiveFunction, input: Any = None, /) -> Batch: ...
     def add(self, func: Any, /, *args: Any, **kwargs: Any) -> Batch:
-        """Add a call of registered function `func` with these arguments."""
+        """Add a call of registered function `func` with these arguments (type-checked
+        against its signature), or of a primitive function with its input."""
         build = getattr(func, "build_call", None)
         if build is None:
             raise TypeError(f"Batch.add() needs a registered function, got {func!r}")

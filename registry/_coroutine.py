@@ -16,7 +16,9 @@ every step checked against the journal.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
@@ -25,7 +27,7 @@ from typing import Any
 import attrs
 import trio
 
-from sim import Arguments, Call, CallResult, Error, Output, SerializationError, Status
+from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
 from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
 
 from ._context import frame_var
@@ -130,6 +132,17 @@ _CLOSED_CONTEXT = contextvars.Context()
 
 class Frame:
     """The live state of one call of an async function."""
+
+    # Class-level defaults, so that making a frame (once per call) stores none of them.
+    input: Input | None = None  # the attempt's Input, set by run_async_function
+    # Dispatches made so far: the key of the next one, which the service uses
+    # to make a re-run of this function (retry, rebuild) not send it again.
+    dispatches = 0
+    # Helper tasks running strands while another strand awaits trio (see
+    # pass_through), and the first failure one of them met.
+    _helpers = 0
+    _idle: trio.Event | None = None
+    _failure: BaseException | None = None
 
     def __init__(
         self,
@@ -272,15 +285,19 @@ class Frame:
                 # A trio cancel scope is open across a durable step; the step
                 # may resume in another task, which would corrupt trio's scope
                 # stack. Fail the step here, where the scope can still unwind.
-                yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP))
+                yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
             return yielded
         except StopIteration as stop:
             strand.done = True
             strand.parent.child_done(strand.index, True, stop.value)
         except Exception as exc:
             strand.done = True
-            strand.parent.child_done(strand.index, False, exc)
+            strand.parent.child_done(strand.index, False, _explained(exc, self._name()))
         return None
+
+    def _name(self) -> str:
+        inp = self.input
+        return inp.function if inp is not None else self.dispatch_id
 
     def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
         """Run until every strand is blocked or the function ends.
@@ -300,7 +317,12 @@ class Frame:
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
+                        if _is_asyncio(yielded):
+                            self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                            continue
                         return strand, yielded
+                    elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
+                        self.ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._root.outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
@@ -372,7 +394,7 @@ class Frame:
         self.close()
         if ok:
             return output_for_value(value, "the function")
-        return output_for_exception(value)
+        return output_for_exception(value, self.input)
 
     def close(self) -> None:
         """Close every coroutine still suspended (the frame is dropped)."""
@@ -389,30 +411,190 @@ class Frame:
         self._context = _CLOSED_CONTEXT
 
     async def pass_through(self, strand: _Strand, trap: Any) -> Output:
-        """Hand `trap` to trio in the current task, then keep advancing."""
+        """Hand `trap` to trio in the current task, then keep advancing.
+
+        While this task waits in trio for `strand`, other ready strands run
+        in helper tasks (`_helper`), so gathered helpers that await trio
+        wait concurrently. A strand's trio awaits always run in the task
+        that first stepped it into trio: its cancel scopes live there. The
+        attempt ends (polls or returns) only once no helper task is left.
+        """
+        me = (self.task, self.scopes)
+        await self._drive(strand, trap, me)
+        while True:
+            self.task, self.scopes = me
+            if self.lost:
+                await self._helpers_done()
+                return _lost(self)
+            found = self._run_ready()
+            if found is not None:
+                await self._drive(*found, me)
+                continue
+            if self._helpers:
+                await self._helpers_done()
+                continue
+            if self._failure is not None:
+                self.close()
+                return output_for_final_error(self._failure)
+            result = self.advance()
+            if isinstance(result, Output):
+                return result
+            await self._drive(*result, me)
+
+    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any]) -> None:
+        """Await `trap` for `strand` in this task, and step it until it yields a step or ends."""
+        if self.ready:
+            # Others can run meanwhile: a helper task runs them.
+            trio.lowlevel.spawn_system_task(self._helper, context=contextvars.copy_context())
+            self._helpers += 1
         while True:
             try:
                 value = await _yield_to_trio(trap)
             except BaseException as exc:  # trio throws into the code that awaited
+                self.task, self.scopes = me
                 yielded = self._send(strand, False, exc)
             else:
+                self.task, self.scopes = me
                 yielded = self._send(strand, True, value)
-            if self.lost:
-                return _lost(self)
-            if yielded is not None and not isinstance(yielded, Step):
-                trap = yielded
-                continue
-            result = self.advance(None if yielded is None else (yielded, strand))
-            if isinstance(result, Output):
-                return result
-            strand, trap = result
+            if yielded is None:
+                if not strand.done:  # a bare yield, as asyncio.sleep(0) makes
+                    self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                return
+            if isinstance(yielded, Step):
+                self._begin_or_fail(yielded, strand)
+                return
+            if _is_asyncio(yielded):
+                self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                return
+            trap = yielded
+
+    def _run_ready(self) -> tuple[_Strand, Any] | None:
+        """Run ready strands until none is left (None) or one awaits trio: (strand, trap)."""
+        ready = self.ready
+        while ready and self._failure is None:
+            strand, ok, value = ready.popleft()
+            yielded = self._send(strand, ok, value)
+            if isinstance(yielded, Step):
+                self._begin_or_fail(yielded, strand)
+            elif yielded is not None:
+                if _is_asyncio(yielded):
+                    ready.append((strand, False, _asyncio_misuse(self._name())))
+                    continue
+                return strand, yielded
+            elif not strand.done:
+                ready.append((strand, False, _asyncio_misuse(self._name())))
+        return None
+
+    def _begin_or_fail(self, step: Step, strand: _Strand) -> None:
+        try:
+            self._begin(step, strand)
+        except NonDeterminismError as exc:
+            if self._failure is None:
+                self._failure = exc  # the attempt task ends the frame with it
+
+    async def _helper(self) -> None:
+        """A helper task: run ready strands, waiting in trio for any that awaits it."""
+        task = trio.lowlevel.current_task()
+        me = (task, getattr(task, "_cancel_status", None))  # trio's private cancel state, as in run_async_function
+        try:
+            while not self.lost:
+                self.task, self.scopes = me
+                found = self._run_ready()
+                if found is None:
+                    break
+                await self._drive(*found, me)
+        except BaseException as exc:  # a system task must not raise: the attempt task reports it
+            if self._failure is None:
+                self._failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+        finally:
+            self._helpers -= 1
+            if self._helpers == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def _helpers_done(self) -> None:
+        if self._helpers:
+            self._idle = trio.Event()
+            await self._idle.wait()
+            self._idle = None
 
 
 _SCOPE_ACROSS_STEP = (
-    "a trio cancel scope (move_on_after, fail_after, CancelScope) is open across a durable "
-    "step; a durable function may resume anywhere, so time steps out with "
-    "registry.race(step, registry.sleep(seconds)) instead"
+    "a trio cancel scope (move_on_after, fail_after, CancelScope) or nursery "
+    "(trio.open_nursery) is open across a durable step in {}; a durable function may "
+    "resume anywhere, so run durable calls concurrently with registry.gather(...) rather "
+    "than in a nursery, and time a step out with registry.race(step, registry.sleep(seconds))"
 )
+
+
+def _is_asyncio(yielded: Any) -> bool:
+    # What an asyncio awaitable yields: a Future (it has _asyncio_future_blocking).
+    return getattr(yielded, "_asyncio_future_blocking", None) is not None
+
+
+def _asyncio_misuse(function: str) -> RuntimeError:
+    return RuntimeError(
+        f"{function} awaited an asyncio primitive, but durable functions here run on trio, "
+        "not asyncio; use registry.sleep(seconds) for a durable timer, or trio "
+        "(trio.sleep, trio.Event, ...) for waits inside one attempt"
+    )
+
+
+_ASYNCIO = os.path.dirname(asyncio.__file__) + os.sep
+
+
+def _raised_in_asyncio(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename.startswith(_ASYNCIO)
+
+
+_TRIO = os.path.dirname(trio.__file__) + os.sep
+
+
+def _started_in_nursery(exc: BaseException) -> bool:
+    """Whether `exc` is trio refusing a registered function given to nursery.start_soon/start."""
+    if type(exc) is not TypeError:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "coroutine_or_error" and code.co_filename.startswith(_TRIO):
+            # trio's private helper that calls what start_soon was given: its
+            # `async_fn` says whether that was one of ours (read only, on an error).
+            given = tb.tb_frame.f_locals.get("async_fn")
+            return getattr(type(given), "_registered_function", False) is True
+        tb = tb.tb_next
+    return False
+
+
+def _explained(exc: BaseException, function: str) -> BaseException:
+    """`exc`, or an error that says what to do instead when it comes from using asyncio
+    or a trio nursery here (also inside the exception group a nursery raises)."""
+    if isinstance(exc, BaseExceptionGroup):
+        parts = [_explained(e, function) for e in exc.exceptions]
+        if all(p is e for p, e in zip(parts, exc.exceptions)):
+            return exc
+        group = exc.derive(parts)
+        group.__cause__, group.__context__, group.__traceback__ = exc.__cause__, exc.__context__, exc.__traceback__
+        return group
+    if _started_in_nursery(exc):
+        nursery = RuntimeError(
+            f"{function} started a registered function in a trio nursery (start_soon/start); "
+            "durable calls run only in the function's own task: use registry.gather(...) to "
+            "run them concurrently, or fn.dispatch(...) to start one without waiting"
+        )
+        nursery.__cause__ = exc
+        return nursery
+    if type(exc) in (RuntimeError, AttributeError) and _raised_in_asyncio(exc):
+        # asyncio.sleep(), asyncio.Event().wait(), ... with no asyncio loop
+        # running fail inside asyncio with "no running event loop" or worse.
+        explained = _asyncio_misuse(function)
+        explained.__cause__ = exc
+        return explained
+    return exc
 
 
 def _describe(frozen: object) -> str:
@@ -439,7 +621,7 @@ def run_async_function(
         try:
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
-            return output_for_exception(exc)
+            return output_for_exception(exc, inp)
         frame = Frame(did, coro)
     else:
         live = frames.get(did)
@@ -454,9 +636,10 @@ def run_async_function(
             try:
                 coro = fn(*args, **kwargs)
             except Exception as exc:
-                return output_for_exception(exc)
+                return output_for_exception(exc, inp)
             frame = Frame(did, coro, journal)
     frames[did] = frame
+    frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
     frame.task = task = trio.lowlevel.current_task()
     frame.scopes = getattr(task, "_cancel_status", None)

@@ -19,11 +19,20 @@ Sending at once rather than on ``await`` is deliberate too: with the SDK, a
 a missing ``await`` changes nothing. A result kept and awaited later
 (``pending = fn.dispatch(x); await pending``) is a plain `str` and cannot be
 awaited: await the call, or do not await at all.
+
+"The caller" is the first frame outside this package (so the depth a
+dispatch method is called at does not matter), followed through plain
+functions that return the result as it is (``def send(x): return
+fn.dispatch(x)`` and then ``await send(x)``, as ported SDK helpers do), up to
+a few of them. An async function returning the result is not followed: its
+caller awaits the function, not the id.
 """
 
 from __future__ import annotations
 
 import dis
+import inspect
+import os
 from collections.abc import Generator
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -61,22 +70,55 @@ class _Ready(Generic[T]):
         yield  # a generator that finishes at once
 
 
-# Whether the instruction after a call site awaits its result, by (code, offset).
-_awaits_at: dict[tuple[CodeType, int], bool] = {}
+# What the instruction after a call site does with its result, by (code, offset):
+# "await" it, "return" it (from a plain function), or anything else.
+_use_at: dict[tuple[CodeType, int], str] = {}
+_AWAIT, _RETURN, _OTHER = "await", "return", "other"
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_MAX_WRAPPERS = 8  # plain functions returning the result, followed up to the awaiting caller
 
 
-def _awaited(frame: FrameType) -> bool:
+def _use(frame: FrameType) -> str:
     key = (frame.f_code, frame.f_lasti)
-    known = _awaits_at.get(key)
+    known = _use_at.get(key)
     if known is None:
         after = (i for i in dis.get_instructions(frame.f_code) if i.offset > frame.f_lasti)
         following = next(after, None)
-        known = _awaits_at[key] = following is not None and following.opname == "GET_AWAITABLE"
+        name = following.opname if following is not None else ""
+        if name == "GET_AWAITABLE":
+            known = _AWAIT
+        elif name in ("RETURN_VALUE", "RETURN_CONST") and not frame.f_code.co_flags & inspect.CO_COROUTINE:
+            known = _RETURN
+        else:
+            known = _OTHER
+        _use_at[key] = known
     return known
 
 
+def _awaited(frame: FrameType | None) -> bool:
+    # The registry's own frames (a dispatch method calling another) and plain
+    # functions that return the result as it is (a user's wrapper) pass it
+    # on: what counts is whether the code that finally gets it awaits it.
+    wrappers = 0
+    while frame is not None and frame.f_code.co_filename.startswith(_HERE):
+        frame = frame.f_back
+    while frame is not None:
+        use = _use(frame)
+        if use is _AWAIT:
+            return True
+        if use is not _RETURN or wrappers == _MAX_WRAPPERS:
+            return False
+        wrappers += 1
+        frame = frame.f_back
+    return False
+
+
 def hand_back(value: T, caller: FrameType | None) -> T:
-    """`value` as `caller` takes it: wrapped to be awaited if the caller awaits it at once."""
-    if caller is not None and _awaited(caller):
+    """`value` as `caller` takes it: wrapped to be awaited if the caller awaits it at once.
+
+    `caller` is the frame that called into the registry; registry frames
+    above it are skipped, so the depth it is taken at does not matter.
+    """
+    if _awaited(caller):
         return _Ready(value)  # type: ignore[return-value]
     return value

@@ -32,6 +32,9 @@ PrimitiveFunctionType = Callable[[Input], Output] | Callable[[Input], Awaitable[
 class PrimitiveFunction:
     """A function registered as a primitive: it receives Inputs and returns Outputs."""
 
+    # Marks registered functions for modules that cannot import this one.
+    _registered_function = True
+
     def __init__(self, registry: Registry, name: str, primitive: PrimitiveFunctionType) -> None:
         self._registry = registry
         self._name = name
@@ -73,6 +76,12 @@ class PrimitiveFunction:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} of registry {self._registry.name!r}>"
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # Pickled by name, as in the SDK: unpickling finds the function in its
+        # (open) registry, even one defined in a local scope. (Through the
+        # registry's class, which pickle names by reference: no import cycle.)
+        return type(self._registry)._function_named, (self._registry.name, self._name)
 
 
 class Function(PrimitiveFunction, Generic[P, T]):
@@ -129,7 +138,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
             # A context of its own: what the function sets stays with it.
             value = contextvars.copy_context().run(self._func, *args, **kwargs)
         except Exception as exc:
-            return output_for_exception(exc)
+            return output_for_exception(exc, inp)
         finally:
             running_sync.reset(token)
         return output_for_value(value, self._name)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim import Error, Output, Status
+from sim import Error, Input, Output, Status
 
 from ._status import _output_types, status_for_error, status_for_output
 from ._steps import Reset
+from ._traceback import format_failure
 from .error import exception_for_status
 
 __all__ = ["output_for_exception", "output_for_final_error", "output_for_primitive", "output_for_value"]
@@ -30,11 +31,21 @@ def output_for_value(value: Any, subject: str) -> Output:
     return Output.error(Error.from_exception(error, status))
 
 
-def output_for_exception(exc: BaseException) -> Output:
-    """The Output of a function that raised `exc`: a tail call for a `Reset`, else an error."""
+def output_for_exception(exc: BaseException, inp: Input | None = None) -> Output:
+    """The Output of a function that raised `exc`: a tail call for a `Reset`, else an error.
+
+    With the attempt's `inp`, the error carries the traceback of the raise,
+    naming the function, its DispatchID and the attempt.
+    """
     if isinstance(exc, Reset):
         return Output.tail_call(exc.call)
-    return Output.error(Error.from_exception(exc, status_for_error(exc)))
+    if inp is None:
+        return Output.error(Error.from_exception(exc, status_for_error(exc)))
+    # Built here rather than by from_exception, whose full traceback would be
+    # formatted only to be replaced by the trimmed one.
+    error = Error(status_for_error(exc), type(exc).__qualname__, str(exc), exc)
+    error.traceback = format_failure(exc, inp.function, inp.dispatch_id, inp.attempt)
+    return Output.error(error)
 
 
 def output_for_final_error(exc: BaseException) -> Output:

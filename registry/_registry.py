@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
 from sim import Error, Input, Output, Status, current
@@ -17,21 +17,30 @@ from .error import NotFoundError
 
 __all__ = ["Registry", "batch", "default_registry", "function", "set_default_registry"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _ENDPOINT_SCHEMES = ("http", "https", "bridge", "sim")
 _registries: dict[str, Registry] = {}
 
 
 def _check_endpoint(endpoint: str) -> str:
+    # The SDK's checks (a scheme, a known one, a host), with sim:// added.
     if not isinstance(endpoint, str):
-        raise ValueError(f"endpoint must be a URL string, got {endpoint!r}")
+        raise ValueError(f"registry endpoint must be a URL string, got {endpoint!r}")
     parts = urlsplit(endpoint)
-    if parts.scheme not in _ENDPOINT_SCHEMES or not parts.netloc:
+    if not parts.scheme or not parts.netloc and "://" not in endpoint:
         raise ValueError(
-            f"invalid endpoint {endpoint!r}: expected a URL with a scheme "
-            f"({', '.join(_ENDPOINT_SCHEMES)}) and a host"
+            f"missing protocol scheme in registry endpoint URL: {endpoint!r} "
+            f"(expected one of {', '.join(s + '://' for s in _ENDPOINT_SCHEMES)})"
         )
+    if parts.scheme not in _ENDPOINT_SCHEMES:
+        raise ValueError(
+            f"invalid protocol scheme in registry endpoint URL: {endpoint!r} "
+            f"(expected one of {', '.join(s + '://' for s in _ENDPOINT_SCHEMES)})"
+        )
+    if not parts.hostname:
+        raise ValueError(f"missing host in registry endpoint URL: {endpoint!r}")
     return endpoint
 
 
@@ -46,6 +55,33 @@ def _name_of(func: Callable[..., Any], decorator: str) -> str:
             f"({type(func).__qualname__}) has none; register a def that calls it instead"
         )
     return name
+
+
+def _origin(fn: PrimitiveFunction) -> tuple[str, str]:
+    """(module, file:line) where the registered function was defined, as far as known."""
+    target = getattr(fn, "__wrapped__", fn)
+    module = getattr(target, "__module__", None) or "?"
+    code = getattr(target, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "?"
+    return module, where
+
+
+def _duplicate_message(reg: Registry, name: str, existing: PrimitiveFunction, new: PrimitiveFunction) -> str:
+    first_module, first_where = _origin(existing)
+    module, where = _origin(new)
+    text = f"function already registered with name '{name}' in registry {reg.name!r}"
+    if first_module != module:
+        # The usual cause: two test modules each define a function with the same
+        # name and register it in the default registry.
+        return (
+            f"{text}: {module} ({where}) registers a function named like one of "
+            f"{first_module} ({first_where}); give each module a registry of its own, "
+            "reg = registry.Registry(__name__), and register with @reg.function"
+        )
+    return (
+        f"{text} (first at {first_where}, again at {where}); "
+        "rename one, or register them in separate registries"
+    )
 
 
 class _Endpoint:
@@ -105,8 +141,21 @@ class Registry:
 
     @property
     def endpoint(self) -> str:
-        """The URL its functions are served at."""
+        """The URL its functions are served at; settable, as in the SDK (validated the same way)."""
         return self._endpoint
+
+    @endpoint.setter
+    def endpoint(self, value: str) -> None:
+        if self._closed:
+            raise ValueError(f"registry {self._name!r} is closed; its endpoint cannot change")
+        value = _check_endpoint(value)
+        if value == self._endpoint:
+            return
+        register_endpoint(value, self._server)  # raises if another registry serves it
+        unregister_endpoint(self._endpoint)
+        self._endpoint = value
+        for fn in self._functions.values():
+            fn._endpoint = value  # calls built from now on go to the new URL
 
     @property
     def client(self) -> Client:
@@ -121,12 +170,21 @@ class Registry:
     def _add(self, name: str, fn: PrimitiveFunction) -> None:
         if self._closed:
             raise ValueError(f"registry {self._name!r} is closed")
-        if name in self._functions:
-            raise ValueError(f"function already registered with name '{name}'")
+        existing = self._functions.get(name)
+        if existing is not None:
+            raise ValueError(_duplicate_message(self, name, existing, fn))
         self._functions[name] = fn
 
+    @overload
+    def function(self, func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
+    @overload
+    def function(self, func: Callable[P, T]) -> Function[P, T]: ...
     def function(self, func: Callable[..., Any]) -> Function[Any, Any]:
-        """Decorator: register a sync or async function under its ``__qualname__``."""
+        """Decorator: register a sync or async function under its ``__qualname__``.
+
+        The result keeps the function's signature and return type: calling it
+        takes the same arguments and ``await`` gives what the function returns.
+        """
         if not callable(func) or isinstance(func, PrimitiveFunction):
             raise TypeError(f"@function needs a plain function, got {func!r}")
         name = _name_of(func, "function")
@@ -163,6 +221,15 @@ class Registry:
         if _registries.get(self._name) is self:
             del _registries[self._name]
 
+    @staticmethod
+    def _function_named(registry_name: str, name: str) -> PrimitiveFunction:
+        """The function `name` of the open registry `registry_name` (how functions unpickle)."""
+        reg = _registries.get(registry_name)
+        fn = reg._functions.get(name) if reg is not None else None
+        if fn is None:
+            raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
+        return fn
+
     def _frames(self) -> dict[str, Frame]:
         return current().memory(self._endpoint)
 
@@ -189,10 +256,19 @@ def set_default_registry(reg: Registry) -> None:
     _default = reg
 
 
+class _Decorator(Protocol):
+    @overload
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, T]], /) -> Function[P, T]: ...
+    @overload
+    def __call__(self, func: Callable[P, T], /) -> Function[P, T]: ...
+
+
 @overload
-def function(func: F) -> Function[Any, Any]: ...
+def function(func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
 @overload
-def function(func: None = None) -> Callable[[F], Function[Any, Any]]: ...
+def function(func: Callable[P, T]) -> Function[P, T]: ...
+@overload
+def function(func: None = None) -> _Decorator: ...
 def function(func: Any = None) -> Any:
     """Decorator: register a function in the default registry."""
     if func is None:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Union
 
 from registry.error import DispatchError
 from sim import Status
+from sim.lowlevel import set_error_classifier
 
 __all__ = [
     "status_for_error",
@@ -192,3 +193,7 @@ def _describe(handler: Any) -> str:
         module = getattr(handler, "__module__", None)
         return f"{module}.{name}" if module else name
     return repr(handler)
+
+
+# As in the SDK, Error.from_exception(exc) without a status asks status_for_error.
+set_error_classifier(status_for_error)

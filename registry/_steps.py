@@ -9,12 +9,14 @@ the steps is the frame's job (`_coroutine`).
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Awaitable, Coroutine, Generator, Sequence
 from typing import Any
 
 import attrs
 
-from sim import Call
+from sim import Call, current
 from sim.lowlevel import TIMER_FUNCTION
 
 from ._context import frame_var, require_frame
@@ -99,7 +101,33 @@ class Step:
     __slots__ = ()
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        return (yield self)
+        try:
+            return (yield self)
+        except TypeError as exc:
+            raise _in_trio_task(self, exc) from None
+
+
+def _in_trio_task(step: Step, exc: TypeError) -> TypeError | RuntimeError:
+    """The error for a step trio got instead of the frame (it was awaited in a nursery's task)."""
+    frame = frame_var.get()
+    if frame is None or frame.task is None or _current_task() is frame.task:
+        return exc  # the frame threw it: a TypeError of the function's own
+    inp = frame.input
+    name = inp.function if inp is not None else frame.dispatch_id
+    return RuntimeError(
+        f"{step!r} was awaited in a trio task that {name} started (trio.open_nursery / "
+        "start_soon); durable calls run only in the function's own task: use "
+        "registry.gather(...) to run them concurrently"
+    )
+
+
+def _current_task() -> object:
+    import trio  # here: only a misuse needs it
+
+    try:
+        return trio.lowlevel.current_task()
+    except RuntimeError:
+        return None
 
 
 class CallStep(Step):
@@ -113,6 +141,41 @@ class CallStep(Step):
 
     def __repr__(self) -> str:
         return f"<durable call {self.call.function}>"
+
+    def __del__(self) -> None:
+        if not self.started:
+            _dropped(self.call.function)
+
+
+def _dropped(function: str) -> None:
+    """A call created inside a function is dropped unawaited: warn, and say so in the trace."""
+    frame = frame_var.get()
+    if frame is None:
+        # Dropped while its frame is closed (a crash, the end of the run): the
+        # function did not finish, so this is not a call it forgot.
+        return
+    # The call is dropped by refcount right where the function stops holding
+    # it: at the statement that made it, when its result was never kept. So
+    # the code running now is where it was created (or last held).
+    caller = sys._getframe(2)
+    where = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+    inp = frame.input
+    name = inp.function if inp is not None else frame.dispatch_id
+    warnings.warn_explicit(
+        f"a call of {function} made in {name} (DispatchID {frame.dispatch_id}) at {where} was "
+        f"never awaited, so it never ran; write await {function.rsplit('.', 1)[-1]}(...), pass it "
+        "to registry.gather(...), or use .dispatch(...) to start it without waiting",
+        RuntimeWarning,
+        caller.f_code.co_filename,
+        caller.f_lineno,
+        module=caller.f_globals.get("__name__", "?"),
+        registry=caller.f_globals.setdefault("__warningregistry__", {}),
+    )
+    try:
+        simulation = current()
+    except RuntimeError:
+        return
+    simulation.report_unawaited(frame.dispatch_id, function)
 
 
 class GroupStep(Step):

@@ -30,6 +30,7 @@ from sim import Error, Status
 
 __all__ = [
     "DispatchError",
+    "FunctionTraceback",
     "TimeoutError",
     "ThrottleError",
     "InvalidArgumentError",
@@ -156,6 +157,28 @@ class NonDeterminismError(PermanentError):
     # message names the journaled step and the new one.
 
 
+class FunctionTraceback(Exception):
+    """The traceback of a failure inside a registered function, as its caller sees it.
+
+    It is the ``__cause__`` of the exception a caller gets, so a failure
+    report shows where the function raised before it shows the caller.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return "\n" + self.text
+
+
+def _with_remote_cause(exc: BaseException, traceback: bytes) -> None:
+    try:
+        exc.__cause__ = FunctionTraceback(traceback.decode("utf-8", "replace").rstrip("\n"))
+    except (AttributeError, TypeError):
+        pass  # an exception that refuses attributes keeps its own cause
+
+
 _BY_STATUS: dict[Status, type[DispatchError]] = {
     cls.status: cls
     for cls in (
@@ -183,7 +206,16 @@ def exception_for_status(status: Status, message: str) -> DispatchError:
 
 
 def exception_for_error(error: Error) -> BaseException:
-    """The exception a caller sees for `error`: the original, or the class of its status."""
+    """The exception a caller sees for `error`: the original, or the class of its status.
+
+    When the error carries a traceback, it is chained as the exception's
+    cause (a `FunctionTraceback`), so a report shows where the function raised.
+    """
     if isinstance(error.value, BaseException):
-        return error.value
-    return exception_for_status(error.status, f"{error.type or error.status.name}: {error.message or ''}")
+        exc: BaseException = error.value
+    else:
+        exc = exception_for_status(error.status, f"{error.type or error.status.name}: {error.message or ''}")
+    traceback = error.traceback
+    if isinstance(traceback, bytes) and traceback:
+        _with_remote_cause(exc, traceback)
+    return exc

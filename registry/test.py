@@ -71,6 +71,7 @@ def _run_seeds(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> None:
+    __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
     forced = overrides
     seeds: Iterable[int] = test.seeds
     if forced.seed is not None:
@@ -135,6 +136,7 @@ def _decorator(
 def _wrap(spec: SimulationTest) -> Callable[..., None]:
     @functools.wraps(spec.function)
     def test(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         _run_seeds(spec, args, kwargs)
 
     # The test takes the coroutine's parameters, so that pytest fixtures and

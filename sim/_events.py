@@ -30,6 +30,7 @@ __all__ = [
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
+    "UNAWAITED",
     "Event",
     "read",
 ]
@@ -47,12 +48,17 @@ RETRY: Final = "retry"
 OUTCOME: Final = "outcome"
 """The call ended. status: its final status; detail ABANDONED for a call the run left unfinished."""
 
+UNAWAITED: Final = "unawaited"
+"""A call a function created was dropped without being awaited, so it never ran.
+dispatch id, function, attempt: the function that created it; detail: the call's function.
+(Where in the source it was created goes to the RuntimeWarning, not the trace.)"""
+
 REPLAY_BUDGET: Final = "replay_budget"
 """A crash, or the loss of a resume's response, was drawn for a call but not injected:
 rebuilding the call would pass its replay budget (see `sim._faults.REPLAY_FREE_STEPS`).
 detail: CRASH or RESPONSE_LOST."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, REPLAY_BUDGET)
+KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, REPLAY_BUDGET)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

@@ -6,7 +6,9 @@ first delivered.
 
 This module also owns the raw outcome of a call, the one form in which the
 service keeps it: ``("value", frozen value)``, ``("error", (status, type,
-message, exception bytes or None))`` or ``ABANDONED``. Values stay
+message, exception bytes or None, traceback bytes or None))`` or
+``ABANDONED``. The traceback holds file paths of the checkout: it is for
+people reading a failure, never for digests or replay comparisons. Values stay
 serialized, so that every reader gets its own copy. Only the functions below
 build or take apart that tuple.
 """
@@ -49,7 +51,7 @@ def error_outcome(error: Error) -> RawOutcome:
             value = _codec.dumps(error.value, where="error")
         except _codec.SerializationError:
             value = None
-    return ("error", (int(error.status), error.type, error.message, value))
+    return ("error", (int(error.status), error.type, error.message, value, error.traceback))
 
 
 @attrs.frozen
@@ -133,7 +135,10 @@ def decode_outcome(correlation_id: Any, dispatch_id: Any, outcome: RawOutcome) -
 
 
 def decode_error(payload: tuple[Any, ...]) -> Error:
-    """An Error from its stored form (status, type, message, exception bytes or None)."""
-    status, type_name, message, value = payload
+    """An Error from its stored form (status, type, message, exception bytes, traceback)."""
+    status, type_name, message, value = payload[:4]
     exc = _codec.loads(value) if value is not None else None
-    return Error(Status(status), type_name, message, exc if isinstance(exc, BaseException) else None)
+    traceback = payload[4] if len(payload) > 4 else None
+    return Error(
+        Status(status), type_name, message, exc if isinstance(exc, BaseException) else None, traceback
+    )

@@ -7,7 +7,8 @@ re-exports them; the simulator never needs to know how a function is written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from traceback import format_exception as _format_exception
+from typing import TYPE_CHECKING, Any, Callable, TypeAlias
 
 import attrs
 
@@ -56,24 +57,65 @@ class Call:
     correlation_id: int | str | None = None
 
 
-@attrs.frozen
-class Error:
-    """A failed attempt: its status, the exception type and message, and the value."""
+def _not_ok(instance: Error, attribute: Any, status: Status) -> None:
+    # As in the Dispatch SDK: an Error always describes a failure.
+    if status == Status.OK:
+        raise ValueError("an Error cannot have status OK (use Output.value for a result)")
 
-    status: Status
-    type: str | None = None
-    message: str | None = None
-    value: BaseException | None = attrs.field(default=None, eq=False)
+
+# The status an exception gets when Error.from_exception is not told one; the
+# programming model (registry) installs its status_for_error here.
+_classify: Callable[[BaseException], Status] | None = None
+
+
+def set_error_classifier(classify: Callable[[BaseException], Status] | None) -> None:
+    """Make `classify` decide the status of ``Error.from_exception(exc)`` without a status.
+
+    Without one (None), such an error is a PERMANENT_ERROR.
+    """
+    global _classify
+    _classify = classify
+
+
+_FROZEN = attrs.setters.frozen
+
+
+# Not attrs.frozen: `traceback` is settable, as in the SDK. Every other field
+# stays read-only, so hashing on them (unsafe_hash) is safe.
+@attrs.define(unsafe_hash=True)
+class Error:
+    """A failed attempt: its status, the exception type and message, and the value.
+
+    `traceback` is the formatted traceback of the failure (UTF-8 bytes), or
+    None; it is settable, and it is not part of equality, of the journal's
+    comparisons, or of the trace digest.
+    """
+
+    status: Status = attrs.field(validator=_not_ok, on_setattr=_FROZEN)
+    type: str | None = attrs.field(default=None, on_setattr=_FROZEN)
+    message: str | None = attrs.field(default=None, on_setattr=_FROZEN)
+    value: BaseException | None = attrs.field(default=None, eq=False, on_setattr=_FROZEN)
+    traceback: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
     def from_exception(cls, exc: BaseException, status: Status | None = None) -> Error:
-        """Describe `exc`; without `status`, the attempt counts as a permanent error."""
-        return cls(
-            status=Status.PERMANENT_ERROR if status is None else status,
+        """Describe `exc`; without `status`, the one ``status_for_error(exc)`` gives.
+
+        (Before `registry` is imported, nothing classifies errors, and the
+        status is PERMANENT_ERROR.) As in the SDK, `traceback` is the
+        exception's formatted traceback when it has one.
+        """
+        if status is None:
+            status = Status.PERMANENT_ERROR if _classify is None else _classify(exc)
+        error = cls(
+            status=status,
             type=type(exc).__qualname__,
             message=str(exc),
             value=exc,
         )
+        if exc.__traceback__ is not None:
+            error.traceback = "".join(_format_exception(exc)).encode("utf-8", "replace")
+        return error
 
     def to_exception(self) -> BaseException:
         """The exception a caller sees: the original one, or a RuntimeError describing it."""
@@ -164,6 +206,23 @@ class Output:
         if not isinstance(tail_call, Call):
             raise TypeError(f"tail_call takes a Call, not {type(tail_call).__qualname__}")
         return cls(_TAIL_CALL, tail_call=tail_call)
+
+    @classmethod
+    def exit(
+        cls,
+        result: CallResult | None = None,
+        tail_call: Call | None = None,
+        status: Status = Status.OK,
+    ) -> Output:
+        """End the function, as in the SDK: with `tail_call`, continue as that call;
+        else with `result` (its error, or its output; None without one)."""
+        if tail_call is not None:
+            return cls.tail_call(tail_call)
+        if result is not None and not isinstance(result, CallResult):
+            raise TypeError(f"Output.exit(result=...) takes a CallResult, not {type(result).__qualname__}")
+        if result is not None and result.error is not None:
+            return cls.error(result.error)
+        return cls.value(None if result is None else result.output, status)
 
     @property
     def is_poll(self) -> bool:

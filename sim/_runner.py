@@ -151,6 +151,7 @@ def run_seed(
     naming the seed, profile, digest and faults; a BaseException that is not
     an Exception (KeyboardInterrupt, SystemExit) propagates.
     """
+    __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
     if simulation is None:
         simulation = Simulation(seed=seed, faults=faults, test_id=test_id, **dict(options or {}))
     try:

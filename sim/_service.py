@@ -19,6 +19,7 @@ from . import _codec
 from ._decisions import Decisions
 from ._errors import LivelockError
 from ._events import (
+    UNAWAITED,
     ABANDONED,
     ATTEMPT,
     CRASH,
@@ -116,6 +117,8 @@ class Service:
         self._ids = 0
         self.records: dict[DispatchID, _Record] = {}
         self.pending = 0  # calls without an outcome
+        # Keyed dispatches (durable steps of a caller), by caller id, then key: their ids.
+        self._keyed: dict[DispatchID, dict[Any, list[DispatchID]]] = {}
         # The driver's hooks: an action was scheduled; a waited-for call ended.
         self.on_push: Callable[[], None] | None = None
         self.wake: Callable[[_Record], None] = _wake_nobody
@@ -164,14 +167,52 @@ class Service:
     # -- dispatch -----------------------------------------------------------
 
     def dispatch(
-        self, calls: Sequence[Call], caller: DispatchID | None = None
+        self, calls: Sequence[Call], caller: DispatchID | None = None, key: Any = None
     ) -> list[DispatchID]:
-        """Accept `calls` (validated as a whole first) and return their ids in order."""
+        """Accept `calls` (validated as a whole first) and return their ids in order.
+
+        With `caller` and `key`, the dispatch is a durable step of the caller:
+        the same key again (a retried or rebuilt caller doing it over) returns
+        the ids of the first time and dispatches nothing, as long as the
+        calls are the same; a tail call of the caller forgets its keys.
+        """
         calls = list(calls)
         for i, call in enumerate(calls):
             _check_call(call, f"calls[{i}]")
         caller_record = self.records.get(caller) if caller is not None else None
+        if key is not None and caller_record is not None:
+            done = self._keyed.setdefault(caller_record.id, {})
+            first = done.get(key)
+            if first is not None:
+                self._check_same_dispatch(caller_record, key, first, calls)
+                return list(first)
+            ids = [self._admit(call, None, caller_record).id for call in calls]
+            done[key] = ids
+            return list(ids)
         return [self._admit(call, None, caller_record).id for call in calls]
+
+    def unawaited(self, caller: DispatchID, function: str) -> None:
+        """Record that `caller` dropped a call of `function` it never awaited."""
+        rec = self.records.get(caller)
+        if rec is not None:
+            self._event((UNAWAITED, self.now, rec.id, rec.function, rec.attempt, None, function))
+
+    def _check_same_dispatch(
+        self, caller: _Record, key: Any, first: list[DispatchID], calls: list[Call]
+    ) -> None:
+        before = [(self.records[i].function, self.records[i].input) for i in first]
+        try:
+            now = [(c.function, _codec.freeze(c.input, where="argument")) for c in calls]
+        except _codec.SerializationError:
+            now = []
+        if len(before) != len(now) or any(
+            f != g or not _codec.same(a, b) for (f, a), (g, b) in zip(before, now)
+        ):
+            raise ValueError(
+                f"{caller.id} ({caller.function}) made dispatch {key} again with other calls: "
+                f"first {[f for f, _ in before]}, now {[c.function for c in calls]} "
+                "(the function took another path)"
+            )
 
     def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
         """Accept one call, as `dispatch` does, and return its record."""
@@ -273,7 +314,7 @@ class Service:
         try:
             out = endpoint.run(rec.function, inp)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
-            out = Output.error(Error.from_exception(exc))
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
@@ -293,7 +334,7 @@ class Service:
         try:
             out = await pending
         except Exception as exc:
-            out = Output.error(Error.from_exception(exc))
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         if not isinstance(out, Output):
             out = Output.error(
                 Error(Status.INVALID_RESPONSE, "TypeError", f"endpoint returned {out!r}")
@@ -489,6 +530,8 @@ class Service:
         rec.input = data
         rec.failures = 0
         rec.suspension = None  # the new function starts afresh; late children are ignored
+        if self._keyed:
+            self._keyed.pop(rec.id, None)  # its dispatches were the old function's steps
         rec.move(SCHEDULED)
         self.push(self._delivery_time(), self._attempt, rec)
 

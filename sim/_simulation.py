@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
+import outcome
 import trio
 
 from . import _host
@@ -198,6 +199,7 @@ class Simulation:
         trio runs with the virtual clock; returns what `main` returns and
         raises what it raises.
         """
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if _current.get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
@@ -213,6 +215,7 @@ class Simulation:
         waits (latency, backoff, durable sleeps) still cost no wall time,
         while `trio.sleep` follows the host's clock.
         """
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if self._started or _current.get() is not None:
             _discard(main)
             if self._started:
@@ -229,9 +232,14 @@ class Simulation:
         self.trace.header["decisions"] = list(self.decisions.record)
         if self._runtime.failure is not None:
             raise self._runtime.failure
+        if isinstance(result, outcome.Error):
+            # Raised here rather than by unwrap(), whose frame would show in
+            # every failure report above the user's own.
+            raise result.error
         return result.unwrap()
 
     async def _body(self, main: Any) -> Any:
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         value = await (main() if callable(main) else main)
         if self.drain:
             await self.quiesce()
@@ -239,9 +247,16 @@ class Simulation:
 
     # -- the public service surface ---------------------------------------------
 
-    def dispatch(self, calls: Sequence[Call], *, caller: DispatchID | None = None) -> list[DispatchID]:
-        """Dispatch `calls` without waiting; returns their DispatchIDs in order."""
-        return self._service.dispatch(calls, caller)
+    def dispatch(
+        self, calls: Sequence[Call], *, caller: DispatchID | None = None, key: Any = None
+    ) -> list[DispatchID]:
+        """Dispatch `calls` without waiting; returns their DispatchIDs in order.
+
+        With `caller` and a `key` (e.g. the caller's count of dispatches so
+        far), the dispatch is a durable step of the caller: made again with
+        the same key, it returns the first ids and sends nothing.
+        """
+        return self._service.dispatch(calls, caller, key)
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
@@ -265,6 +280,10 @@ class Simulation:
         if rec.outcome is None:
             await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
         return _result_of(rec)
+
+    def report_unawaited(self, caller: DispatchID, function: str) -> None:
+        """Put in the trace that `caller` dropped a call of `function` without awaiting it."""
+        self._service.unawaited(caller, function)
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""

@@ -6,7 +6,8 @@ a rebuilt coroutine replays (`Journal`, `replay_steps`), the frozen form of
 values crossing a call (`freeze`, `thaw`, `same`), the run-wide
 overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
-`load_test`, `run_seed`). Names here may change more often
+`load_test`, `run_seed`), and the hook that gives errors their status
+(`set_error_classifier`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._config import RunOverrides, overrides
+from ._protocol import set_error_classifier
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
 from ._endpoints import (
     DEFAULT_ENDPOINT,
@@ -58,6 +60,7 @@ __all__ = [
     "replay_steps",
     "run_seed",
     "same",
+    "set_error_classifier",
     "simulation_test",
     "test_id_of",
     "thaw",

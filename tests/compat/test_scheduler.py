@@ -499,11 +499,6 @@ def test_trio_sleep_between_durable_steps(reg, basics):
     assert value == (4, pytest.approx(5.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trio awaits of gathered helpers run one after the other, not concurrently "
-    "(Frame.pass_through drives one strand's trap at a time)",
-)
 def test_trio_sleeps_in_gathered_helpers_overlap(reg):
     async def nap(seconds):
         await trio.sleep(seconds)
@@ -668,7 +663,9 @@ async def test_registry_test_function_runs_every_seed():
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: while one gathered helper awaits trio, the frame does not poll, so a sibling's "
-    "durable call is dispatched only after the trio await ends (Frame.advance/pass_through)",
+    "durable call is dispatched only after the trio await ends: the helper's first trio await "
+    "runs in the attempt's own task (its cancel scopes live there), so the attempt cannot "
+    "return its poll until that await ends (Frame.advance/pass_through)",
 )
 def test_durable_call_is_dispatched_while_a_sibling_awaits_trio(reg, basics):
     _, after, *_ = basics

@@ -140,3 +140,47 @@ def test_a_dispatched_id_crosses_a_call_as_a_plain_string(reg: registry.Registry
         return result
 
     assert run(main()) == "str"
+
+
+def test_a_plain_wrapper_returning_the_dispatch_can_be_awaited(reg: registry.Registry) -> None:
+    @reg.function
+    def double(x: int) -> int:
+        return 2 * x
+
+    def send(x: int) -> Any:
+        return double.dispatch(x)  # ported code: a helper that returns the SDK's coroutine
+
+    def send_batch(*xs: int) -> Any:
+        batch = reg.batch()
+        for x in xs:
+            batch.add(double, x)
+        return batch.dispatch()
+
+    async def main() -> list[int]:
+        awaited = await send(1)
+        kept = send(2)  # not awaited: the plain id
+        assert type(awaited) is str and type(kept) is str
+        ids = await send_batch(3, 4)
+        assert type(ids) is list
+        return [await reg.client.wait(i) for i in [awaited, kept, *ids]]
+
+    assert run(main()) == [2, 4, 6, 8]
+
+
+def test_a_sync_function_returning_a_dispatch_returns_the_id(reg: registry.Registry) -> None:
+    @reg.function
+    def double(x: int) -> int:
+        return 2 * x
+
+    @reg.function
+    def starter(x: int) -> Any:
+        return double.dispatch(x)
+
+    @reg.function
+    async def astarter(x: int) -> Any:
+        return double.dispatch(x)
+
+    async def main() -> list[str]:
+        return [type(await starter(1)).__name__, type(await astarter(2)).__name__]
+
+    assert run(main()) == ["str", "str"]
