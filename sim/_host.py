@@ -151,6 +151,7 @@ class TrioHost:
 
     def _drive(self, done: Callable[[], bool], first: bool = False) -> None:
         """Step trio's loop until `done()` at a moment nothing is runnable, or the run ends."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         gen, runner = self._gen, self._runner
         get_events = runner.io_manager.get_events
         # A fresh loop takes None first; a parked one was left waiting for I/O
@@ -241,6 +242,7 @@ class TrioHost:
 
     def run(self, clock_runtime: Runtime, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
         """Run `body()` in a task of the host run, on `clock_runtime`'s virtual clock."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if self._gen is None:
             self._start()
         context = contextvars.copy_context()  # the caller's, as trio.run gives its main task
@@ -248,8 +250,14 @@ class TrioHost:
         result: list[outcome.Outcome[Any]] = []
 
         async def task() -> None:
+            __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
             try:
-                result.append(await outcome.acapture(body))
+                value = await body()
+            except BaseException as exc:
+                result.append(outcome.Error(exc))
+            else:
+                result.append(outcome.Value(value))
             finally:
                 self._clock.attach(None)
 

@@ -206,7 +206,11 @@ class Simulation:
         shared = _host.host()  # one trio run for every simulation of this thread (see _host)
         if shared is None:
             return trio.run(self.main, main, clock=VirtualClock(self._runtime))
-        return shared.run(self._runtime, functools.partial(self.main, main)).unwrap()
+        result = shared.run(self._runtime, functools.partial(self.main, main))
+        # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
+        if isinstance(result, outcome.Error):
+            raise result.error
+        return result.unwrap()
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
