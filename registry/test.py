@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
+from sim import shrink as shrink_trace
 from sim.lowlevel import SeedRun, SimulationTest, mark_test, overrides, run_seed, test_id_of
+from sim.lowlevel import attach_shrunk
 
 from ._registry import Registry
 
@@ -82,6 +84,7 @@ def _run_seeds(
     test_id = test_id_of(test.function)
     failed: list[SeedRun] = []
     runs = 0
+    options = {**test.options, **forced.schedule_options()}
     for seed in seeds:
         runs += 1
         outcome = run_seed(
@@ -89,7 +92,7 @@ def _run_seeds(
             seed=seed,
             faults=faults,
             test_id=test_id,
-            options=test.options,
+            options=options,
         )
         if outcome.error is not None:
             failed.append(outcome)
@@ -100,6 +103,10 @@ def _run_seeds(
         assert first is not None
         if runs > 1:
             first.add_note(_sweep_note(failed, runs))
+        if forced.shrink is not None:
+            main = functools.partial(test.function, *args, **kwargs)
+            shrunk = shrink_trace(failed[0].simulation.trace, main, time_limit=forced.shrink, options=options)
+            attach_shrunk(first, shrunk)
         raise first
 
 

@@ -22,6 +22,8 @@ from ._endpoints import (
 from ._simulation import DEFAULT_SEED, Simulation, current, now
 from ._status import Status
 from ._sweep import FailureGroup, SeedRecord, SweepResult, sweep
+from ._shrink import ShrinkResult, shrink
+from ._fork import ForkResult, fork
 from ._trace import Event, Trace
 
 __all__ = [
@@ -49,12 +51,16 @@ __all__ = [
     "RetryPolicy",
     "SeedRecord",
     "SerializationError",
+    "ShrinkResult",
+    "ForkResult",
     "Simulation",
     "SimulationError",
     "Status",
     "SweepResult",
     "Trace",
     "current",
+    "shrink",
+    "fork",
     "now",
     "register_endpoint",
     "sweep",

@@ -1,5 +1,7 @@
 """The command line: ``python -m sim show|report|export|replay FILE`` and ``sweep TARGET``.
 
+``shrink FILE`` and ``fork FILE`` live in `_shrink_cli`.
+
 Bad arguments and bad files end with a one-line error and exit status 2;
 a replay that diverges from its trace exits with 1.
 """
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import _sweep_cli
+from . import _shrink_cli
 from ._perfetto import perfetto_json
 from ._report import write_report
 from ._runner import load_test, run_seed
@@ -44,9 +47,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "dispatch-sim") -> int:
     replay = commands.add_parser("replay", help="re-run the recorded test with its decisions")
     replay.add_argument("file", help="a trace file written by Trace.save or the pytest plugin")
     _sweep_cli.add_parser(commands)
+    _shrink_cli.add_parsers(commands)
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return _sweep_cli.run(args)
+    if args.command in ("shrink", "fork"):
+        return _shrink_cli.run(args)
     try:
         trace = Trace.load(args.file)
         if args.command in ("report", "export"):

@@ -17,7 +17,9 @@ class RunOverrides:
     with those seeds (a range); `faults` replaces the fault profile;
     `trace_dir` is where trace files of failing runs are kept;
     `max_failures` stops a test's seeds after that many failures (None: run
-    them all).
+    them all). `schedule`, `depth` and `pct_steps` replace the tests'
+    scheduling options (see `Simulation`); `shrink` (seconds) shrinks a
+    failing test's first failure to the faults it needs.
     """
 
     seed: int | None = None
@@ -25,10 +27,20 @@ class RunOverrides:
     faults: str | None = None
     trace_dir: Path | None = None
     max_failures: int | None = None
+    schedule: str | None = None
+    depth: int | None = None
+    pct_steps: int | None = None
+    shrink: float | None = None
 
     def reset(self) -> None:
         """Back to no overrides."""
         self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
+        self.schedule = self.depth = self.pct_steps = self.shrink = None
+
+    def schedule_options(self) -> dict[str, object]:
+        """The scheduling options to give every simulation (only those set)."""
+        given = {"schedule": self.schedule, "depth": self.depth, "pct_steps": self.pct_steps}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 overrides = RunOverrides()

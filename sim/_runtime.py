@@ -114,8 +114,13 @@ class Runtime:
     # -- hosting -------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def deterministic(self, seed: int) -> Iterator[None]:
-        """Make trio's task order, and the `random` module, a function of `seed`."""
+    def deterministic(self, seed: int, task_order: random.Random | None = None) -> Iterator[None]:
+        """Make trio's task order, and the `random` module, a function of `seed`.
+
+        `task_order` replaces trio's random source for the run instead (a PCT
+        schedule's, or one Hypothesis draws from): trio orders each batch of
+        runnable tasks with its ``shuffle``.
+        """
         # trio shuffles each batch of runnable tasks with its module-level
         # random `_r`; seeding it and turning on its deterministic mode (the
         # hook trio keeps for Hypothesis, `_ALLOW_DETERMINISTIC_SCHEDULING`)
@@ -135,9 +140,13 @@ class Runtime:
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
         _run_core._r = random.Random(f"dispatch-sim:{seed}:trio")
         random.seed(f"dispatch-sim:{seed}:user")
+        saved_source = _run_core._r
+        if task_order is not None:
+            _run_core._r = task_order  # trio reads the module global at each batch
         try:
             yield
         finally:
+            _run_core._r = saved_source
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
             _run_core._r = saved_trio
             random.setstate(saved_random)

@@ -28,6 +28,7 @@ from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
 from ._retry import RetryPolicy
 from ._runtime import Runtime, VirtualClock
+from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import Service
 from ._trace import Trace
 
@@ -108,8 +109,15 @@ class Simulation:
     decisions with any `random.Random` (Hypothesis hands in its own). After
     the main coroutine returns, calls still in flight are drained to their
     outcome unless `drain=False`. `max_events` and `max_virtual_time` stop a
-    run that does not converge with `LivelockError`.
+    run that does not converge with `LivelockError`. `schedule="pct"` orders
+    what can run next (trio tasks, and calls due at the same time) by random
+    priorities with ``depth - 1`` change points drawn from the first
+    `pct_steps` steps (see `sim._schedule`); the default ``"uniform"``
+    shuffles trio's tasks afresh at every step.
     """
+
+    _decisions_type: type[Decisions] = Decisions
+    """What makes the decisions; the shrinker's subclass also notes which draws each took."""
 
     def __init__(
         self,
@@ -122,6 +130,9 @@ class Simulation:
         max_virtual_time: float = 30 * 86400.0,
         drain: bool = True,
         test_id: str | None = None,
+        schedule: str = "uniform",
+        depth: int = DEFAULT_DEPTH,
+        pct_steps: int = DEFAULT_STEPS,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, not {type(seed).__qualname__}")
@@ -135,7 +146,7 @@ class Simulation:
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
         source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
-        self.decisions = Decisions(self.faults, source)
+        self.decisions = self._decisions_type(self.faults, source)
         self.trace = Trace(
             {
                 "seed": seed,
@@ -154,6 +165,15 @@ class Simulation:
             max_virtual_time=self.max_virtual_time,
         )
         self._runtime = Runtime(self._service, self.trace)
+        self._task_order: random.Random | None = None  # None: trio's own source, seeded
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
+        self.schedule = schedule
+        if schedule == "pct":
+            pct = PCTSchedule(seed, depth, pct_steps)
+            pct.install(self._service)
+            self._task_order = pct.task_order
+            self.trace.header["schedule"] = pct.header  # `taken` says what k would fit
         self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
@@ -179,7 +199,13 @@ class Simulation:
                 FaultProfile(**profile) if isinstance(profile, dict) else header.get("faults")
             )
             options.setdefault("test_id", header.get("test_id"))
-            return cls(seed=seed, faults=faults, rng=RecordedRandom(decisions), **options)
+            schedule = header.get("schedule")
+            if isinstance(schedule, dict):  # a PCT run replays under the same schedule
+                options.setdefault("schedule", schedule.get("name"))
+                options.setdefault("depth", schedule.get("depth"))
+                options.setdefault("pct_steps", schedule.get("steps"))
+            options.setdefault("rng", RecordedRandom(decisions))  # a shrinker or fork gives its own
+            return cls(seed=seed, faults=faults, **options)
         except TypeError as exc:
             raise ValueError(f"the trace's header does not describe a run: {exc}") from None
 
@@ -228,7 +254,7 @@ class Simulation:
         self._started = True
         token = _current.set(self)
         try:
-            with self._runtime.deterministic(self.seed):
+            with self._runtime.deterministic(self.seed, self._task_order):
                 result = await self._runtime.host(functools.partial(self._body, main))
         finally:
             _current.reset(token)

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ import attrs
 
 from ._faults import FaultProfile
 from ._runner import LoadedTest, load_test, run_seed
+from ._simulation import Simulation
+from ._sweep_shrink import shrink_groups
 
 __all__ = ["FailureGroup", "SeedRecord", "SweepResult", "check_determinism", "first_difference", "run_batch", "sweep"]
 
@@ -94,6 +96,10 @@ class SweepResult:
     seconds: float
     interrupted: bool = False
     stopped_early: str | None = None
+    shrunk: Mapping[str, Any] = attrs.field(factory=dict)
+    """Per failure signature, the `ShrinkResult` of its smallest seed (when the sweep shrank)."""
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    """The `Simulation` options the sweep gave over the test's own (its schedule)."""
 
     @property
     def runs(self) -> int:
@@ -162,7 +168,9 @@ def _load(test_id: str, root: str) -> LoadedTest:
     return _loaded[key]
 
 
-def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedRecord:
+def _run_one(
+    loaded: LoadedTest, seed: int, faults: str | FaultProfile, options: Mapping[str, Any] | None = None
+) -> SeedRecord:
     import traceback
 
     start = time.perf_counter()
@@ -171,7 +179,7 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
         seed=seed,
         faults=faults,
         test_id=loaded.test_id,
-        options=loaded.test.options,
+        options={**loaded.test.options, **options} if options else loaded.test.options,
     )
     seconds = time.perf_counter() - start
     counts = run.simulation.trace.fault_counts()
@@ -188,10 +196,19 @@ def _run_one(loaded: LoadedTest, seed: int, faults: str | FaultProfile) -> SeedR
     )
 
 
-def run_batch(test_id: str, root: str, seeds: Sequence[int], faults: str | FaultProfile) -> list[SeedRecord]:
-    """Run `seeds` of the test in this process (the task a sweep sends to a worker)."""
+def run_batch(
+    test_id: str,
+    root: str,
+    seeds: Sequence[int],
+    faults: str | FaultProfile,
+    options: Mapping[str, Any] | None = None,
+) -> list[SeedRecord]:
+    """Run `seeds` of the test in this process (the task a sweep sends to a worker).
+
+    `options` are `Simulation` options over the test's own (the schedule).
+    """
     loaded = _load(test_id, root)
-    return [_run_one(loaded, seed, faults) for seed in seeds]
+    return [_run_one(loaded, seed, faults, options) for seed in seeds]
 
 
 def _ignore_sigint() -> None:
@@ -272,6 +289,10 @@ def sweep(
     batch_size: int | None = None,
     root: str | os.PathLike[str] | None = None,
     on_record: Progress | None = None,
+    schedule: str | None = None,
+    depth: int | None = None,
+    pct_steps: int | None = None,
+    shrink: float | None = None,
 ) -> SweepResult:
     """Run the simulation test `target` (a pytest id) once per seed; return the records.
 
@@ -282,6 +303,10 @@ def sweep(
     `max_failures` stops after that many failing seeds, `time_limit` after
     that many seconds; `on_record` is called with each record as it arrives
     (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
+    `schedule`, `depth` and `pct_steps` replace the test's own scheduling
+    options (``schedule="pct"``: see `Simulation`). With `shrink` (seconds),
+    the smallest seed of each failure group is shrunk afterwards to the faults
+    it needs, within that much time in all (`SweepResult.shrunk`).
     """
     chosen = list(seeds)
     if not chosen:
@@ -297,6 +322,10 @@ def sweep(
     loaded.make_main()  # a test that takes fixtures cannot run outside pytest: say so now
     profile = _resolve_faults(loaded, faults)
     name = profile if isinstance(profile, str) else profile.name
+    given = {"schedule": schedule, "depth": depth, "pct_steps": pct_steps}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options:  # bad values fail here, before anything runs
+        Simulation(faults="none", **{**loaded.test.options, **options})
     state = _Collector(max_failures, time_limit, on_record)
     interrupted = False
     try:
@@ -304,17 +333,22 @@ def sweep(
             for seed in chosen:
                 if state.full():
                     break
-                state.add(_run_one(loaded, seed, profile))
+                state.add(_run_one(loaded, seed, profile, options))
         elif executor is not None:
-            _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state)
+            _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state, options)
         else:
-            _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state)
+            _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state, options)
     except KeyboardInterrupt:
         interrupted = True
     records = tuple(sorted(state.records, key=lambda r: r.seed))
-    return SweepResult(
-        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped
+    result = SweepResult(
+        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped,
+        options=options,
     )
+    if shrink is not None and result.failures and not interrupted:
+        shrunk = shrink_groups(result.groups, _CRASH_SIGNATURE, loaded, profile, options, shrink)
+        result = attrs.evolve(result, shrunk=shrunk)
+    return result
 
 
 @attrs.define
@@ -357,18 +391,26 @@ def _drive_pool(
     jobs: int,
     batch_size: int | None,
     state: _Collector,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
     remaining = _Batches(seeds, batch_size)
     while remaining and not state.full():
         pool = _new_pool(jobs)
         try:
-            suspects = _drive(pool, test_id, root, remaining, faults, jobs, state)
+            suspects = _drive(pool, test_id, root, remaining, faults, jobs, state, options)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        _isolate(suspects, test_id, root, faults, state)
+        _isolate(suspects, test_id, root, faults, state, options)
 
 
-def _isolate(suspects: list[int], test_id: str, root: str, faults: str | FaultProfile, state: _Collector) -> None:
+def _isolate(
+    suspects: list[int],
+    test_id: str,
+    root: str,
+    faults: str | FaultProfile,
+    state: _Collector,
+    options: Mapping[str, Any] | None = None,
+) -> None:
     """A worker died, which breaks the whole pool and fails every batch in flight. Run
     those seeds again one at a time, in a fresh worker after each death: a seed that
     still kills its worker is the one to report."""
@@ -378,7 +420,7 @@ def _isolate(suspects: list[int], test_id: str, root: str, faults: str | FaultPr
             while suspects and not state.full():
                 seed = suspects.pop(0)
                 try:
-                    records = pool.submit(run_batch, test_id, root, [seed], faults).result()
+                    records = pool.submit(run_batch, test_id, root, [seed], faults, options).result()
                 except Exception as exc:
                     state.add(_crash_record(seed, exc))
                     break  # this pool is broken: start another
@@ -396,6 +438,7 @@ def _drive(
     faults: str | FaultProfile,
     jobs: int,
     state: _Collector,
+    options: Mapping[str, Any] | None = None,
 ) -> list[int]:
     """Run the batches of `todo` on `executor`, a few tasks per worker at a time so that
     progress and early stops stay prompt.
@@ -414,7 +457,7 @@ def _drive(
             while (retry or todo) and not (broken or refused) and len(futures) < jobs * 2 and not state.full():
                 batch = retry.pop(0) if retry else todo.take()
                 try:
-                    future = executor.submit(run_batch, test_id, root, batch, faults)
+                    future = executor.submit(run_batch, test_id, root, batch, faults, options)
                 except cf.BrokenExecutor:
                     todo.push_front([batch])  # the pool broke meanwhile: a new one runs it
                     refused = True

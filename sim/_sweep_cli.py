@@ -49,6 +49,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--time-limit", default=None, help="stop after this many seconds")
     parser.add_argument("--check-determinism", action="store_true",
                         help="run each seed twice and report seeds whose traces differ")
+    parser.add_argument("--schedule", choices=["uniform", "pct"], default=None,
+                        help="task and delivery order: uniform random (default) or PCT priorities")
+    parser.add_argument("--depth", default=None, help="PCT bug depth d: d-1 priority change points (default 2)")
+    parser.add_argument("--pct-steps", default=None, help="PCT's k: the steps change points are drawn from")
+    parser.add_argument("--shrink", default="10", metavar="SECONDS",
+                        help="shrink each failure group's smallest seed within this time (default 10)")
+    parser.add_argument("--no-shrink", action="store_true", help="do not shrink the failures")
 
 
 def _positive(name: str, text: str | None, kind: type) -> Any:
@@ -70,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         jobs = _positive("--jobs", args.jobs, int)
         max_failures = _positive("--max-failures", args.max_failures, int)
         time_limit = _positive("--time-limit", args.time_limit, float)
+        depth = _positive("--depth", args.depth, int)
+        pct_steps = _positive("--pct-steps", args.pct_steps, int)
+        shrink = None if args.no_shrink or args.check_determinism else _positive("--shrink", args.shrink, float)
         if args.faults is not None:
             FaultProfile.coerce(args.faults)
         load_test(args.target).make_main()  # bad targets fail here, before any worker starts
@@ -87,10 +97,11 @@ def run(args: argparse.Namespace) -> int:
             jobs = max(jobs, executor.workers)
         options = dict(faults=args.faults, jobs=jobs, executor=executor and executor.executor,
                        max_failures=max_failures, time_limit=time_limit)
+        options.update(schedule=args.schedule, depth=depth, pct_steps=pct_steps)
         total = len(seeds) * (2 if args.check_determinism else 1)
         with live_progress(total) as on_record:
             try:
-                result = sweep(args.target, seeds, on_record=on_record, **options)
+                result = sweep(args.target, seeds, on_record=on_record, shrink=shrink, **options)
                 if args.check_determinism and not result.interrupted:
                     again = sweep(args.target, seeds[::-1], on_record=on_record, **options)
                     result = check_determinism(result, again)

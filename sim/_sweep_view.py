@@ -34,6 +34,7 @@ class GroupArtifacts:
 
     trace: Path | None
     report: Path | None = None
+    minimal: Path | None = None  # the shrunk trace, when the sweep shrank the group
 
 
 @contextmanager
@@ -99,6 +100,12 @@ def replay_command(target: str, seed: int, faults: str) -> str:
     return f"pytest {shlex.quote(target)} --sim-seed={seed} --sim-faults={faults}"
 
 
+def _schedule_flags(options: Any) -> str:
+    # The pytest options that give the runs the sweep's schedule.
+    flags = {"schedule": "--sim-schedule", "depth": "--sim-depth", "pct_steps": "--sim-pct-steps"}
+    return "".join(f" {flag}={options[key]}" for key, flag in flags.items() if key in options)
+
+
 def write_outputs(result: SweepResult, out: Path | None, root: str | None = None) -> dict[str, GroupArtifacts]:
     """Append results.jsonl and save the trace of each group's smallest seed; returns
     the files written per signature (nothing is written when `out` is None)."""
@@ -118,7 +125,7 @@ def _save_group(result: SweepResult, group: FailureGroup, stem: Path, root: str 
     try:
         loaded = load_test(result.target, root=Path(root) if root else None)
         run = run_seed(loaded.make_main(), seed=group.smallest_seed, faults=result.faults,
-                       test_id=loaded.test_id, options=loaded.test.options)
+                       test_id=loaded.test_id, options={**loaded.test.options, **result.options})
     except Exception:  # e.g. the seed killed its worker: there is no trace to keep
         return GroupArtifacts(None)
     trace = run.simulation.trace
@@ -126,7 +133,12 @@ def _save_group(result: SweepResult, group: FailureGroup, stem: Path, root: str 
     path = trace.save(stem.with_suffix(".cbor")).resolve()
     outcome = "passed" if run.error is None else f"failed: {type(run.error).__name__}: {run.error}"
     report = write_report(trace, stem.with_suffix(".html"), trace_path=path, outcome=outcome).resolve()
-    return GroupArtifacts(path, report)
+    shrunk = result.shrunk.get(group.signature)
+    # In a folder of their own: DIR/*.cbor stays one trace per group, as recorded.
+    minimal = None
+    if shrunk is not None:
+        minimal = shrunk.trace.save(stem.parent / "minimal" / stem.with_suffix(".cbor").name).resolve()
+    return GroupArtifacts(path, report, minimal)
 
 
 def print_summary(
@@ -161,13 +173,18 @@ def print_summary(
         console.print(table)
         for index, group in enumerate(result.groups, 1):
             console.print(f"group {index}: {group.error}", markup=False)
-            console.print(f"  replay: {replay_command(result.target, group.smallest_seed, result.faults)}",
-                          markup=False)
+            console.print(f"  replay: {replay_command(result.target, group.smallest_seed, result.faults)}"
+                          + _schedule_flags(result.options), markup=False)
             files = artifacts.get(group.signature)
             if files and files.trace:
                 console.print(f"     or: python -m sim replay {files.trace}", markup=False)
             if files and files.report:
                 console.print(f"  report: {files.report}", markup=False)
+            shrunk = result.shrunk.get(group.signature)
+            if shrunk is not None:
+                console.print(f"  shrunk: {shrunk.faults_line()}", markup=False)
+                if files and files.minimal:
+                    console.print(f"  minimal trace: {files.minimal}", markup=False)
     console.print(result.summary_line(), markup=False)
 
 

@@ -17,6 +17,7 @@ simulation injected and the trace file written for it::
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,29 @@ __all__ = ["simulations"]
 TRACE_DIR_ENV = "DISPATCH_SIM_TRACE_DIR"
 
 
+class _DrawnOrder(random.Random):
+    """trio's random source under `simulations()`: Hypothesis draws each batch's task order.
+
+    A drawn permutation shrinks toward the identity, so a failing example
+    shrinks toward trio's plain spawn order as its faults shrink toward none.
+    """
+
+    def __init__(self, source: random.Random) -> None:
+        super().__init__(0)
+        self._source = source
+        self.failure: BaseException | None = None
+
+    def shuffle(self, x: list[Any]) -> None:  # type: ignore[override]
+        if len(x) > 1 and self.failure is None:  # a batch of one has one order: no draw
+            try:
+                self._source.shuffle(x)
+            except BaseException as exc:
+                # Raised inside trio's scheduler, Hypothesis's own signals (the
+                # example ran out of data) would become a TrioInternalError: keep
+                # the order as it is and raise it once the run is over.
+                self.failure = exc
+
+
 class _DrawnSimulation(Simulation):
     """A Simulation drawn by Hypothesis; a failing final example reports its faults and trace."""
 
@@ -43,6 +67,9 @@ class _DrawnSimulation(Simulation):
             return await super().main(main)
         finally:
             self._report()
+            order = self._task_order
+            if isinstance(order, _DrawnOrder) and order.failure is not None:
+                raise order.failure
 
     def _report(self) -> None:
         try:
@@ -66,12 +93,19 @@ def simulations(
     """Simulations whose decisions Hypothesis makes (and shrinks).
 
     `faults` and `options` are passed to `Simulation`; the seed only seeds
-    the `random` module and trio's task order, the rest comes from Hypothesis.
+    the `random` module, the rest comes from Hypothesis: the faults, and
+    trio's task order (each batch of runnable tasks is a drawn permutation),
+    so both shrink.
     """
     profile = FaultProfile.coerce(faults)
 
     @st.composite
     def draw_simulation(draw: st.DrawFn) -> Simulation:
-        return _DrawnSimulation(faults=profile, rng=draw(st.randoms(use_true_random=False)), **options)
+        simulation = _DrawnSimulation(faults=profile, rng=draw(st.randoms(use_true_random=False)), **options)
+        # `_task_order` is the Simulation's hook for trio's order (this package's own);
+        # under PCT it is already set, and its priorities order the tasks.
+        if simulation._task_order is None:
+            simulation._task_order = _DrawnOrder(draw(st.randoms(use_true_random=False)))
+        return simulation
 
     return draw_simulation()

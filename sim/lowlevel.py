@@ -24,6 +24,7 @@ from ._endpoints import (
     register_endpoint,
     unregister_endpoint,
 )
+from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
     SeedRun,
@@ -64,5 +65,7 @@ __all__ = [
     "simulation_test",
     "test_id_of",
     "thaw",
+    "attach_shrunk",
+    "shrunk_of",
     "unregister_endpoint",
 ]

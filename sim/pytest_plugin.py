@@ -30,6 +30,7 @@ from ._faults import FaultProfile
 from ._report import write_report
 from ._sweep_cli import parse_seeds
 from ._runner import failure_of
+from ._shrink import shrunk_of
 from ._simulation import Simulation
 
 __all__: list[str] = []
@@ -47,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fault profile for every simulation test: none, light, heavy, swarm")
     group.addoption("--sim-trace-dir", default=None, metavar="DIR",
                     help="keep the trace file of every failing simulation run here")
+    group.addoption("--sim-schedule", default=None, choices=["uniform", "pct"],
+                    help="task and delivery order of every simulation test: uniform random or PCT")
+    group.addoption("--sim-depth", type=int, default=None, metavar="D",
+                    help="PCT bug depth: D-1 priority change points")
+    group.addoption("--sim-pct-steps", type=int, default=None, metavar="K",
+                    help="PCT's k: the steps its change points are drawn from")
+    group.addoption("--sim-shrink", type=float, default=None, metavar="SECONDS",
+                    help="shrink a failing simulation test to the faults it needs, within this time")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +83,12 @@ def pytest_configure(config: pytest.Config) -> None:
     overrides.faults = faults
     overrides.trace_dir = Path(trace_dir) if trace_dir else None
     overrides.max_failures = max_failures
+    for name in ("depth", "pct_steps", "shrink"):
+        value = config.getoption(f"--sim-{name.replace('_', '-')}")
+        if value is not None and not value > 0:
+            raise pytest.UsageError(f"--sim-{name.replace('_', '-')} must be positive, got {value}")
+        setattr(overrides, name, value)
+    overrides.schedule = config.getoption("--sim-schedule")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -111,6 +126,8 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
     command = f"pytest '{item.nodeid}' --sim-seed={simulation.seed}"
     if overrides.faults is not None:
         command += f" --sim-faults={overrides.faults}"
+    for key, value in overrides.schedule_options().items():
+        command += f" --sim-{key.replace('_', '-')}={value}"
     # Every fault, once (the error's note only counts them by kind), up to a screenful.
     faults = "\n".join(f"  {line}" for line in trace.describe_faults(limit=40).splitlines())
     return "\n".join(
@@ -124,5 +141,23 @@ def _failure_text(item: pytest.Item, simulation: Simulation, error: BaseExceptio
             f"report: {report}",
             f"replay: {command}",
             f"   or: python -m sim replay {path}",
+            *_shrunk_lines(error, path),
         ]
     )
+
+
+def _shrunk_lines(error: BaseException, path: Path) -> list[str]:
+    # When shrinking ran (--sim-shrink): the faults the failure needs, and its trace.
+    shrunk = shrunk_of(error)
+    if shrunk is None:
+        return []
+    minimal = shrunk.trace.save(path.with_suffix(".min.cbor"))
+    lines = shrunk.summary().splitlines()
+    return [
+        f"shrunk: {lines[0]}",
+        *(f"  {line}" for line in lines[1:]),
+        "minimal faults:",
+        *(f"  {line}" for line in shrunk.fault_lines()[:40]),
+        f"minimal trace: {minimal}",
+        f"   replay it: python -m sim replay {minimal}",
+    ]
