@@ -138,15 +138,12 @@ class Runtime:
         saved_gc = gc.get_threshold()
         gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
-        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio")
+        # trio reads the module global at each batch.
+        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
         random.seed(f"dispatch-sim:{seed}:user")
-        saved_source = _run_core._r
-        if task_order is not None:
-            _run_core._r = task_order  # trio reads the module global at each batch
         try:
             yield
         finally:
-            _run_core._r = saved_source
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
             _run_core._r = saved_trio
             random.setstate(saved_random)
