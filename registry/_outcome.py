@@ -39,13 +39,26 @@ def output_for_exception(exc: BaseException, inp: Input | None = None) -> Output
     """
     if isinstance(exc, Reset):
         return Output.tail_call(exc.call)
+    status = status_for_error(exc)
+    if status is Status.OK:
+        # An error is never OK (sim.Error refuses it, as the SDK does): one
+        # mapped to OK fails the call, and the caller gets the exception itself.
+        status = Status.PERMANENT_ERROR
     if inp is None:
-        return Output.error(Error.from_exception(exc, status_for_error(exc)))
+        return Output.error(Error.from_exception(exc, status))
     # Built here rather than by from_exception, whose full traceback would be
     # formatted only to be replaced by the trimmed one.
-    error = Error(status_for_error(exc), type(exc).__qualname__, str(exc), exc)
+    error = Error(status, type(exc).__qualname__, _message(exc), exc)
     error.traceback = format_failure(exc, inp.function, inp.dispatch_id, inp.attempt)
     return Output.error(error)
+
+
+def _message(exc: BaseException) -> str:
+    # An exception whose __str__ raises still fails its call as itself.
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__module__}.{type(exc).__qualname__} object>"
 
 
 def output_for_final_error(exc: BaseException) -> Output:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
 from sim import DEFAULT_SEED, FaultProfile, Simulation
 from sim import shrink as shrink_trace
 from sim.lowlevel import SeedRun, SimulationTest, mark_test, overrides, run_seed, test_id_of
+from sim.lowlevel import OPTIONS, check_options, check_seeds
 from sim.lowlevel import attach_shrunk
 
 from ._registry import Registry
@@ -37,6 +38,26 @@ def _faults(faults: str | FaultProfile | None) -> str | FaultProfile:
     return os.environ.get(FAULTS_ENV) or DEFAULT_FAULTS
 
 
+class _Unset:
+    """The `faults` of a decorator that names none (None, given, means no faults)."""
+
+    def __repr__(self) -> str:
+        return "<the default profile>"
+
+
+_UNSET: Any = _Unset()
+
+
+def _given_faults(options: dict[str, Any]) -> str | FaultProfile | None:
+    # faults=None, given, means no faults (as in Simulation); not given, the default.
+    return options["faults"] if "faults" in options else _faults(None)
+
+
+# The options a test decorator takes besides seed= and seeds= (the runner
+# sets test_id itself).
+_TEST_OPTIONS = tuple(name for name in OPTIONS if name not in ("seed", "test_id")) + ("seed", "seeds")
+
+
 async def main(coro: Coroutine[Any, Any, T], **options: Any) -> T:
     """Run `coro` in a new simulation inside the current trio run; returns its value.
 
@@ -44,13 +65,13 @@ async def main(coro: Coroutine[Any, Any, T], **options: Any) -> T:
     clock that is not the simulation's, the simulator's own waits stay
     virtual.
     """
-    options["faults"] = _faults(options.get("faults"))
+    options["faults"] = _given_faults(options)
     return await Simulation(**options).main(coro)
 
 
 def run(coro: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]], **options: Any) -> T:
     """Run `coro` in a new simulation (its own trio run, virtual clock); returns its value."""
-    options["faults"] = _faults(options.get("faults"))
+    options["faults"] = _given_faults(options)
     return Simulation(**options).run(coro)
 
 
@@ -58,14 +79,10 @@ def _seeds(seed: int | None, seeds: Iterable[int] | None) -> list[int]:
     if seed is not None and seeds is not None:
         raise ValueError("give seed= or seeds=, not both")
     if seeds is None:
+        if seed is not None:
+            check_options({"seed": seed})
         return [DEFAULT_SEED if seed is None else seed]
-    chosen = list(seeds)
-    if not chosen:
-        raise ValueError("seeds= is empty: give at least one seed")
-    for s in chosen:
-        if isinstance(s, bool) or not isinstance(s, int):
-            raise TypeError(f"seeds must be ints, got {s!r}")
-    return chosen
+    return list(check_seeds(seeds))
 
 
 def _run_seeds(
@@ -75,11 +92,13 @@ def _run_seeds(
 ) -> None:
     __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
     forced = overrides
-    seeds: Iterable[int] = test.seeds
+    seeds: Sequence[int] = test.seeds
     if forced.seed is not None:
         seeds = [forced.seed]
     elif forced.seeds is not None:
         seeds = forced.seeds
+    elif forced.seed_offset is not None:
+        seeds = [s + forced.seed_offset for s in test.seeds]
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
     failed: list[SeedRun] = []
@@ -94,6 +113,8 @@ def _run_seeds(
             test_id=test_id,
             options=options,
         )
+        if forced.on_seed is not None:
+            forced.on_seed(outcome, runs, len(seeds))
         if outcome.error is not None:
             failed.append(outcome)
             if forced.max_failures is not None and len(failed) >= forced.max_failures:
@@ -130,7 +151,13 @@ def _decorator(
     options: dict[str, Any],
 ) -> Any:
     chosen = tuple(_seeds(seed, seeds))
-    faults = options.pop("faults", None)
+    # Checked here, where the test is written, not when its first seed runs.
+    check_options({k: v for k, v in options.items() if v is not _UNSET}, _TEST_OPTIONS)
+    faults = options.pop("faults")
+    if faults is _UNSET:
+        faults = None  # the default profile, chosen when the test runs
+    elif faults is None:
+        faults = "none"  # None, given, means no faults, as everywhere else
 
     def decorate(f: Callable[..., Any]) -> Callable[..., None]:
         if not inspect.iscoroutinefunction(f):
@@ -162,7 +189,7 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | None = _UNSET,
     **options: Any,
 ) -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Callable[[], None]]: ...
 def function(
@@ -170,7 +197,7 @@ def function(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | None = _UNSET,
     **options: Any,
 ) -> Any:
     """Decorator: run an async test function in a simulation, once per seed.
@@ -191,7 +218,7 @@ def method(
     *,
     seed: int | None = None,
     seeds: Iterable[int] | None = None,
-    faults: str | FaultProfile | None = None,
+    faults: str | FaultProfile | None = _UNSET,
     **options: Any,
 ) -> Any:
     """Like `function`, for test methods (the wrapped coroutine takes ``self``)."""

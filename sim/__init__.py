@@ -7,7 +7,7 @@ in `Simulation.trace`. This package never imports `registry`.
 """
 
 from ._codec import SerializationError
-from ._errors import DeadlockError, LivelockError, SimulationError
+from ._errors import DeadlockError, LivelockError, OutsideWorldError, SimulationError
 from ._faults import PROFILES, FaultProfile
 from ._journal import Journal, JournalCall, JournalStep
 from ._protocol import Arguments, Call, CallResult, CorrelationID, DispatchID, Error, Input, Output
@@ -48,6 +48,7 @@ __all__ = [
     "JournalStep",
     "LivelockError",
     "Output",
+    "OutsideWorldError",
     "RetryPolicy",
     "SeedRecord",
     "SerializationError",

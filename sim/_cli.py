@@ -3,13 +3,15 @@
 ``shrink FILE`` and ``fork FILE`` live in `_shrink_cli`.
 
 Bad arguments and bad files end with a one-line error and exit status 2;
-a replay that diverges from its trace exits with 1.
+a replay exits with 1 when the recorded failure reproduces (its traceback
+shown) or the replay diverges from its trace, 0 when it passes as recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from pathlib import Path
@@ -18,7 +20,7 @@ from . import _sweep_cli
 from . import _shrink_cli
 from ._perfetto import perfetto_json
 from ._report import write_report
-from ._runner import load_test, run_seed
+from ._runner import SeedRun, load_hypothesis_test, load_test, run_seed
 from ._show import show_text, terminal_safe
 from ._simulation import Simulation
 from ._trace import Event, Trace
@@ -80,15 +82,28 @@ def _write_view(command: str, trace: Trace, file: str, output: str | None) -> Pa
 
 
 def _replay(trace: Trace) -> int:
-    loaded = load_test(trace.header.get("test_id"))
-    main = loaded.make_main()
-    options = dict(loaded.test.options)
-    run = run_seed(main, simulation=Simulation.from_trace(trace, **options))
+    # Exit 0 only when the replay passes as the recording did; a reproduced failure
+    # is a failure (1), shown with its traceback, and so is a divergence.
+    if trace.header.get("hypothesis") is True:
+        run = _replay_hypothesis(trace)
+    else:
+        loaded = load_test(trace.header.get("test_id"))
+        main = loaded.make_main()
+        options = dict(loaded.test.options)
+        run = run_seed(main, simulation=Simulation.from_trace(trace, **options))
     error = run.error
     recorded, replayed = list(trace), list(run.simulation.trace)
     outcome = "passed" if error is None else f"failed: {type(error).__name__}: {error}"
     if run.digest == trace.digest():
         print(f"replayed {len(replayed)} events, same digest {trace.digest()[:16]}; the test {outcome}")
+        if error is not None:
+            print(terminal_safe("".join(traceback.format_exception(error)).rstrip()))
+            print(terminal_safe(f"failure reproduced: {_one_line(error)}"))
+            return 1
+        was = trace.header.get("failure")
+        if isinstance(was, str):
+            print(f"the recording failed ({was}) but the replay passed: the failure is not in the events")
+            return 1
         return 0
     print(f"the replay diverged from the trace; the test {outcome}")
     index = next(
@@ -99,6 +114,22 @@ def _replay(trace: Trace) -> int:
     print(f"  recorded: {_at(recorded, index)}")
     print(f"  replayed: {_at(replayed, index)}")
     return 1
+
+
+def _replay_hypothesis(trace: Trace) -> SeedRun:
+    """Run a Hypothesis test's falsifying example again, its simulation taking the
+    recorded decisions (the test itself runs it: ``s.run(...)``)."""
+    test = load_hypothesis_test(trace.header.get("test_id"))
+    simulation = Simulation.from_trace(trace)
+    try:
+        test(simulation)
+    except Exception as exc:
+        return SeedRun(simulation.seed, simulation, exc)
+    return SeedRun(simulation.seed, simulation, None)
+
+
+def _one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
 def _at(events: list[Event], index: int) -> str:

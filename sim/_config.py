@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -17,9 +19,12 @@ class RunOverrides:
     with those seeds (a range); `faults` replaces the fault profile;
     `trace_dir` is where trace files of failing runs are kept;
     `max_failures` stops a test's seeds after that many failures (None: run
-    them all). `schedule`, `depth` and `pct_steps` replace the tests'
+    them all); `schedule`, `depth` and `pct_steps` replace the tests'
     scheduling options (see `Simulation`); `shrink` (seconds) shrinks a
-    failing test's first failure to the faults it needs.
+    failing test's first failure to the faults it needs; `seed_offset` shifts each test's own seeds by that much (a
+    random base); `on_seed` is called after every seed a test runs with the
+    run, how many of the test's seeds have run, and how many it has (live
+    progress, traces of passing runs).
     """
 
     seed: int | None = None
@@ -31,11 +36,15 @@ class RunOverrides:
     depth: int | None = None
     pct_steps: int | None = None
     shrink: float | None = None
+    seed_offset: int | None = None
+    on_seed: Callable[[Any, int, int], None] | None = None
 
     def reset(self) -> None:
         """Back to no overrides."""
         self.seed = self.seeds = self.faults = self.trace_dir = self.max_failures = None
         self.schedule = self.depth = self.pct_steps = self.shrink = None
+        self.seed_offset = None
+        self.on_seed = None
 
     def schedule_options(self) -> dict[str, object]:
         """The scheduling options to give every simulation (only those set)."""

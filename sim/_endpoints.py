@@ -43,7 +43,12 @@ def register_endpoint(url: str, endpoint: Endpoint) -> None:
     """Make `endpoint` reachable at `url` for every simulation."""
     current = _endpoints.get(url)
     if current is not None and current is not endpoint:
-        raise ValueError(f"endpoint {url!r} is already served by {current!r}")
+        # The type, not the repr: a default repr shows a memory address, different every run.
+        kind = type(current)
+        raise ValueError(
+            f"endpoint {url!r} is already served by another endpoint "
+            f"(a {kind.__module__}.{kind.__qualname__})"
+        )
     _endpoints[url] = endpoint
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DeadlockError", "LivelockError", "SimulationError"]
+__all__ = ["DeadlockError", "LivelockError", "OutsideWorldError", "SimulationError"]
 
 
 class SimulationError(RuntimeError):
@@ -14,4 +14,8 @@ class DeadlockError(SimulationError):
 
 
 class LivelockError(SimulationError):
-    """The run exceeded its cap on events or virtual time."""
+    """The run exceeded a cap: events, virtual time, stalled trio rounds, live calls or memory."""
+
+
+class OutsideWorldError(SimulationError):
+    """A run awaited real work outside the simulation (a thread, a process): refused at once."""

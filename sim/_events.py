@@ -17,6 +17,7 @@ import attrs
 
 __all__ = [
     "ABANDONED",
+    "ABORTED",
     "ATTEMPT",
     "CRASH",
     "DISPATCH",
@@ -77,6 +78,11 @@ FAULT_DETAILS: Final = (ENDPOINT_ERROR, RESPONSE_LOST, CRASH)
 
 ABANDONED: Final = "abandoned"
 """The detail of the outcome of a call still in flight when the run ended."""
+
+ABORTED: Final = "aborted"
+"""The outcome detail, as ``aborted: <exception type>``, of a call still in flight when the
+run ended abnormally (a cap, an exception that stopped the run); the trace header's
+``aborted`` entry says why in full."""
 
 
 @attrs.frozen

@@ -30,6 +30,16 @@ def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) 
         )
 
 
+def _flag(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"FaultProfile.{attribute.name} must be True or False, got {value!r}")
+
+
+def _name(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"FaultProfile.{attribute.name} must be a str, got {value!r}")
+
+
 @attrs.frozen
 class FaultProfile:
     """What the simulator may inject, each kind with the rate at which it happens.
@@ -49,13 +59,13 @@ class FaultProfile:
       with a random rate up to the one given here.
     """
 
-    name: str = "custom"
+    name: str = attrs.field(default="custom", validator=_name)
     endpoint_error: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     response_lost: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     crash: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
     max_latency: float = attrs.field(default=0.0, validator=_seconds, metadata=_FAULT)
     reorder: float = attrs.field(default=0.0, validator=_rate, metadata=_FAULT)
-    swarm: bool = False
+    swarm: bool = attrs.field(default=False, validator=_flag)
 
     @property
     def is_none(self) -> bool:

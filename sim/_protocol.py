@@ -57,6 +57,14 @@ class Call:
     correlation_id: int | str | None = None
 
 
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        cls = type(exc)
+        return f"<unprintable {cls.__module__}.{cls.__qualname__} object>"
+
+
 def _not_ok(instance: Error, attribute: Any, status: Status) -> None:
     # As in the Dispatch SDK: an Error always describes a failure.
     if status == Status.OK:
@@ -110,7 +118,7 @@ class Error:
         error = cls(
             status=status,
             type=type(exc).__qualname__,
-            message=str(exc),
+            message=_safe_str(exc),  # an exception whose __str__ raises keeps its class
             value=exc,
         )
         if exc.__traceback__ is not None:

@@ -14,6 +14,7 @@ whoever catches it can save and describe the trace.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import os
@@ -38,6 +39,7 @@ __all__ = [
     "LoadTestError",
     "failure_of",
     "failure_signature",
+    "load_hypothesis_test",
     "load_test",
     "mark_test",
     "run_seed",
@@ -158,6 +160,9 @@ def run_seed(
         simulation.run(main)
     except Exception as exc:
         setattr(exc, _FAILURE, simulation)
+        # The trace keeps what went wrong, so that a replay can tell a reproduced
+        # failure from a run that now passes (the digest covers events only).
+        simulation.trace.header["failure"] = _failure_line(exc)
         counts = simulation.trace.fault_counts()
         injected = ", ".join(f"{k}={v}" for k, v in counts.items()) or "none"
         exc.add_note(
@@ -166,6 +171,10 @@ def run_seed(
         )
         return SeedRun(simulation.seed, simulation, exc)
     return SeedRun(simulation.seed, simulation, None)
+
+
+def _failure_line(exc: BaseException) -> str:
+    return f"{type(exc).__qualname__}: {exc}".splitlines()[0][:500]
 
 
 _NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+)?")
@@ -190,12 +199,22 @@ def failure_signature(exc: BaseException) -> str:
 
 def _innermost_user_frame(exc: BaseException) -> str | None:
     found = None
-    for entry in traceback.extract_tb(exc.__traceback__):
-        path = str(Path(entry.filename).resolve()) if entry.filename else ""
-        if not path or path.startswith(_HARNESS) or "site-packages" in path:
-            continue
-        found = f"{Path(path).name}:{entry.name}"
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        name = _user_file(frame.f_code.co_filename)
+        if name is not None:
+            found = f"{name}:{frame.f_code.co_name}"
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_file(filename: str) -> str | None:
+    """The base name of `filename` when it is user code (not sim, registry, the standard
+    library or an installed package), else None. Cached: a sweep signs thousands of
+    failures through the same few files, and resolving a path costs system calls."""
+    path = str(Path(filename).resolve()) if filename else ""
+    if not path or path.startswith(_HARNESS) or "site-packages" in path:
+        return None
+    return Path(path).name
 
 
 # -- loading a test by id ------------------------------------------------------------------
@@ -279,7 +298,15 @@ def load_test(test_id: object, *, root: Path | None = None) -> LoadedTest:
         )
     if path.suffix != ".py":
         raise LoadTestError(f"refusing to import {file!r}: only .py source files are run")
-    module = _import_file(path, base)
+    owner, cls = _find(_import_file(path, base), file, parts)
+    test = simulation_test(owner)
+    if test is None:
+        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a registry.test function or method")
+    shown = path.relative_to(base).as_posix()
+    return LoadedTest(f"{shown}::{'::'.join(parts)}", test, cls if len(parts) > 1 else None)
+
+
+def _find(module: types.ModuleType, file: str, parts: list[str]) -> tuple[Any, type | None]:
     owner: Any = module
     cls: type | None = None
     for part in parts:
@@ -289,11 +316,47 @@ def load_test(test_id: object, *, root: Path | None = None) -> LoadedTest:
         if inspect.isclass(found):
             cls = found
         owner = found
-    test = simulation_test(owner)
-    if test is None:
-        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a registry.test function or method")
-    shown = path.relative_to(base).as_posix()
-    return LoadedTest(f"{shown}::{'::'.join(parts)}", test, cls if len(parts) > 1 else None)
+    return owner, cls
+
+
+def load_hypothesis_test(test_id: object, *, root: Path | None = None) -> Callable[[Simulation], Any]:
+    """The Hypothesis test a trace of a falsifying example names, as a function of the
+    simulation to run it with (for ``python -m sim replay``).
+
+    Only a test whose sole drawn argument is the simulation can be replayed from the
+    trace; one that draws other values too raises `LoadTestError` saying to rerun it
+    with pytest (Hypothesis' example database holds those values).
+    """
+    if not isinstance(test_id, str) or "::" not in test_id:
+        raise LoadTestError(f"the trace names no test to replay (test id {test_id!r})")
+    file, _, name = test_id.partition("::")
+    parts = [p for p in re.split(r"::|\.", name) if p]
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise LoadTestError(f"{test_id!r} does not name a test")
+    base = (root or Path.cwd()).resolve()
+    path = (base / file).resolve()
+    if not path.is_file():
+        raise LoadTestError(f"the recorded test file {file!r} does not exist here")
+    if not path.is_relative_to(base) or path.suffix != ".py":
+        raise LoadTestError(f"refusing to import {file!r}: only .py files inside {str(base)!r} are run")
+    test, cls = _find(_import_file(path, base), file, parts)
+    handle = getattr(test, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    if inner is None:
+        raise LoadTestError(f"{'.'.join(parts)!r} in {file!r} is not a Hypothesis test")
+    drawn = [n for n, p in inspect.signature(inner).parameters.items()
+             if n != "self" and p.default is p.empty]
+    if len(drawn) != 1:
+        raise LoadTestError(
+            f"{test_id} draws more than the simulation ({', '.join(drawn)}); replay it with "
+            f"pytest {test_id!r}: Hypothesis' database replays the example"
+        )
+
+    def run(simulation: Simulation) -> Any:
+        args = (_instance(cls, parts[-1]),) if cls is not None else ()
+        return inner(*args, **{drawn[0]: simulation})
+
+    return run
 
 
 def _import_file(path: Path, root: Path) -> types.ModuleType:

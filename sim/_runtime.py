@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import os
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -44,6 +45,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "GLOBAL_RUN_CONTEXT"),
     ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "runq"),  # only inside a run
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
@@ -87,6 +89,11 @@ class VirtualClock(trio.abc.Clock):
             if not heap and runtime._wake_driver(stalled=True):
                 return 0.0
             return math.inf
+        if deadline > service.max_virtual_time:
+            # A trio-level wait (trio.sleep, a timeout) past the cap: the run
+            # ends here rather than living on in trio time.
+            runtime._trio_time_cap(deadline)
+            return 0.0
         service.now = deadline
         return 0.0
 
@@ -94,8 +101,9 @@ class VirtualClock(trio.abc.Clock):
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
-    def __init__(self, service: Service, trace: Trace) -> None:
+    def __init__(self, service: Service, trace: Trace, max_stalled_rounds: int = 100_000) -> None:
         self._service = service
+        self._max_stalled_rounds = max_stalled_rounds
         self._trace = trace
         self._driving = False
         self._running_foreign = 0
@@ -157,15 +165,28 @@ class Runtime:
         """
         clock = trio.lowlevel.current_clock()
         self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            if not self._own_clock:  # under our clock, the clock wakes the pump
-                self._service.on_push = self._poke_pump
-            nursery.start_soon(self._pump)
-            self._alone = trio.lowlevel.current_statistics().tasks_living
-            with trio.CancelScope() as self._main_scope:
-                result = await outcome.acapture(body)
-            nursery.cancel_scope.cancel()
+        watchdog = _Watchdog(self) if self._own_clock else None
+        if watchdog is not None:
+            trio.lowlevel.add_instrument(watchdog)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if not self._own_clock:  # under our clock, the clock wakes the pump
+                    self._service.on_push = self._poke_pump
+                nursery.start_soon(self._pump)
+                self._alone = trio.lowlevel.current_statistics().tasks_living
+                with trio.CancelScope() as self._main_scope:
+                    result = await outcome.acapture(body)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # A pump task died (an exception that is not an Exception, such as
+            # KeyboardInterrupt, from a call nobody awaits; or an internal error):
+            # the caller gets that exception itself, not trio's group.
+            leaf = _one_of(group)
+            raise leaf from leaf.__cause__
+        finally:
+            if watchdog is not None:
+                trio.lowlevel.remove_instrument(watchdog)
         self._service.on_push = None
         return result
 
@@ -402,6 +423,42 @@ class Runtime:
         if self._main_scope is not None:
             self._main_scope.cancel()
 
+    def refuse(self, error: BaseException) -> None:
+        """End the run with `error` (it is also raised where it happened)."""
+        if isinstance(error, SimulationError):
+            self._fail(error)
+
+    def _trio_time_cap(self, deadline: float) -> None:
+        if self.failure is not None:
+            return
+        service = self._service
+        tasks = self._awaiting_trio() + _describe(_all_tasks()) or ["the test's own code"]
+        self._fail(
+            service._livelock(
+                f"virtual time passed max_virtual_time={service.max_virtual_time}s in a trio-level "
+                f"wait (trio.sleep or a timeout due at {deadline:.6f}s); waiting: {'; '.join(tasks)}"
+            )
+        )
+
+    def _awaiting_trio(self) -> list[str]:
+        # Calls whose attempt is in an await outside the simulation (trio's),
+        # where a trio-level loop in a function spins or sleeps.
+        running = [r for r in self._unfinished() if r.state is RUNNING][:5]
+        return [f"call {r.id} {r.function} (attempt {r.attempt}, awaiting trio)" for r in running]
+
+    def _stalled_rounds(self) -> None:
+        if self.failure is not None:
+            return
+        runnable = list(_run_core.GLOBAL_RUN_CONTEXT.runner.runq)  # trio has no public view of it
+        tasks = self._awaiting_trio() + _describe(runnable) or ["a task of the simulation itself"]
+        self._fail(
+            self._service._livelock(
+                f"more than max_stalled_rounds={self._max_stalled_rounds} trio scheduling rounds "
+                "in which neither virtual time moved nor the simulation acted (a loop of "
+                f"trio.lowlevel.checkpoint() or trio.sleep(0)?); looping: {'; '.join(tasks)}"
+            )
+        )
+
     def _deadlock(self) -> None:
         lines = [
             f"the simulation cannot progress at virtual time {self._service.now:.6f}s: "
@@ -416,8 +473,105 @@ class Runtime:
                 what = str(rec.state)
             lines.append(f"  {rec.id} {rec.function} (attempt {rec.attempt}): {what}")
         if len(lines) == 1:
-            lines.append("  no call is in flight: the test itself awaits something that never happens")
+            lines.append(
+                "  no call is in flight: the test itself awaits something that never happens "
+                "(or something outside the simulation, such as a socket or a file through trio: "
+                "the simulation does not wait for the outside world)"
+            )
         self._fail(DeadlockError("\n".join(lines)))
+
+
+class _Watchdog(trio.abc.Instrument):
+    """Counts trio's scheduling rounds in which the simulation made no progress.
+
+    trio calls `before_io_wait` once per round; a round in which virtual time
+    did not move and the service ran no action is a stalled one. Too many in a
+    row (tasks spinning on checkpoints) end the run with LivelockError.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.service = runtime._service
+        self.cap = runtime._max_stalled_rounds
+        self.rounds = 0
+        self.now = -1.0
+        self.budget = -1
+
+    def before_io_wait(self, timeout: float) -> None:
+        service = self.service
+        if service.now != self.now or service._budget != self.budget:
+            self.now, self.budget, self.rounds = service.now, service._budget, 0
+            return
+        self.rounds += 1
+        if self.rounds > self.cap:
+            self.rounds = 0
+            self.runtime._stalled_rounds()
+
+
+# Where the harness's code lives (sim, its sibling registry, trio, outcome,
+# contextlib): frames there are not where user code waits.
+_SIM_DIR = os.path.dirname(os.path.abspath(__file__))
+_HARNESS_PARTS = tuple(
+    os.path.dirname(path) + os.sep
+    for path in (
+        __file__,
+        os.path.join(os.path.dirname(_SIM_DIR), "registry", "__init__.py"),
+        trio.__file__,
+        outcome.__file__,
+    )
+) + (contextlib.__file__,)
+
+
+def _where(task: trio.lowlevel.Task) -> str | None:
+    # The innermost frame of the task's await chain that is not the harness's
+    # (trio, sim, registry): where user code waits or loops.
+    found = None
+    obj: Any = task.coro
+    while obj is not None:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if frame is not None and not frame.f_code.co_filename.startswith(_HARNESS_PARTS):
+            found = f"{frame.f_code.co_qualname} at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+    return found
+
+
+def _describe(tasks: list[trio.lowlevel.Task]) -> list[str]:
+    return sorted({w for w in map(_where, tasks) if w is not None})[:5]
+
+
+def _all_tasks() -> list[trio.lowlevel.Task]:
+    tasks = []
+    todo = [trio.lowlevel.current_root_task()]
+    while todo:
+        task = todo.pop()
+        if task is None:
+            continue
+        tasks.append(task)
+        for nursery in task.child_nurseries:
+            todo.extend(nursery.child_tasks)
+    return tasks
+
+
+def _one_of(group: BaseExceptionGroup) -> BaseException:
+    # The exception to raise for a group of them: one that is not an
+    # Exception first (KeyboardInterrupt, SystemExit), then the first other;
+    # trio's Cancelled only when there is nothing else.
+    leaves: list[BaseException] = []
+    todo: list[BaseException] = [group]
+    while todo:
+        exc = todo.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            todo[:0] = list(exc.exceptions)
+        else:
+            leaves.append(exc)
+    real = [e for e in leaves if not isinstance(e, trio.Cancelled)] or leaves
+    chosen = next((e for e in real if not isinstance(e, Exception)), real[0])
+    others = [e for e in real if e is not chosen]
+    if others:
+        chosen.add_note(
+            "dispatch-sim: the run also raised " + ", ".join(type(e).__qualname__ for e in others)
+        )
+    return chosen
 
 
 def _wake_waiters(rec: _Record) -> None:

@@ -12,6 +12,7 @@ driver to finish.
 from __future__ import annotations
 
 import heapq
+from inspect import isawaitable
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from ._errors import LivelockError
 from ._events import (
     UNAWAITED,
     ABANDONED,
+    ABORTED,
     ATTEMPT,
     CRASH,
     DISPATCH,
@@ -89,6 +91,21 @@ def _within_replay_budget(suspension: _Suspension) -> bool:
     return True
 
 
+# The caps other than max_events are checked once per window of this many
+# actions, not on every action: the countdown the max_events cap needs anyway
+# opens each window, so the hot path pays nothing for them.
+_CHECK_EVERY = 1024
+
+DEFAULT_MAX_LIVE_CALLS = 150_000
+"""Calls without an outcome a run may hold at once (a runaway fan-out ends there)."""
+DEFAULT_MAX_MEMORY = 2 * 1024**3
+"""The estimated bytes of call records and trace events a run may hold."""
+RECORD_BYTES = 2_000
+"""The memory a call's record is counted as (its frozen input, journal and state)."""
+EVENT_BYTES = 200
+"""The memory a trace event is counted as."""
+
+
 def _wake_nobody(rec: _Record) -> None:
     raise RuntimeError(f"{rec.id} has waiters but no driver installed a wake hook")
 
@@ -104,15 +121,22 @@ class Service:
         *,
         max_events: int = 2_000_000,
         max_virtual_time: float = 30 * 86400.0,
+        max_live_calls: int = DEFAULT_MAX_LIVE_CALLS,
+        max_memory: int = DEFAULT_MAX_MEMORY,
     ) -> None:
         self.decisions = decisions
         self.retry = retry
         self.trace = trace
         self.max_events = max_events
         self.max_virtual_time = max_virtual_time
+        self.max_live_calls = max_live_calls
+        self.max_memory = max_memory
         self.now = 0.0
         self.heap: list[tuple[float, int, Callable[[Any], Any], Any]] = []
-        self._budget = max_events  # actions left before the max_events cap
+        # Actions run before the current window, the window's size, and the
+        # actions left in it (see _CHECK_EVERY).
+        self._spent = 0
+        self._window = self._budget = min(_CHECK_EVERY, max_events)
         self._seq = 0
         self._ids = 0
         self.records: dict[DispatchID, _Record] = {}
@@ -139,7 +163,9 @@ class Service:
 
         Returns what the action must await outside the simulation, if
         anything. Raises LivelockError, without running it, when the action
-        lies past `max_virtual_time` or would exceed `max_events`.
+        lies past `max_virtual_time` or would exceed `max_events`, or (checked
+        every `_CHECK_EVERY` actions) the run holds more than `max_live_calls`
+        unfinished calls or more than `max_memory` estimated bytes.
         """
         due, _, action, arg = _heappop(self.heap)
         if due > self.max_virtual_time:
@@ -148,21 +174,74 @@ class Service:
             self.now = due
         self._budget -= 1  # a countdown costs the hot path less than `steps > max_events`
         if self._budget < 0:
-            raise self._livelock(f"more than max_events={self.max_events} events")
+            self._next_window()
         return action(arg)
+
+    def _next_window(self) -> None:
+        # The current window is used up: check the caps, then open the next one.
+        self._spent += self._window
+        self._window = self._budget = 0
+        if self._spent >= self.max_events:
+            self._budget = -1  # counts the refused action in `steps`
+            raise self._livelock(f"more than max_events={self.max_events} events")
+        self.check_growth()
+        self._window = min(_CHECK_EVERY, self.max_events - self._spent)
+        self._budget = self._window - 1  # the action being run is the window's first
+
+    def check_growth(self) -> None:
+        """Raise LivelockError when the run holds too many unfinished calls or too much memory."""
+        if self.pending > self.max_live_calls:
+            raise self._livelock(
+                f"more than max_live_calls={self.max_live_calls} calls without an outcome "
+                f"({self.pending} live; {self._dispatchers()})"
+            )
+        estimate = len(self.records) * RECORD_BYTES + len(self.trace._events) * EVENT_BYTES
+        if estimate > self.max_memory:
+            raise self._livelock(
+                f"the run's records and trace passed max_memory={self.max_memory} bytes "
+                f"(estimated {estimate} bytes: {len(self.records)} calls, "
+                f"{len(self.trace._events)} events; {self._dispatchers()})"
+            )
+
+    def _dispatchers(self) -> str:
+        # Who makes the live calls: the functions that dispatch them, by count.
+        counts: dict[str, int] = {}
+        records = self.records
+        for rec in records.values():
+            if rec.outcome is None:
+                via = rec.parent or (records.get(rec.caller_id) if rec.caller_id else None)
+                key = f"{via.function if via is not None else 'the test'} -> {rec.function}"
+                counts[key] = counts.get(key, 0) + 1
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        return "live calls by dispatcher: " + ", ".join(f"{k} x{v}" for k, v in top)
 
     @property
     def steps(self) -> int:
         """Actions run so far (what the max_events cap counts)."""
-        return self.max_events - self._budget
+        return self._spent + self._window - self._budget
 
     def _livelock(self, cap: str) -> LivelockError:
-        busiest = sorted(self.records.values(), key=lambda r: (-r.attempt, r.id))[:5]
-        calls = ", ".join(f"{r.id} {r.function} ({r.attempt} attempts)" for r in busiest)
         return LivelockError(
             f"the simulation exceeded its cap: {cap} (at virtual time "
-            f"{self.now:.6f}s, {self.steps} events); busiest calls: {calls}"
+            f"{self.now:.6f}s, {self.steps} events); {self.busiest()}"
         )
+
+    def busiest(self) -> str:
+        """The functions with the most calls, and the calls with the most attempts, with counts."""
+        per_function: dict[str, list[int]] = {}
+        for rec in self.records.values():
+            counts = per_function.setdefault(rec.function, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += rec.outcome is None
+            counts[2] += rec.attempt
+        functions = sorted(per_function.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))[:5]
+        by_function = ", ".join(
+            f"{name} ({calls} calls, {live} unfinished, {attempts} attempts)"
+            for name, (calls, live, attempts) in functions
+        )
+        busiest = sorted(self.records.values(), key=lambda r: (-r.attempt, r.id))[:5]
+        calls = ", ".join(f"{r.id} {r.function} ({r.attempt} attempts)" for r in busiest)
+        return f"busiest functions: {by_function or 'none'}; busiest calls: {calls or 'none'}"
 
     # -- dispatch -----------------------------------------------------------
 
@@ -318,6 +397,10 @@ class Service:
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
+        if not isawaitable(out):  # neither an Output nor something that gives one: say so
+            message = f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output"
+            self._completed(rec, Output.error(Error(Status.INVALID_RESPONSE, "TypeError", message)))
+            return None
         return self._finish_running(rec, out)
 
     def _endpoint_failed(self, rec: _Record) -> bool:
@@ -337,7 +420,11 @@ class Service:
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         if not isinstance(out, Output):
             out = Output.error(
-                Error(Status.INVALID_RESPONSE, "TypeError", f"endpoint returned {out!r}")
+                Error(
+                    Status.INVALID_RESPONSE,
+                    "TypeError",
+                    f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output",
+                )
             )
         self._completed(rec, out)
 
@@ -575,4 +662,19 @@ class Service:
                 rec.move(DONE)
                 self.pending -= 1
                 self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, ABANDONED))
+
+    def abort(self, reason: BaseException) -> None:
+        """The run ended abnormally: every call still without an outcome gets an 'aborted' one.
+
+        The event's detail is ``aborted: <exception type>``; nothing is run
+        any more (the timeline is emptied).
+        """
+        self.heap.clear()
+        detail = f"{ABORTED}: {type(reason).__qualname__}"
+        for rec in self.records.values():
+            if rec.outcome is None:
+                rec.outcome = ABANDONED_OUTCOME
+                rec.move(DONE)
+                self.pending -= 1
+                self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, None, detail))
 

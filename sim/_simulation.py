@@ -13,7 +13,7 @@ import functools
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import outcome
@@ -21,15 +21,17 @@ import trio
 
 from . import _host
 from ._decisions import Decisions, RecordedRandom
+from ._environment import RunEnvironment, environment
 from ._errors import SimulationError
 from ._faults import FaultProfile
 from ._journal import ABANDONED, decode_outcome
+from ._options import check_options, unknown_option
 from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
 from ._retry import RetryPolicy
 from ._runtime import Runtime, VirtualClock
 from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
-from ._service import Service
+from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
 from ._trace import Trace
 
 __all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
@@ -38,6 +40,9 @@ T = TypeVar("T")
 
 DEFAULT_SEED = 0
 """The seed used when none is given."""
+
+DEFAULT_MAX_STALLED_ROUNDS = 100_000
+"""trio scheduling rounds in a row without progress (time, an action) a run may take."""
 
 _current: ContextVar[Simulation | None] = ContextVar("dispatch_sim_current", default=None)
 
@@ -94,6 +99,14 @@ def _discard(main: Any) -> None:
         close()
 
 
+def _first_line(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return text.splitlines()[0] if text else ""
+
+
 def _result_of(rec: _Record) -> CallResult:
     outcome = rec.outcome
     if outcome is ABANDONED:
@@ -108,12 +121,22 @@ class Simulation:
     profile name or a `FaultProfile`); `rng` replaces the seeded source of
     decisions with any `random.Random` (Hypothesis hands in its own). After
     the main coroutine returns, calls still in flight are drained to their
-    outcome unless `drain=False`. `max_events` and `max_virtual_time` stop a
-    run that does not converge with `LivelockError`. `schedule="pct"` orders
+    outcome unless `drain=False`. `schedule="pct"` orders
     what can run next (trio tasks, and calls due at the same time) by random
     priorities with ``depth - 1`` change points drawn from the first
     `pct_steps` steps (see `sim._schedule`); the default ``"uniform"``
     shuffles trio's tasks afresh at every step.
+
+    Caps end a run that cannot end with `LivelockError`: `max_events`
+    actions, `max_virtual_time` virtual seconds (trio-level waits included),
+    `max_stalled_rounds` trio scheduling rounds in a row in which neither
+    time moves nor the service acts (tasks spinning on checkpoints),
+    `max_live_calls` calls without an outcome at once, and `max_memory`
+    estimated bytes of call records and trace events. With
+    `deterministic_environment` (the default), user code in the run reads
+    virtual time from `time`/`datetime` and seeded entropy from
+    `os.urandom`/`uuid`/`secrets` (the README's "Guarantees and limits"). Every option is
+    checked here: a wrong name or value raises at once.
     """
 
     _decisions_type: type[Decisions] = Decisions
@@ -133,14 +156,26 @@ class Simulation:
         schedule: str = "uniform",
         depth: int = DEFAULT_DEPTH,
         pct_steps: int = DEFAULT_STEPS,
+        max_live_calls: int = DEFAULT_MAX_LIVE_CALLS,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        max_stalled_rounds: int = DEFAULT_MAX_STALLED_ROUNDS,
+        deterministic_environment: bool = True,
+        **unknown: NoReturn,
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, not {type(seed).__qualname__}")
-        if not (isinstance(max_events, int) and max_events > 0):
-            raise ValueError(f"max_events must be a positive int, got {max_events!r}")
-        if not max_virtual_time > 0:
-            raise ValueError(f"max_virtual_time must be > 0, got {max_virtual_time!r}")
+        if unknown:  # a misspelled option: say which one was meant
+            raise unknown_option(next(iter(unknown)))
+        check_options(
+            {
+                "seed": seed, "faults": faults, "rng": rng, "retry": retry,
+                "max_events": max_events, "max_virtual_time": max_virtual_time,
+                "drain": drain, "test_id": test_id, "max_live_calls": max_live_calls,
+                "max_memory": max_memory, "max_stalled_rounds": max_stalled_rounds,
+                "deterministic_environment": deterministic_environment,
+                "schedule": schedule, "depth": depth, "pct_steps": pct_steps,
+            }
+        )  # fmt: skip
         self.seed = seed
+        self.deterministic_environment = deterministic_environment
         self.faults = FaultProfile.coerce(faults)
         self.max_events = max_events
         self.max_virtual_time = float(max_virtual_time)
@@ -163,8 +198,10 @@ class Simulation:
             self.trace,
             max_events=max_events,
             max_virtual_time=self.max_virtual_time,
+            max_live_calls=max_live_calls,
+            max_memory=max_memory,
         )
-        self._runtime = Runtime(self._service, self.trace)
+        self._runtime = Runtime(self._service, self.trace, max_stalled_rounds)
         self._task_order: random.Random | None = None  # None: trio's own source, seeded
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
@@ -253,20 +290,39 @@ class Simulation:
             raise RuntimeError("a simulation is already running in this context")
         self._started = True
         token = _current.set(self)
+        runtime = self._runtime
+        env = RunEnvironment(self.now, self.seed, self.deterministic_environment, runtime.refuse)
         try:
-            with self._runtime.deterministic(self.seed, self._task_order):
-                result = await self._runtime.host(functools.partial(self._body, main))
+            with runtime.deterministic(self.seed, self._task_order), environment(env):
+                result = await runtime.host(functools.partial(self._body, main))
+        except BaseException as exc:
+            # The run itself broke (an exception that is not an Exception from
+            # a call nobody awaits, an internal error): every call still gets
+            # its outcome before the exception goes on, as itself.
+            self._end(exc)
+            raise
         finally:
             _current.reset(token)
-        self._service.abandon()
-        self.trace.header["decisions"] = list(self.decisions.record)
-        if self._runtime.failure is not None:
-            raise self._runtime.failure
+        failure: BaseException | None = runtime.failure
+        if failure is None and isinstance(result, outcome.Error) and not isinstance(result.error, Exception):
+            failure = result.error  # KeyboardInterrupt, SystemExit... where the test awaited
+        self._end(failure)
+        if runtime.failure is not None:
+            raise runtime.failure
         if isinstance(result, outcome.Error):
             # Raised here rather than by unwrap(), whose frame would show in
             # every failure report above the user's own.
             raise result.error
         return result.unwrap()
+
+    def _end(self, failure: BaseException | None) -> None:
+        # A normal end abandons what is in flight; an abnormal one aborts it, saying why.
+        if failure is None:
+            self._service.abandon()
+        else:
+            self.trace.header["aborted"] = f"{type(failure).__qualname__}: {_first_line(failure)}"
+            self._service.abort(failure)
+        self.trace.header["decisions"] = list(self.decisions.record)
 
     async def _body(self, main: Any) -> Any:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames

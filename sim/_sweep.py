@@ -7,21 +7,22 @@ hands the seeds to workers in batches through any
 `SeedRecord` per seed. Failures are grouped by signature; each group keeps its
 count and smallest seed. Workers send back only small records: the trace of a
 group's smallest seed is made again by the caller (the run is deterministic),
-so nothing large crosses a process boundary. A worker that dies takes only its
-batch with it: the batch is re-run seed by seed to find the seed that kills
-it, which is reported as a failure of its own.
+so nothing large crosses a process boundary. A worker that dies takes only
+its batch with it: the batch is re-run seed by seed to find the seed that
+kills it, which is reported as a failure of its own. The records and the
+result are in `sim._sweep_result`, the determinism check in
+`sim._sweep_determinism`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import math
 import multiprocessing
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,130 +31,22 @@ import attrs
 from ._faults import FaultProfile
 from ._runner import LoadedTest, load_test, run_seed
 from ._simulation import Simulation
+from ._sweep_result import FailureGroup, SeedRecord, SweepResult
 from ._sweep_shrink import shrink_groups
 
-__all__ = ["FailureGroup", "SeedRecord", "SweepResult", "check_determinism", "first_difference", "run_batch", "sweep"]
+__all__ = [
+    "NONDETERMINISTIC",
+    "FailureGroup",
+    "SeedRecord",
+    "SweepResult",
+    "run_batch",
+    "sweep",
+]
 
 _CRASH_SIGNATURE = "worker process died"
-
-
-@attrs.frozen
-class SeedRecord:
-    """What one seed of a sweep did: small, plain data that crosses processes.
-
-    `faults` counts the injected faults by kind; `error` is the failure's
-    ``Type: message`` line and `traceback` its formatted traceback (both empty
-    when the seed passed); `seconds` is wall time, for information only.
-    """
-
-    seed: int
-    ok: bool
-    digest: str
-    seconds: float
-    signature: str | None = None
-    error: str = ""
-    traceback: str = ""
-    faults: tuple[tuple[str, int], ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        """The line written to results.jsonl."""
-        return {
-            "seed": self.seed,
-            "ok": self.ok,
-            "digest": self.digest,
-            "seconds": round(self.seconds, 6),
-            "signature": self.signature,
-        }
-
-
-@attrs.frozen
-class FailureGroup:
-    """Failing seeds that share a signature: the same bug, most likely."""
-
-    signature: str
-    seeds: tuple[int, ...]
-    error: str
-    traceback: str
-
-    @property
-    def count(self) -> int:
-        """How many seeds failed this way."""
-        return len(self.seeds)
-
-    @property
-    def smallest_seed(self) -> int:
-        """The seed to replay first."""
-        return min(self.seeds)
-
-
-@attrs.frozen
-class SweepResult:
-    """The outcome of a sweep: every seed's record, the failures grouped, the rate."""
-
-    target: str
-    faults: str
-    records: tuple[SeedRecord, ...]
-    seconds: float
-    interrupted: bool = False
-    stopped_early: str | None = None
-    shrunk: Mapping[str, Any] = attrs.field(factory=dict)
-    """Per failure signature, the `ShrinkResult` of its smallest seed (when the sweep shrank)."""
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    """The `Simulation` options the sweep gave over the test's own (its schedule)."""
-
-    @property
-    def runs(self) -> int:
-        """Seeds run."""
-        return len(self.records)
-
-    @property
-    def failures(self) -> int:
-        """Seeds that failed."""
-        return sum(1 for r in self.records if not r.ok)
-
-    @property
-    def groups(self) -> list[FailureGroup]:
-        """Failures grouped by signature, the most frequent first (then by smallest seed)."""
-        found: dict[str, list[SeedRecord]] = {}
-        for record in self.records:
-            if not record.ok:
-                found.setdefault(record.signature or "?", []).append(record)
-        groups = [
-            FailureGroup(
-                signature,
-                tuple(sorted(r.seed for r in records)),
-                min(records, key=lambda r: r.seed).error,
-                min(records, key=lambda r: r.seed).traceback,
-            )
-            for signature, records in found.items()
-        ]
-        return sorted(groups, key=lambda g: (-g.count, g.smallest_seed))
-
-    @property
-    def seeds_per_second(self) -> float:
-        """Throughput over the whole sweep."""
-        return self.runs / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def faults_by_kind(self) -> dict[str, int]:
-        """Faults injected over all seeds, by kind."""
-        total: dict[str, int] = {}
-        for record in self.records:
-            for kind, count in record.faults:
-                total[kind] = total.get(kind, 0) + count
-        return dict(sorted(total.items()))
-
-    @property
-    def ok(self) -> bool:
-        """Whether every seed passed (and the sweep was not interrupted)."""
-        return self.failures == 0
-
-    def summary_line(self) -> str:
-        """``sweep: N seeds, F failed in G groups, S seeds/s``."""
-        return (
-            f"sweep: {self.runs} seeds, {self.failures} failed in {len(self.groups)} groups, "
-            f"{self.seeds_per_second:,.0f} seeds/s"
-        )
+NONDETERMINISTIC = "non-deterministic: the same seed gave two different traces"
+"""The signature of the failure group of seeds whose two runs gave different traces."""
+_HASH_SEED = "PYTHONHASHSEED"
 
 
 # -- the worker side ---------------------------------------------------------------------
@@ -169,8 +62,16 @@ def _load(test_id: str, root: str) -> LoadedTest:
 
 
 def _run_one(
-    loaded: LoadedTest, seed: int, faults: str | FaultProfile, options: Mapping[str, Any] | None = None
+    loaded: LoadedTest,
+    seed: int,
+    faults: str | FaultProfile,
+    seen: set[str] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SeedRecord:
+    """Run one seed, with `options` over the test's own `Simulation` options. With `seen` (the signatures this batch has met), a failure's traceback
+    is formatted only the first time its signature comes up: a batch runs its seeds in
+    increasing order, so that is the one a group shows (its smallest seed), and the others'
+    tracebacks would cost time here and memory in the parent for nothing."""
     import traceback
 
     start = time.perf_counter()
@@ -184,14 +85,18 @@ def _run_one(
     seconds = time.perf_counter() - start
     counts = run.simulation.trace.fault_counts()
     error = run.error
+    signature = run.signature
+    keep_traceback = error is not None and (seen is None or signature not in seen)
+    if seen is not None and signature is not None:
+        seen.add(signature)
     return SeedRecord(
         seed=seed,
         ok=error is None,
         digest=run.digest,
         seconds=seconds,
-        signature=run.signature,
+        signature=signature,
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
-        traceback="" if error is None else "".join(traceback.format_exception(error))[-8000:],
+        traceback="".join(traceback.format_exception(error))[-8000:] if keep_traceback else "",
         faults=tuple(counts.items()),
     )
 
@@ -208,7 +113,14 @@ def run_batch(
     `options` are `Simulation` options over the test's own (the schedule).
     """
     loaded = _load(test_id, root)
-    return [_run_one(loaded, seed, faults, options) for seed in seeds]
+    seen = _seen_if_ascending(seeds)
+    return [_run_one(loaded, seed, faults, seen, options) for seed in seeds]
+
+
+def _seen_if_ascending(seeds: Sequence[int]) -> set[str] | None:
+    # Only in increasing order is the first failure of a signature its smallest seed;
+    # the set is for membership only, its order decides nothing.
+    return set() if all(a < b for a, b in zip(seeds, seeds[1:])) else None
 
 
 def _ignore_sigint() -> None:
@@ -289,6 +201,7 @@ def sweep(
     batch_size: int | None = None,
     root: str | os.PathLike[str] | None = None,
     on_record: Progress | None = None,
+    hash_seed: int | None = None,
     schedule: str | None = None,
     depth: int | None = None,
     pct_steps: int | None = None,
@@ -303,6 +216,8 @@ def sweep(
     `max_failures` stops after that many failing seeds, `time_limit` after
     that many seconds; `on_record` is called with each record as it arrives
     (in the order they arrive). Ctrl-C stops the sweep and returns what ran.
+    `hash_seed` starts the local pool's workers (``jobs>1``, no `executor`)
+    with that ``PYTHONHASHSEED``, as the determinism check does.
     `schedule`, `depth` and `pct_steps` replace the test's own scheduling
     options (``schedule="pct"``: see `Simulation`). With `shrink` (seconds),
     the smallest seed of each failure group is shrunk afterwards to the faults
@@ -330,14 +245,16 @@ def sweep(
     interrupted = False
     try:
         if executor is None and jobs == 1:
+            seen = _seen_if_ascending(chosen)
             for seed in chosen:
                 if state.full():
                     break
-                state.add(_run_one(loaded, seed, profile, options))
+                state.add(_run_one(loaded, seed, profile, seen, options))
         elif executor is not None:
             _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state, options)
         else:
-            _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state, options)
+            with _worker_hash_seed(hash_seed):
+                _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state, options)
     except KeyboardInterrupt:
         interrupted = True
     records = tuple(sorted(state.records, key=lambda r: r.seed))
@@ -361,12 +278,27 @@ class _Collector:
     start: float = attrs.field(factory=time.perf_counter)
     stopped: str | None = None
 
+    shared: dict[Any, Any] = attrs.field(factory=dict)
+
     def add(self, record: SeedRecord) -> None:
-        self.records.append(record)
+        self.records.append(self._compact(record))
         if not record.ok:
             self.failures += 1
         if self.on_record is not None:
             self.on_record(record)
+
+    def _compact(self, record: SeedRecord) -> SeedRecord:
+        """The record with its repeated values (fault counts, a group's signature and
+        message) shared with earlier records: each arrives as its own copy from a
+        worker, and a long sweep keeps every record."""
+        if not record.faults and record.ok:
+            return record
+        faults = self.shared.setdefault(record.faults, record.faults)
+        if record.ok:
+            return record if faults is record.faults else attrs.evolve(record, faults=faults)
+        signature = self.shared.setdefault(record.signature, record.signature)
+        error = self.shared.setdefault(record.error, record.error)
+        return attrs.evolve(record, faults=faults, signature=signature, error=error)
 
     def full(self) -> bool:
         if self.max_failures is not None and self.failures >= self.max_failures:
@@ -374,6 +306,29 @@ class _Collector:
         elif self.time_limit is not None and time.perf_counter() - self.start >= self.time_limit:
             self.stopped = f"stopped at the time limit of {self.time_limit:g} s"
         return self.stopped is not None
+
+
+@contextmanager
+def _worker_hash_seed(value: int | None) -> Iterator[None]:
+    """Set ``PYTHONHASHSEED`` in this process's environment while the pool starts workers.
+
+    Hash randomisation is fixed when an interpreter starts, so the only way to give
+    spawned workers another hash seed is the environment they inherit: spawn passes
+    ``os.environ`` as it is when each worker starts (they start on demand, so the
+    whole drive is covered). This process's own hashing does not change.
+    """
+    if value is None:
+        yield
+        return
+    before = os.environ.get(_HASH_SEED)
+    os.environ[_HASH_SEED] = str(value)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[_HASH_SEED]
+        else:
+            os.environ[_HASH_SEED] = before
 
 
 def _new_pool(jobs: int) -> cf.ProcessPoolExecutor:
@@ -485,45 +440,3 @@ def _drive(
         for future in futures:
             future.cancel()
     return sorted(broken)
-
-
-def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
-    """Merge a second run of the same seeds: a seed whose digest changed fails as
-    non-deterministic (its own group), whatever its outcome was."""
-    again = {r.seed: r for r in second.records}
-    merged = []
-    for record in result.records:
-        other = again.get(record.seed)
-        if other is not None and other.digest and record.digest and other.digest != record.digest:
-            record = attrs.evolve(
-                record,
-                ok=False,
-                signature="non-deterministic: the same seed gave two different traces",
-                error=(
-                    f"seed {record.seed} ran twice with different trace digests "
-                    f"({record.digest[:16]} then {other.digest[:16]}); see first_difference()"
-                ),
-                traceback="",
-            )
-        merged.append(record)
-    return attrs.evolve(result, records=tuple(merged), seconds=result.seconds + second.seconds)
-
-
-def first_difference(target: str, seed: int, faults: str | FaultProfile, root: str | None = None) -> str:
-    """Run `seed` twice in this process and describe the first event where the runs differ."""
-    loaded = load_test(target, root=Path(root) if root else None)
-    runs = [
-        run_seed(loaded.make_main(), seed=seed, faults=faults, test_id=loaded.test_id,
-                 options=loaded.test.options)
-        for _ in range(2)
-    ]
-    a, b = (list(r.simulation.trace) for r in runs)
-    for index, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return f"first difference at event {index}:\n  first:  {x}\n  second: {y}"
-    if len(a) != len(b):
-        return f"the runs differ in length ({len(a)} and {len(b)} events)"
-    return (
-        "two runs in this process agree; the difference appears only across processes "
-        "(hash() or set order of strings, id(), or state left by other tests)"
-    )

@@ -12,9 +12,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ._faults import FaultProfile
 from ._runner import LoadTestError, load_test
-from ._sweep import SweepResult, check_determinism, first_difference, sweep
+from ._sweep import NONDETERMINISTIC, SweepResult, sweep
+from ._sweep_determinism import check_determinism, first_difference, hash_seeds_for_check
 from ._sweep_view import live_progress, print_summary, write_outputs
 
 __all__ = ["add_parser", "parse_seeds", "run"]
@@ -99,16 +102,22 @@ def run(args: argparse.Namespace) -> int:
                        max_failures=max_failures, time_limit=time_limit)
         options.update(schedule=args.schedule, depth=depth, pct_steps=pct_steps)
         total = len(seeds) * (2 if args.check_determinism else 1)
+        # The two passes of a determinism check run in two pools (so in different
+        # processes) whose workers have different hash seeds; on one process (--jobs 1)
+        # or a Dask cluster (its workers are its own) both passes share the processes.
+        hash_seeds = hash_seeds_for_check() if args.check_determinism and executor is None and jobs > 1 else None
         with live_progress(total) as on_record:
             try:
-                result = sweep(args.target, seeds, on_record=on_record, shrink=shrink, **options)
+                result = sweep(args.target, seeds, on_record=on_record, shrink=shrink,
+                               hash_seed=hash_seeds and hash_seeds[0], **options)
                 if args.check_determinism and not result.interrupted:
-                    again = sweep(args.target, seeds[::-1], on_record=on_record, **options)
+                    again = sweep(args.target, seeds[::-1], on_record=on_record,
+                                  hash_seed=hash_seeds and hash_seeds[1], **options)
                     result = check_determinism(result, again)
             except LoadTestError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-    _explain_nondeterminism(result)
+    result = _explain_nondeterminism(result, hash_seeds)
     artifacts = write_outputs(result, args.out)
     print_summary(result, artifacts)
     if result.failures:
@@ -116,10 +125,16 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-def _explain_nondeterminism(result: SweepResult) -> None:
+def _explain_nondeterminism(result: SweepResult, hash_seeds: tuple[int, int] | None) -> SweepResult:
+    """Run the smallest seed of the non-deterministic group twice more, as its two passes
+    ran, and keep where their traces part as that group's traceback (the summary shows it)."""
     for group in result.groups:
-        if group.signature.startswith("non-deterministic"):
-            print(first_difference(result.target, group.smallest_seed, result.faults), file=sys.stderr)
+        if group.signature == NONDETERMINISTIC:
+            where = first_difference(result.target, group.smallest_seed, result.faults, hash_seeds=hash_seeds)
+            records = tuple(attrs.evolve(r, traceback=where) if r.seed == group.smallest_seed else r
+                            for r in result.records)
+            return attrs.evolve(result, records=records)
+    return result
 
 
 class _DaskUnavailable(Exception):

@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ import attrs
 
 from ._report import write_report
 from ._runner import load_test, run_seed
-from ._sweep import FailureGroup, SeedRecord, SweepResult
+from ._sweep import NONDETERMINISTIC, FailureGroup, SeedRecord, SweepResult
 
 __all__ = ["GroupArtifacts", "live_progress", "print_summary", "write_outputs"]
 
@@ -173,6 +174,8 @@ def print_summary(
         console.print(table)
         for index, group in enumerate(result.groups, 1):
             console.print(f"group {index}: {group.error}", markup=False)
+            if group.signature == NONDETERMINISTIC and group.traceback:
+                console.print(textwrap.indent(group.traceback, "  "), markup=False, soft_wrap=True)
             console.print(f"  replay: {replay_command(result.target, group.smallest_seed, result.faults)}"
                           + _schedule_flags(result.options), markup=False)
             files = artifacts.get(group.signature)

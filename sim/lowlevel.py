@@ -24,6 +24,7 @@ from ._endpoints import (
     register_endpoint,
     unregister_endpoint,
 )
+from ._options import OPTIONS, check_options, check_seeds, unknown_option
 from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
@@ -47,10 +48,13 @@ __all__ = [
     "LoadedTest",
     "JournalCall",
     "JournalStep",
+    "OPTIONS",
     "RunOverrides",
     "SeedRun",
     "SimulationTest",
     "LoadTestError",
+    "check_options",
+    "check_seeds",
     "failure_of",
     "failure_signature",
     "freeze",
@@ -65,6 +69,7 @@ __all__ = [
     "simulation_test",
     "test_id_of",
     "thaw",
+    "unknown_option",
     "attach_shrunk",
     "shrunk_of",
     "unregister_endpoint",

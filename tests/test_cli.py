@@ -120,11 +120,51 @@ def test_show_a_trace_without_test_id(tmp_path: Path) -> None:
 def test_replay_of_a_deterministic_failing_test_gives_the_same_digest(
     double_debit_trace: Path, good_trace: Trace
 ) -> None:
+    # Issue 15: a reproduced failure is a failure: exit 1, its traceback, and a line saying so.
     done = cli("replay", str(double_debit_trace))
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.returncode == 1, (done.stdout, done.stderr)
     assert f"same digest {good_trace.digest()[:16]}" in done.stdout
     assert "the test failed: AssertionError: 11 debits" in done.stdout
+    assert "Traceback (most recent call last):" in done.stdout
+    assert "cli_workflows.py" in done.stdout  # the test's own frame is in the traceback
+    assert done.stdout.splitlines()[-1] == "failure reproduced: AssertionError: 11 debits"
     assert done.stderr == ""
+
+
+def passing_trace(tmp_path: Path) -> Trace:
+    """A recorded run of test_double_debit that passed (a seed without a lost response)."""
+    from sim.lowlevel import simulation_test
+
+    test = simulation_test(program().test_double_debit)
+    assert test is not None
+    for seed in range(30):
+        simulation = Simulation(seed=seed, faults="heavy", test_id=f"{PROGRAM}::test_double_debit")
+        try:
+            simulation.run(test.function)
+        except AssertionError:
+            continue
+        assert "failure" not in simulation.trace.header
+        return simulation.trace
+    raise AssertionError("no passing seed in 0..29")
+
+
+def test_replay_that_passes_as_recorded_exits_0(tmp_path: Path) -> None:
+    trace = passing_trace(tmp_path)
+    done = cli("replay", str(trace.save(tmp_path / "passing.cbor")))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout == f"replayed {len(trace)} events, same digest {trace.digest()[:16]}; the test passed\n"
+
+
+def test_replay_that_passes_where_the_recording_failed_exits_1(tmp_path: Path) -> None:
+    trace = passing_trace(tmp_path)
+    path = with_header(trace, tmp_path, "was-failing", failure="AssertionError: 11 debits")
+    done = cli("replay", str(path))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "the recording failed (AssertionError: 11 debits) but the replay passed" in done.stdout
+
+
+def test_a_failing_run_records_its_failure_in_the_header(good_trace: Trace) -> None:
+    assert good_trace.header["failure"] == "AssertionError: 11 debits"
 
 
 def test_replay_of_a_test_method(tmp_path: Path) -> None:
@@ -132,8 +172,9 @@ def test_replay_of_a_test_method(tmp_path: Path) -> None:
     assert simulation.trace.header["test_id"] == f"{PROGRAM}::TestMethods.test_double_debit"
     path = simulation.trace.save(tmp_path / "method.cbor")
     done = cli("replay", str(path))
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.returncode == 1, (done.stdout, done.stderr)  # the recorded failure, reproduced
     assert f"same digest {simulation.trace.digest()[:16]}" in done.stdout
+    assert "failure reproduced: AssertionError: " in done.stdout
 
 
 def test_replay_of_non_deterministic_test_code_shows_the_first_difference(
@@ -265,7 +306,8 @@ def test_console_script_show_and_replay(double_debit_trace: Path, good_trace: Tr
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == cli("show", str(double_debit_trace)).stdout
     replayed = cli("replay", str(double_debit_trace), script=True)
-    assert replayed.returncode == 0, (replayed.stdout, replayed.stderr)
+    assert replayed.returncode == 1, (replayed.stdout, replayed.stderr)  # the failure reproduced
+    assert "failure reproduced: " in replayed.stdout
     assert f"same digest {good_trace.digest()[:16]}" in replayed.stdout
 
 

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +106,7 @@ def test_cli_sweep_reports_groups_replay_commands_and_results(tmp_path: Path) ->
     replayed = subprocess.run([sys.executable, "-m", "sim", "replay", str(out / "group1-seed3.cbor")],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "same digest" in replayed.stdout, (replayed.stdout, replayed.stderr)
+    assert replayed.returncode == 1 and "failure reproduced: AssertionError: seed 3 lost an update" in replayed.stdout
 
 
 def test_cli_exit_zero_when_every_seed_passes() -> None:
@@ -142,9 +142,14 @@ def test_ctrl_c_stops_and_prints_what_ran() -> None:
         [sys.executable, "-m", "sim", "sweep", f"{PROGRAM}::test_slow", "--seeds", "1000", "--jobs", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
-    time.sleep(8)  # two worker processes start and run some seeds
+    # Wait for the first progress line (every 5 s once seeds have run), not a fixed time:
+    # on a loaded machine two workers may take longer than that to start.
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    assert first.startswith("sweep: "), first
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, rest = process.communicate(timeout=300)
+    stderr = first + rest
     assert process.returncode == 130, (stdout, stderr)
     assert "interrupted: the summary covers the seeds that ran" in stdout
     last = stdout.splitlines()[-1]
@@ -167,3 +172,59 @@ def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path: P
         ]
 
     assert rows(dask) == rows(local)
+
+
+NONDETERMINISTIC = "tests/programs/sweep_nondeterministic.py"
+
+
+def pids_by_seed(path: Path) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for line in path.read_text().splitlines():
+        seed, pid = map(int, line.split())
+        found.setdefault(seed, []).append(pid)
+    return found
+
+
+def test_check_determinism_catches_set_order_in_its_own_group(tmp_path: Path) -> None:
+    # PYTHONHASHSEED pinned in the environment, as CI often does: a check whose two
+    # passes inherited it would see the same set order twice and miss the bug.
+    pids = tmp_path / "pids"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", f"{NONDETERMINISTIC}::test_set_order", "--seeds", "6",
+         "--jobs", "2", "--check-determinism"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "COLUMNS": "200", "PYTHONHASHSEED": "0", "SWEEP_PIDS": str(pids)},
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "non-deterministic: the same seed gave two different traces" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("sweep: 6 seeds, 6 failed in 1 groups, ")
+    assert "the runs differ in length (24 and 69 events in processes with PYTHONHASHSEED=0 and 1):" in done.stdout
+    assert "  first extra event 24:" in done.stdout and "dispatch  echo" in done.stdout
+    # Both copies of every seed ran, each in another process (then the explanation's two).
+    runs = pids_by_seed(pids)
+    assert sorted(runs) == list(range(6))
+    for seed in range(6):
+        first, second = runs[seed][:2]
+        assert first != second, runs
+        assert os.getpid() not in runs[seed]
+
+
+def test_check_determinism_passes_a_deterministic_test_across_processes(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "sweep", f"{NONDETERMINISTIC}::test_steady", "--seeds", "6",
+         "--jobs", "2", "--check-determinism"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "SWEEP_PIDS": str(pids)},
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout.splitlines()[-1].startswith("sweep: 6 seeds, 0 failed in 0 groups")
+    assert all(len(set(p)) == 2 for p in pids_by_seed(pids).values())
+
+
+def test_hash_seeds_for_the_check_differ() -> None:
+    from sim._sweep_determinism import hash_seeds_for_check
+
+    assert hash_seeds_for_check({}) == (1, 2)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "0"}) == (0, 1)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "random"}) == (1, 2)
+    assert hash_seeds_for_check({"PYTHONHASHSEED": "4294967295"}) == (4294967295, 0)

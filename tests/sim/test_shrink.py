@@ -148,9 +148,11 @@ def test_cli_writes_the_minimal_trace_and_prints_its_fault(tmp_path: Path) -> No
     minimal = Trace.load(out)
     assert len(minimal.faults()) == 1
     replayed = cli("replay", str(out))
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    # The recorded failure reproduces: replay says so and exits 1 (issue 15).
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert f"same digest {minimal.digest()[:16]}" in replayed.stdout
     assert "the test failed: AssertionError" in replayed.stdout
+    assert "failure reproduced: AssertionError" in replayed.stdout
     # The same trace shrinks to the same minimal trace whatever the hash seed.
     other = tmp_path / "min-7.cbor"
     again = cli("shrink", str(path), "-o", str(other), hash_seed="7")
