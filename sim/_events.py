@@ -46,6 +46,7 @@ __all__ = [
     "OUTCOME",
     "POLL",
     "PROPERTY",
+    "REPLAY_BUDGET",
     "RESPONSE_LOST",
     "RETRY",
     "TAIL_CALL",
@@ -88,7 +89,14 @@ detail: which property, its message and its details (canonically encoded)."""
 BUGGIFY: Final = "buggify"
 """A `sim.buggify` call site fired. detail: the site (``file.py:LINE``)."""
 
-KINDS: Final = (DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE, PROPERTY, BUGGIFY)
+REPLAY_BUDGET: Final = "replay_budget"
+"""A crash, or the loss of a resume's response, was drawn for a call but not injected:
+rebuilding the call would pass its replay budget (see `sim._faults.REPLAY_FREE_STEPS`).
+detail: CRASH or RESPONSE_LOST."""
+
+KINDS: Final = (
+    DISPATCH, ATTEMPT, FAULT, RETRY, OUTCOME, UNAWAITED, ATTEMPT_START, NOTE, PROPERTY, BUGGIFY, REPLAY_BUDGET
+)
 
 # -- statuses an attempt event carries besides the Status names ----------------
 

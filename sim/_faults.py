@@ -10,7 +10,7 @@ import attrs
 
 from ._script import Fault, FaultScript, function_matches, looks_like_script
 
-__all__ = ["FAULT_KINDS", "FaultProfile", "PROFILES"]
+__all__ = ["FAULT_KINDS", "FaultProfile", "PROFILES", "REPLAY_FACTOR", "REPLAY_FREE_STEPS"]
 
 # Marks a FaultProfile field as a kind of fault: everything that lists the
 # kinds (is_none, swarm, the tests) reads them from the fields, so a new kind
@@ -202,3 +202,17 @@ PROFILES: dict[str, FaultProfile] = {
         swarm=True,
     ),
 }
+
+
+REPLAY_FREE_STEPS = 64
+"""The replay budget, part one: a crash of a call whose journal has at most this many
+steps (polls) is always injected; rebuilding it costs little."""
+
+REPLAY_FACTOR = 2
+"""The replay budget, part two: past REPLAY_FREE_STEPS, a drawn crash is injected only
+while the steps the call's rebuilds replayed (counting this one) stay within this many
+times its journal. So a call's replay work is amortised O(1) per journaled step, where
+every crash replaying the whole journal would make a long fan-out quadratic. A lost
+response of a resume is retried from the journal too (the function ran past it), so
+the same budget decides it. A fault the budget holds back is still drawn (the run's
+draws do not shift) and the trace says so with a ``replay_budget`` event."""

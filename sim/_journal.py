@@ -26,6 +26,8 @@ from ._status import Status
 
 __all__ = ["Journal", "JournalCall", "JournalStep"]
 
+_thaw = _codec.thaw  # bound once: every delivered value is thawed
+
 RawOutcome: TypeAlias = tuple[str, Any]
 """A call's outcome as the service keeps it (see the module docstring)."""
 
@@ -128,7 +130,7 @@ def decode_outcome(correlation_id: Any, dispatch_id: Any, outcome: RawOutcome) -
     """A fresh CallResult from a call's outcome (never ABANDONED: that has no result)."""
     kind, payload = outcome
     if kind == "value":
-        return CallResult(correlation_id, _codec.thaw(payload), None, dispatch_id)
+        return CallResult(correlation_id, _thaw(payload), None, dispatch_id)
     return CallResult(correlation_id, None, decode_error(payload), dispatch_id)
 
 

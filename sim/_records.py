@@ -106,7 +106,7 @@ class _Suspension:
 
     __slots__ = (
         "coroutine_state", "min_results", "max_results", "generation", "outstanding",
-        "ready", "taken", "batch", "error", "journal",
+        "ready", "taken", "batch", "error", "journal", "replayed",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -123,6 +123,7 @@ class _Suspension:
         self.batch: tuple[StoredResult, ...] | None = None  # the resume being attempted
         self.error: Error | None = None  # why the last poll failed as a whole
         self.journal: list[_Entry] = []
+        self.replayed = 0  # journal steps replayed by rebuilds past the free size (the replay budget)
 
 
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:

@@ -116,6 +116,7 @@ class Runtime:
         self._time_driver: tuple[trio.lowlevel.Task, list[trio.lowlevel.Task]] | None = None
         self._main_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
+        self._alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
@@ -134,7 +135,10 @@ class Runtime:
         # makes task order a function of the seed. Neither has a public API.
         # User code that calls the `random` module is seeded the same way.
         saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
-        saved_trio = _run_core._r.getstate()
+        # trio's generator is swapped for a seeded one rather than re-seeded and
+        # restored: trio looks `_r` up on each use, and saving and restoring a
+        # Mersenne Twister's state costs more than making one.
+        saved_trio = _run_core._r
         saved_random = random.getstate()
         # A run allocates a few dozen short-lived objects per call; with the
         # default threshold of 700 the collector runs every few calls (a
@@ -142,17 +146,14 @@ class Runtime:
         saved_gc = gc.get_threshold()
         gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
-        _run_core._r.seed(f"dispatch-sim:{seed}:trio")
+        # trio reads the module global at each batch.
+        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
         random.seed(f"dispatch-sim:{seed}:user")
-        saved_source = _run_core._r
-        if task_order is not None:
-            _run_core._r = task_order  # trio reads the module global at each batch
         try:
             yield
         finally:
-            _run_core._r = saved_source
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
-            _run_core._r.setstate(saved_trio)
+            _run_core._r = saved_trio
             random.setstate(saved_random)
             gc.set_threshold(*saved_gc)
 
@@ -173,6 +174,7 @@ class Runtime:
                 if not self._own_clock:  # under our clock, the clock wakes the pump
                     self._service.on_push = self._poke_pump
                 nursery.start_soon(self._pump)
+                self._alone = trio.lowlevel.current_statistics().tasks_living
                 with trio.CancelScope() as self._main_scope:
                     result = await outcome.acapture(body)
                 nursery.cancel_scope.cancel()
@@ -203,10 +205,16 @@ class Runtime:
         service = self._service
         heap = service.heap
         while not done():
-            # Only what is due now runs inline. Time moves in the clock: trio's
+            # What is due now runs inline. Time moves in the clock (trio's
             # statistics do not show the other tasks of the batch it is
-            # running, and those must run before time moves on.
-            if heap and heap[0][0] <= service.now and not self._driving and self.failure is None:
+            # running, and those must run before time moves on), or here when
+            # no task but the simulation's own is alive (see _alone_in_trio).
+            if (
+                heap
+                and (heap[0][0] <= service.now or self._alone_in_trio(heap[0][0]))
+                and not self._driving
+                and self.failure is None
+            ):
                 pending = self._act()
                 if pending is not None:
                     await self._finish_pending(pending, pump=False)
@@ -227,6 +235,26 @@ class Runtime:
             await trio.lowlevel.wait_task_rescheduled(abort)
             if self._time_driver is not None and self._time_driver[0] is task:
                 self._time_driver = None  # woken by its call's outcome instead
+
+    def _alone_in_trio(self, due: float) -> bool:
+        """Whether time may move to `due` in this task, without a trip through trio's loop.
+
+        Only under our clock, with nothing awaited outside the simulation, no
+        task alive but the run's own (its system tasks, the pump and this
+        one: counted when the pump started), none runnable and no trio
+        deadline up to `due`. Then no other task can be in the batch trio is
+        running, and the clock would do exactly this: move time to `due` and
+        wake this task (a batch of one, which draws nothing from trio's
+        scheduler), so the run is the same, one loop trip cheaper.
+        """
+        if not self._own_clock or self._running_foreign or self._time_driver is not None:
+            return False
+        stats = trio.lowlevel.current_statistics()
+        return (
+            stats.tasks_living == self._alone
+            and not stats.tasks_runnable
+            and due - self._service.now < stats.seconds_to_next_deadline
+        )
 
     # -- driving -------------------------------------------------------------------
 
@@ -365,14 +393,20 @@ class Runtime:
             await self._park_pump(stats.seconds_to_next_deadline)
 
     async def _park_pump(self, timeout: float) -> None:
+        if timeout == math.inf:  # always, under our clock: a scope with no deadline does nothing
+            await self._park_pump_until_woken()
+            return
         with trio.move_on_after(timeout):
-            self._parked_pump = trio.lowlevel.current_task()
+            await self._park_pump_until_woken()
 
-            def abort(_: Any) -> trio.lowlevel.Abort:
-                self._parked_pump = None
-                return trio.lowlevel.Abort.SUCCEEDED
+    async def _park_pump_until_woken(self) -> None:
+        self._parked_pump = trio.lowlevel.current_task()
 
-            await trio.lowlevel.wait_task_rescheduled(abort)
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._parked_pump = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     # -- runs that cannot end ------------------------------------------------------
 

@@ -31,10 +31,12 @@ from ._events import (
     FAULT,
     OUTCOME,
     POLL,
+    REPLAY_BUDGET,
     RESPONSE_LOST,
     RETRY,
     TAIL_CALL,
 )
+from ._faults import REPLAY_FACTOR, REPLAY_FREE_STEPS
 from ._endpoints import DEFAULT_ENDPOINT, TIMER_FUNCTION, _endpoints
 from ._journal import (
     Journal,
@@ -68,6 +70,8 @@ __all__ = ["Service"]
 
 # Bound once: every call pushes and every action pops.
 _heappop, _heappush = heapq.heappop, heapq.heappush
+# Bound once too: every call freezes its input and result and thaws its input.
+_freeze, _thaw = _codec.freeze, _codec.thaw
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -75,6 +79,17 @@ _NAMES: dict[int, str] = {int(s): s.name for s in Status}
 
 def _invalid(exc: Exception) -> Error:
     return Error.from_exception(exc, Status.INVALID_ARGUMENT)
+
+
+def _within_replay_budget(suspension: _Suspension) -> bool:
+    """Whether a crash of the call may be injected now (see REPLAY_FACTOR), counting it if so."""
+    steps = len(suspension.journal)
+    if steps <= REPLAY_FREE_STEPS:
+        return True
+    if suspension.replayed + steps > REPLAY_FACTOR * steps:
+        return False
+    suspension.replayed += steps
+    return True
 
 
 # The caps other than max_events are checked once per window of this many
@@ -293,7 +308,7 @@ class Service:
         did = f"d{self._ids}"
         now = self.now
         try:
-            data: object = _codec.freeze(call.input, where="argument")
+            data: object = _freeze(call.input, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
@@ -376,7 +391,7 @@ class Service:
                 rec.created,
                 rec.caller_id,
                 rec.root_id,
-                _codec.thaw(rec.input),
+                _thaw(rec.input),
             )
         else:
             inp = self._resume_input(rec, suspension)
@@ -422,7 +437,10 @@ class Service:
     def _resume_input(self, rec: _Record, suspension: _Suspension) -> Input:
         journal = Journal(rec.input, suspension.journal)
         if self._faults and self.decisions.crash(rec):
-            self.lose_state(rec)
+            if _within_replay_budget(suspension):
+                self.lose_state(rec)
+            else:
+                self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
             suspension.batch = self._take_batch(suspension, rec)
             suspension.journal[-1].results = suspension.batch
@@ -472,7 +490,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost(rec):
+        if self._faults and self.decisions.response_lost(rec) and self._may_lose_response(rec):
             self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
             error = Error(
                 Status.TIMEOUT,
@@ -487,7 +505,7 @@ class Service:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None, None))
             if status is Status.OK:
                 try:
-                    data = _codec.freeze(out._value, where="result")
+                    data = _freeze(out._value, where="result")
                 except _codec.SerializationError as exc:
                     self._fail(rec, _invalid(exc))
                     return
@@ -513,6 +531,16 @@ class Service:
             call = out._tail_call
             assert call is not None
             self._tail_call(rec, call)
+
+    def _may_lose_response(self, rec: _Record) -> bool:
+        # A resume whose response is lost is retried from the journal the
+        # function already ran past: a rebuild, as for a crash, so the same
+        # replay budget decides.
+        suspension = rec.suspension
+        if suspension is None or _within_replay_budget(suspension):
+            return True
+        self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST, None))
+        return False
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
         rec.failures += 1

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import outcome
 import trio
 
+from . import _host
 from ._decisions import Decisions, RecordedRandom, decisions_for
 from ._environment import RunEnvironment, environment
 from ._errors import SimulationError
@@ -76,6 +77,18 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
         except metadata.PackageNotFoundError:
             versions.append((package, "unknown"))
     return tuple(versions)
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_dict(profile: FaultProfile) -> tuple[tuple[str, Any], ...]:
+    # as_header walks the fields on every call; a profile is frozen, so once will do.
+    return tuple(profile.as_header().items())
+
+
+def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
+    if profile.functions or profile.script is not None:
+        return profile.as_header()  # nested lists: each trace gets its own, made afresh
+    return dict(_profile_dict(profile))  # each trace gets a dict of its own
 
 
 def _versions() -> dict[str, str]:
@@ -184,7 +197,7 @@ class Simulation:
             {
                 "seed": seed,
                 "faults": self.faults.name,
-                "profile": self.faults.as_header(),
+                "profile": _profile_fields(self.faults),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _versions(),
@@ -266,7 +279,14 @@ class Simulation:
         if _current.get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
-        return trio.run(self.main, main, clock=VirtualClock(self._runtime))
+        shared = _host.host()  # one trio run for every simulation of this thread (see _host)
+        if shared is None:
+            return trio.run(self.main, main, clock=VirtualClock(self._runtime))
+        result = shared.run(self._runtime, functools.partial(self.main, main))
+        # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
+        if isinstance(result, outcome.Error):
+            raise result.error
+        return result.unwrap()
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).

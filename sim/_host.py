@@ -1,0 +1,307 @@
+"""One trio run kept across simulations, so a seed does not pay for `trio.run`.
+
+`trio.run` sets up a run loop (an epoll instance, a wakeup socket pair, the
+SIGINT handler, the async generator hooks, the init and system tasks) and
+tears it down again: about 215 µs, most of what an empty simulation costs.
+A seed sweep pays that for every seed. `TrioHost` pays it once: it starts
+trio's run loop (the generator trio's own `run` and guest mode step) and
+steps it itself, running each simulation's main coroutine in a task of its
+own. Between simulations the run loop is parked and everything a run
+changes outside itself is put back as it was: trio's run context, sniffio's
+library name, the async generator hooks, the SIGINT handler and the signal
+wakeup fd. So code between simulations (another `trio.run`, asyncio, a
+signal handler) sees no trio run.
+
+A simulation's schedule does not change: `Runtime.deterministic` seeds
+trio's scheduler inside the simulation's task, and from then on every
+batch trio runs holds only that simulation's tasks, as in a fresh run (the
+run's own system tasks stay blocked). The task runs in a copy of the
+caller's context, as a fresh run's main task does. Whenever a simulation
+leaves anything behind in the run (a task still alive, an async generator
+not finalized, a callback queued), the host is retired: its run ends as
+`trio.run` ends, cancelling what is left, and the next simulation starts a
+new one. `tests/sim/test_host.py` checks that a seed's trace is the same in
+a shared run as in a fresh one, whatever ran before it.
+"""
+
+from __future__ import annotations
+
+import _signal
+import atexit
+import contextvars
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import outcome
+import sniffio
+import trio
+
+from ._runtime import Runtime, VirtualClock
+
+__all__ = ["HOST_TRIO_INTERNALS", "TrioHost", "host"]
+
+# The private parts of trio the host drives, each used for the reason given
+# where it is. tests/sim/test_runtime.py checks that every one still exists.
+_run_core: Any = trio._core._run
+_RUNNER = "trio._core._run.GLOBAL_RUN_CONTEXT.runner"  # only inside a run
+HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
+    ("trio._core._run", "setup_runner"),  # what trio.run does before its loop
+    ("trio._core._run", "unrolled_run"),  # trio's run loop, as a generator (guest mode steps it too)
+    ("trio._core._run", "in_trio_run"),
+    ("trio._core._run", "GLOBAL_RUN_CONTEXT"),  # the thread's run and task, saved while parked
+    ("trio._core._run.Runner", "spawn_impl"),  # start a task in a nursery, with a given context
+    (_RUNNER, "runq"),  # nothing runnable: a moment the loop may park
+    (_RUNNER, "tasks"),  # tasks left behind by a simulation
+    (_RUNNER, "main_task_outcome"),
+    (_RUNNER, "io_manager"),
+    (_RUNNER, "entry_queue"),
+    (_RUNNER, "asyncgens"),
+    (_RUNNER, "ki_manager"),
+    (f"{_RUNNER}.io_manager", "get_events"),  # what trio.run calls between loop steps
+    (f"{_RUNNER}.entry_queue", "queue"),  # callbacks left behind
+    (f"{_RUNNER}.entry_queue", "idempotent_queue"),
+    (f"{_RUNNER}.entry_queue", "wakeup"),
+    (f"{_RUNNER}.entry_queue.wakeup", "old_wakeup_fd"),  # the world's signal wakeup fd
+    (f"{_RUNNER}.entry_queue.wakeup", "write_sock"),  # the run's
+    (f"{_RUNNER}.asyncgens", "alive"),  # async generators left behind
+    (f"{_RUNNER}.asyncgens", "prev_hooks"),  # the world's hooks, restored when the run ends
+    (f"{_RUNNER}.ki_manager", "handler"),  # the run's SIGINT handler, if it installed one
+)
+
+
+# signal.getsignal and signal.signal wrap these in enum conversions that cost
+# more than the rest of parking; the handlers they return are the same objects.
+_getsignal, _setsignal = _signal.getsignal, _signal.signal
+
+
+class _SharedClock(VirtualClock):
+    """The host run's clock: the virtual clock of the simulation running, if any."""
+
+    def __init__(self) -> None:
+        self.runtime = None  # type: ignore[assignment]
+
+    def attach(self, runtime: Runtime | None) -> None:
+        """Follow `runtime`'s virtual time (None: parked, no simulation running)."""
+        self.runtime = runtime  # type: ignore[assignment]
+
+    def current_time(self) -> float:
+        if self.runtime is None:
+            return 0.0  # parked: no deadline is left in the run
+        return self.runtime._service.now
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        if self.runtime is None:
+            return float("inf")  # parked: nothing of a simulation is left to run
+        return super().deadline_to_sleep_time(deadline)
+
+
+class TrioHost:
+    """A trio run loop stepped by hand, parked between simulations (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._clock = _SharedClock()
+        self._runner: Any = None
+        self._gen: Any = None
+        self._nursery: trio.Nursery | None = None
+        self._stop: trio.Event | None = None
+        self._saved: dict[str, Any] = {}  # trio's run context while parked
+        self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running
+        self._trio_hooks: Any = None  # trio's async generator hooks, off while parked
+        self._parked = False
+        self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
+        self.runs = 0  # simulations this run has hosted
+
+    # -- the run's life ------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._enter_world()
+        # What trio.run does first; trio keeps no public way to start a run it does not drive.
+        self._runner = _run_core.setup_runner(self._clock, (), False, True)
+        self._trio_hooks = sys.get_asyncgen_hooks()  # installed by setup_runner
+        self._gen = _run_core.unrolled_run(self._runner, self._idle, ())
+        self._drive(lambda: self._nursery is not None, first=True)
+        self._baseline = len(self._runner.tasks)
+        self._park()
+
+    async def _idle(self) -> None:
+        # The run's main task: holds the nursery simulations' tasks start in.
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    def retire(self) -> None:
+        """End the run as trio.run would end it; the next simulation starts a new one."""
+        if self._gen is None:
+            return
+        if self._parked:
+            self._unpark()
+        try:
+            assert self._stop is not None
+            self._stop.set()
+            self._drive(lambda: False)
+        finally:
+            self._gen = self._runner = self._nursery = self._stop = None
+            self._clock.attach(None)
+            self._leave_world()
+
+    def _drive(self, done: Callable[[], bool], first: bool = False) -> None:
+        """Step trio's loop until `done()` at a moment nothing is runnable, or the run ends."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+        gen, runner = self._gen, self._runner
+        get_events = runner.io_manager.get_events
+        # A fresh loop takes None first; a parked one was left waiting for I/O
+        # events, with a timeout computed before this simulation's task existed.
+        events = None if first else get_events(0)
+        try:
+            while True:
+                timeout = gen.send(events)
+                if not runner.runq and done():
+                    return
+                events = get_events(timeout)
+        except StopIteration:
+            self._gen = None  # the run ended (retire, or trio ended it)
+            main = runner.main_task_outcome
+            if isinstance(main, outcome.Error):
+                raise main.error from None
+        except BaseException:
+            self._broken()
+            raise
+
+    def _broken(self) -> None:
+        # Something escaped trio's loop (KeyboardInterrupt in our own code, a
+        # TrioInternalError): drop the run and put the world back.
+        gen, self._gen = self._gen, None
+        self._runner = self._nursery = self._stop = None
+        self._parked = False
+        self._clock.attach(None)
+        if gen is not None:
+            try:
+                gen.close()
+            except BaseException:  # noqa: S110 - the original error is the one to report
+                pass
+        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
+        self._leave_world()
+
+    # -- parking: what a run changes outside itself --------------------------------
+
+    def _enter_world(self) -> None:
+        self._outside = (
+            sniffio.thread_local.name,
+            sys.get_asyncgen_hooks(),
+            _getsignal(signal.SIGINT),
+        )
+        sniffio.thread_local.name = "trio"
+
+    def _leave_world(self) -> None:
+        if self._outside is None:
+            return
+        library, hooks, _ = self._outside
+        sniffio.thread_local.name = library
+        sys.set_asyncgen_hooks(*hooks)
+        self._outside = None
+
+    def _park(self) -> None:
+        runner = self._runner
+        self._saved = dict(_run_core.GLOBAL_RUN_CONTEXT.__dict__)
+        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
+        assert self._outside is not None
+        library, hooks, sigint = self._outside
+        sniffio.thread_local.name = library
+        sys.set_asyncgen_hooks(*hooks)
+        handler = runner.ki_manager.handler  # trio's SIGINT handler, if it installed one
+        if handler is not None and _getsignal(signal.SIGINT) is handler:
+            _setsignal(signal.SIGINT, sigint)
+        wakeup = runner.entry_queue.wakeup
+        if wakeup.old_wakeup_fd is not None:  # trio set it (main thread only)
+            signal.set_wakeup_fd(wakeup.old_wakeup_fd)
+        self._outside = None
+        self._parked = True
+
+    def _unpark(self) -> None:
+        runner = self._runner
+        self._enter_world()
+        # What trio restores when the run ends is what the world has now.
+        runner.asyncgens.prev_hooks = self._outside[1]  # type: ignore[index]
+        sys.set_asyncgen_hooks(*self._trio_hooks)
+        handler = runner.ki_manager.handler
+        if handler is not None and _getsignal(signal.SIGINT) is signal.default_int_handler:
+            _setsignal(signal.SIGINT, handler)
+        wakeup = runner.entry_queue.wakeup
+        if wakeup.old_wakeup_fd is not None:
+            wakeup.old_wakeup_fd = signal.set_wakeup_fd(wakeup.write_sock.fileno(), warn_on_full_buffer=False)
+        _run_core.GLOBAL_RUN_CONTEXT.__dict__.update(self._saved)
+        self._saved = {}
+        self._parked = False
+
+    # -- hosting one simulation ----------------------------------------------------
+
+    def run(self, clock_runtime: Runtime, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+        """Run `body()` in a task of the host run, on `clock_runtime`'s virtual clock."""
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+        if self._gen is None:
+            self._start()
+        context = contextvars.copy_context()  # the caller's, as trio.run gives its main task
+        self._unpark()
+        result: list[outcome.Outcome[Any]] = []
+
+        async def task() -> None:
+            __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+            try:
+                value = await body()
+            except BaseException as exc:
+                result.append(outcome.Error(exc))
+            else:
+                result.append(outcome.Value(value))
+            finally:
+                self._clock.attach(None)
+
+        self._clock.attach(clock_runtime)
+        try:
+            self._runner.spawn_impl(task, (), self._nursery, "simulation", context=context)
+            self._drive(lambda: bool(result))
+        except BaseException:
+            if self._gen is not None:
+                self._broken()
+            raise
+        self.runs += 1
+        if self._left_over():
+            self.retire()
+        else:
+            self._park()
+        return result[0]
+
+    def _left_over(self) -> bool:
+        # Anything a simulation left in the run could act during the next one.
+        runner = self._runner
+        queue = runner.entry_queue
+        return bool(
+            len(runner.tasks) != self._baseline
+            or runner.runq
+            or runner.asyncgens.alive
+            or queue.queue
+            or queue.idempotent_queue
+        )
+
+
+_hosts = threading.local()
+
+
+def host() -> TrioHost | None:
+    """This thread's host, or None where a simulation must start its own trio run.
+
+    Only the main thread keeps one (signals are delivered there), and only
+    outside a trio run (where trio.run would refuse to start).
+    """
+    if threading.current_thread() is not threading.main_thread() or _run_core.in_trio_run():
+        return None
+    found: TrioHost | None = getattr(_hosts, "host", None)
+    if found is None:
+        found = _hosts.host = TrioHost()
+        atexit.register(found.retire)
+    return found

@@ -1,0 +1,215 @@
+"""The shared trio run (sim._host): a seed runs the same in it as in a fresh trio.run,
+whatever ran before; between simulations nothing shows that a trio run exists; a
+simulation that leaves something behind retires the run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sniffio
+import trio
+
+import registry
+import sim
+from sim import _host
+from sim._host import HOST_TRIO_INTERNALS
+from sim._runtime import VirtualClock
+from tests.sim.test_runtime import _resolve
+
+reg = registry.Registry("test-host")
+
+
+@reg.function
+def double(x: int) -> int:
+    return 2 * x
+
+
+@reg.function
+async def fan(n: int) -> int:
+    await trio.sleep(0.5)  # trio inside a function: virtual time
+    values = await registry.gather(*(double(i) for i in range(n)))
+    return sum(values)
+
+
+async def workflow() -> list[int]:
+    # trio tasks of the test's own beside durable calls: their order is trio's
+    # scheduler's, which the seed decides.
+    out: list[int] = []
+
+    async def branch(i: int) -> None:
+        await trio.sleep(0.01 * (i % 3))
+        out.append(await fan(3 + i))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(6):
+            nursery.start_soon(branch, i)
+    event = trio.Event()
+    event.set()
+    await event.wait()
+    return out
+
+
+def _fresh(seed: int, faults: str) -> tuple[Any, str]:
+    # trio.run of its own, as Simulation.run did before the shared run.
+    simulation = sim.Simulation(seed=seed, faults=faults)
+    result = trio.run(simulation.main, workflow(), clock=VirtualClock(simulation._runtime))
+    return result, simulation.trace.digest()
+
+
+def _shared(seed: int, faults: str) -> tuple[Any, str]:
+    simulation = sim.Simulation(seed=seed, faults=faults)
+    result = simulation.run(workflow())
+    return result, simulation.trace.digest()
+
+
+@pytest.mark.parametrize("faults", ["none", "light", "heavy"])
+def test_a_seed_runs_the_same_in_the_shared_run_as_in_a_fresh_one(faults: str) -> None:
+    fresh = [_fresh(seed, faults) for seed in range(6)]
+    # In another order, with other runs between: each seed still runs as when fresh.
+    shared = {seed: _shared(seed, faults) for seed in (5, 3, 1, 0, 2, 4)}
+    for seed in range(6):
+        assert shared[seed] == fresh[seed], f"seed {seed} under {faults}"
+    assert len({digest for _, digest in fresh}) > 1  # the seeds do differ
+
+
+def test_between_simulations_no_trio_run_shows() -> None:
+    hooks = sys.get_asyncgen_hooks()
+    sigint = signal.getsignal(signal.SIGINT)
+    sim.Simulation(seed=1, faults="none").run(workflow())
+    assert _host.host() is not None and _host.host()._gen is not None  # parked, not ended
+    assert not trio._core._run.in_trio_run()  # noqa: SLF001 - what trio functions check
+    with pytest.raises(sniffio.AsyncLibraryNotFoundError):
+        sniffio.current_async_library()
+    assert sys.get_asyncgen_hooks() == hooks
+    assert signal.getsignal(signal.SIGINT) is sigint
+    previous = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(previous)
+    assert previous == -1
+
+    async def plain() -> str:
+        await trio.sleep(0)
+        return sniffio.current_async_library()
+
+    assert trio.run(plain) == "trio"  # another trio run starts and ends as usual
+    assert sim.Simulation(seed=1, faults="none").run(workflow()) == _fresh(1, "none")[0]
+
+
+def test_exceptions_and_failures_come_out_as_from_a_fresh_run() -> None:
+    async def boom() -> None:
+        await double(1)
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        sim.Simulation(seed=1, faults="none").run(boom())
+
+    async def stuck() -> None:
+        await trio.Event().wait()
+
+    with pytest.raises(sim.DeadlockError):
+        sim.Simulation(seed=1, faults="none").run(stuck())
+    assert sim.Simulation(seed=2, faults="light").run(workflow()) == _fresh(2, "light")[0]
+
+
+def test_a_simulation_that_leaves_a_task_behind_retires_the_run() -> None:
+    async def leak() -> None:
+        async def forever() -> None:
+            await trio.sleep_forever()
+
+        trio.lowlevel.spawn_system_task(forever)
+        await double(2)
+
+    sim.Simulation(seed=1, faults="none").run(workflow())
+    before = _host.host()
+    assert before is not None
+    runs = before.runs
+    sim.Simulation(seed=1, faults="none").run(leak())
+    assert before._gen is None  # retired: its run ended, the leaked task cancelled
+    assert not trio._core._run.in_trio_run()  # noqa: SLF001
+    assert sim.Simulation(seed=3, faults="light").run(workflow()) == _fresh(3, "light")[0]
+    assert before.runs == runs + 2  # the same host started a new run
+
+
+def test_inside_a_trio_run_a_simulation_still_refuses_as_trio_run_does() -> None:
+    async def nested() -> None:
+        sim.Simulation(seed=1, faults="none").run(workflow)
+
+    with pytest.raises(RuntimeError, match="inside a run"):
+        trio.run(nested)
+
+
+def test_a_fresh_process_gives_the_same_digests(tmp_path: Path) -> None:
+    # Determinism across processes and hash seeds, with the shared run.
+    program = textwrap.dedent(
+        """
+        import sim, tests.sim.test_host as t
+        for seed in range(4):
+            s = sim.Simulation(seed=seed, faults="light")
+            s.run(t.workflow())
+            print(s.trace.digest())
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    outputs = []
+    for hash_seed in ("0", "7"):
+        done = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, cwd=root,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.split())
+    assert outputs[0] == outputs[1] == [_fresh(seed, "light")[1] for seed in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("owner", "attribute"), HOST_TRIO_INTERNALS, ids=[f"{o}.{a}" for o, a in HOST_TRIO_INTERNALS]
+)
+def test_trio_still_has_the_internal_the_host_uses(owner: str, attribute: str) -> None:
+    found: list[bool] = []
+
+    async def look() -> None:  # some of them exist only inside a run
+        found.append(hasattr(_resolve(owner), attribute))
+
+    trio.run(look)
+    assert found == [True], f"trio {trio.__version__} has no {owner}.{attribute}: sim._host relies on it"
+
+
+async def deadlines_and_calls() -> list[Any]:
+    # Trio deadlines beside durable calls whose latency moves time: the clock
+    # must still expire each deadline before any later action runs.
+    out: list[Any] = []
+    for i in range(8):
+        with trio.move_on_after(0.02 * i) as scope:
+            out.append(await double(i))
+            out.append(await fan(2))
+        out.append(scope.cancelled_caught)
+        out.append(round(sim.now(), 9))
+    return out
+
+
+async def calls_only() -> list[int]:
+    return [await double(i) for i in range(30)] + [await fan(5)]
+
+
+@pytest.mark.parametrize("main", [calls_only, workflow, deadlines_and_calls])
+@pytest.mark.parametrize("faults", ["light", "heavy"])
+def test_time_moved_inline_runs_as_time_moved_by_the_clock(
+    main: Any, faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run_all() -> list[tuple[Any, str]]:
+        runs = []
+        for seed in range(4):
+            simulation = sim.Simulation(seed=seed, faults=faults)
+            runs.append((simulation.run(main), simulation.trace.digest()))
+        return runs
+
+    inline = run_all()
+    # Time moved only by the clock, as before Runtime._alone_in_trio.
+    monkeypatch.setattr("sim._runtime.Runtime._alone_in_trio", lambda self, due: False)
+    assert run_all() == inline

@@ -1,0 +1,87 @@
+"""The replay budget: crash rebuilds are free for short journals; past that, a call's
+replay work stays within REPLAY_FACTOR times its journal, and the trace says when the
+budget held a drawn crash back."""
+
+from __future__ import annotations
+
+import registry
+import sim
+from sim._events import CRASH, FAULT, REPLAY_BUDGET
+from sim._faults import REPLAY_FACTOR, REPLAY_FREE_STEPS
+from sim._records import _Suspension
+from sim._service import _within_replay_budget
+
+reg = registry.Registry("test-replay-budget")
+
+
+@reg.function
+def echo(x: int) -> int:
+    return x
+
+
+@reg.function
+async def fan_out(n: int) -> int:
+    return sum(await registry.gather(*(echo(i) for i in range(n))))
+
+
+def _suspension(steps: int) -> _Suspension:
+    suspension = _Suspension()
+    suspension.journal.extend([None] * steps)  # type: ignore[list-item]
+    return suspension
+
+
+def test_short_journals_rebuild_for_free() -> None:
+    suspension = _suspension(REPLAY_FREE_STEPS)
+    assert all(_within_replay_budget(suspension) for _ in range(100))
+    assert suspension.replayed == 0
+
+
+def test_past_the_free_size_replay_stays_within_the_factor() -> None:
+    suspension = _suspension(REPLAY_FREE_STEPS + 1)
+    allowed = 0
+    for steps in range(REPLAY_FREE_STEPS + 1, 20 * REPLAY_FREE_STEPS):
+        suspension.journal.append(None)  # type: ignore[arg-type]
+        if _within_replay_budget(suspension):
+            allowed += 1
+        assert suspension.replayed <= REPLAY_FACTOR * (steps + 1)
+    # Each rebuild replays the whole journal, so within the factor the journal
+    # must about double between two of them: a few per doubling, not none.
+    assert allowed >= 4
+
+
+def test_every_crash_drawn_in_a_long_fan_out_is_a_fault_or_a_budget_event() -> None:
+    # Every resume draws a crash: without the budget each would replay the whole journal.
+    profile = sim.FaultProfile("crashy", crash=1.0)
+    simulation = sim.Simulation(seed=3, faults=profile)
+    n = 3_000
+    assert simulation.run(fan_out(n)) == n * (n - 1) // 2
+    events = list(simulation.trace)
+    root = events[0].dispatch_id
+    crashes = [e for e in events if e.kind == FAULT and e.detail == CRASH and e.dispatch_id == root]
+    held = [e for e in events if e.kind == REPLAY_BUDGET and e.dispatch_id == root]
+    assert all(e.detail == CRASH for e in held)
+    resumes = sum(1 for e in events if e.kind == "attempt" and e.dispatch_id == root) - 1
+    assert len(crashes) + len(held) == resumes  # drawn at every resume, as before
+    assert held and len(crashes) > REPLAY_FREE_STEPS  # free at first, then held back
+    # The steps replayed: each rebuild replays the journal it finds.
+    polls_before = []
+    polls = 0
+    for e in events:
+        if e.dispatch_id != root:
+            continue
+        if e.kind == "attempt" and e.status == "POLL":
+            polls += 1
+        elif e.kind == FAULT and e.detail == CRASH:
+            polls_before.append(polls)
+    replayed = sum(p for p in polls_before if p > REPLAY_FREE_STEPS)
+    assert replayed <= REPLAY_FACTOR * polls
+
+
+def test_the_budget_is_deterministic_and_replays_from_the_trace() -> None:
+    profile = sim.FaultProfile("crashy", crash=1.0, max_latency=0.01)
+    first = sim.Simulation(seed=5, faults=profile)
+    first.run(fan_out(1_000))
+    again = sim.Simulation.from_trace(first.trace)
+    again.run(fan_out(1_000))
+    assert again.trace.digest() == first.trace.digest()
+    assert any(e.kind == REPLAY_BUDGET for e in first.trace)
