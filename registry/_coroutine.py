@@ -22,16 +22,16 @@ import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
-from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
+from sim.lowlevel import Answer, Attempt, Journal, PollRequest, decode_result, freeze, replay_steps, same, thaw
 
 from ._context import frame_var
-from ._outcome import output_for_exception, output_for_final_error, output_for_value
+from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._steps import CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
@@ -118,6 +118,14 @@ class _Root(_Waiter):
         self.outcome = (ok, value)
 
 
+class _AwaitsTrio(NamedTuple):
+    """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
+    that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
+
+    strand: _Strand
+    trap: Any
+
+
 @types.coroutine
 def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
     return (yield trap)
@@ -134,7 +142,7 @@ class Frame:
     """The live state of one call of an async function."""
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
-    input: Input | None = None  # the attempt's Input, set by run_async_function
+    input: Attempt | Input | None = None  # the attempt, set by run_async_function
     # Dispatches made so far: the key of the next one, which the service uses
     # to make a re-run of this function (retry, rebuild) not send it again.
     dispatches = 0
@@ -264,6 +272,22 @@ class Frame:
             else:
                 op[0].child_done(op[1], True, result.output)
 
+    def deliver_raw(self, attempt: Attempt) -> None:
+        """`deliver` for an Attempt: its raw results, each decoded only if a step awaits it."""
+        poll_error = attempt.poll_error
+        if poll_error is not None:
+            self.deliver((), poll_error)
+        pending = self.pending
+        for correlation_id, _, outcome in attempt.results:
+            op = pending.pop(correlation_id, None)
+            if op is None:
+                continue  # a result nobody waits for any more
+            if outcome[0] == "value":
+                op[0].child_done(op[1], True, thaw(outcome[1]))
+            else:
+                error = decode_result(outcome)[1]
+                op[0].child_done(op[1], False, exception_for_error(error))
+
     # -- running ----------------------------------------------------------------
 
     def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
@@ -299,11 +323,11 @@ class Frame:
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
+    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
         `awaited` is a step a strand just yielded, to start first. Returns the
-        Output for the service, or (strand, trap) when a strand awaits
+        answer for the service, or (strand, trap) when a strand awaits
         something of trio's, which the caller must pass through.
         """
         ready = self.ready
@@ -320,7 +344,7 @@ class Frame:
                         if _is_asyncio(yielded):
                             self.ready.append((strand, False, _asyncio_misuse(self._name())))
                             continue
-                        return strand, yielded
+                        return _AwaitsTrio(strand, yielded)
                     elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
                         self.ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._root.outcome is not None:
@@ -344,12 +368,8 @@ class Frame:
         calls, self.new_calls = self.new_calls, []
         self.last_keys = [str(c.correlation_id) for c in calls]
         self._set_token(self.token + 1)
-        return Output.poll(
-            coroutine_state=self.state,
-            calls=calls,
-            min_results=1,
-            max_results=min(MAX_RESULTS, len(self.pending)),
-        )
+        # Sound by construction (pending is not empty), so no Output.poll and its checks.
+        return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _begin(self, step: Step, strand: _Strand) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
@@ -390,10 +410,10 @@ class Frame:
                 self._strands.append(child)
                 self.ready.append((child, True, None))
 
-    def _finish(self, ok: bool, value: Any) -> Output:
+    def _finish(self, ok: bool, value: Any) -> Answer:
         self.close()
         if ok:
-            return output_for_value(value, "the function")
+            return answer_for_value(value, "the function")
         return output_for_exception(value, self.input)
 
     def close(self) -> None:
@@ -410,7 +430,7 @@ class Frame:
         # breaks the cycle, so the frame is freed at once, not by the collector.
         self._context = _CLOSED_CONTEXT
 
-    async def pass_through(self, strand: _Strand, trap: Any) -> Output:
+    async def pass_through(self, strand: _Strand, trap: Any) -> Answer:
         """Hand `trap` to trio in the current task, then keep advancing.
 
         While this task waits in trio for `strand`, other ready strands run
@@ -437,8 +457,8 @@ class Frame:
                 self.close()
                 return output_for_final_error(self._failure)
             result = self.advance()
-            if isinstance(result, Output):
-                return result
+            if type(result) is not _AwaitsTrio:
+                return result  # type: ignore[return-value]
             await self._drive(*result, me)
 
     async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any]) -> None:
@@ -609,8 +629,8 @@ def _describe(frozen: object) -> str:
 def run_async_function(
     fn: Callable[..., Coroutine[Any, Any, Any]],
     frames: dict[str, Frame],
-    inp: Any,
-) -> Output | Awaitable[Output]:
+    inp: Attempt | Input,
+) -> Answer | Awaitable[Answer]:
     """One attempt of an async function: start it, resume its live frame, or rebuild it."""
     did = inp.dispatch_id
     if inp.is_first_call:
@@ -627,7 +647,10 @@ def run_async_function(
         live = frames.get(did)
         if live is not None and live.state == inp.coroutine_state:
             frame = live
-            frame.deliver(inp.call_results, inp.poll_error)
+            if type(inp) is Attempt:
+                frame.deliver_raw(inp)
+            else:
+                frame.deliver(inp.call_results, inp.poll_error)
         else:
             if live is not None:
                 frames.pop(did).close()
@@ -648,12 +671,12 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
-    if isinstance(result, Output):
-        return _settle(frame, frames, result)
+    if type(result) is not _AwaitsTrio:
+        return _settle(frame, frames, result)  # type: ignore[arg-type]
     return _finish_pass_through(frame, frames, *result)
 
 
-async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand, trap: Any) -> Output:
+async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand, trap: Any) -> Answer:
     try:
         out = await frame.pass_through(strand, trap)
     except BaseException:
@@ -667,14 +690,14 @@ def _lost(frame: Frame) -> Output:
     return Output.error(Error(Status.TIMEOUT, "LostState", message))
 
 
-def _settle(frame: Frame, frames: dict[str, Frame], out: Output) -> Output:
+def _settle(frame: Frame, frames: dict[str, Frame], out: Answer) -> Answer:
     frame.running = False
     if frame.lost:
         # Its memory was lost while it ran: like a crash mid-attempt, the
         # response never arrives, and the retry rebuilds it from the journal.
         frame.close()
         return _lost(frame)
-    if not out.is_poll:
+    if type(out) is not PollRequest:  # a frame's polls are PollRequests, never Outputs
         frames.pop(frame.dispatch_id, None)
     return out
 
