@@ -151,6 +151,15 @@ class Frame:
     _helpers = 0
     _idle: trio.Event | None = None
     _failure: BaseException | None = None
+    # Assigned, never mutated in place, so a shared default is safe.
+    last_keys: list[str] = []  # noqa: RUF012 - keys of the last poll's calls
+    running = False  # an attempt is stepping it
+    lost = False  # its memory was lost while it ran
+    # The task driving the attempt, and its cancel state when the attempt began.
+    task: trio.lowlevel.Task | None = None
+    scopes: object = None
+    token = 0
+    state = b""  # set with each poll: nothing resumes a frame before its first
 
     def __init__(
         self,
@@ -165,23 +174,15 @@ class Frame:
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
-        self.last_keys: list[str] = []
         self._strands: list[_Strand] = [root]
         # Replay state, made only when the frame is rebuilt from a journal.
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
         self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
         self._step_keys: list[list[Any]] = _NO_STEPS
         self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
-        self.running = False
-        self.lost = False
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
-        # The task driving the attempt, and its cancel state when the attempt began.
-        self.task: trio.lowlevel.Task | None = None
-        self.scopes: object = None
-        self.token = 0
-        self.state = b""  # set with each poll: nothing resumes a frame before its first
         if journal is not None:
             self._load_journal(journal)
 

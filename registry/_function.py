@@ -9,7 +9,7 @@ from inspect import isawaitable
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from sim import Arguments, Call, DispatchID, Input, Output
+from sim import Arguments, Call, DispatchID, Input, Output, current
 from sim.lowlevel import Answer, Attempt, output_of
 
 from ._context import current_dispatch_id, frame_var, running_sync
@@ -142,7 +142,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return output_of(answer)
 
     def _serve_async(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
-        return run_async_function(self._func, self._registry._frames(), attempt)
+        # Registry._frames, written out: this is on every attempt's path.
+        return run_async_function(self._func, current().memory(self._registry._endpoint), attempt)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()

@@ -89,6 +89,7 @@ class _Endpoint:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        self._functions = registry._functions  # the same dict: close() empties it in place
 
     def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
         fn = self._registry._functions.get(function)
@@ -99,7 +100,7 @@ class _Endpoint:
 
     def run_attempt(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
         """Run one attempt from the service's light view (see `sim.lowlevel.Attempt`)."""
-        fn = self._registry._functions.get(attempt.function)
+        fn = self._functions.get(attempt.function)
         if fn is None:
             return self.run(attempt.function, attempt.to_input())
         return fn._serve(attempt)

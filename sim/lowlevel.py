@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._attempt import Answer, Attempt, PollRequest, decode_result, output_of
+from ._direct import call_outcome
 from ._config import RunOverrides, overrides
 from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
@@ -50,6 +51,7 @@ __all__ = [
     "Attempt",
     "PollRequest",
     "decode_result",
+    "call_outcome",
     "output_of",
     "DEFAULT_ENDPOINT",
     "TIMER_FUNCTION",
