@@ -402,9 +402,17 @@ class Frame:
             return
         n = len(awaitables)
         group = _Group(step.combinator, parent, index, n, [None] * n, [None] * n, n)
+        pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if isinstance(aw, Step):
+            if type(aw) is CallStep and not aw.started and not replaying:
+                # The call case of _start, written out: a fan-out runs it once per call.
+                aw.started = True
+                call = aw.call
+                call.correlation_id = child_key
+                pending[child_key] = (group, i)
+                new_calls.append(call)
+            elif isinstance(aw, Step):
                 self._start(aw, group, child_key, strand, i)
             else:
                 child = _Strand(self, aw, child_key, group, i)
