@@ -126,6 +126,9 @@ class _AwaitsTrio(NamedTuple):
     trap: Any
 
 
+_current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+
+
 @types.coroutine
 def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
     return (yield trap)
@@ -673,7 +676,7 @@ def run_async_function(
     frames[did] = frame
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
-    frame.task = task = trio.lowlevel.current_task()
+    frame.task = task = _current_task()
     frame.scopes = getattr(task, "_cancel_status", None)
     try:
         result = frame.advance()

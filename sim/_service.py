@@ -662,7 +662,8 @@ class Service:
             suspension = parent.suspension
             if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
                 suspension.ready.append((rec.correlation_id, rec.id, outcome))
-                self._maybe_resume(parent)
+                if parent.state is POLLING:  # a fan-out's parent is resumed by its first result
+                    self._maybe_resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""
