@@ -752,8 +752,9 @@ def run_async_function(
 async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any) -> Output:
     try:
         out = await frame.pass_through(strand, trap)
-    except BaseException:
+    except BaseException:  # the attempt task itself was cancelled (the run is ending)
         frame.running = False
+        frame.close()  # and its helper tasks with it
         raise
     return _settle(frame, frames, out)
 
