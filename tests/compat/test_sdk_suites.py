@@ -1,4 +1,4 @@
-"""The Dispatch SDK's own status and error test modules, run against `registry`.
+"""The Dispatch SDK's own status, error and function test modules, run against `registry`.
 
 They are read from a checkout of the SDK (dispatch-py) named by the
 DISPATCH_SDK_SOURCE environment variable, never copied here, and run by a
@@ -7,10 +7,12 @@ real pytest in a subprocess with `sdk_alias` as a plugin, so their
 test skips, saying how to run it.
 
 Left out, deliberately: the status module's `http_response_code_status`
-tests (the SDK's HTTP integration is absent here), and the end-to-end
-`dispatch.test.TestCase` suite, which drives an HTTP endpoint; its
-functions' behaviour (greet, echo, errors, nested calls, distributed merge
-sort) is covered by our own tests in tests/compat.
+tests (the SDK's HTTP integration is absent here); test_any and
+test_scheduler, which import the protobuf `dispatch.any` (absent: values
+cross calls as CBOR); and the end-to-end `dispatch.test.TestCase` suite,
+which drives an HTTP endpoint. The behaviour those check (gather/any/race,
+greet, echo, errors, nested calls, distributed merge sort) is covered by our
+own tests in tests/compat.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-MODULES = ("tests/dispatch/test_status.py", "tests/dispatch/test_error.py")
+MODULES = ("tests/dispatch/test_status.py", "tests/dispatch/test_error.py", "tests/dispatch/test_function.py")
 
 
 def _sdk_checkout() -> Path:
