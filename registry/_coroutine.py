@@ -7,6 +7,8 @@ gather/any/race) gets a key from its place in the spawn tree (the strand's
 path plus the strand's own step counter), so keys do not depend on how
 siblings interleave. When every strand is blocked, the frame answers the
 service with a poll carrying the new calls; results come back by key.
+Gathered helpers are stepped in trio tasks of their own, so that one
+awaiting trio does not hold the attempt's poll (see `Frame.pass_through`).
 
 A frame that lost its memory (a crash, or a response the service never saw)
 is rebuilt from the call's journal: the function re-runs from its input and
