@@ -28,7 +28,7 @@ import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
-from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
+from sim.lowlevel import Journal, freeze, replay_steps, same_input, thaw
 
 from ._context import frame_var
 from ._outcome import output_for_exception, output_for_final_error, output_for_value
@@ -212,11 +212,11 @@ class Frame:
                 )
             return False
         number, function, journaled = entry
-        try:
-            data = freeze(call.input, where="argument")
-        except SerializationError:
-            data = b""
-        if function != call.function or not same(journaled, data):
+        if function != call.function or not same_input(journaled, call.input):
+            try:
+                data = freeze(call.input, where="argument")
+            except SerializationError:
+                data = b""
             raise NonDeterminismError(
                 f"replaying {self.dispatch_id}: step {key} was {function}"
                 f"({_describe(journaled)}) in the journal, "

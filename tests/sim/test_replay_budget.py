@@ -109,3 +109,30 @@ def test_the_budget_is_deterministic_and_replays_from_the_trace() -> None:
     again.run(fan_out(1_000))
     assert again.trace.digest() == first.trace.digest()
     assert any(e.kind == REPLAY_BUDGET for e in first.trace)
+
+
+def test_same_input_answers_as_same_of_the_frozen_input() -> None:
+    # A rebuild compares each re-made call with same_input; its fast path must
+    # give what same(journaled, freeze(value)) gives, types and -0.0 included.
+    from sim import Arguments
+    from sim.lowlevel import freeze, same, same_input
+
+    values: list[object] = [
+        Arguments((1,), {}), Arguments((True,), {}), Arguments((1.0,), {}), Arguments((0.0,), {}),
+        Arguments((-0.0,), {}), Arguments((float("nan"),), {}), Arguments(("1",), {}),
+        Arguments((1, "a", None), {}), Arguments((1, "a"), {}), Arguments(([1, 2],), {}),
+        Arguments(([1, 2.0],), {}), Arguments((), {"x": 1}), Arguments((), {"x": True}),
+        Arguments((1,), {"x": 1}), Arguments(((1, 2),), {}), Arguments(({"k": [1]},), {}),
+        Arguments((object(),), {}), Arguments([1], {}), 1, True, "1", None, [1, 2], b"x",
+    ]
+
+    def frozen(value: object) -> object:
+        try:
+            return freeze(value, where="argument")
+        except sim.SerializationError:
+            return b""
+
+    for journaled in values:
+        for value in values:
+            expected = same(frozen(journaled), frozen(value))
+            assert same_input(frozen(journaled), value) is expected, (journaled, value)
