@@ -215,5 +215,6 @@ times its journal, both measured in journaled calls and delivered results (what 
 rebuild re-makes and re-delivers; a gather's one poll journals all its calls). So a
 call's replay work is amortised O(1) per journaled step, where every crash replaying
 the whole journal would make a long fan-out quadratic. A lost response of a resume is
-retried from the journal too (the function ran past it), so the same budget decides it. A fault the budget holds back is still drawn (the run's
-draws do not shift) and the trace says so with a ``replay_budget`` event."""
+retried from the journal too (the function ran past it), so the same budget decides it.
+A fault the budget holds back is still drawn (the run's draws do not shift) and the
+trace says so with a ``replay_budget`` event."""
