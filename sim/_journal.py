@@ -24,7 +24,7 @@ from . import _codec
 # The frozen form of the commonest input, read by same_input's fast path: the
 # journal and the codec are one package's, and the public `same` would make a
 # frozen copy of every input a rebuild compares.
-from ._codec._frozen import _FrozenArguments
+from ._codec import _frozen
 from ._protocol import Arguments, CallResult, Error
 from ._status import Status
 
@@ -32,6 +32,7 @@ __all__ = ["Journal", "JournalCall", "JournalStep", "same_input"]
 
 _thaw = _codec.thaw  # bound once: every delivered value is thawed
 _freeze, _same = _codec.freeze, _codec.same  # bound once: a rebuild compares every journaled call
+_FrozenArguments = _frozen._FrozenArguments
 
 RawOutcome: TypeAlias = tuple[str, Any]
 """A call's outcome as the service keeps it (see the module docstring)."""
