@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
-import json
 import multiprocessing
 import os
 import signal
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
+from traceback import format_exception
 from typing import IO, Any
 
 import attrs
@@ -86,16 +86,17 @@ def _run_one(
     faults: str | FaultProfile,
     seen: set[str] | None = None,
     options: Mapping[str, Any] | None = None,
+    main: Any = None,
 ) -> SeedRecord:
     """Run one seed, with `options` over the test's own `Simulation` options. With `seen` (the signatures this batch has met), a failure's traceback
     is formatted only the first time its signature comes up: a batch runs its seeds in
     increasing order, so that is the one a group shows (its smallest seed), and the others'
-    tracebacks would cost time here and memory in the parent for nothing."""
-    import traceback
-
+    tracebacks would cost time here and memory in the parent for nothing. `main` is
+    ``loaded.make_main()`` made once for many seeds (it is a fresh instance per run
+    already: making it costs more than the rest of the bookkeeping of a seed)."""
     start = time.perf_counter()
     run = run_seed(
-        loaded.make_main(),
+        main or loaded.make_main(),
         seed=seed,
         faults=faults,
         test_id=loaded.test_id,
@@ -115,7 +116,7 @@ def _run_one(
         seconds=seconds,
         signature=signature,
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
-        traceback="".join(traceback.format_exception(error))[-8000:] if keep_traceback else "",
+        traceback="".join(format_exception(error))[-8000:] if keep_traceback else "",
         faults=tuple(counts.items()),
         properties=run.simulation.properties.rows(),
     )
@@ -136,11 +137,12 @@ def run_batch(
     """
     loaded = _load(test_id, root)
     seen = _seen_if_ascending(seeds)
+    main = loaded.make_main()
     records = []
     for seed in seeds:
         if _parent is not None and os.getppid() != _parent:
             os._exit(1)  # the sweep died (on systems without a parent-death signal): stop now
-        records.append(_run_one(loaded, seed, faults, seen, options))
+        records.append(_run_one(loaded, seed, faults, seen, options, main))
     return records
 
 
@@ -373,10 +375,11 @@ class _Pass:
             try:
                 if self.executor is None and self.jobs == 1:
                     seen = _seen_if_ascending(seeds)
+                    main = loaded.make_main()
                     for seed in seeds:
                         if state.full():
                             break
-                        state.add(_run_one(loaded, seed, self.profile, seen, options))
+                        state.add(_run_one(loaded, seed, self.profile, seen, options, main))
                 elif self.executor is not None:
                     batches = _Batches(seeds, self.batch_size)
                     _drive(self.executor, loaded.test_id, self.base, batches, self.profile, self.jobs, state, options)
@@ -463,7 +466,7 @@ class _Collector:
     def _pass_on(self, record: SeedRecord) -> None:
         self.tally.add(record)
         if self.lines is not None:
-            self.lines.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
+            self.lines.write(record.json_line())
 
     def finish(self) -> None:
         """Pass on what still waits (the sweep stopped before the seeds ahead of it ran)."""
