@@ -39,7 +39,7 @@ from sim.lowlevel import (
     freeze,
     replay_steps,
     resume_early,
-    same,
+    same_input,
     thaw,
 )
 
@@ -152,6 +152,7 @@ def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
 _NO_REPLAY: deque[Any] = deque(maxlen=0)
 _NOTHING_JOURNALED: dict[Any, Any] = {}
 _NO_STEPS: list[list[Any]] = []
+_NO_KEYS: set[Any] = set()
 _CLOSED_CONTEXT = contextvars.Context()
 
 
@@ -201,7 +202,7 @@ class Frame:
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
         self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
         self._step_keys: list[list[Any]] = _NO_STEPS
-        self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
+        self._unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
@@ -220,15 +221,19 @@ class Frame:
         steps = replay_steps(journal)
         self._set_token(len(steps))
         self._replay = deque()
-        self._journaled = {}
+        # Each journaled call by key, as (key, function, frozen input): a rebuild
+        # of a long fan-out loads every call, so the loops are dict.update's and
+        # set()'s, not the interpreter's.
+        journaled: dict[Any, Any] = {}
+        self._journaled = journaled
         self._step_keys = []
         for number, (calls, results, poll_error) in enumerate(steps):
-            for correlation_id, function, data in calls:
-                self._journaled[correlation_id] = (number, function, data)
-            self._step_keys.append([c[0] for c in calls])
+            keys = [c[0] for c in calls]
+            journaled.update(zip(keys, calls))
+            self._step_keys.append(keys)
             if results is not None:
                 self._replay.append((number, results, poll_error))
-        self._issued_steps = [set() for _ in steps]
+        self._unissued = set(journaled)
 
     def _check_journaled(self, key: str, call: Call) -> bool:
         """True if the call was dispatched before (replay); raises on a mismatch."""
@@ -242,24 +247,26 @@ class Frame:
                     "but the journal has no such step (the function took another path)"
                 )
             return False
-        number, function, journaled = entry
-        try:
-            data = freeze(call.input, where="argument")
-        except SerializationError:
-            data = b""
-        if function != call.function or not same(journaled, data):
+        _, function, journaled = entry
+        if function != call.function or not same_input(journaled, call.input):
+            try:
+                data = freeze(call.input, where="argument")
+            except SerializationError:
+                data = b""
             raise NonDeterminismError(
                 f"replaying {self.dispatch_id}: step {key} was {function}"
                 f"({_describe(journaled)}) in the journal, "
                 f"but is now {call.function}({_describe(data)})"
             )
-        self._issued_steps[number].add(key)
+        self._unissued.discard(key)  # keys are unique: a spawn-tree place makes one step
         return True
 
     def _check_step_complete(self, number: int) -> None:
-        issued = self._issued_steps[number]
-        for key in self._step_keys[number]:
-            if key not in issued:
+        keys = self._step_keys[number]
+        if self._unissued.isdisjoint(keys):
+            return
+        for key in keys:
+            if key in self._unissued:
                 raise NonDeterminismError(
                     f"replaying {self.dispatch_id}: the journal has step {key} "
                     f"({self._journaled[key][1]}), which the function did not make again"
@@ -528,7 +535,7 @@ class Frame:
                 return self._finish(*self._root.outcome)
             if self._replay:
                 number, results, poll_error = self._replay[0]
-                if self._in_trio and not self._issued_steps[number].issuperset(self._step_keys[number]):
+                if self._in_trio and not self._unissued.isdisjoint(self._step_keys[number]):
                     # A helper in trio may yet make the journaled step's calls.
                     await self._wait_settled()
                     continue

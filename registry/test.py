@@ -125,7 +125,10 @@ def _run_seeds(
         seeds = [s + forced.seed_offset for s in test.seeds]
     faults = forced.faults or _faults(test.faults)
     test_id = test_id_of(test.function)
-    failed: list[SeedRun] = []
+    # The first failure is kept whole (it is raised, and shrunk); the others only as
+    # (seed, signature), so that a long sweep's memory does not grow with its traces.
+    first_failure: SeedRun | None = None
+    failed: list[tuple[int, str]] = []
     tallies: list[Any] = []  # each seed's property rows, added up after the loop
     runs = 0
     options = {**test.options, **forced.schedule_options()}
@@ -142,11 +145,13 @@ def _run_seeds(
         if forced.on_seed is not None:
             forced.on_seed(outcome, runs, len(seeds))
         if outcome.error is not None:
-            failed.append(outcome)
+            if first_failure is None:
+                first_failure = outcome
+            failed.append((outcome.seed, outcome.signature or "?"))
             if forced.max_failures is not None and len(failed) >= forced.max_failures:
                 break
-    if failed:
-        first = failed[0].error
+    if first_failure is not None:
+        first = first_failure.error
         assert first is not None
         if runs > 1:
             first.add_note(_sweep_note(failed, runs))
@@ -155,7 +160,7 @@ def _run_seeds(
                 first.add_note(_property_note(reports))
         if forced.shrink is not None:
             main = functools.partial(test.function, *args, **kwargs)
-            shrunk = shrink_trace(failed[0].simulation.trace, main, time_limit=forced.shrink, options=options)
+            shrunk = shrink_trace(first_failure.simulation.trace, main, time_limit=forced.shrink, options=options)
             attach_shrunk(first, shrunk)
         raise first
     required = test.require_sometimes or forced.require_sometimes
@@ -181,13 +186,14 @@ def _property_note(reports: list[PropertyReport], what: str = "properties") -> s
     return "\n".join([f"dispatch-sim: {what}:"] + [f"  {r.line()}" for r in reports])
 
 
-def _sweep_note(failed: list[SeedRun], runs: int) -> str:
-    """The failure rate and the failures grouped by signature, each with its smallest seed."""
+def _sweep_note(failed: list[tuple[int, str]], runs: int) -> str:
+    """The failure rate and the failures (seed, signature) grouped by signature, each with
+    its smallest seed."""
     groups: dict[str, list[int]] = {}
-    for run in failed:
-        groups.setdefault(run.signature or "?", []).append(run.seed)
+    for seed, signature in failed:
+        groups.setdefault(signature, []).append(seed)
     lines = [f"dispatch-sim: {len(failed)} of {runs} seeds failed ({len(failed) / runs:.0%}) "
-             f"in {len(groups)} group(s); the error above is seed {failed[0].seed}'s"]
+             f"in {len(groups)} group(s); the error above is seed {failed[0][0]}'s"]
     for signature, group in sorted(groups.items(), key=lambda g: (-len(g[1]), min(g[1]))):
         shown = ", ".join(map(str, group[:10])) + (", ..." if len(group) > 10 else "")
         lines.append(f"  {len(group)} x {signature}  (seeds {shown}; replay: --sim-seed={min(group)})")

@@ -82,12 +82,14 @@ def _invalid(exc: Exception) -> Error:
 
 def _within_replay_budget(suspension: _Suspension) -> bool:
     """Whether a crash of the call may be injected now (see REPLAY_FACTOR), counting it if so."""
-    steps = len(suspension.journal)
-    if steps <= REPLAY_FREE_STEPS:
+    if len(suspension.journal) <= REPLAY_FREE_STEPS:
         return True
-    if suspension.replayed + steps > REPLAY_FACTOR * steps:
+    # A rebuild re-makes every journaled call and re-delivers every journaled
+    # result: that, not the number of polls, is its cost.
+    size = suspension.size
+    if suspension.replayed + size > REPLAY_FACTOR * size:
         return False
-    suspension.replayed += steps
+    suspension.replayed += size
     return True
 
 
@@ -443,6 +445,7 @@ class Service:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
             suspension.batch = self._take_batch(suspension, rec)
+            suspension.size += len(suspension.batch)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
 
@@ -582,6 +585,7 @@ class Service:
                 child = self._admit(call, rec, None)
                 entry_calls.append((call.correlation_id, call.function, child.input))
         suspension.journal.append(_Entry(tuple(entry_calls)))
+        suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
         suspension.min_results = poll.min_results
         suspension.max_results = poll.max_results

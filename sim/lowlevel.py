@@ -23,6 +23,7 @@ from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
 from ._tally import catalog as property_catalog
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
+from ._journal import same_input
 from ._endpoints import (
     DEFAULT_ENDPOINT,
     TIMER_FUNCTION,
@@ -92,4 +93,5 @@ __all__ = [
     "attach_shrunk",
     "shrunk_of",
     "unregister_endpoint",
+    "same_input",
 ]
