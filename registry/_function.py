@@ -160,14 +160,15 @@ class Function(PrimitiveFunction, Generic[P, T]):
     def _serve_sync(self, attempt: Attempt) -> Answer:
         # _run_sync on the service's light view, answering a value as (value,).
         args, kwargs = attempt.input_arguments()
-        # The function's own context holds which sync function runs: set in the
-        # copy, it needs no reset afterwards.
-        context = contextvars.copy_context()
-        context.run(running_sync.set, (self._name, attempt.dispatch_id))
+        token = running_sync.set((self._name, attempt.dispatch_id))
         try:
-            value = context.run(self._func, *args, **kwargs)
+            # A context of its own, never held in a local: a failure's traceback
+            # keeps this frame, and the context would keep the simulation alive.
+            value = contextvars.copy_context().run(self._func, *args, **kwargs)
         except Exception as exc:
             return output_for_exception(exc, attempt)
+        finally:
+            running_sync.reset(token)
         return answer_for_value(value, self._name)
 
 
