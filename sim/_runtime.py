@@ -46,6 +46,10 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "runq"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "tasks"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "deadlines"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "current_time"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "next_deadline"),  # only inside a run
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
@@ -68,6 +72,14 @@ class VirtualClock(trio.abc.Clock):
 
     def start_clock(self) -> None:
         pass
+
+    def add_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        """Install the runtime's watchdog for the run (see `_Watchdog`)."""
+        trio.lowlevel.add_instrument(watchdog)
+
+    def remove_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        """Take the watchdog `add_watchdog` installed out of the run."""
+        trio.lowlevel.remove_instrument(watchdog)
 
     def current_time(self) -> float:
         return self.runtime._service.now
@@ -117,6 +129,7 @@ class Runtime:
         self._main_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
+        self._runner: Any = None  # trio's runner, while hosting (see _alone_in_trio)
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
@@ -167,14 +180,17 @@ class Runtime:
         self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
         watchdog = _Watchdog(self) if self._own_clock else None
         if watchdog is not None:
-            trio.lowlevel.add_instrument(watchdog)
+            clock.add_watchdog(watchdog)  # type: ignore[attr-defined]
+        # Read directly where trio.lowlevel.current_statistics() would build a
+        # statistics record (and ask epoll for its own) on every inline action.
+        self._runner = _run_core.GLOBAL_RUN_CONTEXT.runner
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 if not self._own_clock:  # under our clock, the clock wakes the pump
                     self._service.on_push = self._poke_pump
                 nursery.start_soon(self._pump)
-                self._alone = trio.lowlevel.current_statistics().tasks_living
+                self._alone = len(self._runner.tasks)
                 with trio.CancelScope() as self._main_scope:
                     result = await outcome.acapture(body)
                 nursery.cancel_scope.cancel()
@@ -186,7 +202,8 @@ class Runtime:
             raise leaf from leaf.__cause__
         finally:
             if watchdog is not None:
-                trio.lowlevel.remove_instrument(watchdog)
+                clock.remove_watchdog(watchdog)  # type: ignore[attr-defined]
+            self._runner = None
         self._service.on_push = None
         return result
 
@@ -249,12 +266,14 @@ class Runtime:
         """
         if not self._own_clock or self._running_foreign or self._time_driver is not None:
             return False
-        stats = trio.lowlevel.current_statistics()
-        return (
-            stats.tasks_living == self._alone
-            and not stats.tasks_runnable
-            and due - self._service.now < stats.seconds_to_next_deadline
-        )
+        # What current_statistics() reports as tasks_living, tasks_runnable and
+        # seconds_to_next_deadline (under our clock trio's time is service.now),
+        # read from trio's runner without building the record: this runs per action.
+        runner = self._runner
+        if len(runner.tasks) != self._alone or runner.runq:
+            return False
+        now = self._service.now
+        return due - now < runner.deadlines.next_deadline() - now
 
     # -- driving -------------------------------------------------------------------
 
@@ -267,10 +286,12 @@ class Runtime:
         due = heap[0][0]
         if due <= self._service.now:
             return _DUE
-        stats = trio.lowlevel.current_statistics()
-        if stats.tasks_runnable:
+        # current_statistics()'s tasks_runnable and seconds_to_next_deadline,
+        # read from trio's runner without building the record (see _alone_in_trio).
+        runner = self._runner
+        if runner.runq:
             return _BLOCKED
-        if self._own_clock and due - self._service.now > stats.seconds_to_next_deadline:
+        if self._own_clock and due - self._service.now > runner.deadlines.next_deadline() - runner.current_time():
             return _BLOCKED
         return _LATER
 
