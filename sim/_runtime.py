@@ -110,6 +110,37 @@ class VirtualClock(trio.abc.Clock):
         return 0.0
 
 
+class _LazyTaskOrder:
+    """trio's scheduler source for one run: `random.Random(text)`, made on the first draw.
+
+    Seeding a Mersenne Twister is a fifth of an empty seed's setup, and most
+    runs never draw from this one: trio shuffles every batch of runnable
+    tasks, but a batch of one task shuffles without drawing (as
+    `random.Random.shuffle` does), and batches of one are the usual case.
+    """
+
+    __slots__ = ("_real", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._real: random.Random | None = None
+
+    def _source(self) -> random.Random:
+        real = self._real
+        if real is None:
+            real = self._real = random.Random(self._text)
+        return real
+
+    def shuffle(self, batch: list[Any]) -> None:
+        """Shuffle `batch` in place, as `random.Random(text).shuffle` would."""
+        if len(batch) > 1:
+            self._source().shuffle(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else trio draws (uniform for a SystemClock's offset, random()).
+        return getattr(self._source(), name)
+
+
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
@@ -161,7 +192,7 @@ class Runtime:
         gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
         # trio reads the module global at each batch.
-        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
+        _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
         random.seed(f"dispatch-sim:{seed}:user")
         try:
             yield
