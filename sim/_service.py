@@ -594,6 +594,17 @@ class Service:
         if rec.state is POLLING and rec.suspension.generation == generation:  # type: ignore[union-attr]
             self._resume(rec)
 
+    def resume_early(self, dispatch_id: DispatchID) -> None:
+        """Resume a polling call now with the results ready so far (maybe none).
+
+        As if its poll's `max_wait_seconds` ran out: its endpoint has news the
+        service cannot see (a coroutine's trio work ended). A call that is not
+        polling is left alone: its next attempt sees the news anyway.
+        """
+        rec = self.records.get(dispatch_id)
+        if rec is not None and rec.state is POLLING:
+            self._resume(rec)
+
     def _maybe_resume(self, rec: _Record) -> None:
         suspension = rec.suspension
         if rec.state is not POLLING or suspension is None:
