@@ -28,12 +28,13 @@ traceback (whose file paths depend on the checkout).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import _codec
 from ._protocol import Error
-from ._summary import SUMMARY_LIMIT, bounded, summarize
+from ._summary import SUMMARY_LIMIT, bounded
+from ._summary import summarize as _summarize
 
 __all__ = ["FINGERPRINT_SIZE", "NOTE_KEYS_SHOWN", "STORED_KEYS", "Carried", "fingerprint", "stored_problem"]
 
@@ -75,8 +76,25 @@ def _error_text(type_name: Any, message: Any) -> str:
 _NOTHING: dict[str, Any] = {}
 
 
-def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, Any]]:
-    """(canonical bytes, summaries) of a live event's data; no summaries unless `render`."""
+def _memo(summaries: dict[bytes, str]) -> Callable[[bytes], str]:
+    def summarize(encoded: bytes) -> str:
+        text = summaries.get(encoded)
+        if text is None:
+            text = summaries[encoded] = _summarize(encoded)
+        return text
+
+    return summarize
+
+
+def _parts(
+    kind: str, raw: Any, render: bool = True, summaries: dict[bytes, str] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """(canonical bytes, summaries) of a live event's data; no summaries unless `render`.
+
+    `summaries` (encoding -> summary) shares summaries between events that
+    carried equal values (a trace file being written holds many).
+    """
+    summarize = _summarize if summaries is None else _memo(summaries)
     if kind == "outcome" or kind == "attempt":
         what, payload = raw
         if what == "error":
@@ -135,9 +153,9 @@ class Carried(Mapping[str, Any]):
             self._fingerprint = raw["hash"]
             self._summary = {k: v for k, v in raw.items() if k != "hash"}
 
-    def _render(self) -> dict[str, Any]:
+    def _render(self, summaries: dict[bytes, str] | None = None) -> dict[str, Any]:
         if self._summary is None:
-            encoded, self._summary = _parts(self._kind, self._raw)
+            encoded, self._summary = _parts(self._kind, self._raw, summaries=summaries)
             self._fingerprint = hashlib.sha256(encoded).digest()[:FINGERPRINT_SIZE]
         return self._summary
 
@@ -148,9 +166,13 @@ class Carried(Mapping[str, Any]):
             self._fingerprint = fingerprint(self._kind, self._raw)
         return self._fingerprint
 
-    def stored(self) -> dict[str, Any]:
-        """The form a trace file holds: ``{"hash": fingerprint, key: summary, ...}``."""
-        summary = self._render()
+    def stored(self, summaries: dict[bytes, str] | None = None) -> dict[str, Any]:
+        """The form a trace file holds: ``{"hash": fingerprint, key: summary, ...}``.
+
+        `summaries` (encoding -> summary text), shared by the events of one
+        file, renders each distinct value once.
+        """
+        summary = self._render(summaries)
         return {"hash": self.fingerprint, **summary}
 
     def text(self) -> str:

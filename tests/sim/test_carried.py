@@ -294,7 +294,7 @@ def test_a_failure_shows_its_traceback_which_stays_out_of_the_digest(reg: regist
     assert "in explode" in traceback and traceback.endswith("KeyError: 'missing 3'") and len(traceback) <= 800
     assert "\n" not in str(outcome) and "in explode" not in str(outcome)  # show's lines stay one line each
     # another traceback (as from another checkout), the same digest
-    raw = simulation.trace._events
+    raw = list(simulation.trace._rows())  # the events as tuples (the store keeps them compact)
     at = raw.index(next(e for e in raw if e[0] == "outcome"))
     what, payload = raw[at][7]
     before = simulation.trace.digest()
