@@ -84,13 +84,18 @@ class Trace:
         self._digest: tuple[int, str] | None = None
 
     def _compact(self) -> None:
-        """Move the buffered events into the compact store (the service calls this now and then)."""
+        """Move the buffered events into the compact store (the service calls this now and then).
+
+        Whole slices of `_SLICE` events only: a short run (one seed of a sweep)
+        keeps its few tuples, which cost less than storing them would, and a
+        long one at most a slice of them.
+        """
         events = self._events
-        if not (events and self._compacting):
+        if len(events) < _SLICE or not self._compacting:
             return
         # In slices, so that the columns being built stay small next to the trace.
         moved = 0
-        while moved < len(events):
+        while moved + _SLICE <= len(events):
             if not self._store.take(events[moved : moved + _SLICE]):
                 self._compacting = False  # odd events (built by hand) stay tuples, in order
                 break

@@ -4,21 +4,21 @@ A running simulation appends each event as a plain tuple (`_events` gives the
 fields) to its trace's buffer, which costs the hot path one list append. From
 time to time (each window of the service's cap checks, and when the run ends)
 the trace moves the buffered tuples here, where an event costs about 20 bytes
-instead of the ~130 of a tuple and its list slot:
+instead of the ~115 of a tuple and its list slot:
 
 - the fields many events share (kind, function, attempt, status, detail) as
   one 4-byte code into a table of the distinct combinations seen;
-- the time and the dispatch id as runs: each value is kept once per stretch
-  of consecutive events holding that very object (the service reuses one
-  float until time moves and one id string for a call's events);
-- `data` as one reference per event, to the value the service already held.
+- the time as runs: each value is kept once per stretch of consecutive events
+  holding that very object (the service reuses one float until time moves);
+- the dispatch id and `data` as one reference per event, to the objects the
+  service already held.
 
 Rows come back as the same 8-tuples, with the very objects that went in, so no
 digest and no reader can tell. The moving is done by C-implemented builtins
 (`zip`, `map`, `itertools`), not a Python loop per event. Only events whose
-fields have the types the service writes (str kinds, str or None names, an
-int attempt) can be stored exactly this way; `take` refuses a batch holding
-anything else and the trace keeps such events as tuples.
+fields have the types the service writes (8 fields: str kinds, str or None
+names, an int attempt) can be stored exactly this way; `take` refuses a
+batch holding anything else and the trace keeps such events as tuples.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ __all__ = ["EventStore"]
 _CODE = "I" if array.array("I").itemsize >= 4 else "L"  # at least 32 bits for codes and indices
 _NAME_TYPES = frozenset({str, type(None)})
 _FIRST = object()  # what no event holds: the first event always starts a run
+
+
+class _Inexact(Exception):
+    """A shape with a field of another type than the service writes: the batch is refused."""
 
 
 class _Runs:
@@ -79,6 +83,9 @@ class _Shapes(dict[tuple[Any, ...], int]):
     def __missing__(self, shape: tuple[Any, ...]) -> int:
         # Only for a combination not seen before (the lookups of the others stay
         # in C), and kept short: a caller's id makes one of these per caller.
+        kind, function, _, status, detail = shape
+        if type(kind) is not str or not {type(function), type(status), type(detail)} <= _NAME_TYPES:
+            raise _Inexact
         code = self[shape] = len(self.rows)
         self.rows.append(shape)
         return code
@@ -99,33 +106,39 @@ class EventStore:
         self._codes = array.array(_CODE)
         self._shapes = _Shapes()
         self._times = _Runs()
-        self._ids = _Runs()
+        # One reference per event: runs of ids (a call's few events) save less than they cost.
+        self._ids: list[Any] = []
         self._data: list[Any] = []
 
     def __len__(self) -> int:
         return len(self._codes)
 
     def take(self, events: list[tuple[Any, ...]]) -> bool:
-        """Append `events` (7- or 8-tuples); False, storing none of them, unless all can be kept exactly."""
+        """Append `events` (8-tuples); False, storing none of them, unless all can be kept exactly."""
         if not events:
             return True
-        if set(map(type, events)) != {tuple}:
+        try:
+            # strict: events of unequal lengths raise rather than lose their last fields.
+            columns = tuple(zip(*events, strict=True))
+        except (TypeError, ValueError):  # not sequences, or not all of one length (built by hand)
             return False
-        lengths = set(map(len, events))
-        if not lengths <= {7, 8}:
+        if len(columns) != 8:
             return False
-        if 7 in lengths:  # built by hand (tests): carrying nothing, as readers take it
-            events = [e if len(e) == 8 else (*e, None) for e in events]
-        kinds, times, ids, functions, attempts, statuses, details, data = zip(*events)
-        names = set(map(type, functions))
-        names.update(map(type, statuses))
-        names.update(map(type, details))
-        if set(map(type, kinds)) != {str} or not names <= _NAME_TYPES or set(map(type, attempts)) != {int}:
+        kinds, times, ids, functions, attempts, statuses, details, data = columns
+        # An attempt of True or 1.0 would find the shape of attempt 1 (they are
+        # equal) and come back as 1: only exact ints are stored. The other
+        # fields of a shape are checked once, when the shape is first seen.
+        if set(map(type, attempts)) != {int}:
             return False
-        start = len(self._codes)
-        self._codes.extend(map(self._shapes.__getitem__, zip(kinds, functions, attempts, statuses, details)))
+        codes = self._codes
+        start = len(codes)
+        try:
+            codes.extend(map(self._shapes.__getitem__, zip(kinds, functions, attempts, statuses, details)))
+        except _Inexact:
+            del codes[start:]
+            return False
         self._times.extend(start, times)
-        self._ids.extend(start, ids)
+        self._ids.extend(ids)
         self._data.extend(data)
         return True
 
@@ -137,7 +150,7 @@ class EventStore:
         return zip(
             map(kind.__getitem__, codes),
             self._times.expand(count),
-            self._ids.expand(count),
+            self._ids[:count],
             map(function.__getitem__, codes),
             map(attempt.__getitem__, codes),
             map(status.__getitem__, codes),
@@ -150,7 +163,7 @@ class EventStore:
         code = self._codes[index]
         kind, function, attempt, status, detail = self._shapes.fields()
         return (
-            kind[code], self._times.at(index), self._ids.at(index), function[code],
+            kind[code], self._times.at(index), self._ids[index], function[code],
             attempt[code], status[code], detail[code], self._data[index],
         )  # fmt: skip
 
