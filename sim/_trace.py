@@ -104,6 +104,8 @@ class Trace:
 
     def _rows(self) -> Iterator[tuple[Any, ...]]:
         # Every event as a tuple, in order: the store's, then the buffer's.
+        if not self._store:  # a short run's: all still tuples
+            return iter(self._events)
         return chain(self._store.rows(), self._events)
 
     def __len__(self) -> int:
@@ -138,6 +140,8 @@ class Trace:
         stored = len(store)
         if stop is None:
             stop = stored + len(self._events)
+        if not stored:
+            return list(map(_digest_form, self._events[:stop]))
         head = min(stop, stored)
         data = store.data()[:head]
         kinds = store.kinds()
