@@ -7,6 +7,8 @@ gather/any/race) gets a key from its place in the spawn tree (the strand's
 path plus the strand's own step counter), so keys do not depend on how
 siblings interleave. When every strand is blocked, the frame answers the
 service with a poll carrying the new calls; results come back by key.
+Gathered helpers are stepped in trio tasks of their own, so that one
+awaiting trio does not hold the attempt's poll (see `Frame.pass_through`).
 
 A frame that lost its memory (a crash, or a response the service never saw)
 is rebuilt from the call's journal: the function re-runs from its input and
@@ -28,7 +30,7 @@ import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
-from sim.lowlevel import Journal, freeze, replay_steps, same, thaw
+from sim.lowlevel import Journal, freeze, replay_steps, resume_early, same_input, thaw
 
 from ._context import frame_var
 from ._outcome import output_for_exception, output_for_final_error, output_for_value
@@ -56,6 +58,7 @@ class _Strand(_Waiter):
     index: int
     steps: int = 0
     done: bool = False
+    in_trio: bool = False  # suspended in a trio await, in a helper task
 
     def next_key(self) -> str:
         key = f"{self.path}.{self.steps}" if self.path else str(self.steps)
@@ -127,6 +130,7 @@ def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
 _NO_REPLAY: deque[Any] = deque(maxlen=0)
 _NOTHING_JOURNALED: dict[Any, Any] = {}
 _NO_STEPS: list[list[Any]] = []
+_NO_KEYS: set[Any] = set()
 _CLOSED_CONTEXT = contextvars.Context()
 
 
@@ -138,11 +142,16 @@ class Frame:
     # Dispatches made so far: the key of the next one, which the service uses
     # to make a re-run of this function (retry, rebuild) not send it again.
     dispatches = 0
-    # Helper tasks running strands while another strand awaits trio (see
-    # pass_through), and the first failure one of them met.
-    _helpers = 0
-    _idle: trio.Event | None = None
+    # Helper tasks step strands once a gathered helper is ready (see
+    # pass_through): those running (or about to), those waiting in trio, the
+    # first failure one of them met, the attempt task's wait for them to
+    # settle, and their cancel scopes (closing the frame cancels them).
+    _active = 0
+    _in_trio = 0
+    _settled_event: trio.Event | None = None
     _failure: BaseException | None = None
+    _cancels: list[trio.CancelScope] | None = None
+    _closed = False
 
     def __init__(
         self,
@@ -163,7 +172,7 @@ class Frame:
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
         self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
         self._step_keys: list[list[Any]] = _NO_STEPS
-        self._issued_steps: list[set[Any]] = _NO_STEPS  # type: ignore[assignment]
+        self._unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
         self.running = False
         self.lost = False
         # The function runs in a context of its own, in which it is the frame.
@@ -189,15 +198,19 @@ class Frame:
         steps = replay_steps(journal)
         self._set_token(len(steps))
         self._replay = deque()
-        self._journaled = {}
+        # Each journaled call by key, as (key, function, frozen input): a rebuild
+        # of a long fan-out loads every call, so the loops are dict.update's and
+        # set()'s, not the interpreter's.
+        journaled: dict[Any, Any] = {}
+        self._journaled = journaled
         self._step_keys = []
         for number, (calls, results, poll_error) in enumerate(steps):
-            for correlation_id, function, data in calls:
-                self._journaled[correlation_id] = (number, function, data)
-            self._step_keys.append([c[0] for c in calls])
+            keys = [c[0] for c in calls]
+            journaled.update(zip(keys, calls))
+            self._step_keys.append(keys)
             if results is not None:
                 self._replay.append((number, results, poll_error))
-        self._issued_steps = [set() for _ in steps]
+        self._unissued = set(journaled)
 
     def _check_journaled(self, key: str, call: Call) -> bool:
         """True if the call was dispatched before (replay); raises on a mismatch."""
@@ -211,24 +224,26 @@ class Frame:
                     "but the journal has no such step (the function took another path)"
                 )
             return False
-        number, function, journaled = entry
-        try:
-            data = freeze(call.input, where="argument")
-        except SerializationError:
-            data = b""
-        if function != call.function or not same(journaled, data):
+        _, function, journaled = entry
+        if function != call.function or not same_input(journaled, call.input):
+            try:
+                data = freeze(call.input, where="argument")
+            except SerializationError:
+                data = b""
             raise NonDeterminismError(
                 f"replaying {self.dispatch_id}: step {key} was {function}"
                 f"({_describe(journaled)}) in the journal, "
                 f"but is now {call.function}({_describe(data)})"
             )
-        self._issued_steps[number].add(key)
+        self._unissued.discard(key)  # keys are unique: a spawn-tree place makes one step
         return True
 
     def _check_step_complete(self, number: int) -> None:
-        issued = self._issued_steps[number]
-        for key in self._step_keys[number]:
-            if key not in issued:
+        keys = self._step_keys[number]
+        if self._unissued.isdisjoint(keys):
+            return
+        for key in keys:
+            if key in self._unissued:
                 raise NonDeterminismError(
                     f"replaying {self.dispatch_id}: the journal has step {key} "
                     f"({self._journaled[key][1]}), which the function did not make again"
@@ -299,12 +314,14 @@ class Frame:
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand, Any]:
+    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand | None, Any]:
         """Run until every strand is blocked or the function ends.
 
         `awaited` is a step a strand just yielded, to start first. Returns the
-        Output for the service, or (strand, trap) when a strand awaits
-        something of trio's, which the caller must pass through.
+        Output for the service, or (strand, trap) when the root strand awaits
+        something of trio's, which the caller must pass through, or (None,
+        None) when a gathered helper is ready: helpers run in tasks of their
+        own (pass_through), so that one awaiting trio does not hold the attempt.
         """
         ready = self.ready
         try:
@@ -313,6 +330,9 @@ class Frame:
             while True:
                 while ready:
                     strand, ok, value = ready.popleft()
+                    if strand.path:  # a gathered helper: it may await trio, so not in this task
+                        ready.appendleft((strand, ok, value))
+                        return None, None
                     yielded = self._send(strand, ok, value)
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
@@ -337,10 +357,18 @@ class Frame:
             self.close()
             return output_for_final_error(exc)
         if not self.pending:
+            if self._in_trio or self._active:
+                return None, None  # helpers are in trio: wait for them (pass_through)
             self.close()
             return output_for_final_error(
                 RuntimeError(f"{self.dispatch_id}: every coroutine is blocked and no call is pending")
             )
+        if self._failure is not None:  # a helper task met it between attempts
+            self.close()
+            return output_for_final_error(self._failure)
+        return self._poll()
+
+    def _poll(self) -> Output:
         calls, self.new_calls = self.new_calls, []
         self.last_keys = [str(c.correlation_id) for c in calls]
         self._set_token(self.token + 1)
@@ -396,10 +424,26 @@ class Frame:
             return output_for_value(value, "the function")
         return output_for_exception(value, self.input)
 
+    def lose(self) -> None:
+        """The call's memory is lost while its attempt runs: the attempt ends as lost."""
+        self.lost = True
+        event = self._settled_event
+        if event is not None:  # the attempt task waits for helpers: it need not any more
+            self._settled_event = None
+            event.set()
+
     def close(self) -> None:
-        """Close every coroutine still suspended (the frame is dropped)."""
+        """Close every coroutine still suspended (the frame is dropped).
+
+        A strand waiting in trio is cancelled instead: its helper task unwinds
+        it there, where its cancel scopes live.
+        """
+        self._closed = True
+        if self._cancels is not None:
+            for scope in self._cancels:
+                scope.cancel()
         for strand in self._strands:
-            if not strand.done:
+            if not strand.done and not strand.in_trio:
                 strand.done = True
                 try:
                     strand.coro.close()
@@ -410,52 +454,115 @@ class Frame:
         # breaks the cycle, so the frame is freed at once, not by the collector.
         self._context = _CLOSED_CONTEXT
 
-    async def pass_through(self, strand: _Strand, trap: Any) -> Output:
-        """Hand `trap` to trio in the current task, then keep advancing.
+    async def pass_through(self, strand: _Strand | None, trap: Any) -> Output:
+        """Finish the attempt in trio: await `trap` for the root `strand`, if
+        given, then let helper tasks step the ready strands.
 
-        While this task waits in trio for `strand`, other ready strands run
-        in helper tasks (`_helper`), so gathered helpers that await trio
-        wait concurrently. A strand's trio awaits always run in the task
-        that first stepped it into trio: its cancel scopes live there. The
-        attempt ends (polls or returns) only once no helper task is left.
+        Gathered helpers always run in helper tasks (`_helper`), each trio
+        await in the task that stepped its strand into trio (its cancel
+        scopes live there). This task only waits for them to settle (each
+        blocked on a durable step, waiting in trio, or done), then polls with
+        the calls made so far, even while some helper still waits in trio:
+        that helper goes on between attempts and asks for an early resume
+        when it has news (`_helper_stopped`). It waits for trio only when no durable
+        step is pending.
         """
         me = (self.task, self.scopes)
-        await self._drive(strand, trap, me)
+        if strand is not None:
+            await self._drive(strand, trap, me, False)
         while True:
             self.task, self.scopes = me
             if self.lost:
-                await self._helpers_done()
-                return _lost(self)
-            found = self._run_ready()
-            if found is not None:
-                await self._drive(*found, me)
-                continue
-            if self._helpers:
-                await self._helpers_done()
-                continue
+                return _lost(self)  # _settle closes the frame, which cancels its helpers
             if self._failure is not None:
                 self.close()
                 return output_for_final_error(self._failure)
-            result = self.advance()
-            if isinstance(result, Output):
-                return result
-            await self._drive(*result, me)
+            if self.ready and not self._active:
+                self._spawn_helper()
+            if self._active:
+                await self._wait_settled()
+                continue
+            if self._root.outcome is not None:
+                try:
+                    if self._replay:
+                        self._check_replay_finished()
+                except NonDeterminismError as exc:
+                    self.close()
+                    return output_for_final_error(exc)
+                return self._finish(*self._root.outcome)
+            if self._replay:
+                number, results, poll_error = self._replay[0]
+                if self._in_trio and not self._unissued.isdisjoint(self._step_keys[number]):
+                    # A helper in trio may yet make the journaled step's calls.
+                    await self._wait_settled()
+                    continue
+                self._replay.popleft()
+                try:
+                    self._check_step_complete(number)
+                except NonDeterminismError as exc:
+                    self.close()
+                    return output_for_final_error(exc)
+                self.last_keys = self._step_keys[number]
+                self.deliver(results, poll_error)
+                continue
+            if self.pending:
+                return self._poll()
+            if self._in_trio:
+                await self._wait_settled()
+                continue
+            self.close()
+            return output_for_final_error(
+                RuntimeError(f"{self.dispatch_id}: every coroutine is blocked and no call is pending")
+            )
 
-    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any]) -> None:
+    def _spawn_helper(self) -> None:
+        self._active += 1
+        trio.lowlevel.spawn_system_task(self._helper, context=contextvars.copy_context())
+
+    async def _wait_settled(self) -> None:
+        """Wait until no helper task runs: each waits in trio or has ended.
+
+        With none running now, wait for the next time one comes back from trio
+        and settles again.
+        """
+        event = self._settled_event = trio.Event()
+        await event.wait()
+
+    def _helper_stopped(self) -> None:
+        """A helper task stopped running (it waits in trio or ended): tell whoever waits."""
+        if self._active or self._closed:
+            return
+        event = self._settled_event
+        if event is not None:
+            self._settled_event = None
+            event.set()
+        elif not self.running and (self.new_calls or self._root.outcome is not None or self._failure is not None):
+            # Between attempts, a helper back from trio made calls or ended
+            # the function: only a resume can say so to the service.
+            resume_early(self.dispatch_id)
+
+    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any], helper: bool = True) -> None:
         """Await `trap` for `strand` in this task, and step it until it yields a step or ends."""
         if self.ready:
-            # Others can run meanwhile: a helper task runs them.
-            trio.lowlevel.spawn_system_task(self._helper, context=contextvars.copy_context())
-            self._helpers += 1
+            self._spawn_helper()  # others can run meanwhile
         while True:
+            strand.in_trio = True
+            if helper:
+                self._active -= 1
+                self._in_trio += 1
+                self._helper_stopped()
             try:
                 value = await _yield_to_trio(trap)
             except BaseException as exc:  # trio throws into the code that awaited
-                self.task, self.scopes = me
-                yielded = self._send(strand, False, exc)
+                ok, value = False, exc
             else:
-                self.task, self.scopes = me
-                yielded = self._send(strand, True, value)
+                ok = True
+            strand.in_trio = False
+            if helper:
+                self._active += 1
+                self._in_trio -= 1
+            self.task, self.scopes = me
+            yielded = self._send(strand, ok, value)
             if yielded is None:
                 if not strand.done:  # a bare yield, as asyncio.sleep(0) makes
                     self.ready.append((strand, False, _asyncio_misuse(self._name())))
@@ -494,28 +601,26 @@ class Frame:
 
     async def _helper(self) -> None:
         """A helper task: run ready strands, waiting in trio for any that awaits it."""
-        task = trio.lowlevel.current_task()
-        me = (task, getattr(task, "_cancel_status", None))  # trio's private cancel state, as in run_async_function
-        try:
-            while not self.lost:
-                self.task, self.scopes = me
-                found = self._run_ready()
-                if found is None:
-                    break
-                await self._drive(*found, me)
-        except BaseException as exc:  # a system task must not raise: the attempt task reports it
-            if self._failure is None:
-                self._failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-        finally:
-            self._helpers -= 1
-            if self._helpers == 0 and self._idle is not None:
-                self._idle.set()
-
-    async def _helpers_done(self) -> None:
-        if self._helpers:
-            self._idle = trio.Event()
-            await self._idle.wait()
-            self._idle = None
+        with trio.CancelScope() as scope:  # close() cancels it
+            if self._cancels is None:
+                self._cancels = []
+            self._cancels.append(scope)
+            task = trio.lowlevel.current_task()
+            me = (task, getattr(task, "_cancel_status", None))  # trio's private cancel state, as in run_async_function
+            try:
+                while not self.lost and not self._closed:
+                    self.task, self.scopes = me
+                    found = self._run_ready()
+                    if found is None:
+                        break
+                    await self._drive(*found, me)
+            except BaseException as exc:  # a system task must not raise: the attempt task reports it
+                if self._failure is None and not self._closed:
+                    self._failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            finally:
+                self._cancels.remove(scope)
+        self._active -= 1
+        self._helper_stopped()
 
 
 _SCOPE_ACROSS_STEP = (
@@ -653,11 +758,12 @@ def run_async_function(
     return _finish_pass_through(frame, frames, *result)
 
 
-async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand, trap: Any) -> Output:
+async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any) -> Output:
     try:
         out = await frame.pass_through(strand, trap)
-    except BaseException:
+    except BaseException:  # the attempt task itself was cancelled (the run is ending)
         frame.running = False
+        frame.close()  # and its helper tasks with it
         raise
     return _settle(frame, frames, out)
 

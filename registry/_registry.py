@@ -102,7 +102,7 @@ class _Endpoint:
         frame = frames.pop(dispatch_id, None)
         if frame is not None:
             if frame.running:  # closing it now would pull it from under its own attempt
-                frame.lost = True
+                frame.lose()
             else:
                 frame.close()
 

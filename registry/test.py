@@ -33,6 +33,7 @@ from sim.lowlevel import attach_shrunk
 from ._registry import Registry
 
 __all__ = ["DEFAULT_FAULTS", "NeverReached", "Registry", "function", "main", "method", "run"]
+__all__ += ["DISPATCH_API_KEY", "DISPATCH_API_URL", "DISPATCH_ENDPOINT_URL"]
 
 T = TypeVar("T")
 
@@ -41,6 +42,18 @@ FAULTS_ENV = "DISPATCH_SIM_FAULTS"
 
 DEFAULT_FAULTS = "light"
 """The fault profile of tests that name none (and no environment override)."""
+
+# The SDK's dispatch.test names these for tests that build a Registry and a
+# Client by hand. Here nothing listens at them: the simulation routes calls
+# by endpoint URL in memory, and the key is never checked.
+DISPATCH_ENDPOINT_URL = "http://127.0.0.1:0"
+"""An endpoint URL for registries made in tests (as the SDK's dispatch.test has it)."""
+
+DISPATCH_API_URL = "http://127.0.0.1:0"
+"""An API URL for clients made in tests (as the SDK's dispatch.test has it)."""
+
+DISPATCH_API_KEY = "916CC3D280BB46DDBDA984B3DD10059A"
+"""An API key for clients made in tests (as the SDK's dispatch.test has it; never checked here)."""
 
 
 def _faults(faults: str | FaultProfile | None) -> str | FaultProfile:

@@ -30,6 +30,8 @@ from ._properties import PropertyFailed, always, reachable, sometimes, unreachab
 from ._buggify import buggify
 from ._script import Fault, FaultScript
 from ._explore import ExploreGroup, ExploreResult, ExploreRun, explore
+from ._sweep import SweepStartError
+from ._sweep_result import SweepTotals
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -84,4 +86,6 @@ __all__ = [
     "sweep",
     "unreachable",
     "unregister_endpoint",
+    "SweepStartError",
+    "SweepTotals",
 ]

@@ -210,9 +210,11 @@ steps (polls) is always injected; rebuilding it costs little."""
 
 REPLAY_FACTOR = 2
 """The replay budget, part two: past REPLAY_FREE_STEPS, a drawn crash is injected only
-while the steps the call's rebuilds replayed (counting this one) stay within this many
-times its journal. So a call's replay work is amortised O(1) per journaled step, where
-every crash replaying the whole journal would make a long fan-out quadratic. A lost
-response of a resume is retried from the journal too (the function ran past it), so
-the same budget decides it. A fault the budget holds back is still drawn (the run's
-draws do not shift) and the trace says so with a ``replay_budget`` event."""
+while what the call's rebuilds replayed (counting this one) stays within this many
+times its journal, both measured in journaled calls and delivered results (what a
+rebuild re-makes and re-delivers; a gather's one poll journals all its calls). So a
+call's replay work is amortised O(1) per journaled step, where every crash replaying
+the whole journal would make a long fan-out quadratic. A lost response of a resume is
+retried from the journal too (the function ran past it), so the same budget decides it.
+A fault the budget holds back is still drawn (the run's draws do not shift) and the
+trace says so with a ``replay_budget`` event."""

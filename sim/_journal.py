@@ -21,12 +21,18 @@ from typing import Any, TypeAlias
 import attrs
 
 from . import _codec
-from ._protocol import CallResult, Error
+# The frozen form of the commonest input, read by same_input's fast path: the
+# journal and the codec are one package's, and the public `same` would make a
+# frozen copy of every input a rebuild compares.
+from ._codec import _frozen
+from ._protocol import Arguments, CallResult, Error
 from ._status import Status
 
-__all__ = ["Journal", "JournalCall", "JournalStep"]
+__all__ = ["Journal", "JournalCall", "JournalStep", "same_input"]
 
 _thaw = _codec.thaw  # bound once: every delivered value is thawed
+_freeze, _same = _codec.freeze, _codec.same  # bound once: a rebuild compares every journaled call
+_FrozenArguments = _frozen._FrozenArguments
 
 RawOutcome: TypeAlias = tuple[str, Any]
 """A call's outcome as the service keeps it (see the module docstring)."""
@@ -142,3 +148,27 @@ def decode_error(payload: tuple[Any, ...]) -> Error:
     return Error(
         Status(status), type_name, message, exc if isinstance(exc, BaseException) else None, traceback
     )
+
+
+def same_input(journaled: object, value: object) -> bool:
+    """Whether a call's input `value` freezes to `journaled`, a journaled call's frozen input.
+
+    What a rebuild asks of every call it re-makes: the answer of
+    ``same(journaled, freeze(value))`` (a value that does not serialize
+    counting as ``b""``, as the service journals it), for the commonest input
+    (positional atoms) without making the frozen copy.
+    """
+    if type(journaled) is _FrozenArguments and type(value) is Arguments:
+        args, kwargs = value.args, value.kwargs
+        if journaled.flat and not journaled.kwargs and type(args) is tuple and type(kwargs) is dict and not kwargs:
+            expected = journaled.args
+            if args == expected:
+                kinds = list(map(type, args))
+                # Equal atoms of the same types encode alike, but for floats (-0.0).
+                if kinds == list(map(type, expected)) and float not in kinds:
+                    return True
+    try:
+        frozen = _freeze(value, where="argument")
+    except _codec.SerializationError:
+        frozen = b""  # as the service journals such an input (its poll failed)
+    return _same(journaled, frozen)

@@ -107,6 +107,7 @@ class _Suspension:
     __slots__ = (
         "coroutine_state", "min_results", "max_results", "generation", "outstanding",
         "ready", "taken", "batch", "error", "journal", "replayed",
+        "size",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -123,7 +124,11 @@ class _Suspension:
         self.batch: tuple[StoredResult, ...] | None = None  # the resume being attempted
         self.error: Error | None = None  # why the last poll failed as a whole
         self.journal: list[_Entry] = []
-        self.replayed = 0  # journal steps replayed by rebuilds past the free size (the replay budget)
+        self.replayed = 0  # journal entries replayed by rebuilds past the free size (the replay budget)
+        # The journal's size in what a rebuild replays: the calls its polls made
+        # and the results delivered to it. A poll can carry any number of calls
+        # (a 100k-call gather journals them in one), so polls alone undercount it.
+        self.size = 0
 
 
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:

@@ -83,12 +83,14 @@ def _invalid(exc: Exception) -> Error:
 
 def _within_replay_budget(suspension: _Suspension) -> bool:
     """Whether a crash of the call may be injected now (see REPLAY_FACTOR), counting it if so."""
-    steps = len(suspension.journal)
-    if steps <= REPLAY_FREE_STEPS:
+    if len(suspension.journal) <= REPLAY_FREE_STEPS:
         return True
-    if suspension.replayed + steps > REPLAY_FACTOR * steps:
+    # A rebuild re-makes every journaled call and re-delivers every journaled
+    # result: that, not the number of polls, is its cost.
+    size = suspension.size
+    if suspension.replayed + size > REPLAY_FACTOR * size:
         return False
-    suspension.replayed += steps
+    suspension.replayed += size
     return True
 
 
@@ -444,6 +446,7 @@ class Service:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
             suspension.batch = self._take_batch(suspension, rec)
+            suspension.size += len(suspension.batch)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
         results = tuple(decode_outcome(*r) for r in suspension.batch)
@@ -582,6 +585,7 @@ class Service:
                 child = self._admit(call, rec, None)
                 entry_calls.append((call.correlation_id, call.function, child.input))
         suspension.journal.append(_Entry(tuple(entry_calls)))
+        suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
         suspension.min_results = poll.min_results
         suspension.max_results = poll.max_results
@@ -593,6 +597,17 @@ class Service:
     def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
         rec, generation = arg
         if rec.state is POLLING and rec.suspension.generation == generation:  # type: ignore[union-attr]
+            self._resume(rec)
+
+    def resume_early(self, dispatch_id: DispatchID) -> None:
+        """Resume a polling call now with the results ready so far (maybe none).
+
+        As if its poll's `max_wait_seconds` ran out: its endpoint has news the
+        service cannot see (a coroutine's trio work ended). A call that is not
+        polling is left alone: its next attempt sees the news anyway.
+        """
+        rec = self.records.get(dispatch_id)
+        if rec is not None and rec.state is POLLING:
             self._resume(rec)
 
     def _maybe_resume(self, rec: _Record) -> None:

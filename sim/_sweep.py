@@ -3,57 +3,74 @@
 `sweep(target, seeds=...)` loads the test by id (`sim._runner.load_test`),
 hands the seeds to workers in batches through any
 `concurrent.futures.Executor` (a local process pool by default; Dask's
-``Client.get_executor()`` is the same code path), and gathers one
-`SeedRecord` per seed. Failures are grouped by signature; each group keeps its
-count and smallest seed. Workers send back only small records: the trace of a
-group's smallest seed is made again by the caller (the run is deterministic),
-so nothing large crosses a process boundary. A worker that dies takes only
-its batch with it: the batch is re-run seed by seed to find the seed that
-kills it, which is reported as a failure of its own. The records and the
-result are in `sim._sweep_result`, the determinism check in
+``Client.get_executor()`` is the same code path), and adds up one
+`SeedRecord` per seed as it arrives (`SweepTally`: the parent's memory does
+not grow with the number of seeds; a results file, when asked for, gets one
+line per seed, in seed order). Failures are grouped by signature; each group
+keeps its count and smallest seed. Workers send back only small records: the
+trace of a group's smallest seed is made again by the caller (the run is
+deterministic), so nothing large crosses a process boundary. A worker that
+dies takes only its batch with it: the batch is re-run seed by seed to find
+the seed that kills it, which is reported as a failure of its own. Workers
+die with the sweep's process (they must not outlive a killed sweep), and a
+program whose workers cannot start is told so before any seed runs. The
+records and the result are in `sim._sweep_result`, the determinism check in
 `sim._sweep_determinism`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from traceback import format_exception
+from typing import IO, Any
 
 import attrs
 
 from ._faults import FaultProfile
 from ._script import FaultScript
 from ._runner import LoadedTest, load_test, run_seed
-from ._tally import PropertyReport, catalog, property_reports
+from ._tally import catalog
 from ._simulation import Simulation
-from ._sweep_result import FailureGroup, SeedRecord, SweepResult
+from ._sweep_result import FailureGroup, SeedRecord, SweepResult, SweepTally, SweepTotals
+from ._sweep_digests import HASH_SEED, NONDETERMINISTIC, DigestCheck, hash_seeds_for_check
 from ._sweep_shrink import shrink_groups
+
 
 __all__ = [
     "NONDETERMINISTIC",
     "FailureGroup",
     "SeedRecord",
     "SweepResult",
+    "SweepStartError",
+    "SweepTally",
+    "SweepTotals",
     "run_batch",
     "sweep",
 ]
 
 _CRASH_SIGNATURE = "worker process died"
-NONDETERMINISTIC = "non-deterministic: the same seed gave two different traces"
-"""The signature of the failure group of seeds whose two runs gave different traces."""
-_HASH_SEED = "PYTHONHASHSEED"
+_HASH_SEED = HASH_SEED
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+class SweepStartError(ValueError):
+    """The sweep's worker processes cannot start or cannot load the test; the message says what to do."""
 
 
 # -- the worker side ---------------------------------------------------------------------
 
 _loaded: dict[tuple[str, str], LoadedTest] = {}
+_parent: int | None = None  # the sweep's process, in a local pool's worker (None elsewhere)
 
 
 def _load(test_id: str, root: str) -> LoadedTest:
@@ -69,16 +86,17 @@ def _run_one(
     faults: str | FaultProfile,
     seen: set[str] | None = None,
     options: Mapping[str, Any] | None = None,
+    main: Any = None,
 ) -> SeedRecord:
     """Run one seed, with `options` over the test's own `Simulation` options. With `seen` (the signatures this batch has met), a failure's traceback
     is formatted only the first time its signature comes up: a batch runs its seeds in
     increasing order, so that is the one a group shows (its smallest seed), and the others'
-    tracebacks would cost time here and memory in the parent for nothing."""
-    import traceback
-
+    tracebacks would cost time here and memory in the parent for nothing. `main` is
+    ``loaded.make_main()`` made once for many seeds (it is a fresh instance per run
+    already: making it costs more than the rest of the bookkeeping of a seed)."""
     start = time.perf_counter()
     run = run_seed(
-        loaded.make_main(),
+        main or loaded.make_main(),
         seed=seed,
         faults=faults,
         test_id=loaded.test_id,
@@ -98,7 +116,7 @@ def _run_one(
         seconds=seconds,
         signature=signature,
         error="" if error is None else f"{type(error).__qualname__}: {error}".splitlines()[0][:500],
-        traceback="".join(traceback.format_exception(error))[-8000:] if keep_traceback else "",
+        traceback="".join(format_exception(error))[-8000:] if keep_traceback else "",
         faults=tuple(counts.items()),
         properties=run.simulation.properties.rows(),
     )
@@ -113,22 +131,49 @@ def run_batch(
 ) -> list[SeedRecord]:
     """Run `seeds` of the test in this process (the task a sweep sends to a worker).
 
-    `options` are `Simulation` options over the test's own (the schedule).
+    `options` are `Simulation` options over the test's own (the schedule). In
+    a local pool's worker, a batch stops the process when the sweep that
+    started it is gone.
     """
     loaded = _load(test_id, root)
     seen = _seen_if_ascending(seeds)
-    return [_run_one(loaded, seed, faults, seen, options) for seed in seeds]
+    main = loaded.make_main()
+    records = []
+    for seed in seeds:
+        if _parent is not None and os.getppid() != _parent:
+            os._exit(1)  # the sweep died (on systems without a parent-death signal): stop now
+        records.append(_run_one(loaded, seed, faults, seen, options, main))
+    return records
+
+
+def _check_worker(test_id: str, root: str) -> None:
+    # A pool's first task: the worker started and loads the test (then cached for the batches).
+    _load(test_id, root)
 
 
 def _seen_if_ascending(seeds: Sequence[int]) -> set[str] | None:
     # Only in increasing order is the first failure of a signature its smallest seed;
     # the set is for membership only, its order decides nothing.
+    if isinstance(seeds, range):
+        return set() if seeds.step > 0 or len(seeds) < 2 else None
     return set() if all(a < b for a, b in zip(seeds, seeds[1:])) else None
 
 
-def _ignore_sigint() -> None:
+def _start_worker(parent: int) -> None:
+    """A local pool worker's initializer: ignore Ctrl-C, and die with the sweep's process."""
+    global _parent
     # Ctrl-C reaches the whole process group; the parent alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _parent = parent
+    if sys.platform.startswith("linux"):
+        # The kernel kills this worker when the process that started it dies, even by
+        # SIGKILL, and even in the middle of a seed. (A worker keeps nothing worth saving.)
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # without it, run_batch's check between seeds still stops the worker
+    if os.getppid() != parent:  # the sweep died before the signal was asked for
+        os._exit(1)
 
 
 # -- the parent side ---------------------------------------------------------------------
@@ -137,27 +182,32 @@ def _ignore_sigint() -> None:
 class _Batches:
     """Seeds cut into tasks sized by how long a seed takes: the first tasks are small, so
     that a slow test shows progress (and a Ctrl-C loses little) early, then each task aims
-    at about a second of work, 10 to 2,000 seeds, so per-task overhead vanishes."""
+    at about a second of work, 10 to 2,000 seeds, so per-task overhead vanishes. The seeds
+    are read from their sequence as batches are taken (a range is never made a list)."""
 
     def __init__(self, seeds: Sequence[int], size: int | None) -> None:
-        self.seeds = list(seeds)
+        self.seeds = seeds
         self.next = 0
+        self.front: list[int] = []  # seeds given back (a broken pool's), to take first
         self.fixed = size
         self.seconds = 0.0
         self.done = 0
 
     def __bool__(self) -> bool:
-        return self.next < len(self.seeds)
+        return bool(self.front) or self.next < len(self.seeds)
 
     def take(self) -> list[int]:
         size = self.fixed or self._size()
-        batch = self.seeds[self.next : self.next + size]
+        if self.front:
+            batch = self.front[:size]
+            del self.front[:size]
+            return batch
+        batch = list(self.seeds[self.next : self.next + size])
         self.next += len(batch)
         return batch
 
     def push_front(self, batches: Iterable[Sequence[int]]) -> None:
-        front = [s for b in batches for s in b]
-        self.seeds[self.next : self.next] = front
+        self.front[:0] = [s for b in batches for s in b]
 
     def measured(self, record: SeedRecord) -> None:
         self.seconds += record.seconds
@@ -210,11 +260,15 @@ def sweep(
     depth: int | None = None,
     pct_steps: int | None = None,
     shrink: float | None = None,
+    results: str | os.PathLike[str] | None = None,
+    check_determinism: bool = False,
 ) -> SweepResult:
-    """Run the simulation test `target` (a pytest id) once per seed; return the records.
+    """Run the simulation test `target` (a pytest id) once per seed; return the totals.
 
     With ``jobs=1`` and no `executor` the seeds run in this process; with
-    ``jobs>1`` in a pool of that many worker processes; with `executor` in
+    ``jobs>1`` in a pool of that many worker processes (they die with this
+    process; a program they cannot re-import, such as a script read from
+    stdin, raises `SweepStartError` before any seed runs); with `executor` in
     that (e.g. a Dask client's ``get_executor()``: its workers must see the
     test file at the same path, so run them from the project checkout).
     `max_failures` stops after that many failing seeds, `time_limit` after
@@ -228,11 +282,21 @@ def sweep(
     options (``schedule="pct"``: see `Simulation`). With `shrink` (seconds),
     the smallest seed of each failure group is shrunk afterwards to the faults
     it needs, within that much time in all (`SweepResult.shrunk`).
+
+    The result keeps totals and groups, not every record (see `SweepResult`):
+    with `results` (a path), one JSON line per seed (seed, ok, digest,
+    seconds, signature) is appended to that file as the seeds finish, in
+    the order of `seeds`. With `check_determinism`, every seed runs twice,
+    first in reverse order, then in order (with ``jobs>1`` in two pools
+    whose workers get two different hash seeds: `hash_seed` and the next,
+    by default those of `hash_seeds_for_check`); a seed whose two digests
+    differ fails in the `NONDETERMINISTIC` group; the second pass gives the
+    records (and writes `results`), and the check keeps 8 bytes per seed.
     """
-    chosen = list(seeds)
+    chosen: Sequence[int] = seeds if isinstance(seeds, range) else list(seeds)
     if not chosen:
         raise ValueError("the seed range is empty: give at least one seed")
-    if any(isinstance(s, bool) or not isinstance(s, int) for s in chosen):
+    if not isinstance(chosen, range) and any(isinstance(s, bool) or not isinstance(s, int) for s in chosen):
         raise TypeError("seeds must be ints")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -242,70 +306,175 @@ def sweep(
     loaded = load_test(target, root=Path(base))
     loaded.make_main()  # a test that takes fixtures cannot run outside pytest: say so now
     profile = _resolve_faults(loaded, faults)
-    name = profile if isinstance(profile, str) else profile.name
     given = {"schedule": schedule, "depth": depth, "pct_steps": pct_steps}
     options = {k: v for k, v in given.items() if v is not None}
     if options:  # bad values fail here, before anything runs
         Simulation(faults="none", **{**loaded.test.options, **options})
-    state = _Collector(max_failures, time_limit, on_record)
-    interrupted = False
-    try:
-        if executor is None and jobs == 1:
-            seen = _seen_if_ascending(chosen)
-            for seed in chosen:
-                if state.full():
-                    break
-                state.add(_run_one(loaded, seed, profile, seen, options))
-        elif executor is not None:
-            _drive(executor, loaded.test_id, base, _Batches(chosen, batch_size), profile, jobs, state, options)
-        else:
-            with _worker_hash_seed(hash_seed):
-                _drive_pool(loaded.test_id, base, chosen, profile, jobs, batch_size, state, options)
-    except KeyboardInterrupt:
-        interrupted = True
-    records = tuple(sorted(state.records, key=lambda r: r.seed))
-    result = SweepResult(
-        loaded.test_id, name, records, time.perf_counter() - state.start, interrupted, state.stopped,
-        options=options, known_properties=tuple(catalog(loaded.test.function)),
-        require_sometimes=require_sometimes,
-    )
-    if shrink is not None and result.failures and not interrupted:
+    if executor is None and jobs > 1:
+        _check_main_script(jobs)
+    run = _Pass(loaded, base, profile, jobs, executor, batch_size, options, max_failures, time_limit, on_record)
+    if not check_determinism:
+        result = run.result(chosen, hash_seed, results, require_sometimes)
+    else:
+        first, second = hash_seeds_for_check() if hash_seed is None else (hash_seed, (hash_seed + 1) % 2**32)
+        digests = DigestCheck(chosen)
+        before = run.result(chosen[::-1], first, None, require_sometimes, record=digests)
+        if before.interrupted or before.stopped_early:
+            return before
+        result = run.result(chosen, second, results, require_sometimes, check=digests)
+        result = attrs.evolve(result, seconds=before.seconds + result.seconds)
+    if shrink is not None and result.failures and not result.interrupted:
         shrunk = shrink_groups(result.groups, _CRASH_SIGNATURE, loaded, profile, options, shrink)
         result = attrs.evolve(result, shrunk=shrunk)
     return result
 
 
+def _check_main_script(jobs: int) -> None:
+    """Fail now when spawned workers could not start: each one runs this program's main
+    script again (by module name or by path), and a script read from stdin has no path."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return  # python -m module: workers import it by name
+    path = getattr(main, "__file__", None)
+    if path is not None and not os.path.isfile(path):
+        raise SweepStartError(
+            f"jobs={jobs}: worker processes start by running this program's main script again, and "
+            f"{path!r} is not a file (a script read from stdin?): save the script to a file and run "
+            "that, or sweep with jobs=1"
+        )
+
+
 @attrs.define
-class _Collector:
+class _Pass:
+    """One pass over the seeds: how it runs (the same for both passes of a determinism check)."""
+
+    loaded: LoadedTest
+    base: str
+    profile: str | FaultProfile
+    jobs: int
+    executor: cf.Executor | None
+    batch_size: int | None
+    options: dict[str, Any]
     max_failures: int | None
     time_limit: float | None
     on_record: Progress | None
-    records: list[SeedRecord] = attrs.field(factory=list)
-    failures: int = 0
-    start: float = attrs.field(factory=time.perf_counter)
-    stopped: str | None = None
 
-    shared: dict[Any, Any] = attrs.field(factory=dict)
+    def result(
+        self,
+        seeds: Sequence[int],
+        hash_seed: int | None,
+        results: str | os.PathLike[str] | None,
+        require_sometimes: bool,
+        record: DigestCheck | None = None,
+        check: DigestCheck | None = None,
+    ) -> SweepResult:
+        loaded, options = self.loaded, self.options
+        with open(results, "a", encoding="utf-8") if results is not None else _no_file() as lines:
+            state = _Collector(seeds, self.max_failures, self.time_limit, self.on_record, lines, record, check)
+            interrupted = False
+            try:
+                if self.executor is None and self.jobs == 1:
+                    seen = _seen_if_ascending(seeds)
+                    main = loaded.make_main()
+                    for seed in seeds:
+                        if state.full():
+                            break
+                        state.add(_run_one(loaded, seed, self.profile, seen, options, main))
+                elif self.executor is not None:
+                    batches = _Batches(seeds, self.batch_size)
+                    _drive(self.executor, loaded.test_id, self.base, batches, self.profile, self.jobs, state, options)
+                else:
+                    with _worker_hash_seed(hash_seed):
+                        _drive_pool(loaded.test_id, self.base, seeds, self.profile, self.jobs, self.batch_size,
+                                    state, options)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                state.finish()
+        name = self.profile if isinstance(self.profile, str) else self.profile.name
+        return SweepResult(
+            loaded.test_id, name, state.tally.records(), time.perf_counter() - state.start, interrupted,
+            state.stopped, options=options, known_properties=tuple(catalog(loaded.test.function)),
+            require_sometimes=require_sometimes, totals=state.tally.totals(),
+        )
+
+
+@contextmanager
+def _no_file() -> Iterator[None]:
+    yield None
+
+
+class _Collector:
+    """Takes the records as they arrive: counts failures (for the early stops), tells
+    `on_record`, and passes them on in the order of the seeds (to the tally and the
+    results file). Records that arrive ahead of an earlier seed wait for it; only the
+    batches in flight can be ahead, so what waits is bounded too."""
+
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        max_failures: int | None,
+        time_limit: float | None,
+        on_record: Progress | None,
+        lines: IO[str] | None,
+        record: DigestCheck | None,
+        check: DigestCheck | None,
+    ) -> None:
+        self.seeds = seeds
+        self.max_failures = max_failures
+        self.time_limit = time_limit
+        self.on_record = on_record
+        self.lines = lines
+        self.record = record
+        self.check = check
+        self.tally = SweepTally()
+        self.failures = 0
+        self.start = time.perf_counter()
+        self.stopped: str | None = None
+        self.next = 0  # the position in `seeds` of the next record to pass on
+        self.waiting: dict[int, list[SeedRecord]] = {}  # by seed: a list, as seeds may repeat
 
     def add(self, record: SeedRecord) -> None:
-        self.records.append(self._compact(record))
+        if self.record is not None:
+            self.record.put(record)
+        if self.check is not None:
+            record = self.check.compare(record)
         if not record.ok:
             self.failures += 1
+        seeds = self.seeds
+        if self.next < len(seeds) and seeds[self.next] == record.seed and not self.waiting:
+            self._pass_on(record)  # in order: the usual case, nothing waits
+            self.next += 1
+        else:
+            self.waiting.setdefault(record.seed, []).append(record)
+            self._pass_on_ready()
         if self.on_record is not None:
             self.on_record(record)
 
-    def _compact(self, record: SeedRecord) -> SeedRecord:
-        """The record with its repeated values (fault counts, a group's signature and
-        message) shared with earlier records: each arrives as its own copy from a
-        worker, and a long sweep keeps every record."""
-        if not record.faults and record.ok:
-            return record
-        faults = self.shared.setdefault(record.faults, record.faults)
-        if record.ok:
-            return record if faults is record.faults else attrs.evolve(record, faults=faults)
-        signature = self.shared.setdefault(record.signature, record.signature)
-        error = self.shared.setdefault(record.error, record.error)
-        return attrs.evolve(record, faults=faults, signature=signature, error=error)
+    def _pass_on_ready(self) -> None:
+        seeds, waiting = self.seeds, self.waiting
+        while self.next < len(seeds) and seeds[self.next] in waiting:
+            self._take(seeds[self.next])
+            self.next += 1
+
+    def _take(self, seed: int) -> None:
+        queued = self.waiting[seed]
+        self._pass_on(queued.pop(0))
+        if not queued:
+            del self.waiting[seed]
+
+    def _pass_on(self, record: SeedRecord) -> None:
+        self.tally.add(record)
+        if self.lines is not None:
+            self.lines.write(record.json_line())
+
+    def finish(self) -> None:
+        """Pass on what still waits (the sweep stopped before the seeds ahead of it ran)."""
+        for seed in islice(self.seeds, self.next, None):
+            if not self.waiting:
+                break
+            if seed in self.waiting:
+                self._take(seed)
 
     def full(self) -> bool:
         if self.max_failures is not None and self.failures >= self.max_failures:
@@ -341,14 +510,32 @@ def _worker_hash_seed(value: int | None) -> Iterator[None]:
 def _new_pool(jobs: int) -> cf.ProcessPoolExecutor:
     # spawn, not fork: the parent may hold trio state, threads (a progress bar) or locks.
     return cf.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker, initargs=(os.getpid(),),
     )
+
+
+def _check_pool(pool: cf.ProcessPoolExecutor, test_id: str, root: str) -> None:
+    """Run a first task that loads the test, so that workers which cannot start (or load
+    it) fail the sweep with a message instead of every seed failing as a dead worker."""
+    future = pool.submit(_check_worker, test_id, root)  # what submit raises is not the workers'
+    try:
+        future.result()
+    except cf.process.BrokenProcessPool:
+        raise SweepStartError(
+            "the sweep's worker processes died as they started: each one imports this program's "
+            "main script again, so guard the code that calls sim.sweep with "
+            "'if __name__ == \"__main__\":' (or sweep with jobs=1)"
+        ) from None
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise SweepStartError(f"a worker process cannot load {test_id!r}: {type(exc).__name__}: {first}") from None
 
 
 def _drive_pool(
     test_id: str,
     root: str,
-    seeds: list[int],
+    seeds: Sequence[int],
     faults: str | FaultProfile,
     jobs: int,
     batch_size: int | None,
@@ -356,9 +543,13 @@ def _drive_pool(
     options: Mapping[str, Any] | None = None,
 ) -> None:
     remaining = _Batches(seeds, batch_size)
+    first = True
     while remaining and not state.full():
         pool = _new_pool(jobs)
         try:
+            if first:
+                _check_pool(pool, test_id, root)
+                first = False
             suspects = _drive(pool, test_id, root, remaining, faults, jobs, state, options)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -17,8 +17,8 @@ import attrs
 
 from ._faults import FaultProfile
 from ._runner import LoadTestError, load_test
-from ._sweep import NONDETERMINISTIC, SweepResult, sweep
-from ._sweep_determinism import check_determinism, first_difference, hash_seeds_for_check
+from ._sweep import NONDETERMINISTIC, SweepResult, SweepStartError, sweep
+from ._sweep_determinism import first_difference, hash_seeds_for_check
 from ._sweep_view import live_progress, print_summary, write_outputs
 
 __all__ = ["add_parser", "parse_seeds", "run"]
@@ -110,15 +110,14 @@ def run(args: argparse.Namespace) -> int:
         # processes) whose workers have different hash seeds; on one process (--jobs 1)
         # or a Dask cluster (its workers are its own) both passes share the processes.
         hash_seeds = hash_seeds_for_check() if args.check_determinism and executor is None and jobs > 1 else None
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
         with live_progress(total) as on_record:
             try:
                 result = sweep(args.target, seeds, on_record=on_record, shrink=shrink,
-                               hash_seed=hash_seeds and hash_seeds[0], **options)
-                if args.check_determinism and not result.interrupted:
-                    again = sweep(args.target, seeds[::-1], on_record=on_record,
-                                  hash_seed=hash_seeds and hash_seeds[1], **options)
-                    result = check_determinism(result, again)
-            except LoadTestError as exc:
+                               hash_seed=hash_seeds and hash_seeds[0], check_determinism=args.check_determinism,
+                               results=None if args.out is None else args.out / "results.jsonl", **options)
+            except (LoadTestError, SweepStartError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
     result = _explain_nondeterminism(result, hash_seeds)
@@ -134,12 +133,12 @@ def run(args: argparse.Namespace) -> int:
 def _explain_nondeterminism(result: SweepResult, hash_seeds: tuple[int, int] | None) -> SweepResult:
     """Run the smallest seed of the non-deterministic group twice more, as its two passes
     ran, and keep where their traces part as that group's traceback (the summary shows it)."""
-    for group in result.groups:
+    groups = list(result.totals.groups)
+    for index, group in enumerate(groups):
         if group.signature == NONDETERMINISTIC:
             where = first_difference(result.target, group.smallest_seed, result.faults, hash_seeds=hash_seeds)
-            records = tuple(attrs.evolve(r, traceback=where) if r.seed == group.smallest_seed else r
-                            for r in result.records)
-            return attrs.evolve(result, records=records)
+            groups[index] = attrs.evolve(group, traceback=where)
+            return attrs.evolve(result, totals=attrs.evolve(result.totals, groups=tuple(groups)))
     return result
 
 

@@ -1,17 +1,13 @@
 """The determinism check of a sweep: a seed run twice must give the same trace.
 
-`check_determinism` merges a second pass of the same seeds into the first and
-turns each seed whose digests differ into a failure of its own group
-(`NONDETERMINISTIC`). `hash_seeds_for_check` chooses the two passes'
-``PYTHONHASHSEED`` (the second pass's workers get another than the first's, so
-str hashing shows up), and `first_difference` runs a seed twice more, in fresh
-processes with those hash seeds, to say at which event the runs part.
+``sweep(..., check_determinism=True)`` runs the two passes and compares
+their digests (`sim._sweep_digests`: `DigestCheck`, `hash_seeds_for_check`);
+`first_difference` runs a seed twice more, in fresh processes with the two
+passes' hash seeds, to say at which event the runs part.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,46 +16,13 @@ import attrs
 from ._events import Event
 from ._faults import FaultProfile
 from ._runner import load_test, run_seed
-from ._sweep import _HASH_SEED, NONDETERMINISTIC, SweepResult, _load, _new_pool, _worker_hash_seed
+from ._sweep import _load, _new_pool, _worker_hash_seed
+from ._sweep_digests import hash_seeds_for_check
 
-__all__ = ["check_determinism", "first_difference", "hash_seeds_for_check", "trace_events"]
+__all__ = ["first_difference", "hash_seeds_for_check", "trace_events"]  # the hash seeds: for the CLI
 
 # The private helpers imported above are the sweep's own worker side (test cache, pool,
 # hash seed of spawned workers): this module is its other half, split off for size.
-
-
-def check_determinism(result: SweepResult, second: SweepResult) -> SweepResult:
-    """Merge a second run of the same seeds: a seed whose digest changed fails as
-    non-deterministic (its own group), whatever its outcome was."""
-    again = {r.seed: r for r in second.records}
-    merged = []
-    for record in result.records:
-        other = again.get(record.seed)
-        if other is not None and other.digest and record.digest and other.digest != record.digest:
-            record = attrs.evolve(
-                record,
-                ok=False,
-                signature=NONDETERMINISTIC,
-                error=(
-                    f"seed {record.seed} ran twice with different trace digests "
-                    f"({record.digest[:16]} then {other.digest[:16]})"
-                ),
-                traceback="",
-            )
-        merged.append(record)
-    return attrs.evolve(result, records=tuple(merged), seconds=result.seconds + second.seconds)
-
-
-def hash_seeds_for_check(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """The two ``PYTHONHASHSEED`` values a determinism check gives its two passes' workers.
-
-    The first is this environment's own (when it is a number), else 1; the second
-    differs from it, so that code depending on the hash of a str (set order, dict of
-    sets, hash() itself) shows up even where the environment pins the hash seed.
-    """
-    text = (os.environ if environ is None else environ).get(_HASH_SEED, "")
-    first = int(text) if text.isdigit() and int(text) < 2**32 else 1
-    return first, (first + 1) % 2**32
 
 
 def trace_events(test_id: str, root: str, seed: int, faults: str | FaultProfile) -> list[tuple[Any, ...]]:

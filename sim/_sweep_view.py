@@ -1,15 +1,14 @@
 """How a sweep looks: live progress, the summary table, results.jsonl and the failing traces.
 
 Progress and tables are drawn with `rich` on a terminal; elsewhere (CI logs,
-pipes) progress is a plain line every few seconds. `write_outputs` appends
-one JSON line per seed to ``DIR/results.jsonl`` and saves the trace of each
-failure group's smallest seed, made again in this process (runs are
-deterministic, so workers never ship traces).
+pipes) progress is a plain line every few seconds. `write_outputs` saves
+the trace of each failure group's smallest seed, made again in this process
+(runs are deterministic, so workers never ship traces); ``DIR/results.jsonl``
+is written by the sweep itself as seeds finish (``sweep(results=...)``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -108,15 +107,13 @@ def _schedule_flags(options: Any) -> str:
 
 
 def write_outputs(result: SweepResult, out: Path | None, root: str | None = None) -> dict[str, GroupArtifacts]:
-    """Append results.jsonl and save the trace of each group's smallest seed; returns
-    the files written per signature (nothing is written when `out` is None)."""
+    """Save the trace and report of each group's smallest seed in `out`; returns the files
+    written per signature (nothing is written when `out` is None). The sweep wrote
+    ``results.jsonl`` there already, as its seeds finished."""
     artifacts: dict[str, GroupArtifacts] = {}
     if out is None:
         return artifacts
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.jsonl", "a", encoding="utf-8") as lines:
-        for record in result.records:
-            lines.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
     for index, group in enumerate(result.groups, 1):
         artifacts[group.signature] = _save_group(result, group, out / f"group{index}-seed{group.smallest_seed}", root)
     return artifacts

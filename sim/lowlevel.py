@@ -8,7 +8,8 @@ overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
 `load_test`, `run_seed`), the hook that gives errors their status
 (`set_error_classifier`), and how `sim.note`, properties and buggify find
-the running call (`register_call_locator`). Names here may change more often
+the running call (`register_call_locator`), and how an endpoint asks for
+a polling call's next attempt early (`resume_early`). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -20,6 +21,7 @@ from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
 from ._tally import catalog as property_catalog
 from ._journal import Journal, JournalCall, JournalStep, replay_steps
+from ._journal import same_input
 from ._endpoints import (
     DEFAULT_ENDPOINT,
     TIMER_FUNCTION,
@@ -29,6 +31,7 @@ from ._endpoints import (
 )
 from ._options import OPTIONS, check_options, check_seeds, unknown_option
 from ._where import register_call_locator
+from ._early import resume_early
 from ._shrink import attach_shrunk, shrunk_of
 from ._runner import (
     LoadedTest,
@@ -71,6 +74,7 @@ __all__ = [
     "property_reports",
     "register_endpoint",
     "replay_steps",
+    "resume_early",
     "run_seed",
     "same",
     "set_error_classifier",
@@ -81,4 +85,5 @@ __all__ = [
     "attach_shrunk",
     "shrunk_of",
     "unregister_endpoint",
+    "same_input",
 ]

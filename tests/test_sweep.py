@@ -141,6 +141,9 @@ def test_ctrl_c_stops_and_prints_what_ran() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "sim", "sweep", f"{PROGRAM}::test_slow", "--seeds", "1000", "--jobs", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        # A pytest started in the background of a shell inherits SIGINT ignored, and so would
+        # the sweep: give it the default disposition, as a terminal's process would have.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Wait for the first progress line (every 5 s once seeds have run), not a fixed time:
     # on a loaded machine two workers may take longer than that to start.

@@ -660,13 +660,6 @@ async def test_registry_test_function_runs_every_seed():
         reg.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: while one gathered helper awaits trio, the frame does not poll, so a sibling's "
-    "durable call is dispatched only after the trio await ends: the helper's first trio await "
-    "runs in the attempt's own task (its cancel scopes live there), so the attempt cannot "
-    "return its poll until that await ends (Frame.advance/pass_through)",
-)
 def test_durable_call_is_dispatched_while_a_sibling_awaits_trio(reg, basics):
     _, after, *_ = basics
 

@@ -37,7 +37,10 @@ COUNTERPARTS = {
          "DNSError", "TCPError", "TLSError", "HTTPError", "UnauthenticatedError",
          "PermissionDeniedError", "NotFoundError"],
     ),
-    "dispatch.test": ("registry.test", ["function", "method", "run", "main"]),
+    "dispatch.test": (
+        "registry.test",
+        ["function", "method", "run", "main", "DISPATCH_ENDPOINT_URL", "DISPATCH_API_URL", "DISPATCH_API_KEY"],
+    ),
 }
 
 

@@ -120,6 +120,152 @@ def test_an_error_in_one_trio_helper_fails_the_gather(reg: registry.Registry) ->
     assert value == "caught 'late'"
 
 
+def _dispatch_times(s: sim.Simulation, function: str) -> list[float]:
+    return [e.time for e in s.trace if e.kind == "dispatch" and e.function == function]
+
+
+def test_a_call_made_after_a_trio_await_is_dispatched_when_the_await_ends(reg: registry.Registry) -> None:
+    # The frame polls at once with the slow sibling; the helper wakes at 1 s
+    # between attempts, and its call goes out then, not when the sibling ends.
+    @reg.function
+    async def after(seconds: float, value: str) -> str:
+        await registry.sleep(seconds)
+        return value
+
+    @reg.function
+    def double(x: int) -> int:
+        return 2 * x
+
+    async def nap_then_call(seconds: float, x: int) -> int:
+        await trio.sleep(seconds)
+        return await double(x)
+
+    @reg.function
+    async def mixed() -> Any:
+        values = await registry.gather(after(100, "slow"), nap_then_call(1, 21))
+        return values, sim.now()
+
+    value, s = run(mixed)
+    assert value == (["slow", 42], pytest.approx(100.0))
+    assert _dispatch_times(s, after.name) == [0.0]
+    assert _dispatch_times(s, double.name) == [pytest.approx(1.0)]
+
+
+def test_a_trio_helper_that_wins_an_any_ends_the_function_without_waiting(reg: registry.Registry) -> None:
+    @reg.function
+    async def after(seconds: float, value: str) -> str:
+        await registry.sleep(seconds)
+        return value
+
+    async def nap(seconds: float) -> str:
+        await trio.sleep(seconds)
+        return "nap"
+
+    @reg.function
+    async def first() -> Any:
+        value = await registry.any(after(100, "slow"), nap(1))
+        return value, sim.now()
+
+    value, s = run(first)
+    assert value == ("nap", pytest.approx(1.0))
+    assert _dispatch_times(s, after.name) == [0.0]  # dispatched while the helper slept
+
+
+def test_a_helper_still_in_trio_is_cancelled_when_the_function_ends(reg: registry.Registry) -> None:
+    unwound: list[str] = []
+
+    @reg.function
+    async def after(seconds: float, value: str) -> str:
+        await registry.sleep(seconds)
+        return value
+
+    async def forever() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            unwound.append("forever")
+
+    @reg.function
+    async def first() -> Any:
+        value = await registry.race(after(2, "durable"), forever())
+        return value, sim.now()
+
+    value, _ = run(first)
+    assert value == ("durable", pytest.approx(2.0))
+    assert unwound == ["forever"]  # its finally block ran, in its own task
+
+
+def test_a_deadline_inside_a_helper_runs_while_the_frame_polls(reg: registry.Registry) -> None:
+    @reg.function
+    async def after(seconds: float, value: str) -> str:
+        await registry.sleep(seconds)
+        return value
+
+    async def bounded(seconds: float) -> Any:
+        with trio.move_on_after(1) as scope:
+            await trio.sleep(seconds)
+        return scope.cancelled_caught, sim.now()
+
+    @reg.function
+    async def bounds() -> Any:
+        values = await registry.gather(after(3, "durable"), bounded(5), bounded(0.5))
+        return values, sim.now()
+
+    value, s = run(bounds)
+    assert value == (["durable", (True, pytest.approx(1.0)), (False, pytest.approx(0.5))], pytest.approx(3.0))
+    assert _dispatch_times(s, after.name) == [0.0]
+
+
+def test_a_trio_helper_failing_between_attempts_fails_the_gather_then(reg: registry.Registry) -> None:
+    @reg.function
+    async def after(seconds: float, value: str) -> str:
+        await registry.sleep(seconds)
+        return value
+
+    async def fails_later() -> None:
+        await trio.sleep(1)
+        raise KeyError("late")
+
+    @reg.function
+    async def gathered() -> Any:
+        try:
+            await registry.gather(after(10, "slow"), fails_later())
+        except KeyError as exc:
+            return f"caught {exc}", sim.now()
+        return "no error"
+
+    value, _ = run(gathered)
+    assert value == ("caught 'late'", pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("faults", [FaultProfile(crash=1.0), "heavy"], ids=["crash", "heavy"])
+def test_trio_helpers_beside_durable_siblings_survive_rebuilds(reg: registry.Registry, faults: Any) -> None:
+    # Rebuilt coroutines re-run their helpers' trio work (it is not durable)
+    # and replay the durable steps, whichever attempt made them.
+    @reg.function
+    async def after(seconds: float, value: int) -> int:
+        await registry.sleep(seconds)
+        return value
+
+    @reg.function
+    def double(x: int) -> int:
+        return 2 * x
+
+    async def nap_then_call(seconds: float, x: int) -> int:
+        await trio.sleep(seconds)
+        return await double(x)
+
+    @reg.function
+    async def mixed() -> list[int]:
+        first = await registry.gather(after(3, 1), nap_then_call(1, 2), nap_then_call(5, 3))
+        second = await registry.gather(nap_then_call(1, sum(first)), after(1, 7))
+        return [*first, *second]
+
+    for seed in range(12):
+        value, _ = run(mixed, faults=faults, seed=seed)
+        assert value == [1, 4, 6, 22, 7]
+
+
 _PROGRAM = textwrap.dedent(
     """
     import trio, registry, sim
@@ -135,8 +281,13 @@ _PROGRAM = textwrap.dedent(
         return await double(i)
 
     @reg.function
+    async def after(seconds, value):
+        await registry.sleep(seconds)
+        return value
+
+    @reg.function
     async def fan():
-        return await registry.gather(*(helper(i) for i in range(8)))
+        return await registry.gather(after(1.5, -1), *(helper(i) for i in range(8)))
 
     for seed in range(5):
         s = sim.Simulation(seed=seed, faults="heavy")
