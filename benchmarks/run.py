@@ -165,7 +165,7 @@ def _row(
     run, simulation = _time_run(workload, faults, repeat)
     in_run = _time_in_run(workload, faults, repeat)
     peak = _peak_memory(workload, faults)
-    trace_bytes = len(cbor2.dumps(simulation.trace._events, canonical=True))
+    trace_bytes = len(cbor2.dumps(list(simulation.trace._rows()), canonical=True))
     us_per_call = in_run / calls * 1e6
     row = [
         name,

@@ -346,6 +346,7 @@ class Simulation:
             self.trace.header["aborted"] = f"{type(failure).__qualname__}: {_first_line(failure)}"
             self._service.abort(failure)
         self.trace.header["decisions"] = list(self.decisions.record)
+        self.trace._compact()  # sim-internal: the finished run's events go to the trace's compact store
 
     async def _body(self, main: Any) -> Any:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
