@@ -15,6 +15,12 @@ machine is shared and noisy; the minimum is the least disturbed run):
    100, merge sort 256; faults none and light), ours and the floor's, and
    the ratio ours/floor: how close to the limit the simulator is.
 
+With `--instructions`, it prints instead exact machine-instruction counts per
+seed (valgrind's callgrind; the difference between two processes running N
+and M seeds, divided by M - N, so start-up and imports cancel out) for the
+empty simulation, a bare `trio.run`, the floor's empty run and the order
+workflow under none, light and heavy: figures the machine's load does not move.
+
 The exact bytecode counts per call stay in benchmarks/hotpath.py --opcodes,
 and the side-by-side with the Dispatch SDK in benchmarks/run.py.
 """
@@ -25,6 +31,9 @@ import argparse
 import gc
 import os
 import platform
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -100,6 +109,42 @@ def shapes(repeat: int) -> list[list[str]]:
     return rows
 
 
+# What `--count UNIT N` runs N of: one seed each, seeds 0, 1, 2, ...
+_UNITS: dict[str, Callable[[int], Any]] = {
+    "empty simulation": lambda seed: sim.Simulation(seed=seed, faults="none").run(_nothing()),
+    "bare trio.run": lambda seed: trio.run(_nothing),
+    "empty floor run": lambda seed: floor.run_shape("empty", "none", seed),
+    "orders, none": lambda seed: sim.Simulation(seed=seed, faults="none").run(orders.scenario()),
+    "orders, light": lambda seed: sim.Simulation(seed=seed, faults="light").run(orders.scenario()),
+    "orders, heavy": lambda seed: sim.Simulation(seed=seed, faults="heavy").run(orders.scenario()),
+}
+# Seeds per process in the two callgrind runs of a unit (their difference is what is counted).
+_COUNTS = {"empty simulation": (20, 120), "bare trio.run": (20, 120), "empty floor run": (20, 120)}
+
+
+def _collected(unit: str, n: int) -> int:
+    """Instructions valgrind counts for a process running `n` of `unit`."""
+    command = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        sys.executable, __file__, "--count", unit, str(n),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"valgrind printed no instruction count for {unit!r}: {done.stderr[-300:]}")
+    return int(found.group(1))
+
+
+def instructions() -> list[list[str]]:
+    """Rows: machine instructions per seed of each unit, and times the floor's empty run."""
+    per_seed = {}
+    for unit in _UNITS:
+        low, high = _COUNTS.get(unit, (5, 35))
+        per_seed[unit] = (_collected(unit, high) - _collected(unit, low)) / (high - low)
+    lowest = per_seed["empty floor run"]
+    return [[unit, f"{count / 1e6:.3f}", f"{count / lowest:.0f}x"] for unit, count in per_seed.items()]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -112,12 +157,39 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="repeats per figure (the minimum is kept)")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument(
+        "--instructions", action="store_true", help="print callgrind instruction counts per seed instead"
+    )
+    parser.add_argument("--count", nargs=2, metavar=("UNIT", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count:  # one process of --instructions: run N of UNIT and exit
+        unit, n = args.count
+        for seed in range(int(n)):
+            _UNITS[unit](seed)
+        return 0
     with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
         load = f.read().split()[:3]
-    lines = [
+    machine = (
         f"Machine: {time.strftime('%Y-%m-%d %H:%M')}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}, load average {' '.join(load) or '?'}",
+        f"{os.cpu_count()} cores, {platform.machine()}, load average {' '.join(load) or '?'}"
+    )
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("--instructions needs valgrind on the PATH", file=sys.stderr)
+            return 2
+        lines = [
+            machine,
+            "",
+            "Machine instructions per seed (callgrind; a fresh simulation per seed; x the floor's empty run):",
+            "",
+            *_table(["run", "M instructions", "x floor empty"], instructions()),
+        ]
+        print("\n".join(lines))
+        if args.markdown:
+            Path(args.markdown).write_text("\n".join(lines) + "\n")
+        return 0
+    lines = [
+        machine,
         "",
         "Fixed cost per seed (µs, and times the floor's):",
         "",

@@ -28,12 +28,16 @@ traceback (whose file paths depend on the checkout).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import cbor2
+
 from . import _codec
-from ._protocol import Error
-from ._summary import SUMMARY_LIMIT, bounded, summarize
+from ._codec import _frozen
+from ._protocol import Arguments, Error
+from ._summary import SUMMARY_LIMIT, bounded
+from ._summary import summarize as _summarize
 
 __all__ = ["FINGERPRINT_SIZE", "NOTE_KEYS_SHOWN", "STORED_KEYS", "Carried", "fingerprint", "stored_problem"]
 
@@ -51,7 +55,42 @@ _STORED_TEXT_MAX = 4 * SUMMARY_LIMIT
 
 
 def _error_bytes(status: Any, type_name: Any, message: Any) -> bytes:
-    return _codec.dumps([int(status), type_name, message], where="error")
+    status = int(status)
+    if type(type_name) in _TEXT and type(message) in _TEXT:
+        try:
+            return _cbor_dumps([status, type_name, message])  # what the codec writes for these types
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the codec's own way
+    return _codec.dumps([status, type_name, message], where="error")
+
+
+# The fast path of `_encoded`: for these types the codec writes what plain cbor2
+# does (its table maps them to cbor2's own encoders), so cbor2 is called once,
+# without the codec's Python-level hooks. tests/sim/test_carried.py checks the
+# bytes against `_codec.frozen_bytes`.
+_cbor_dumps = cbor2.dumps
+_TEXT = frozenset({str, type(None)})
+_PLAIN = frozenset({type(None), bool, int, str, float})
+# Deliberate reach into the codec's private record of flat Arguments: the
+# commonest data of all (every call's input), encoded here without thawing it.
+_FrozenArguments = _frozen._FrozenArguments
+_ARGUMENTS_HEAD = _codec.dumps(Arguments((), {}))[:-2]  # the tag and the 2-array head before args, kwargs
+
+
+def _encoded(frozen: object) -> bytes:
+    """The canonical encoding of a frozen value: `_codec.frozen_bytes`, faster for the common ones."""
+    kind = type(frozen)
+    try:
+        if kind is _FrozenArguments:
+            if frozen.flat:  # type: ignore[attr-defined]
+                # Atoms and floats only; NaN and the infinities as cbor2 writes them, as the codec does.
+                args, kwargs = frozen.args, frozen.kwargs  # type: ignore[attr-defined]
+                return _ARGUMENTS_HEAD + _cbor_dumps(args) + _cbor_dumps(dict(kwargs))
+        elif kind in _PLAIN:
+            return _cbor_dumps(frozen)
+    except UnicodeEncodeError:
+        pass  # a lone surrogate: the codec's own way
+    return _codec.frozen_bytes(frozen)
 
 
 _TRACEBACK_LIMIT = 4 * SUMMARY_LIMIT
@@ -75,8 +114,25 @@ def _error_text(type_name: Any, message: Any) -> str:
 _NOTHING: dict[str, Any] = {}
 
 
-def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, Any]]:
-    """(canonical bytes, summaries) of a live event's data; no summaries unless `render`."""
+def _memo(summaries: dict[bytes, str]) -> Callable[[bytes], str]:
+    def summarize(encoded: bytes) -> str:
+        text = summaries.get(encoded)
+        if text is None:
+            text = summaries[encoded] = _summarize(encoded)
+        return text
+
+    return summarize
+
+
+def _parts(
+    kind: str, raw: Any, render: bool = True, summaries: dict[bytes, str] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """(canonical bytes, summaries) of a live event's data; no summaries unless `render`.
+
+    `summaries` (encoding -> summary) shares summaries between events that
+    carried equal values (a trace file being written holds many).
+    """
+    summarize = _summarize if summaries is None else _memo(summaries)
     if kind == "outcome" or kind == "attempt":
         what, payload = raw
         if what == "error":
@@ -86,7 +142,7 @@ def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, A
             if render and traceback:
                 shown["traceback"] = _traceback_text(traceback)
             return _error_bytes(status, type_name, message), shown
-        data = _codec.frozen_bytes(payload)
+        data = _encoded(payload)
         key = "result" if what == "value" else "args"
         return data, {key: summarize(data)} if render else _NOTHING
     if isinstance(raw, Error):  # an Error built by hand (not what the service records)
@@ -96,7 +152,7 @@ def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, A
         chunks = [_codec.dumps(message)]
         values: dict[str, str] = {}
         for key, value in items:
-            encoded = _codec.frozen_bytes(value)
+            encoded = _encoded(value)
             chunks.append(_codec.dumps(key))
             chunks.append(encoded)
             if render and len(values) < NOTE_KEYS_SHOWN:
@@ -105,7 +161,7 @@ def _parts(kind: str, raw: Any, render: bool = True) -> tuple[bytes, dict[str, A
         if values:
             summary["data"] = values
         return b"".join(chunks), summary
-    data = _codec.frozen_bytes(raw)
+    data = _encoded(raw)
     return data, {"args": summarize(data)} if render else _NOTHING
 
 
@@ -135,9 +191,9 @@ class Carried(Mapping[str, Any]):
             self._fingerprint = raw["hash"]
             self._summary = {k: v for k, v in raw.items() if k != "hash"}
 
-    def _render(self) -> dict[str, Any]:
+    def _render(self, summaries: dict[bytes, str] | None = None) -> dict[str, Any]:
         if self._summary is None:
-            encoded, self._summary = _parts(self._kind, self._raw)
+            encoded, self._summary = _parts(self._kind, self._raw, summaries=summaries)
             self._fingerprint = hashlib.sha256(encoded).digest()[:FINGERPRINT_SIZE]
         return self._summary
 
@@ -148,9 +204,13 @@ class Carried(Mapping[str, Any]):
             self._fingerprint = fingerprint(self._kind, self._raw)
         return self._fingerprint
 
-    def stored(self) -> dict[str, Any]:
-        """The form a trace file holds: ``{"hash": fingerprint, key: summary, ...}``."""
-        summary = self._render()
+    def stored(self, summaries: dict[bytes, str] | None = None) -> dict[str, Any]:
+        """The form a trace file holds: ``{"hash": fingerprint, key: summary, ...}``.
+
+        `summaries` (encoding -> summary text), shared by the events of one
+        file, renders each distinct value once.
+        """
+        summary = self._render(summaries)
         return {"hash": self.fingerprint, **summary}
 
     def text(self) -> str:

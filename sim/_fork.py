@@ -21,7 +21,7 @@ import bisect
 import random
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class _CountingRandom(RecordedRandom):
 
     def __init__(self, draws: list[float]) -> None:
         super().__init__(draws)
-        self.events: list[Any] = []  # the trace's event list, once the simulation exists
+        self.events: Sized = ()  # the trace, once the simulation exists
         self.at_event: list[int] = []
 
     def random(self) -> float:
@@ -153,21 +153,21 @@ def fork(
         raise ValueError("the trace records no decisions (was its run finished?)")
     counting = _CountingRandom(draws)
     simulation = Simulation.from_trace(original, **run_options, rng=counting)
-    # The trace's own event list, read while the run appends to it: the one place
-    # that knows how many events there are at each draw.
-    counting.events = simulation.trace._events
+    # The trace itself, read while the run appends to it: the one place that
+    # knows how many events there are at each draw.
+    counting.events = simulation.trace
     first = run_seed(main, simulation=simulation)
     kept = bisect.bisect_left(counting.at_event, at)
     prefix = [float(d) for d in simulation.decisions.record[:kept]]
     # Events as the digest sees them: what they carried as fingerprints (live values
     # and a loaded file's summaries compare equal when the values were the same).
-    recorded = original._digest_forms()[:at]
+    recorded = original._digest_forms(at)
     start = time.perf_counter()
     records, traces, diverged = [], {}, 0
     for branch in range(seeds):
         rng = _BranchRandom(prefix, f"dispatch-sim:fork:{original.digest()}:{at}:{branch}")
         run = run_seed(main, simulation=Simulation.from_trace(original, **run_options, rng=rng))
-        diverged += run.simulation.trace._digest_forms()[:at] != recorded
+        diverged += run.simulation.trace._digest_forms(at) != recorded
         error = run.error
         records.append(
             SeedRecord(

@@ -78,14 +78,29 @@ _getsignal, _setsignal = _signal.getsignal, _signal.signal
 
 
 class _SharedClock(VirtualClock):
-    """The host run's clock: the virtual clock of the simulation running, if any."""
+    """The host run's clock: the virtual clock of the simulation running, if any.
+
+    It also stands in for the simulation's watchdog instrument: trio's
+    add_instrument walks the instrument's `dir()` (a tenth of an empty seed),
+    so the host installs one instrument for its whole run (`_ForwardingWatchdog`)
+    and a simulation only sets `watchdog` here.
+    """
 
     def __init__(self) -> None:
         self.runtime = None  # type: ignore[assignment]
+        self.watchdog: trio.abc.Instrument | None = None
+
+    def add_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        self.watchdog = watchdog
+
+    def remove_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        self.watchdog = None
 
     def attach(self, runtime: Runtime | None) -> None:
         """Follow `runtime`'s virtual time (None: parked, no simulation running)."""
         self.runtime = runtime  # type: ignore[assignment]
+        if runtime is None:
+            self.watchdog = None
 
     def current_time(self) -> float:
         if self.runtime is None:
@@ -96,6 +111,18 @@ class _SharedClock(VirtualClock):
         if self.runtime is None:
             return float("inf")  # parked: nothing of a simulation is left to run
         return super().deadline_to_sleep_time(deadline)
+
+
+class _ForwardingWatchdog(trio.abc.Instrument):
+    """The host run's one instrument: calls the running simulation's watchdog, if any."""
+
+    def __init__(self, clock: _SharedClock) -> None:
+        self.clock = clock
+
+    def before_io_wait(self, timeout: float) -> None:
+        watchdog = self.clock.watchdog
+        if watchdog is not None:
+            watchdog.before_io_wait(timeout)
 
 
 class TrioHost:
@@ -129,6 +156,7 @@ class TrioHost:
     async def _idle(self) -> None:
         # The run's main task: holds the nursery simulations' tasks start in.
         self._stop = trio.Event()
+        trio.lowlevel.add_instrument(_ForwardingWatchdog(self._clock))
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await self._stop.wait()

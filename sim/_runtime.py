@@ -46,6 +46,10 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "runq"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "tasks"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "deadlines"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "current_time"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "next_deadline"),  # only inside a run
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
@@ -68,6 +72,14 @@ class VirtualClock(trio.abc.Clock):
 
     def start_clock(self) -> None:
         pass
+
+    def add_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        """Install the runtime's watchdog for the run (see `_Watchdog`)."""
+        trio.lowlevel.add_instrument(watchdog)
+
+    def remove_watchdog(self, watchdog: trio.abc.Instrument) -> None:
+        """Take the watchdog `add_watchdog` installed out of the run."""
+        trio.lowlevel.remove_instrument(watchdog)
 
     def current_time(self) -> float:
         return self.runtime._service.now
@@ -98,6 +110,37 @@ class VirtualClock(trio.abc.Clock):
         return 0.0
 
 
+class _LazyTaskOrder:
+    """trio's scheduler source for one run: `random.Random(text)`, made on the first draw.
+
+    Seeding a Mersenne Twister is a fifth of an empty seed's setup, and most
+    runs never draw from this one: trio shuffles every batch of runnable
+    tasks, but a batch of one task shuffles without drawing (as
+    `random.Random.shuffle` does), and batches of one are the usual case.
+    """
+
+    __slots__ = ("_real", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._real: random.Random | None = None
+
+    def _source(self) -> random.Random:
+        real = self._real
+        if real is None:
+            real = self._real = random.Random(self._text)
+        return real
+
+    def shuffle(self, batch: list[Any]) -> None:
+        """Shuffle `batch` in place, as `random.Random(text).shuffle` would."""
+        if len(batch) > 1:
+            self._source().shuffle(batch)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else trio draws (uniform for a SystemClock's offset, random()).
+        return getattr(self._source(), name)
+
+
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
@@ -110,6 +153,7 @@ class Runtime:
         self._waiting: list[trio.lowlevel.Task] = []  # tasks waiting for quiescence
         self._parked_pump: trio.lowlevel.Task | None = None
         self._pumps = 0
+        self._pumps_stop = False  # the body is done: a pump that starts or wakes returns
         self._own_clock = False
         self.failure: SimulationError | None = None
         self._stalled = False
@@ -117,6 +161,7 @@ class Runtime:
         self._main_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
+        self._runner: Any = None  # trio's runner, while hosting (see _alone_in_trio)
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
@@ -147,7 +192,7 @@ class Runtime:
         gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
         _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
         # trio reads the module global at each batch.
-        _run_core._r = random.Random(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
+        _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
         random.seed(f"dispatch-sim:{seed}:user")
         try:
             yield
@@ -167,17 +212,20 @@ class Runtime:
         self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
         watchdog = _Watchdog(self) if self._own_clock else None
         if watchdog is not None:
-            trio.lowlevel.add_instrument(watchdog)
+            clock.add_watchdog(watchdog)  # type: ignore[attr-defined]
+        # Read directly where trio.lowlevel.current_statistics() would build a
+        # statistics record (and ask epoll for its own) on every inline action.
+        self._runner = _run_core.GLOBAL_RUN_CONTEXT.runner
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 if not self._own_clock:  # under our clock, the clock wakes the pump
                     self._service.on_push = self._poke_pump
                 nursery.start_soon(self._pump)
-                self._alone = trio.lowlevel.current_statistics().tasks_living
+                self._alone = len(self._runner.tasks)
                 with trio.CancelScope() as self._main_scope:
                     result = await outcome.acapture(body)
-                nursery.cancel_scope.cancel()
+                self._stop_pumps(nursery)
         except BaseExceptionGroup as group:
             # A pump task died (an exception that is not an Exception, such as
             # KeyboardInterrupt, from a call nobody awaits; or an internal error):
@@ -186,7 +234,8 @@ class Runtime:
             raise leaf from leaf.__cause__
         finally:
             if watchdog is not None:
-                trio.lowlevel.remove_instrument(watchdog)
+                clock.remove_watchdog(watchdog)  # type: ignore[attr-defined]
+            self._runner = None
         self._service.on_push = None
         return result
 
@@ -249,12 +298,14 @@ class Runtime:
         """
         if not self._own_clock or self._running_foreign or self._time_driver is not None:
             return False
-        stats = trio.lowlevel.current_statistics()
-        return (
-            stats.tasks_living == self._alone
-            and not stats.tasks_runnable
-            and due - self._service.now < stats.seconds_to_next_deadline
-        )
+        # What current_statistics() reports as tasks_living, tasks_runnable and
+        # seconds_to_next_deadline (under our clock trio's time is service.now),
+        # read from trio's runner without building the record: this runs per action.
+        runner = self._runner
+        if len(runner.tasks) != self._alone or runner.runq:
+            return False
+        now = self._service.now
+        return due - now < runner.deadlines.next_deadline() - now
 
     # -- driving -------------------------------------------------------------------
 
@@ -267,10 +318,12 @@ class Runtime:
         due = heap[0][0]
         if due <= self._service.now:
             return _DUE
-        stats = trio.lowlevel.current_statistics()
-        if stats.tasks_runnable:
+        # current_statistics()'s tasks_runnable and seconds_to_next_deadline,
+        # read from trio's runner without building the record (see _alone_in_trio).
+        runner = self._runner
+        if runner.runq:
             return _BLOCKED
-        if self._own_clock and due - self._service.now > stats.seconds_to_next_deadline:
+        if self._own_clock and due - self._service.now > runner.deadlines.next_deadline() - runner.current_time():
             return _BLOCKED
         return _LATER
 
@@ -337,7 +390,22 @@ class Runtime:
             self._parked_pump = None
             trio.lowlevel.reschedule(task)
 
+    def _stop_pumps(self, nursery: trio.Nursery) -> None:
+        # The body is done: the pumps must end. The usual case (one pump, parked
+        # or not yet started) is told to return, which costs trio no Cancelled
+        # raised through the pump, and one loop trip fewer when it never ran.
+        # A pump in an await outside the simulation is cancelled, as before.
+        self._pumps_stop = True
+        if self._pumps == 0:
+            return  # the one pump host() started has not run yet: it returns at once
+        if self._pumps == 1 and self._parked_pump is not None:
+            self._poke_pump()  # wakes in _clock_pump/_idle_pump, sees the flag, returns
+            return
+        nursery.cancel_scope.cancel()
+
     async def _pump(self) -> None:
+        if self._pumps_stop:
+            return
         self._pumps += 1
         try:
             if self._own_clock:
@@ -351,7 +419,7 @@ class Runtime:
         # Woken by the virtual clock once time has moved to the next action.
         while True:
             await self._park_pump(math.inf)
-            if self.failure is not None:
+            if self.failure is not None or self._pumps_stop:
                 return
             if self._stalled:
                 self._stalled = False
@@ -391,6 +459,8 @@ class Runtime:
                 self._deadlock()
                 return
             await self._park_pump(stats.seconds_to_next_deadline)
+            if self._pumps_stop:
+                return
 
     async def _park_pump(self, timeout: float) -> None:
         if timeout == math.inf:  # always, under our clock: a scope with no deadline does nothing

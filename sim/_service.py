@@ -191,6 +191,7 @@ class Service:
             self._budget = -1  # counts the refused action in `steps`
             raise self._livelock(f"more than max_events={self.max_events} events")
         self.check_growth()
+        self.trace._compact()  # sim-internal: the trace moves its recent events to its compact store
         self._window = min(_CHECK_EVERY, self.max_events - self._spent)
         self._budget = self._window - 1  # the action being run is the window's first
 
@@ -201,12 +202,12 @@ class Service:
                 f"more than max_live_calls={self.max_live_calls} calls without an outcome "
                 f"({self.pending} live; {self._dispatchers()})"
             )
-        estimate = len(self.records) * RECORD_BYTES + len(self.trace._events) * EVENT_BYTES
+        estimate = len(self.records) * RECORD_BYTES + len(self.trace) * EVENT_BYTES
         if estimate > self.max_memory:
             raise self._livelock(
                 f"the run's records and trace passed max_memory={self.max_memory} bytes "
                 f"(estimated {estimate} bytes: {len(self.records)} calls, "
-                f"{len(self.trace._events)} events; {self._dispatchers()})"
+                f"{len(self.trace)} events; {self._dispatchers()})"
             )
 
     def _dispatchers(self) -> str:

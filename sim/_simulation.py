@@ -10,6 +10,7 @@ a call is `_service`'s.
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
@@ -117,6 +118,11 @@ def _result_of(rec: _Record) -> CallResult:
     return decode_outcome(rec.correlation_id, rec.id, outcome)  # type: ignore[arg-type]
 
 
+_DEFAULT_RETRY = RetryPolicy()  # frozen: one shared by every run that gives none
+
+_DEFAULTS: dict[str, Any] = {}  # option name -> its default, filled in below Simulation
+
+
 class Simulation:
     """One deterministic run of durable functions.
 
@@ -170,16 +176,17 @@ class Simulation:
     ) -> None:
         if unknown:  # a misspelled option: say which one was meant
             raise unknown_option(next(iter(unknown)))
-        check_options(
-            {
-                "seed": seed, "faults": faults, "rng": rng, "retry": retry,
-                "max_events": max_events, "max_virtual_time": max_virtual_time,
-                "drain": drain, "test_id": test_id, "max_live_calls": max_live_calls,
-                "max_memory": max_memory, "max_stalled_rounds": max_stalled_rounds,
-                "deterministic_environment": deterministic_environment,
-                "schedule": schedule, "depth": depth, "pct_steps": pct_steps,
-            }
-        )  # fmt: skip
+        options = {
+            "seed": seed, "faults": faults, "rng": rng, "retry": retry,
+            "max_events": max_events, "max_virtual_time": max_virtual_time,
+            "drain": drain, "test_id": test_id, "max_live_calls": max_live_calls,
+            "max_memory": max_memory, "max_stalled_rounds": max_stalled_rounds,
+            "deterministic_environment": deterministic_environment,
+            "schedule": schedule, "depth": depth, "pct_steps": pct_steps,
+        }  # fmt: skip
+        # A default is never wrong, so only what the caller gave is checked (a
+        # seed sweep makes a Simulation per seed); the first wrong one is the same.
+        check_options({k: v for k, v in options.items() if v is not _DEFAULTS.get(k, options)})
         self.seed = seed
         self.deterministic_environment = deterministic_environment
         self.faults = FaultProfile.coerce(faults)
@@ -205,7 +212,7 @@ class Simulation:
         )
         self._service = Service(
             self.decisions,
-            retry or RetryPolicy(),
+            retry or _DEFAULT_RETRY,
             self.trace,
             max_events=max_events,
             max_virtual_time=self.max_virtual_time,
@@ -339,6 +346,7 @@ class Simulation:
             self.trace.header["aborted"] = f"{type(failure).__qualname__}: {_first_line(failure)}"
             self._service.abort(failure)
         self.trace.header["decisions"] = list(self.decisions.record)
+        self.trace._compact()  # sim-internal: the finished run's events go to the trace's compact store
 
     async def _body(self, main: Any) -> Any:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
@@ -418,3 +426,10 @@ class Simulation:
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
         self._service.lose_state(rec)
+
+
+_DEFAULTS.update(
+    (name, parameter.default)
+    for name, parameter in inspect.signature(Simulation.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+)

@@ -17,6 +17,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import cbor2
 from . import _codec, _events
 from ._carried import Carried, fingerprint, stored_problem
 from ._events import ATTEMPT, DISPATCH, FAULT, OUTCOME, Event
+from ._trace_store import EventStore
 
 __all__ = ["Event", "Trace"]
 
@@ -46,54 +48,108 @@ def _digest_of(forms: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(cbor2.dumps(forms, canonical=True)).hexdigest()
 
 
-def _stored_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
-    # The event as a file holds it: its data as fingerprint and summaries.
+def _stored_form(event: tuple[Any, ...], summaries: dict[bytes, str]) -> tuple[Any, ...]:
+    # The event as a file holds it: its data as fingerprint and summaries
+    # (`summaries` shares the work between events that carried equal values).
     data = event[7] if len(event) > 7 else None
-    return (*event[:7], None if data is None else Carried(event[0], data).stored())
+    return (*event[:7], None if data is None else Carried(event[0], data).stored(summaries))
 
 
-def _checksum(header: dict[str, Any], events: list[Any]) -> str:
-    return hashlib.sha256(cbor2.dumps([header, events], canonical=True)).hexdigest()
+def _canonical_key(key: str) -> tuple[int, bytes]:
+    # The order canonical CBOR writes a map's keys in: shorter encodings first, then bytewise.
+    encoded = cbor2.dumps(key)
+    return len(encoded), encoded
+
+
+_DOCUMENT_KEYS = sorted(("magic", "version", "header", "events", "digest", "checksum"), key=_canonical_key)
+
+
+_SLICE = 1024  # events moved to the store at a time
 
 
 class Trace:
     """The ordered events of one simulation run. Iterable and sized."""
 
-    __slots__ = ("header", "_events", "_forms")
+    __slots__ = ("header", "_events", "_store", "_compacting", "_digest")
 
     def __init__(self, header: dict[str, Any] | None = None) -> None:
         self.header: dict[str, Any] = dict(header or {})
+        # Events appended since the last `_compact` (the service appends tuples
+        # here directly: one list append per event on the hot path), after the
+        # ones in the compact store.
         self._events: list[tuple[Any, ...]] = []
-        # The digest form of each event read so far, with the event it was made
-        # from: fingerprinting encodes every value, so it is done once per event.
-        self._forms: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        self._store = EventStore()
+        self._compacting = True  # until an event the store cannot keep exactly arrives
+        # (number of events, digest) when last computed: a trace only grows.
+        self._digest: tuple[int, str] | None = None
+
+    def _compact(self) -> None:
+        """Move the buffered events into the compact store (the service calls this now and then).
+
+        Whole slices of `_SLICE` events only: a short run (one seed of a sweep)
+        keeps its few tuples, which cost less than storing them would, and a
+        long one at most a slice of them.
+        """
+        events = self._events
+        if len(events) < _SLICE or not self._compacting:
+            return
+        # In slices, so that the columns being built stay small next to the trace.
+        moved = 0
+        while moved + _SLICE <= len(events):
+            if not self._store.take(events[moved : moved + _SLICE]):
+                self._compacting = False  # odd events (built by hand) stay tuples, in order
+                break
+            moved += _SLICE
+        del events[:moved]  # the same list: the service holds its append method
+
+    def _rows(self) -> Iterator[tuple[Any, ...]]:
+        # Every event as a tuple, in order: the store's, then the buffer's.
+        if not self._store:  # a short run's: all still tuples
+            return iter(self._events)
+        return chain(self._store.rows(), self._events)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._store) + len(self._events)
 
     def __iter__(self) -> Iterator[Event]:
-        return _events.read(self._events)
+        return _events.read(self._rows())
 
     def __getitem__(self, index: int) -> Event:
         if not isinstance(index, int):
             raise TypeError(f"trace indices must be integers, not {type(index).__qualname__}")
-        return _events.event(self._events[index])
+        stored = len(self._store)
+        if index < 0:
+            index += stored + len(self._events)
+        if 0 <= index < stored:
+            return _events.event(self._store.row(index))
+        if index < 0:
+            raise IndexError("trace index out of range")
+        return _events.event(self._events[index - stored])
 
     def digest(self) -> str:
         """SHA-256 (hex) of the canonical CBOR encoding of the events (their data as fingerprints)."""
-        return _digest_of(self._digest_forms())
+        count = len(self)
+        cached = self._digest
+        if cached is None or cached[0] != count:
+            cached = self._digest = (count, _digest_of(self._digest_forms()))
+        return cached[1]
 
-    def _digest_forms(self) -> list[tuple[Any, ...]]:
-        events, forms = self._events, self._forms
-        if len(forms) > len(events):
-            del forms[len(events) :]
-        for i, (event, _) in enumerate(forms):
-            if events[i] is not event:  # replaced in place (tests do): the cache ends here
-                del forms[i:]
-                break
-        for event in events[len(forms) :]:
-            forms.append((event, _digest_form(event)))
-        return [form for _, form in forms]
+    def _digest_forms(self, stop: int | None = None) -> list[tuple[Any, ...]]:
+        """The events (the first `stop` of them) as the digest encodes them."""
+        store = self._store
+        stored = len(store)
+        if stop is None:
+            stop = stored + len(self._events)
+        if not stored:
+            return list(map(_digest_form, self._events[:stop]))
+        head = min(stop, stored)
+        data = store.data()[:head]
+        kinds = store.kinds()
+        # Fingerprints only for the events that carried something (a few in four).
+        prints = [None if d is None else fingerprint(k, d) for k, d in zip(kinds, data)]
+        forms = list(islice(store.rows(prints), head))
+        forms.extend(map(_digest_form, self._events[: max(0, stop - stored)]))
+        return forms
 
     def summary(self) -> str:
         """A few lines: calls, attempts, outcomes by status, virtual duration."""
@@ -101,7 +157,7 @@ class Trace:
         outcomes: dict[str, int] = {}
         faults: dict[str, int] = {}
         end = 0.0
-        for event in self._events:
+        for event in self._rows():
             kind, time, status, detail = event[0], event[1], event[5], event[6]
             end = time
             if kind == DISPATCH:
@@ -115,7 +171,7 @@ class Trace:
                 faults[detail] = faults.get(detail, 0) + 1
         by_status = ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())) or "none"
         lines = [
-            f"calls: {calls}, attempts: {attempts}, events: {len(self._events)}",
+            f"calls: {calls}, attempts: {attempts}, events: {len(self)}",
             f"outcomes: {by_status}",
             f"virtual time: {end:.6f}s, digest: {self.digest()[:16]}",
         ]
@@ -129,12 +185,12 @@ class Trace:
 
     def faults(self) -> list[Event]:
         """The injected faults, in order."""
-        return list(_events.read(e for e in self._events if e[0] == FAULT))
+        return list(_events.read(e for e in self._rows() if e[0] == FAULT))
 
     def fault_counts(self) -> dict[str, int]:
         """How many faults of each kind were injected, by kind name (sorted)."""
         counts: dict[str, int] = {}
-        for event in self._events:
+        for event in self._rows():
             if event[0] == FAULT:
                 counts[str(event[6])] = counts.get(str(event[6]), 0) + 1
         return dict(sorted(counts.items()))
@@ -166,21 +222,33 @@ class Trace:
         # C stack on a header thousands of levels deep); the strict decoder
         # then refuses tags, so a saved file always loads.
         _codec.dumps(self.header, where="trace header")
+        header = cbor2.dumps(self.header, canonical=True)
         try:
-            _codec.loads_untrusted(cbor2.dumps(self.header, canonical=True))
+            _codec.loads_untrusted(header)
         except ValueError as exc:
             raise ValueError(f"cannot save a trace whose header would not load: {exc}") from None
-        events = [_stored_form(e) for e in self._events]
-        document = {
-            "magic": FILE_MAGIC,
-            "version": FILE_VERSION,
-            "header": self.header,
+        summaries: dict[bytes, str] = {}
+        stored = [_stored_form(e, summaries) for e in self._rows()]
+        count = len(stored)
+        if self._digest is None or self._digest[0] != count:
+            # The stored forms hold the fingerprints: no value is encoded twice.
+            forms = [(*e[:7], None if e[7] is None else e[7]["hash"]) for e in stored]
+            self._digest = (count, _digest_of(forms))
+        # Each part encoded once, and the document put together from the parts
+        # in canonical key order: the bytes `cbor2.dumps(document, canonical=True)`
+        # writes, and the checksum `load` computes from them.
+        events = cbor2.dumps(stored, canonical=True)
+        parts = {
+            "magic": cbor2.dumps(FILE_MAGIC),
+            "version": cbor2.dumps(FILE_VERSION),
+            "header": header,
             "events": events,
-            "digest": self.digest(),
-            "checksum": _checksum(self.header, events),
+            "digest": cbor2.dumps(self._digest[1]),
+            "checksum": cbor2.dumps(hashlib.sha256(b"\x82" + header + events).hexdigest()),
         }
+        document = b"".join(chain((b"\xa6",), *((cbor2.dumps(k), parts[k]) for k in _DOCUMENT_KEYS)))
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(cbor2.dumps(document, canonical=True))
+        target.write_bytes(document)
         return target
 
     @classmethod
@@ -232,6 +300,7 @@ class Trace:
                 if problem is not None:
                     raise ValueError(f"{where}: event {i} is malformed: {problem}")
             trace._events.append(tuple(event))
+        trace._compact()
         if document.get("digest") != trace.digest():
             raise ValueError(f"{where}: its events do not match its digest (the file is corrupt)")
         # From the bytes as they are in the file (the canonical encodings

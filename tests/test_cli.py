@@ -283,7 +283,7 @@ def test_replay_of_a_trace_whose_test_file_is_gone(tmp_path: Path, good_trace: T
 
 def with_header(trace: Trace, tmp_path: Path, name: str, **changes: Any) -> Path:
     copy = Trace(dict(trace.header, **changes))
-    copy._events = list(trace._events)
+    copy._events.extend(trace._rows())  # the events as tuples (a finished trace keeps them in its compact store)
     return copy.save(tmp_path / f"{name}.cbor")
 
 

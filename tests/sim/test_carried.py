@@ -294,7 +294,7 @@ def test_a_failure_shows_its_traceback_which_stays_out_of_the_digest(reg: regist
     assert "in explode" in traceback and traceback.endswith("KeyError: 'missing 3'") and len(traceback) <= 800
     assert "\n" not in str(outcome) and "in explode" not in str(outcome)  # show's lines stay one line each
     # another traceback (as from another checkout), the same digest
-    raw = simulation.trace._events
+    raw = list(simulation.trace._rows())  # the events as tuples (the store keeps them compact)
     at = raw.index(next(e for e in raw if e[0] == "outcome"))
     what, payload = raw[at][7]
     before = simulation.trace.digest()
@@ -303,3 +303,37 @@ def test_a_failure_shows_its_traceback_which_stays_out_of_the_digest(reg: regist
     moved._events[at] = (*raw[at][:7], (what, (*payload[:4], b"File \"/elsewhere/x.py\", line 1\nKeyError")))
     assert moved.digest() == before
     assert moved[at].data["traceback"] != outcome.data["traceback"]
+
+
+# -- the fingerprint's fast encoding -------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sim._carried import _encoded, _error_bytes  # noqa: E402
+
+_ATOM = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),  # bignums too
+    st.floats(allow_nan=True, allow_infinity=True),  # -0.0, NaN, infinities
+    st.text(alphabet=st.characters(max_codepoint=0xFFFF, blacklist_categories=())),  # lone surrogates too
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    args=st.lists(st.one_of(_ATOM, st.lists(st.one_of(st.none(), st.integers(), st.text()), max_size=3)), max_size=5),
+    kwargs=st.dictionaries(st.text(max_size=5), _ATOM, max_size=3),
+)
+def test_the_fast_encoding_is_the_codecs(args: list[Any], kwargs: dict[str, Any]) -> None:
+    # What the fingerprint hashes must be the codec's canonical bytes, byte for byte,
+    # for every frozen form (flat Arguments, Arguments with lists, atoms, encoded bytes).
+    for value in (sim.Arguments(tuple(args), kwargs), *args, tuple(a for a in args if not isinstance(a, list))):
+        frozen = _codec.freeze(value)
+        assert _encoded(frozen) == _codec.frozen_bytes(frozen)
+
+
+@given(status=st.integers(min_value=0, max_value=30), type_name=st.one_of(st.none(), st.text()), message=st.one_of(st.none(), st.text()))
+def test_the_fast_error_encoding_is_the_codecs(status: int, type_name: str | None, message: str | None) -> None:
+    assert _error_bytes(status, type_name, message) == _codec.dumps([status, type_name, message])

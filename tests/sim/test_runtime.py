@@ -55,3 +55,23 @@ def test_every_reach_into_trio_internals_is_listed() -> None:
     }
     listed = {attribute for _, attribute in TRIO_INTERNALS}
     assert used <= listed, f"not in TRIO_INTERNALS: {sorted(used - listed)}"
+
+
+def test_lazy_task_order_draws_what_a_seeded_random_draws() -> None:
+    # trio's scheduler source is made on its first draw; its shuffles must be
+    # those of random.Random(text), batches of one (which draw nothing) included.
+    import random
+
+    from sim._runtime import _LazyTaskOrder
+
+    lazy, real = _LazyTaskOrder("dispatch-sim:5:trio"), random.Random("dispatch-sim:5:trio")
+    for size in (1, 0, 1, 3, 1, 2, 7, 1):
+        a, b = list(range(size)), list(range(size))
+        lazy.shuffle(a)
+        real.shuffle(b)
+        assert a == b
+    assert lazy.uniform(10, 20) == real.uniform(10, 20)
+    assert lazy.random() == real.random()
+    untouched = _LazyTaskOrder("dispatch-sim:6:trio")
+    untouched.shuffle([1])
+    assert untouched._real is None  # a batch of one seeds nothing
