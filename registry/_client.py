@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
+from sim.lowlevel import call_outcome
 
 from ._context import current_dispatch_id, frame_var
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
@@ -78,10 +79,10 @@ class Client:
         # Only ever awaited outside any function (Function.__call__ checks), so
         # there is no caller.
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        result = await sim.current().call_result(call)
-        if result.error is not None:
-            raise exception_for_error(result.error)
-        return result.output
+        ok, value = await call_outcome(call)
+        if ok:
+            return value
+        raise exception_for_error(value)
 
     def batch(self) -> Batch:
         """A Batch dispatched through this client."""

@@ -24,16 +24,27 @@ import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
-from sim.lowlevel import Journal, freeze, replay_steps, resume_early, same_input, thaw
+from sim.lowlevel import (
+    Answer,
+    Attempt,
+    Journal,
+    PollRequest,
+    decode_result,
+    freeze,
+    replay_steps,
+    resume_early,
+    same_input,
+    thaw,
+)
 
 from ._context import frame_var
-from ._outcome import output_for_exception, output_for_final_error, output_for_value
+from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._steps import CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
@@ -121,6 +132,17 @@ class _Root(_Waiter):
         self.outcome = (ok, value)
 
 
+class _AwaitsTrio(NamedTuple):
+    """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
+    that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
+
+    strand: _Strand | None  # None: a gathered helper is ready (see advance)
+    trap: Any
+
+
+_current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+
+
 @types.coroutine
 def _yield_to_trio(trap: Any) -> Generator[Any, Any, Any]:
     return (yield trap)
@@ -138,7 +160,7 @@ class Frame:
     """The live state of one call of an async function."""
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
-    input: Input | None = None  # the attempt's Input, set by run_async_function
+    input: Attempt | Input | None = None  # the attempt, set by run_async_function
     # Dispatches made so far: the key of the next one, which the service uses
     # to make a re-run of this function (retry, rebuild) not send it again.
     dispatches = 0
@@ -152,6 +174,15 @@ class Frame:
     _failure: BaseException | None = None
     _cancels: list[trio.CancelScope] | None = None
     _closed = False
+    # Assigned, never mutated in place, so a shared default is safe.
+    last_keys: list[str] = []  # noqa: RUF012 - keys of the last poll's calls
+    running = False  # an attempt is stepping it
+    lost = False  # its memory was lost while it ran
+    # The task driving the attempt, and its cancel state when the attempt began.
+    task: trio.lowlevel.Task | None = None
+    scopes: object = None
+    token = 0
+    state = b""  # set with each poll: nothing resumes a frame before its first
 
     def __init__(
         self,
@@ -166,23 +197,15 @@ class Frame:
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
-        self.last_keys: list[str] = []
         self._strands: list[_Strand] = [root]
         # Replay state, made only when the frame is rebuilt from a journal.
         self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
         self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
         self._step_keys: list[list[Any]] = _NO_STEPS
         self._unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
-        self.running = False
-        self.lost = False
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
-        # The task driving the attempt, and its cancel state when the attempt began.
-        self.task: trio.lowlevel.Task | None = None
-        self.scopes: object = None
-        self.token = 0
-        self.state = b""  # set with each poll: nothing resumes a frame before its first
         if journal is not None:
             self._load_journal(journal)
 
@@ -279,6 +302,22 @@ class Frame:
             else:
                 op[0].child_done(op[1], True, result.output)
 
+    def deliver_raw(self, attempt: Attempt) -> None:
+        """`deliver` for an Attempt: its raw results, each decoded only if a step awaits it."""
+        poll_error = attempt.poll_error
+        if poll_error is not None:
+            self.deliver((), poll_error)
+        pending = self.pending
+        for correlation_id, _, outcome in attempt.results:
+            op = pending.pop(correlation_id, None)
+            if op is None:
+                continue  # a result nobody waits for any more
+            if outcome[0] == "value":
+                op[0].child_done(op[1], True, thaw(outcome[1]))
+            else:
+                error = decode_result(outcome)[1]
+                op[0].child_done(op[1], False, exception_for_error(error))
+
     # -- running ----------------------------------------------------------------
 
     def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
@@ -314,11 +353,11 @@ class Frame:
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Output | tuple[_Strand | None, Any]:
+    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
         `awaited` is a step a strand just yielded, to start first. Returns the
-        Output for the service, or (strand, trap) when the root strand awaits
+        answer for the service, or (strand, trap) when the root strand awaits
         something of trio's, which the caller must pass through, or (None,
         None) when a gathered helper is ready: helpers run in tasks of their
         own (pass_through), so that one awaiting trio does not hold the attempt.
@@ -332,7 +371,7 @@ class Frame:
                     strand, ok, value = ready.popleft()
                     if strand.path:  # a gathered helper: it may await trio, so not in this task
                         ready.appendleft((strand, ok, value))
-                        return None, None
+                        return _AwaitsTrio(None, None)
                     yielded = self._send(strand, ok, value)
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
@@ -340,7 +379,7 @@ class Frame:
                         if _is_asyncio(yielded):
                             self.ready.append((strand, False, _asyncio_misuse(self._name())))
                             continue
-                        return strand, yielded
+                        return _AwaitsTrio(strand, yielded)
                     elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
                         self.ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._root.outcome is not None:
@@ -358,7 +397,7 @@ class Frame:
             return output_for_final_error(exc)
         if not self.pending:
             if self._in_trio or self._active:
-                return None, None  # helpers are in trio: wait for them (pass_through)
+                return _AwaitsTrio(None, None)  # helpers are in trio: wait for them (pass_through)
             self.close()
             return output_for_final_error(
                 RuntimeError(f"{self.dispatch_id}: every coroutine is blocked and no call is pending")
@@ -368,16 +407,12 @@ class Frame:
             return output_for_final_error(self._failure)
         return self._poll()
 
-    def _poll(self) -> Output:
+    def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
         self.last_keys = [str(c.correlation_id) for c in calls]
         self._set_token(self.token + 1)
-        return Output.poll(
-            coroutine_state=self.state,
-            calls=calls,
-            min_results=1,
-            max_results=min(MAX_RESULTS, len(self.pending)),
-        )
+        # Sound by construction (pending is not empty), so no Output.poll and its checks.
+        return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _begin(self, step: Step, strand: _Strand) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
@@ -409,19 +444,27 @@ class Frame:
             return
         n = len(awaitables)
         group = _Group(step.combinator, parent, index, n, [None] * n, [None] * n, n)
+        pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if isinstance(aw, Step):
+            if type(aw) is CallStep and not aw.started and not replaying:
+                # The call case of _start, written out: a fan-out runs it once per call.
+                aw.started = True
+                call = aw.call
+                call.correlation_id = child_key
+                pending[child_key] = (group, i)
+                new_calls.append(call)
+            elif isinstance(aw, Step):
                 self._start(aw, group, child_key, strand, i)
             else:
                 child = _Strand(self, aw, child_key, group, i)
                 self._strands.append(child)
                 self.ready.append((child, True, None))
 
-    def _finish(self, ok: bool, value: Any) -> Output:
+    def _finish(self, ok: bool, value: Any) -> Answer:
         self.close()
         if ok:
-            return output_for_value(value, "the function")
+            return answer_for_value(value, "the function")
         return output_for_exception(value, self.input)
 
     def lose(self) -> None:
@@ -454,7 +497,7 @@ class Frame:
         # breaks the cycle, so the frame is freed at once, not by the collector.
         self._context = _CLOSED_CONTEXT
 
-    async def pass_through(self, strand: _Strand | None, trap: Any) -> Output:
+    async def pass_through(self, strand: _Strand | None, trap: Any) -> Answer:
         """Finish the attempt in trio: await `trap` for the root `strand`, if
         given, then let helper tasks step the ready strands.
 
@@ -714,8 +757,8 @@ def _describe(frozen: object) -> str:
 def run_async_function(
     fn: Callable[..., Coroutine[Any, Any, Any]],
     frames: dict[str, Frame],
-    inp: Any,
-) -> Output | Awaitable[Output]:
+    inp: Attempt | Input,
+) -> Answer | Awaitable[Answer]:
     """One attempt of an async function: start it, resume its live frame, or rebuild it."""
     did = inp.dispatch_id
     if inp.is_first_call:
@@ -732,7 +775,10 @@ def run_async_function(
         live = frames.get(did)
         if live is not None and live.state == inp.coroutine_state:
             frame = live
-            frame.deliver(inp.call_results, inp.poll_error)
+            if type(inp) is Attempt:
+                frame.deliver_raw(inp)
+            else:
+                frame.deliver(inp.call_results, inp.poll_error)
         else:
             if live is not None:
                 frames.pop(did).close()
@@ -746,19 +792,21 @@ def run_async_function(
     frames[did] = frame
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
-    frame.task = task = trio.lowlevel.current_task()
+    frame.task = task = _current_task()
     frame.scopes = getattr(task, "_cancel_status", None)
     try:
         result = frame.advance()
     except BaseException:
         frame.running = False
         raise
-    if isinstance(result, Output):
-        return _settle(frame, frames, result)
+    if type(result) is not _AwaitsTrio:
+        return _settle(frame, frames, result)  # type: ignore[arg-type]
     return _finish_pass_through(frame, frames, *result)
 
 
-async def _finish_pass_through(frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any) -> Output:
+async def _finish_pass_through(
+    frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any
+) -> Answer:
     try:
         out = await frame.pass_through(strand, trap)
     except BaseException:  # the attempt task itself was cancelled (the run is ending)
@@ -773,14 +821,14 @@ def _lost(frame: Frame) -> Output:
     return Output.error(Error(Status.TIMEOUT, "LostState", message))
 
 
-def _settle(frame: Frame, frames: dict[str, Frame], out: Output) -> Output:
+def _settle(frame: Frame, frames: dict[str, Frame], out: Answer) -> Answer:
     frame.running = False
     if frame.lost:
         # Its memory was lost while it ran: like a crash mid-attempt, the
         # response never arrives, and the retry rebuilds it from the journal.
         frame.close()
         return _lost(frame)
-    if not out.is_poll:
+    if type(out) is not PollRequest:  # a frame's polls are PollRequests, never Outputs
         frames.pop(frame.dispatch_id, None)
     return out
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+from inspect import isawaitable
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from sim import Arguments, Call, DispatchID, Input, Output
+from sim import Arguments, Call, DispatchID, Input, Output, current
+from sim.lowlevel import Answer, Attempt, output_of
 
 from ._context import current_dispatch_id, frame_var, running_sync
 from ._coroutine import run_async_function
 from ._dispatched import DispatchedID
-from ._outcome import output_for_exception, output_for_primitive, output_for_value
+from ._outcome import answer_for_value, output_for_exception, output_for_primitive, output_for_value
 from ._steps import CallStep
 
 if TYPE_CHECKING:
@@ -71,6 +73,10 @@ class PrimitiveFunction:
             return self._finish_async(returned)
         return output_for_primitive(returned, self._name)
 
+    def _serve(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
+        # A primitive function takes the public Input: build it for it.
+        return self._run(attempt.to_input())
+
     async def _finish_async(self, pending: Awaitable[Any]) -> Output:
         return output_for_primitive(await pending, self._name)
 
@@ -99,6 +105,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         functools.update_wrapper(self, func)
         # Straight to the right runner: this is on every attempt's path.
         self._run = self._run_async if self._is_async else self._run_sync  # type: ignore[method-assign]
+        self._serve = self._serve_async if self._is_async else self._serve_sync  # type: ignore[method-assign]
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self._endpoint)
@@ -129,7 +136,14 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return self._run(inp)
 
     def _run_async(self, inp: Input) -> Output | Awaitable[Output]:
-        return run_async_function(self._func, self._registry._frames(), inp)
+        answer = run_async_function(self._func, self._registry._frames(), inp)
+        if isawaitable(answer):
+            return _output_later(answer)
+        return output_of(answer)
+
+    def _serve_async(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
+        # Registry._frames, written out: this is on every attempt's path.
+        return run_async_function(self._func, current().memory(self._registry._endpoint), attempt)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()
@@ -142,3 +156,21 @@ class Function(PrimitiveFunction, Generic[P, T]):
         finally:
             running_sync.reset(token)
         return output_for_value(value, self._name)
+
+    def _serve_sync(self, attempt: Attempt) -> Answer:
+        # _run_sync on the service's light view, answering a value as (value,).
+        args, kwargs = attempt.input_arguments()
+        token = running_sync.set((self._name, attempt.dispatch_id))
+        try:
+            # A context of its own, never held in a local: a failure's traceback
+            # keeps this frame, and the context would keep the simulation alive.
+            value = contextvars.copy_context().run(self._func, *args, **kwargs)
+        except Exception as exc:
+            return output_for_exception(exc, attempt)
+        finally:
+            running_sync.reset(token)
+        return answer_for_value(value, self._name)
+
+
+async def _output_later(pending: Awaitable[Answer]) -> Output:
+    return output_of(await pending)

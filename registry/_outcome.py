@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from sim import Error, Input, Output, Status
+from sim.lowlevel import Answer, Attempt
 
 from ._status import _output_types, status_for_error, status_for_output
 from ._steps import Reset
 from ._traceback import format_failure
 from .error import exception_for_status
 
-__all__ = ["output_for_exception", "output_for_final_error", "output_for_primitive", "output_for_value"]
+__all__ = ["answer_for_value", "output_for_exception", "output_for_final_error", "output_for_primitive", "output_for_value"]
 
 
 def output_for_value(value: Any, subject: str) -> Output:
@@ -31,7 +32,14 @@ def output_for_value(value: Any, subject: str) -> Output:
     return Output.error(Error.from_exception(error, status))
 
 
-def output_for_exception(exc: BaseException, inp: Input | None = None) -> Output:
+def answer_for_value(value: Any, subject: str) -> Answer:
+    """`output_for_value` as a fast endpoint answers: ``(value,)`` when its status is OK."""
+    if not _output_types:  # without registered output types every value is OK
+        return (value,)
+    return output_for_value(value, subject)
+
+
+def output_for_exception(exc: BaseException, inp: Attempt | Input | None = None) -> Output:
     """The Output of a function that raised `exc`: a tail call for a `Reset`, else an error.
 
     With the attempt's `inp`, the error carries the traceback of the raise,

@@ -8,7 +8,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
 from sim import Error, Input, Output, Status, current
-from sim.lowlevel import DEFAULT_ENDPOINT, register_endpoint, unregister_endpoint
+from sim.lowlevel import DEFAULT_ENDPOINT, Answer, Attempt, register_endpoint, unregister_endpoint
 
 from ._client import Batch, Client
 from ._coroutine import Frame
@@ -89,6 +89,7 @@ class _Endpoint:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        self._functions = registry._functions  # the same dict: close() empties it in place
 
     def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
         fn = self._registry._functions.get(function)
@@ -96,6 +97,13 @@ class _Endpoint:
             message = f"function {function!r} is not registered in registry {self._registry.name!r}"
             return Output.error(Error.from_exception(NotFoundError(message), Status.NOT_FOUND))
         return fn._run(input)
+
+    def run_attempt(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
+        """Run one attempt from the service's light view (see `sim.lowlevel.Attempt`)."""
+        fn = self._functions.get(attempt.function)
+        if fn is None:
+            return self.run(attempt.function, attempt.to_input())
+        return fn._serve(attempt)
 
     def forget(self, dispatch_id: str) -> None:
         frames = self._registry._frames()

@@ -39,16 +39,15 @@ from ._events import (
 from ._faults import REPLAY_FACTOR, REPLAY_FREE_STEPS
 from ._endpoints import DEFAULT_ENDPOINT, TIMER_FUNCTION, _endpoints
 from ._journal import (
-    Journal,
     RawOutcome,
     StoredResult,
     _Entry,
-    decode_outcome,
     error_outcome,
     value_outcome,
 )
 from ._journal import ABANDONED as ABANDONED_OUTCOME
-from ._protocol import Call, DispatchID, Error, Input, Output
+from ._protocol import Call, DispatchID, Error, Output
+from ._attempt import Attempt, PollRequest
 from ._records import (
     DONE,
     POLLING,
@@ -385,24 +384,23 @@ class Service:
         if self._faults and self._endpoint_failed(rec):
             return None
         suspension = rec.suspension
-        if suspension is None:
-            # No journal: a first call has nothing to rebuild from.
-            inp = Input(
-                rec.id,
-                rec.function,
-                rec.attempt,
-                rec.created,
-                rec.caller_id,
-                rec.root_id,
-                _thaw(rec.input),
-            )
-        else:
-            inp = self._resume_input(rec, suspension)
+        if suspension is not None:
+            self._prepare_resume(rec, suspension)
+        # A light view, not an Input: the endpoint builds what it reads (see _attempt).
+        attempt = Attempt(rec, suspension)
         rec.move(RUNNING)
+        serve = getattr(endpoint, "run_attempt", None)
         try:
-            out = endpoint.run(rec.function, inp)
+            if serve is not None:
+                out = serve(attempt)
+            else:
+                out = endpoint.run(rec.function, attempt.to_input())
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
+        kind = type(out)
+        if kind is Output or (serve is not None and (kind is tuple or kind is PollRequest)):
+            self._completed(rec, out)
+            return None
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
@@ -410,7 +408,7 @@ class Service:
             message = f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output"
             self._completed(rec, Output.error(Error(Status.INVALID_RESPONSE, "TypeError", message)))
             return None
-        return self._finish_running(rec, out)
+        return self._finish_running(rec, out, serve is not None)
 
     def _endpoint_failed(self, rec: _Record) -> bool:
         """Inject an endpoint failure before the function runs, if the decisions say so."""
@@ -422,12 +420,13 @@ class Service:
         self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
         return True
 
-    async def _finish_running(self, rec: _Record, pending: Awaitable[Output]) -> None:
+    async def _finish_running(self, rec: _Record, pending: Awaitable[Any], fast: bool) -> None:
         try:
             out = await pending
         except Exception as exc:
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
-        if not isinstance(out, Output):
+        kind = type(out)
+        if not isinstance(out, Output) and not (fast and (kind is tuple or kind is PollRequest)):
             out = Output.error(
                 Error(
                     Status.INVALID_RESPONSE,
@@ -437,8 +436,9 @@ class Service:
             )
         self._completed(rec, out)
 
-    def _resume_input(self, rec: _Record, suspension: _Suspension) -> Input:
-        journal = Journal(rec.input, suspension.journal)
+    def _prepare_resume(self, rec: _Record, suspension: _Suspension) -> None:
+        # What a resume's attempt needs before it runs: the crash decision (a
+        # rebuild from the journal) and the batch of results it delivers.
         if self._faults and self.decisions.crash(rec):
             if _within_replay_budget(suspension):
                 self.lose_state(rec)
@@ -449,20 +449,6 @@ class Service:
             suspension.size += len(suspension.batch)
             suspension.journal[-1].results = suspension.batch
             suspension.journal[-1].poll_error = suspension.error
-        results = tuple(decode_outcome(*r) for r in suspension.batch)
-        return Input(
-            rec.id,
-            rec.function,
-            rec.attempt,
-            rec.created,
-            rec.caller_id,
-            rec.root_id,
-            first_call=False,
-            coroutine_state=suspension.coroutine_state,
-            call_results=results,
-            poll_error=suspension.error,
-            journal=journal,
-        )
 
     def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
         ready, taken = suspension.ready, suspension.taken
@@ -491,7 +477,7 @@ class Service:
             outstanding.pop(raw[0], None)
         return batch
 
-    def _completed(self, rec: _Record, out: Output) -> None:
+    def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
             return
         if self._faults and self.decisions.response_lost(rec) and self._may_lose_response(rec):
@@ -503,13 +489,28 @@ class Service:
             )
             self._attempt_failed(rec, error, Status.TIMEOUT)
             return
-        kind = out.kind
+        form = type(out)
+        if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
+            try:
+                data = _freeze(out[0], where="result")  # type: ignore[index]
+            except _codec.SerializationError as exc:
+                self._fail(rec, _invalid(exc))
+                return
+            self._finish(rec, value_outcome(data), "OK")
+            return
+        if form is PollRequest:
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))  # type: ignore[union-attr]
+            self._poll(rec, out)
+            return
+        out_: Output = out  # type: ignore[assignment]
+        kind = out_.kind
         if kind == "value":
-            status = out.status
+            status = out_.status
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, _NAMES[status], None, None))
             if status is Status.OK:
                 try:
-                    data = _freeze(out._value, where="result")
+                    data = _freeze(out_._value, where="result")
                 except _codec.SerializationError as exc:
                     self._fail(rec, _invalid(exc))
                     return
@@ -518,7 +519,7 @@ class Service:
                 message = f"{rec.function} returned a value with status {status.name}"
                 self._attempt_failed(rec, Error(status, "Status", message), status)
         elif kind == "error":
-            failure = out._error
+            failure = out_._error
             assert failure is not None
             self._event(
                 (ATTEMPT, self.now, rec.id, rec.function, rec.attempt, failure.status.name, failure.type,
@@ -526,13 +527,13 @@ class Service:
             )
             self._attempt_failed(rec, failure, failure.status)
         elif kind == "poll":
-            poll = out._poll
+            poll = out_._poll
             assert poll is not None
             detail = f"{len(poll.calls)} calls"
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, detail, None))
             self._poll(rec, poll)
         else:
-            call = out._tail_call
+            call = out_._tail_call
             assert call is not None
             self._tail_call(rec, call)
 
@@ -677,7 +678,8 @@ class Service:
             suspension = parent.suspension
             if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
                 suspension.ready.append((rec.correlation_id, rec.id, outcome))
-                self._maybe_resume(parent)
+                if parent.state is POLLING:  # a fan-out's parent is resumed by its first result
+                    self._maybe_resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""

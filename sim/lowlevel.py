@@ -16,6 +16,8 @@ than `sim`'s; users writing tests never need them.
 from __future__ import annotations
 
 from ._codec import freeze, same, thaw
+from ._attempt import Answer, Attempt, PollRequest, decode_result, output_of
+from ._direct import call_outcome
 from ._config import RunOverrides, overrides
 from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
@@ -48,6 +50,12 @@ from ._runner import (
 )
 
 __all__ = [
+    "Answer",
+    "Attempt",
+    "PollRequest",
+    "decode_result",
+    "call_outcome",
+    "output_of",
     "DEFAULT_ENDPOINT",
     "TIMER_FUNCTION",
     "Endpoint",

@@ -1,0 +1,176 @@
+"""One attempt as a fast endpoint sees it: a light view of the call, not an `Input`.
+
+Building the public `Input` (an attrs class of twelve fields) and decoding
+every delivered result into a `CallResult` cost more than the rest of a
+simple call. An endpoint that serves many calls (registry's) implements
+``run_attempt(attempt)`` and gets an `Attempt` instead: the few fields every
+attempt reads are plain slots, and the rest (the arguments, the results, the
+journal, the public `Input` itself) are built only when asked for.
+
+``run_attempt`` may answer with an `Output`, with the two fast forms below
+(``(value,)``: the call returned `value` with status OK; a `PollRequest`),
+or with an awaitable of one of them when it must await trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ._codec import _frozen
+from ._codec import thaw as _thaw
+from ._journal import Journal, decode_outcome
+from ._protocol import Arguments, Call, CallResult, Error, Input, Output
+
+if TYPE_CHECKING:
+    from ._journal import StoredResult
+    from ._records import _Record, _Suspension
+
+__all__ = ["Answer", "Attempt", "PollRequest", "decode_result", "output_of"]
+
+# The frozen form of Arguments is the codec's private record; reading it here
+# (one sibling module of sim reading another's) skips building an Arguments
+# only to take it apart again, once per call.
+_FrozenArguments = _frozen._FrozenArguments
+
+
+class Attempt:
+    """What one attempt of a call gets: the call's identity, and its input or resume on demand.
+
+    `dispatch_id`, `function`, `attempt` (1 for the first) and `is_first_call`
+    are plain attributes. On a first call `input_arguments()` gives the
+    arguments; on a resume `coroutine_state`, `results` (raw, see
+    `decode_result`), `call_results`, `poll_error` and `journal` describe it.
+    `to_input()` builds the public `Input` the same attempt would have had.
+    An Attempt is valid while its attempt runs.
+    """
+
+    __slots__ = ("dispatch_id", "function", "attempt", "is_first_call", "_rec", "_suspension")
+
+    def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
+        self.dispatch_id = rec.id
+        self.function = rec.function
+        self.attempt = rec.attempt
+        self.is_first_call = suspension is None
+        self._rec = rec
+        self._suspension = suspension
+
+    def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
+        frozen = self._rec.input
+        if type(frozen) is _FrozenArguments and frozen.flat:
+            # Atoms only: the tuple can be shared as it is; kwargs get a dict of their own.
+            return frozen.args, dict(frozen.kwargs)
+        value = _thaw(frozen)
+        if not isinstance(value, Arguments):
+            raise ValueError(
+                f"the input of {self.function} is a {type(value).__qualname__}, not Arguments"
+            )
+        return tuple(value.args), dict(value.kwargs)
+
+    @property
+    def input(self) -> Any:
+        """The call's input, thawed afresh."""
+        return _thaw(self._rec.input)
+
+    @property
+    def coroutine_state(self) -> bytes | None:
+        """The state the function returned with its last poll (None on a first call)."""
+        suspension = self._suspension
+        return None if suspension is None else suspension.coroutine_state
+
+    @property
+    def results(self) -> tuple[StoredResult, ...]:
+        """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
+        suspension = self._suspension
+        batch = None if suspension is None else suspension.batch
+        return () if batch is None else batch
+
+    @property
+    def call_results(self) -> tuple[CallResult, ...]:
+        """The results this resume delivers, decoded afresh."""
+        return tuple(decode_outcome(*r) for r in self.results)
+
+    @property
+    def poll_error(self) -> Error | None:
+        """Why the last poll failed as a whole, if it did."""
+        suspension = self._suspension
+        return None if suspension is None else suspension.error
+
+    @property
+    def journal(self) -> Journal:
+        """Everything delivered to the call's current function so far (empty on a first call)."""
+        suspension = self._suspension
+        return Journal(self._rec.input, [] if suspension is None else suspension.journal)
+
+    def to_input(self) -> Input:
+        """The public Input of this attempt."""
+        rec = self._rec
+        suspension = self._suspension
+        if suspension is None:
+            return Input(
+                rec.id, self.function, self.attempt, rec.created, rec.caller_id, rec.root_id,
+                _thaw(rec.input),
+            )  # fmt: skip
+        return Input(
+            rec.id,
+            self.function,
+            self.attempt,
+            rec.created,
+            rec.caller_id,
+            rec.root_id,
+            first_call=False,
+            coroutine_state=suspension.coroutine_state,
+            call_results=self.call_results,
+            poll_error=suspension.error,
+            journal=Journal(rec.input, suspension.journal),
+        )
+
+
+def decode_result(outcome: tuple[str, Any]) -> tuple[bool, Any]:
+    """(True, the value thawed afresh) or (False, the Error) of a raw result's outcome."""
+    kind, payload = outcome
+    if kind == "value":
+        return True, _thaw(payload)
+    result = decode_outcome(None, "", outcome)
+    return False, result.error
+
+
+class PollRequest:
+    """A poll, as a fast endpoint answers one without building an `Output`.
+
+    The fields are those of ``Output.poll``; `calls` is a sequence of
+    `Call`s the service takes over (it checks each, as it does any poll's). No bounds are
+    checked here: the endpoint builds it from counts it already knows are sound.
+    """
+
+    __slots__ = ("coroutine_state", "calls", "min_results", "max_results", "max_wait_seconds")
+
+    def __init__(
+        self,
+        coroutine_state: bytes | None,
+        calls: Sequence[Call],
+        min_results: int,
+        max_results: int,
+        max_wait_seconds: float | None = None,
+    ) -> None:
+        self.coroutine_state = coroutine_state
+        self.calls = calls
+        self.min_results = min_results
+        self.max_results = max_results
+        self.max_wait_seconds = max_wait_seconds
+
+
+Answer: TypeAlias = "Output | PollRequest | tuple[Any]"
+"""What ``run_attempt`` answers: an Output, a PollRequest, or ``(value,)`` (returned, status OK)."""
+
+
+def output_of(answer: Answer) -> Output:
+    """The public Output an answer stands for (for code that hands answers to `Endpoint.run`'s callers)."""
+    if type(answer) is tuple:
+        return Output.value(answer[0])
+    if type(answer) is PollRequest:
+        return Output.poll(
+            answer.coroutine_state, answer.calls, answer.min_results, answer.max_results, answer.max_wait_seconds
+        )
+    return answer  # type: ignore[return-value]

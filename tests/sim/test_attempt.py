@@ -1,0 +1,223 @@
+"""The fast endpoint path (sim._attempt, sim._direct): an endpoint with run_attempt gets an
+Attempt and may answer (value,) or a PollRequest; one with only run() still gets the
+Input it always did; the test-level call_outcome. Driven by Service.step(), no trio,
+except for call_outcome, which needs a running simulation."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import registry
+import sim
+from sim import Arguments, Call, Error, FaultProfile, Input, Output, RetryPolicy, Status, Trace
+from sim._decisions import Decisions
+from sim._endpoints import register_endpoint, unregister_endpoint
+from sim._journal import decode_outcome
+from sim._records import DONE, POLLING
+from sim._service import Service
+from sim.lowlevel import Answer, Attempt, PollRequest, call_outcome, decode_result, output_of
+
+URL = "sim://test-attempt"
+PLAIN_URL = "sim://test-attempt-plain"
+
+
+class FastEndpoint:
+    """Answers each attempt with the handler for its function; keeps what it saw."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Attempt], Answer]] = {}
+        self.seen: list[tuple[Attempt, Input]] = []
+
+    def run(self, function: str, input: Input) -> Output:
+        raise AssertionError("the service must prefer run_attempt")
+
+    def run_attempt(self, attempt: Attempt) -> Answer:
+        self.seen.append((attempt, attempt.to_input()))
+        return self.handlers[attempt.function](attempt)
+
+    def forget(self, dispatch_id: str) -> None:
+        pass
+
+
+class PlainEndpoint:
+    """An endpoint without run_attempt, answering whatever the handler returns."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Input], Any]] = {}
+        self.inputs: list[Any] = []
+
+    def run(self, function: str, input: Input) -> Any:
+        self.inputs.append(input)
+        return self.handlers[function](input)
+
+    def forget(self, dispatch_id: str) -> None:
+        pass
+
+
+@pytest.fixture
+def fast() -> Iterator[FastEndpoint]:
+    endpoint = FastEndpoint()
+    register_endpoint(URL, endpoint)
+    yield endpoint
+    unregister_endpoint(URL)
+
+
+@pytest.fixture
+def plain() -> Iterator[PlainEndpoint]:
+    endpoint = PlainEndpoint()
+    register_endpoint(PLAIN_URL, endpoint)
+    yield endpoint
+    unregister_endpoint(PLAIN_URL)
+
+
+def make_service() -> Service:
+    return Service(Decisions(FaultProfile.coerce("none"), random.Random(0)), RetryPolicy(), Trace())
+
+
+def run_all(service: Service) -> None:
+    while service.heap:
+        assert service.step() is None
+
+
+def result_of(rec: Any) -> Any:
+    result = decode_outcome(rec.correlation_id, rec.id, rec.outcome)
+    return result.error if result.error is not None else result.output
+
+
+def test_a_first_call_gets_an_attempt_whose_input_is_the_one_the_service_would_build(
+    fast: FastEndpoint,
+) -> None:
+    fast.handlers["add"] = lambda a: (sum(a.input_arguments()[0]) + a.input_arguments()[1]["k"],)
+    service = make_service()
+    rec = service.dispatch_one(Call("add", Arguments((1, 2), {"k": 3}), endpoint=URL))
+    run_all(service)
+    assert rec.state is DONE and result_of(rec) == 6
+    attempt, inp = fast.seen[0]
+    assert (attempt.dispatch_id, attempt.function, attempt.attempt, attempt.is_first_call) == ("d1", "add", 1, True)
+    assert attempt.input == Arguments((1, 2), {"k": 3})
+    assert attempt.coroutine_state is None and attempt.results == () and attempt.poll_error is None
+    assert len(attempt.journal) == 0
+    assert type(inp) is Input and inp.is_first_call
+    assert (inp.dispatch_id, inp.function, inp.attempt, inp.root_dispatch_id) == ("d1", "add", 1, "d1")
+    assert inp.input_arguments() == attempt.input_arguments() == ((1, 2), {"k": 3})
+
+
+def test_arguments_come_back_as_fresh_copies(fast: FastEndpoint) -> None:
+    got: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def keep(a: Attempt) -> Answer:
+        args, kwargs = a.input_arguments()
+        got.append((args, kwargs))
+        args[0].append("changed")  # a list argument: the caller's copy must not see it
+        kwargs["extra"] = True
+        return (None,)
+
+    fast.handlers["keep"] = keep
+    service = make_service()
+    data = [1, 2]
+    rec = service.dispatch_one(Call("keep", Arguments((data,), {}), endpoint=URL))
+    run_all(service)
+    assert rec.state is DONE
+    assert data == [1, 2]
+    assert fast.seen[0][0].input_arguments() == (([1, 2],), {})  # the frozen input is untouched
+
+
+def test_a_resume_gets_raw_results_decoded_on_demand(fast: FastEndpoint) -> None:
+    def parent(a: Attempt) -> Answer:
+        if a.is_first_call:
+            calls = [Call("child", n, endpoint=URL, correlation_id=n) for n in range(3)]
+            return PollRequest(b"state-1", calls, 3, 10)
+        assert a.coroutine_state == b"state-1"
+        values = {cid: decode_result(outcome) for cid, _, outcome in a.results}
+        oks = sorted(v for ok, v in values.values() if ok)
+        return ((oks, sorted(type(v).__name__ for ok, v in values.values() if not ok)),)
+
+    def child(a: Attempt) -> Answer:
+        if a.input == 2:
+            return Output.error(Error(Status.PERMANENT_ERROR, "ValueError", "two"))
+        return (a.input * 10,)
+
+    fast.handlers["parent"] = parent
+    fast.handlers["child"] = child
+    service = make_service()
+    rec = service.dispatch_one(Call("parent", None, endpoint=URL))
+    service.step()
+    assert rec.state is POLLING
+    run_all(service)
+    assert result_of(rec) == ([0, 10], ["Error"])
+    attempt, inp = fast.seen[-1]
+    assert not attempt.is_first_call and attempt.function == "parent"
+    assert {r.correlation_id for r in attempt.call_results} == {0, 1, 2}
+    assert inp.is_resume and inp.coroutine_state == b"state-1"
+    assert [(r.correlation_id, r.output, r.dispatch_id) for r in inp.call_results] == [
+        (r.correlation_id, r.output, r.dispatch_id) for r in attempt.call_results
+    ]
+    assert len(inp.journal) == len(attempt.journal) == 1
+    assert [e.kind for e in service.trace if e.dispatch_id == "d1"] == [
+        "dispatch", "start", "attempt", "start", "attempt", "outcome",
+    ]  # fmt: skip
+
+
+def test_a_poll_request_is_checked_like_any_poll(fast: FastEndpoint) -> None:
+    fast.handlers["twice"] = lambda a: PollRequest(
+        None, [Call("x", 1, endpoint=URL, correlation_id=7), Call("x", 2, endpoint=URL, correlation_id=7)], 1, 10
+    )
+    service = make_service()
+    rec = service.dispatch_one(Call("twice", None, endpoint=URL))
+    service.step()
+    assert rec.suspension is not None and rec.suspension.error is not None
+    assert "reuses correlation_id 7" in (rec.suspension.error.message or "")
+
+
+def test_an_endpoint_without_run_attempt_gets_an_input_and_cannot_answer_a_tuple(plain: PlainEndpoint) -> None:
+    plain.handlers["ok"] = lambda inp: Output.value(inp.input + 1)
+    plain.handlers["tuple"] = lambda inp: (inp.input,)
+    service = make_service()
+    good = service.dispatch_one(Call("ok", 1, endpoint=PLAIN_URL))
+    bad = service.dispatch_one(Call("tuple", 1, endpoint=PLAIN_URL))
+    run_all(service)
+    assert all(type(i) is Input for i in plain.inputs)
+    assert result_of(good) == 2
+    error = result_of(bad)
+    assert isinstance(error, Error) and error.status is Status.INVALID_RESPONSE
+    assert "returned tuple, not an Output" in (error.message or "")
+
+
+def test_output_of_gives_the_public_output_of_each_answer() -> None:
+    assert output_of((5,)) == Output.value(5)
+    poll = output_of(PollRequest(b"s", [Call("f", 1, correlation_id=1)], 1, 3, 2.0))
+    assert poll.is_poll
+    assert poll.poll_request.calls == (Call("f", 1, correlation_id=1),)
+    assert (poll.poll_request.max_results, poll.poll_request.max_wait_seconds) == (3, 2.0)
+    error = Output.error(Error(Status.TIMEOUT, "T", "m"))
+    assert output_of(error) is error
+
+
+def test_call_outcome_gives_the_value_or_the_error() -> None:
+    reg = registry.Registry("test-attempt-outcome")
+    try:
+
+        @reg.function
+        def half(x: int) -> float:
+            if x < 0:
+                raise ValueError("negative")
+            return x / 2
+
+        async def main() -> tuple[Any, Any]:
+            return await call_outcome(half.build_call(3)), await call_outcome(half.build_call(-1))
+
+        (ok, value), (failed, error) = sim.Simulation(seed=0).run(main())
+        assert (ok, value) == (True, 1.5)
+        assert failed is False and isinstance(error, Error)
+        assert (error.type, error.message, error.status) == ("ValueError", "negative", Status.INVALID_ARGUMENT)
+    finally:
+        reg.close()
+
+
+def test_call_outcome_outside_a_simulation_says_so() -> None:
+    with pytest.raises(RuntimeError, match="no simulation is running"):
+        call_outcome(Call("f")).send(None)
