@@ -39,7 +39,13 @@ _EVENT_TYPES: tuple[Any, ...] = (
 
 def _digest_form(event: tuple[Any, ...]) -> tuple[Any, ...]:
     # The event with its data replaced by the data's fingerprint (7-tuples, built
-    # by hand in tests, count as carrying nothing).
+    # by hand in tests, count as carrying nothing). Most events carry nothing and
+    # are their own digest form: no new tuple for them.
+    if len(event) == 8:
+        data = event[7]
+        if data is None:
+            return event
+        return (*event[:7], fingerprint(event[0], data))
     data = event[7] if len(event) > 7 else None
     return (*event[:7], None if data is None else fingerprint(event[0], data))
 
