@@ -24,6 +24,31 @@ def run(main: Any, faults: Any = "none", seed: int = 0) -> tuple[Any, sim.Simula
     return s.run(main), s
 
 
+class Durable:
+    """Durable functions the tests share, registered in the test's registry."""
+
+    def __init__(self, reg: registry.Registry) -> None:
+        @reg.function
+        async def after(seconds: float, value: Any) -> Any:
+            await registry.sleep(seconds)
+            return value
+
+        @reg.function
+        def double(x: int) -> int:
+            return 2 * x
+
+        async def nap_then_call(seconds: float, x: int) -> int:
+            await trio.sleep(seconds)
+            return await double(x)
+
+        self.after, self.double, self.nap_then_call = after, double, nap_then_call
+
+
+@pytest.fixture
+def durable(reg: registry.Registry) -> Durable:
+    return Durable(reg)
+
+
 def test_helpers_meet_through_a_trio_event(reg: registry.Registry) -> None:
     # Run one after the other, the waiter would block forever.
     async def waiter(event: trio.Event) -> str:
@@ -60,14 +85,8 @@ def test_cancel_scopes_inside_concurrent_helpers(reg: registry.Registry) -> None
     assert value == ([True, False, True], pytest.approx(1.0))
 
 
-def test_trio_helpers_mixed_with_durable_steps(reg: registry.Registry) -> None:
-    @reg.function
-    def double(x: int) -> int:
-        return 2 * x
-
-    async def nap_then_call(seconds: float, x: int) -> int:
-        await trio.sleep(seconds)
-        return await double(x)
+def test_trio_helpers_mixed_with_durable_steps(reg: registry.Registry, durable: Durable) -> None:
+    double, nap_then_call = durable.double, durable.nap_then_call
 
     @reg.function
     async def mixed() -> Any:
@@ -79,14 +98,8 @@ def test_trio_helpers_mixed_with_durable_steps(reg: registry.Registry) -> None:
     assert value[1] == pytest.approx(1.0, abs=0.5)
 
 
-def test_trio_helpers_under_crashes_rebuild_and_finish(reg: registry.Registry) -> None:
-    @reg.function
-    def double(x: int) -> int:
-        return 2 * x
-
-    async def nap_then_call(seconds: float, x: int) -> int:
-        await trio.sleep(seconds)
-        return await double(x)
+def test_trio_helpers_under_crashes_rebuild_and_finish(reg: registry.Registry, durable: Durable) -> None:
+    double, nap_then_call = durable.double, durable.nap_then_call
 
     @reg.function
     async def mixed() -> list[int]:
@@ -124,21 +137,10 @@ def _dispatch_times(s: sim.Simulation, function: str) -> list[float]:
     return [e.time for e in s.trace if e.kind == "dispatch" and e.function == function]
 
 
-def test_a_call_made_after_a_trio_await_is_dispatched_when_the_await_ends(reg: registry.Registry) -> None:
+def test_a_call_made_after_a_trio_await_is_dispatched_when_the_await_ends(reg: registry.Registry, durable: Durable) -> None:
     # The frame polls at once with the slow sibling; the helper wakes at 1 s
     # between attempts, and its call goes out then, not when the sibling ends.
-    @reg.function
-    async def after(seconds: float, value: str) -> str:
-        await registry.sleep(seconds)
-        return value
-
-    @reg.function
-    def double(x: int) -> int:
-        return 2 * x
-
-    async def nap_then_call(seconds: float, x: int) -> int:
-        await trio.sleep(seconds)
-        return await double(x)
+    after, double, nap_then_call = durable.after, durable.double, durable.nap_then_call
 
     @reg.function
     async def mixed() -> Any:
@@ -151,11 +153,8 @@ def test_a_call_made_after_a_trio_await_is_dispatched_when_the_await_ends(reg: r
     assert _dispatch_times(s, double.name) == [pytest.approx(1.0)]
 
 
-def test_a_trio_helper_that_wins_an_any_ends_the_function_without_waiting(reg: registry.Registry) -> None:
-    @reg.function
-    async def after(seconds: float, value: str) -> str:
-        await registry.sleep(seconds)
-        return value
+def test_a_trio_helper_that_wins_an_any_ends_the_function_without_waiting(reg: registry.Registry, durable: Durable) -> None:
+    after = durable.after
 
     async def nap(seconds: float) -> str:
         await trio.sleep(seconds)
@@ -171,13 +170,9 @@ def test_a_trio_helper_that_wins_an_any_ends_the_function_without_waiting(reg: r
     assert _dispatch_times(s, after.name) == [0.0]  # dispatched while the helper slept
 
 
-def test_a_helper_still_in_trio_is_cancelled_when_the_function_ends(reg: registry.Registry) -> None:
+def test_a_helper_still_in_trio_is_cancelled_when_the_function_ends(reg: registry.Registry, durable: Durable) -> None:
+    after = durable.after
     unwound: list[str] = []
-
-    @reg.function
-    async def after(seconds: float, value: str) -> str:
-        await registry.sleep(seconds)
-        return value
 
     async def forever() -> None:
         try:
@@ -195,11 +190,8 @@ def test_a_helper_still_in_trio_is_cancelled_when_the_function_ends(reg: registr
     assert unwound == ["forever"]  # its finally block ran, in its own task
 
 
-def test_a_deadline_inside_a_helper_runs_while_the_frame_polls(reg: registry.Registry) -> None:
-    @reg.function
-    async def after(seconds: float, value: str) -> str:
-        await registry.sleep(seconds)
-        return value
+def test_a_deadline_inside_a_helper_runs_while_the_frame_polls(reg: registry.Registry, durable: Durable) -> None:
+    after = durable.after
 
     async def bounded(seconds: float) -> Any:
         with trio.move_on_after(1) as scope:
@@ -216,11 +208,8 @@ def test_a_deadline_inside_a_helper_runs_while_the_frame_polls(reg: registry.Reg
     assert _dispatch_times(s, after.name) == [0.0]
 
 
-def test_a_trio_helper_failing_between_attempts_fails_the_gather_then(reg: registry.Registry) -> None:
-    @reg.function
-    async def after(seconds: float, value: str) -> str:
-        await registry.sleep(seconds)
-        return value
+def test_a_trio_helper_failing_between_attempts_fails_the_gather_then(reg: registry.Registry, durable: Durable) -> None:
+    after = durable.after
 
     async def fails_later() -> None:
         await trio.sleep(1)
@@ -239,21 +228,10 @@ def test_a_trio_helper_failing_between_attempts_fails_the_gather_then(reg: regis
 
 
 @pytest.mark.parametrize("faults", [FaultProfile(crash=1.0), "heavy"], ids=["crash", "heavy"])
-def test_trio_helpers_beside_durable_siblings_survive_rebuilds(reg: registry.Registry, faults: Any) -> None:
+def test_trio_helpers_beside_durable_siblings_survive_rebuilds(reg: registry.Registry, durable: Durable, faults: Any) -> None:
     # Rebuilt coroutines re-run their helpers' trio work (it is not durable)
     # and replay the durable steps, whichever attempt made them.
-    @reg.function
-    async def after(seconds: float, value: int) -> int:
-        await registry.sleep(seconds)
-        return value
-
-    @reg.function
-    def double(x: int) -> int:
-        return 2 * x
-
-    async def nap_then_call(seconds: float, x: int) -> int:
-        await trio.sleep(seconds)
-        return await double(x)
+    after, double, nap_then_call = durable.after, durable.double, durable.nap_then_call
 
     @reg.function
     async def mixed() -> list[int]:
