@@ -382,9 +382,11 @@ class _Pass:
                         state.add(_run_one(loaded, seed, self.profile, seen, options, main))
                 elif self.executor is not None:
                     batches = _Batches(seeds, self.batch_size)
-                    _drive(self.executor, loaded.test_id, self.base, batches, self.profile, self.jobs, state, options)
+                    with _INTERRUPT.deferred():
+                        _drive(self.executor, loaded.test_id, self.base, batches, self.profile, self.jobs, state,
+                               options)
                 else:
-                    with _worker_hash_seed(hash_seed):
+                    with _worker_hash_seed(hash_seed), _INTERRUPT.deferred():
                         _drive_pool(loaded.test_id, self.base, seeds, self.profile, self.jobs, self.batch_size,
                                     state, options)
             except KeyboardInterrupt:
@@ -532,6 +534,55 @@ def _check_pool(pool: cf.ProcessPoolExecutor, test_id: str, root: str) -> None:
         raise SweepStartError(f"a worker process cannot load {test_id!r}: {type(exc).__name__}: {first}") from None
 
 
+class _DeferredInterrupt:
+    """Ctrl-C while other processes (or Dask) run the seeds, taken at a safe point.
+
+    A KeyboardInterrupt raised at an arbitrary bytecode of the driving thread can land
+    inside concurrent.futures' own locking (in `submit`, or its idle-worker semaphore)
+    and leave a lock held, after which the pool's shutdown waits forever for its
+    manager thread. So while seeds run elsewhere, SIGINT only sets `requested`, and the
+    drive loop raises KeyboardInterrupt itself between waits. A second Ctrl-C
+    interrupts at once, as usual.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        # Only Python's own handler is replaced (a program's own SIGINT handler is left
+        # alone), and only on the main thread, where signal handlers run.
+        import threading
+
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield
+            return
+        self.requested = False
+        signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.requested = False
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt a Ctrl-C asked for, here rather than anywhere."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+_INTERRUPT = _DeferredInterrupt()
+_WAIT = 0.25  # seconds between looks at a deferred Ctrl-C while waiting for batches
+
+
 def _drive_pool(
     test_id: str,
     root: str,
@@ -550,6 +601,7 @@ def _drive_pool(
             if first:
                 _check_pool(pool, test_id, root)
                 first = False
+                _INTERRUPT.check()
             suspects = _drive(pool, test_id, root, remaining, faults, jobs, state, options)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -579,6 +631,7 @@ def _isolate(
                     break  # this pool is broken: start another
                 for record in records:
                     state.add(record)
+                _INTERRUPT.check()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -618,7 +671,8 @@ def _drive(
                 futures[future] = batch
             if not futures:
                 break
-            done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(futures, timeout=_WAIT, return_when=cf.FIRST_COMPLETED)
+            _INTERRUPT.check()
             for future in sorted(done, key=lambda f: futures[f][0]):
                 batch = futures.pop(future)
                 try:
