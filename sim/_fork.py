@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from ._decisions import RecordedRandom
-from ._runner import load_test, run_seed
+from ._runner import recorded_run, run_seed
 from ._simulation import Simulation
 from ._sweep import SeedRecord, SweepResult
 from ._trace import Trace
@@ -143,14 +143,7 @@ def fork(
         raise ValueError(f"--at {at!r}: the trace has {len(original)} events; give 0 to {len(original)}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive int, got {seeds!r}")
-    run_options = dict(options or {})
-    if main is None:
-        loaded = load_test(original.header.get("test_id"), root=root)
-        main = loaded.make_main()
-        run_options = {**loaded.test.options, **run_options}
-    draws = original.header.get("decisions")
-    if not isinstance(draws, list):
-        raise ValueError("the trace records no decisions (was its run finished?)")
+    main, run_options, draws = recorded_run(original.header, main, options, root)
     counting = _CountingRandom(draws)
     simulation = Simulation.from_trace(original, **run_options, rng=counting)
     # The trace itself, read while the run appends to it: the one place that

@@ -42,6 +42,7 @@ __all__ = [
     "load_hypothesis_test",
     "load_test",
     "mark_test",
+    "recorded_run",
     "run_seed",
     "simulation_test",
     "test_id_of",
@@ -173,6 +174,29 @@ def run_seed(
         )
         return SeedRun(simulation.seed, simulation, exc)
     return SeedRun(simulation.seed, simulation, None)
+
+
+def recorded_run(
+    header: Mapping[str, Any],
+    main: TestMain | None,
+    options: Mapping[str, Any] | None,
+    root: Path | None,
+) -> tuple[TestMain, dict[str, Any], list[Any]]:
+    """What running a recorded trace again needs, from its `header`: the coroutine
+    function (`main`, or the test the header names, loaded from `root`), the run options
+    (`options` over that test's own) and the recorded draws.
+
+    Raises ValueError when the trace records no draws (its run did not finish).
+    """
+    run_options = dict(options or {})
+    if main is None:
+        loaded = load_test(header.get("test_id"), root=root)
+        main = loaded.make_main()
+        run_options = {**loaded.test.options, **run_options}
+    draws = header.get("decisions")
+    if not isinstance(draws, list):
+        raise ValueError("the trace records no decisions (was its run finished?)")
+    return main, run_options, draws
 
 
 def _failure_line(exc: BaseException) -> str:

@@ -34,7 +34,7 @@ import attrs
 from ._decisions import Decisions
 from ._faults import FaultProfile
 from ._records import _Record  # the service's call record: a decision's call is one
-from ._runner import SeedRun, TestMain, load_test, run_seed
+from ._runner import SeedRun, TestMain, recorded_run, run_seed
 from ._simulation import Simulation
 from ._status import Status
 from ._trace import Event, Trace
@@ -388,14 +388,7 @@ def shrink(
     original = trace if isinstance(trace, Trace) else Trace.load(trace)
     if not (isinstance(max_runs, int) and max_runs >= 1):
         raise ValueError(f"max_runs must be a positive int, got {max_runs!r}")
-    run_options = dict(options or {})
-    if main is None:
-        loaded = load_test(original.header.get("test_id"), root=root)
-        main = loaded.make_main()
-        run_options = {**loaded.test.options, **run_options}
-    draws = original.header.get("decisions")
-    if not isinstance(draws, list):
-        raise ValueError("the trace records no decisions (was its run finished?)")
+    main, run_options, draws = recorded_run(original.header, main, options, root)
     search = _Search(main, original.header, run_options, max_runs, time_limit)
     first = search.replay(list(draws))
     if first.signature is None:
