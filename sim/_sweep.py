@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -557,8 +558,6 @@ class _DeferredInterrupt:
     def deferred(self) -> Iterator[None]:
         # Only Python's own handler is replaced (a program's own SIGINT handler is left
         # alone), and only on the main thread, where signal handlers run.
-        import threading
-
         if (
             threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
