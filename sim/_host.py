@@ -12,6 +12,12 @@ library name, the async generator hooks, the SIGINT handler and the signal
 wakeup fd. So code between simulations (another `trio.run`, asyncio, a
 signal handler) sees no trio run.
 
+Most simulations never wait in trio (durable calls move virtual time inline
+when no other task is alive), so the host does not step trio's loop for
+them at all: it takes the simulation task's first step itself, as the loop
+would take it in a batch of one, and the runtime starts its pump task only
+if that step yields to trio (`TrioHost._first_step`, `Runtime.host`).
+
 A simulation's schedule does not change: `Runtime.deterministic` seeds
 trio's scheduler inside the simulation's task, and from then on every
 batch trio runs holds only that simulation's tasks, as in a fresh run (the
@@ -35,6 +41,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import outcome
 import sniffio
 import trio
@@ -46,7 +53,12 @@ __all__ = ["HOST_TRIO_INTERNALS", "TrioHost", "host"]
 # The private parts of trio the host drives, each used for the reason given
 # where it is. tests/sim/test_runtime.py checks that every one still exists.
 _run_core: Any = trio._core._run
+_traps: Any = trio._core._traps  # the messages a task yields to trio's loop
+# Task counters order each batch of runnable tasks before trio's seeded
+# shuffle; a pump started late takes the one it would have had (see run).
+_next_task_counter: Callable[[], int] = attrs.fields(_run_core.Task)._counter.default.factory
 _RUNNER = "trio._core._run.GLOBAL_RUN_CONTEXT.runner"  # only inside a run
+_TASK = "trio._core._run.GLOBAL_RUN_CONTEXT.task"  # only inside a run
 HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "setup_runner"),  # what trio.run does before its loop
     ("trio._core._run", "unrolled_run"),  # trio's run loop, as a generator (guest mode steps it too)
@@ -69,6 +81,20 @@ HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     (f"{_RUNNER}.asyncgens", "alive"),  # async generators left behind
     (f"{_RUNNER}.asyncgens", "prev_hooks"),  # the world's hooks, restored when the run ends
     (f"{_RUNNER}.ki_manager", "handler"),  # the run's SIGINT handler, if it installed one
+    # A seed's first step, taken as trio's loop takes a task's step (see TrioHost._first_step):
+    (_RUNNER, "instruments"),
+    ("trio._core._run.Runner", "reschedule"),
+    ("trio._core._run.Runner", "task_exited"),
+    (_TASK, "_next_send_fn"),
+    (_TASK, "_next_send"),
+    (_TASK, "_schedule_points"),
+    (_TASK, "_cancel_points"),
+    (_TASK, "_abort_func"),
+    (_TASK, "_attempt_delivery_of_any_pending_cancel"),
+    (_TASK, "_counter"),
+    ("trio._core._traps", "CancelShieldedCheckpoint"),
+    ("trio._core._traps", "WaitTaskRescheduled"),
+    ("trio._core._traps", "PermanentlyDetachCoroutineObject"),
 )
 
 
@@ -269,7 +295,14 @@ class TrioHost:
     # -- hosting one simulation ----------------------------------------------------
 
     def run(self, clock_runtime: Runtime, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
-        """Run `body()` in a task of the host run, on `clock_runtime`'s virtual clock."""
+        """Run `body()` in a task of the host run, on `clock_runtime`'s virtual clock.
+
+        The task takes its first step here, as trio's loop would take it in a
+        batch of one (see `_first_step`): a simulation that never waits in
+        trio ends within it, and trio's loop is not stepped at all. Only when
+        the task yields to trio does the loop run, and the runtime start its
+        pump (see `Runtime.host`).
+        """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if self._gen is None:
             self._start()
@@ -291,8 +324,15 @@ class TrioHost:
 
         self._clock.attach(clock_runtime)
         try:
-            self._runner.spawn_impl(task, (), self._nursery, "simulation", context=context)
-            self._drive(lambda: bool(result))
+            runner = self._runner
+            seed = runner.spawn_impl(task, (), self._nursery, "simulation", context=context)
+            # The pump's place in trio's task order is the one it had when it was
+            # spawned right after this task: its counter is taken now.
+            if len(runner.runq) == 1:  # only the seed's task: as a parked run is
+                clock_runtime.hosted(self._spawn, _next_task_counter())
+                self._first_step(seed, clock_runtime.yielded_to_trio)
+            if not result:  # waiting in trio; or the task broke and the run ends
+                self._drive(lambda: bool(result))
         except BaseException:
             if self._gen is not None:
                 self._broken()
@@ -303,6 +343,77 @@ class TrioHost:
         else:
             self._park()
         return result[0]
+
+    def _spawn(
+        self, async_fn: Callable[[], Awaitable[Any]], context: contextvars.Context, counter: int | None
+    ) -> None:
+        # A runtime's pump, in the host's nursery; `counter` puts it where it
+        # would have been in trio's task order (see `run`).
+        task = self._runner.spawn_impl(async_fn, (), self._nursery, async_fn, context=context)
+        if counter is not None:
+            task._counter = counter
+
+    def _first_step(self, task: Any, on_yield: Callable[[Any], None]) -> bool:
+        """Step the just-spawned `task` as trio's loop would; True if it ended.
+
+        When it does not end, `on_yield(task)` is called before trio sees what it yielded.
+
+        Nothing else is runnable in a parked run, so the loop's next batch
+        would hold this task alone, drawing nothing from the scheduler's
+        random source: stepping it here runs the same code in the same run
+        context, one loop trip (an epoll call, the clock, the deadlines)
+        cheaper. What the task yields is handled as the loop handles it
+        (trio's `unrolled_run`, which has no public way to step one task);
+        an ended task leaves the run as the loop would have it leave.
+        """
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+        runner = self._runner
+        runner.runq.remove(task)
+        instruments = runner.instruments
+        global_context = _run_core.GLOBAL_RUN_CONTEXT
+        global_context.task = task
+        if "before_task_step" in instruments:
+            instruments.call("before_task_step", task)
+        send, value = task._next_send_fn, task._next_send
+        task._next_send_fn = task._next_send = None
+        ended: outcome.Outcome[Any] | None = None
+        try:
+            message = task.context.run(send, value)
+        except StopIteration as stop:
+            ended = outcome.Value(stop.value)
+        except BaseException as exc:
+            ended = outcome.Error(exc)  # the run ends with it, as when the loop steps the task
+        try:
+            if ended is not None:
+                runner.task_exited(task, ended)
+                return True
+            on_yield(task)
+            task._schedule_points += 1
+            kind = type(message)
+            if message is _traps.CancelShieldedCheckpoint:
+                runner.reschedule(task)
+            elif kind is _traps.WaitTaskRescheduled:
+                task._cancel_points += 1
+                task._abort_func = message.abort_func
+                task._attempt_delivery_of_any_pending_cancel()
+            elif kind is _traps.PermanentlyDetachCoroutineObject:
+                runner.task_exited(task, message.final_outcome)
+                return True
+            else:
+                # Not a trio trap (an asyncio future, say): thrown back in, as trio's loop does.
+                runner.reschedule(
+                    task,
+                    TypeError(
+                        f"a simulation awaited {message!r}, which is not trio's: only trio "
+                        "and the simulation's own awaitables work in a simulation"
+                    ),
+                )
+                task._next_send_fn = task.coro.throw
+            return False
+        finally:
+            if "after_task_step" in instruments:
+                instruments.call("after_task_step", task)
+            del global_context.task
 
     def _left_over(self) -> bool:
         # Anything a simulation left in the run could act during the next one.

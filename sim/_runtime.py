@@ -8,7 +8,9 @@ it jumps to the next simulated action (or trio deadline) and wakes a waiting
 task, or else a background pump task, to run it. When every task is blocked
 and nothing is scheduled, the run stops with `DeadlockError` instead of
 hanging. Under another trio clock the pump moves the simulation's own time
-whenever every task is blocked.
+whenever every task is blocked. In the shared run of `_host`, the pump starts
+only once the body first waits in trio; a run that never does costs trio no
+task switch at all.
 
 The service (`_service`) knows nothing of this: the runtime installs its
 `wake` and `on_push` hooks and runs its actions with `Service.step()`.
@@ -17,6 +19,8 @@ The service (`_service`) knows nothing of this: the runtime installs its
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import gc
 import math
 import os
@@ -44,6 +48,8 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "_r"),
     ("trio._core._run", "GLOBAL_RUN_CONTEXT"),
     ("trio._core._run.GLOBAL_RUN_CONTEXT", "runner"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT", "task"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.task", "_cancel_status"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "waiting_for_idle"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "runq"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "tasks"),  # only inside a run
@@ -162,6 +168,13 @@ class Runtime:
         self._nursery: trio.Nursery | None = None
         self._alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
         self._runner: Any = None  # trio's runner, while hosting (see _alone_in_trio)
+        # In a shared run (sim._host), pumps start only once the run waits in trio:
+        self._spawn: Callable[[Callable[[], Awaitable[None]], contextvars.Context, int | None], None] | None = None
+        self._pump_counter: int | None = None  # the first pump's place in trio's task order
+        self._pump_context: contextvars.Context | None = None  # and its context
+        self._pump_scopes: list[trio.CancelScope] = []  # pumps alive, each in a scope of its own
+        self._pump_failure: BaseException | None = None  # what killed a pump
+        self._pumps_gone: trio.lowlevel.Task | None = None  # the body, waiting for the pumps to end
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
@@ -202,14 +215,41 @@ class Runtime:
             random.setstate(saved_random)
             gc.set_threshold(*saved_gc)
 
+    def hosted(
+        self,
+        spawn: Callable[[Callable[[], Awaitable[None]], contextvars.Context, int | None], None],
+        counter: int,
+    ) -> None:
+        """Called by a shared run (sim._host) before `host` runs in it: pumps are
+        started with `spawn(pump, context, counter)`, and only once the run waits in trio."""
+        self._spawn = spawn
+        self._pump_counter = counter
+
+    def yielded_to_trio(self, task: trio.lowlevel.Task) -> None:
+        """Called by a shared run when the body's `task` first waits in trio: the pump starts now.
+
+        It starts as the pump `host` starts at once elsewhere would: with the
+        context the body had when it began, and that pump's place in trio's
+        task order (its spawn counter), so every batch of tasks trio shuffles
+        holds the same tasks in the same order, and the run is the same.
+        """
+        if self._pump_context is None or self._pump_counter is None:
+            return
+        counter, self._pump_counter = self._pump_counter, None
+        self._start_pump(self._pump_context, counter)
+        self._alone += 1
+
     async def host(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
         """Run `body` with the pump beside it, in the current trio run; its outcome.
 
         Checks the clock first: under the runtime's own `VirtualClock`, the
-        clock moves time; under any other, the pump does.
+        clock moves time; under any other, the pump does. In a shared run
+        (`hosted`), the pump waits until the body first waits in trio.
         """
         clock = trio.lowlevel.current_clock()
         self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
+        if self._spawn is not None and self._own_clock:
+            return await self._host_lazily(body, clock)  # type: ignore[arg-type]
         watchdog = _Watchdog(self) if self._own_clock else None
         if watchdog is not None:
             clock.add_watchdog(watchdog)  # type: ignore[attr-defined]
@@ -239,6 +279,68 @@ class Runtime:
         self._service.on_push = None
         return result
 
+    async def _host_lazily(self, body: Callable[[], Awaitable[Any]], clock: VirtualClock) -> outcome.Outcome[Any]:
+        # `host` in a shared run: no nursery, and no pump until the body waits
+        # in trio (see `yielded_to_trio`). A body that never does (no trio
+        # primitive awaited, time moved inline) costs trio nothing more.
+        watchdog = _Watchdog(self)
+        clock.add_watchdog(watchdog)
+        runner = self._runner = _run_core.GLOBAL_RUN_CONTEXT.runner
+        self._pump_context = contextvars.copy_context()  # what a pump started now would get
+        self._alone = len(runner.tasks)
+        try:
+            with trio.CancelScope() as self._main_scope:
+                result = await outcome.acapture(body)
+            self._stop_pumps(None)
+            if self._pump_scopes:
+                await self._wait_pumps_gone()
+        finally:
+            clock.remove_watchdog(watchdog)
+            # The context holds the simulation (sim.current()): kept past the run,
+            # it would tie the simulation to whatever keeps this runtime.
+            self._runner = self._pump_context = self._spawn = None
+        failure = self._pump_failure
+        if failure is not None:
+            raise failure from failure.__cause__
+        return result
+
+    def _start_pump(self, context: contextvars.Context | None = None, counter: int | None = None) -> None:
+        if self._spawn is None:
+            self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
+            return
+        scope = trio.CancelScope()
+        self._pump_scopes.append(scope)  # from now until it ends: the body waits for it
+        self._spawn(functools.partial(self._hosted_pump, scope), context or contextvars.copy_context(), counter)
+
+    async def _hosted_pump(self, scope: trio.CancelScope) -> None:
+        # A pump in the shared run's nursery: what would end it or escape it
+        # (cancelled by _stop_pumps; an exception that kills it) stays here,
+        # and what kills it ends the run, as it would from the body's nursery.
+        try:
+            with scope:
+                await self._pump()
+        except BaseException as exc:
+            if self._pump_failure is None:
+                self._pump_failure = exc
+            if self._main_scope is not None:
+                self._main_scope.cancel()
+        finally:
+            self._pump_scopes.remove(scope)
+            if not self._pump_scopes and self._pumps_gone is not None:
+                task, self._pumps_gone = self._pumps_gone, None
+                trio.lowlevel.reschedule(task)
+
+    async def _wait_pumps_gone(self) -> None:
+        # The body is done and the pumps were told to end: wait until they
+        # have, as a nursery's end would.
+        self._pumps_gone = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._pumps_gone = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
     # -- waiting -------------------------------------------------------------------
 
     def quiet(self) -> bool:
@@ -250,16 +352,25 @@ class Runtime:
         await self.wait_until(self.quiet, self._waiting)
 
     async def wait_until(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
-        """Run what is due now inline until `done()`, parking in `waiters` between."""
+        """Run what is due now inline until `done()`, parking in `waiters` between.
+
+        In a cancelled scope it parks at once, so trio raises Cancelled: a wait
+        is a checkpoint when its scope is cancelled (trio's
+        `checkpoint_if_cancelled`), whether or not its call could end inline.
+        """
         service = self._service
         heap = service.heap
+        # Read from trio's current task where checkpoint_if_cancelled() would
+        # cost a coroutine per wait; nothing that runs inline cancels a scope.
+        cancelled = _run_core.GLOBAL_RUN_CONTEXT.task._cancel_status.effectively_cancelled
         while not done():
             # What is due now runs inline. Time moves in the clock (trio's
             # statistics do not show the other tasks of the batch it is
             # running, and those must run before time moves on), or here when
             # no task but the simulation's own is alive (see _alone_in_trio).
             if (
-                heap
+                not cancelled
+                and heap
                 and (heap[0][0] <= service.now or self._alone_in_trio(heap[0][0]))
                 and not self._driving
                 and self.failure is None
@@ -367,7 +478,7 @@ class Runtime:
 
     async def _finish_pending(self, pending: Awaitable[None], pump: bool) -> None:
         if pump:
-            self._nursery.start_soon(self._pump)  # type: ignore[union-attr]
+            self._start_pump()
         self._running_foreign += 1
         try:
             await pending
@@ -390,18 +501,22 @@ class Runtime:
             self._parked_pump = None
             trio.lowlevel.reschedule(task)
 
-    def _stop_pumps(self, nursery: trio.Nursery) -> None:
+    def _stop_pumps(self, nursery: trio.Nursery | None) -> None:
         # The body is done: the pumps must end. The usual case (one pump, parked
         # or not yet started) is told to return, which costs trio no Cancelled
         # raised through the pump, and one loop trip fewer when it never ran.
         # A pump in an await outside the simulation is cancelled, as before.
+        # (`nursery` is None in a shared run: each pump has a scope of its own.)
         self._pumps_stop = True
         if self._pumps == 0:
             return  # the one pump host() started has not run yet: it returns at once
         if self._pumps == 1 and self._parked_pump is not None:
             self._poke_pump()  # wakes in _clock_pump/_idle_pump, sees the flag, returns
             return
-        nursery.cancel_scope.cancel()
+        if nursery is not None:
+            nursery.cancel_scope.cancel()
+        for scope in self._pump_scopes:
+            scope.cancel()
 
     async def _pump(self) -> None:
         if self._pumps_stop:

@@ -213,3 +213,116 @@ def test_time_moved_inline_runs_as_time_moved_by_the_clock(
     # Time moved only by the clock, as before Runtime._alone_in_trio.
     monkeypatch.setattr("sim._runtime.Runtime._alone_in_trio", lambda self, due: False)
     assert run_all() == inline
+
+
+# -- a seed steps trio's loop only once it waits in trio ---------------------------------------
+
+
+def _count_pumps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    started: list[int] = []
+    pump = sim._runtime.Runtime._pump  # noqa: SLF001 - what a seed starts only when it waits in trio
+
+    async def counted(self: Any) -> None:
+        started.append(1)
+        await pump(self)
+
+    monkeypatch.setattr("sim._runtime.Runtime._pump", counted)
+    return started
+
+
+@pytest.mark.parametrize("faults", ["none", "light", "heavy"])
+def test_a_seed_that_never_waits_in_trio_starts_no_pump_and_steps_no_loop(
+    faults: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def durable_only() -> list[int]:  # calls, fan-outs, durable latency: no trio primitive
+        return [await double(i) for i in range(5)] + [await plain_fan(4)]
+
+    pumps = _count_pumps(monkeypatch)
+    shared = _host.host()
+    assert shared is not None
+    sim.Simulation(seed=0, faults="none").run(durable_only())  # the host is started and parked
+    steps: list[int] = []
+    drive = shared._drive  # noqa: SLF001 - the one place trio's loop is stepped
+
+    def counted_drive(*args: Any, **kwargs: Any) -> None:
+        steps.append(1)
+        drive(*args, **kwargs)
+
+    monkeypatch.setattr(shared, "_drive", counted_drive)
+    pumps.clear()
+    for seed in range(5):
+        assert sim.Simulation(seed=seed, faults=faults).run(durable_only()) == [0, 2, 4, 6, 8, 12]
+    assert (pumps, steps) == ([], [])
+    # Waiting in trio (here a function's trio.sleep) brings the loop and the pump in.
+    assert sim.Simulation(seed=1, faults=faults).run(calls_only()) == calls_only_result()
+    assert pumps and steps
+
+
+@reg.function
+async def plain_fan(n: int) -> int:
+    return sum(await registry.gather(*(double(i) for i in range(n))))
+
+
+def calls_only_result() -> list[int]:
+    return [2 * i for i in range(30)] + [20]
+
+
+async def in_cancelled_scopes() -> list[Any]:
+    # A wait is a checkpoint once its scope is cancelled: the call is not awaited
+    # inline to its end (it still runs to its outcome, drained after the test).
+    out: list[Any] = []
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        out.append(await double(1))
+    out.append(scope.cancelled_caught)
+    with trio.move_on_after(0) as scope:  # deadline already passed: cancelled on entry
+        out.append(await double(2))
+    out.append(scope.cancelled_caught)
+    out.append(await double(3))
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with trio.CancelScope(shield=True):  # a shield keeps the wait going
+            out.append(await double(4))
+    out.append(scope.cancelled_caught)
+    return out
+
+
+@pytest.mark.parametrize("faults", ["none", "light"])
+def test_a_call_awaited_in_a_cancelled_scope_is_cancelled_in_a_fresh_and_a_shared_run(faults: str) -> None:
+    for seed in range(4):
+        simulation = sim.Simulation(seed=seed, faults=faults)
+        fresh = trio.run(simulation.main, in_cancelled_scopes(), clock=VirtualClock(simulation._runtime))
+        assert fresh == [True, True, 6, 8, False]
+        shared = sim.Simulation(seed=seed, faults=faults)
+        assert shared.run(in_cancelled_scopes()) == fresh
+        assert shared.trace.digest() == simulation.trace.digest()
+        outcomes = [e for e in shared.trace if e.kind == "outcome"]
+        assert len(outcomes) == 4  # the cancelled waits' calls ran to their outcome too
+
+
+@pytest.mark.parametrize("main", [deadlines_and_calls, in_cancelled_scopes])
+@pytest.mark.parametrize("faults", ["none", "light", "heavy"])
+def test_trio_scopes_beside_calls_run_the_same_in_a_fresh_and_a_shared_run(main: Any, faults: str) -> None:
+    for seed in range(4):
+        fresh = sim.Simulation(seed=seed, faults=faults)
+        fresh_result = trio.run(fresh.main, main(), clock=VirtualClock(fresh._runtime))
+        shared = sim.Simulation(seed=seed, faults=faults)
+        assert (shared.run(main()), shared.trace.digest()) == (fresh_result, fresh.trace.digest())
+
+
+def test_a_pump_that_dies_ends_the_shared_run_with_its_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What kills a pump (here planted; in life a KeyboardInterrupt from a call
+    # nobody awaits) ends the run with that exception, as a fresh run's nursery does.
+    async def dying(self: Any) -> None:
+        raise KeyboardInterrupt
+
+    async def waits_in_trio() -> None:
+        await trio.sleep(1)
+        await double(1)
+
+    monkeypatch.setattr("sim._runtime.Runtime._pump", dying)
+    with pytest.raises(KeyboardInterrupt):
+        sim.Simulation(seed=1, faults="none").run(waits_in_trio())
+    monkeypatch.undo()
+    assert not trio._core._run.in_trio_run()  # noqa: SLF001
+    assert sim.Simulation(seed=2, faults="light").run(workflow()) == _fresh(2, "light")[0]
