@@ -11,19 +11,28 @@ and nothing else:
 - coroutines driven by `send`: the test's main coroutine and every async
   function; an async function suspends with its new calls (a poll) and
   resumes with at most 10 results at a time, as ours do;
+- the test's main coroutine awaits calls (dispatch and wait for the
+  outcome) or, as examples/orders.py does, dispatches without waiting
+  (`dispatch`, which returns an id) and later waits on an id (`wait`);
 - the same copying of values: arguments and results are frozen when they
-  enter the service (atoms kept, flat lists kept as tuples) and thawed
-  afresh for each reader;
+  enter the service (atoms kept, flat lists kept as tuples, flat dicts kept
+  as tuples of their items: ours encodes a dict to CBOR, a dearer copy) and
+  thawed afresh for each reader;
 - a journal per suspended call (its polls and the results each resume
   delivered) and replay: a crash rebuilds the coroutine from its input and
   replays the journal, checking every step against it;
-- under ``light`` faults the draws ours makes: a latency per delivery, an
-  endpoint error per attempt, a lost response per leaf attempt, a crash and
-  a reorder per resume, retries with exponential backoff and jitter.
+- under ``light`` and ``heavy`` faults (the same kinds, at the rates of
+  ours) the draws ours makes: a latency per delivery, an endpoint error per
+  attempt, a lost response per leaf attempt, a crash and a reorder per
+  resume, retries with exponential backoff and jitter. Ours also draws a
+  lost response for an async function's attempts (a poll or a return, then
+  retried and rebuilt by replay); the floor does not, so under faults it
+  does less work than ours, the more so under ``heavy``.
 
 It is not a general simulator (no tail calls, no durable sleeps, no
 exceptions across calls, no validation, no trio): only what the benchmark
-shapes need, so its cost per call is a lower bound for ours.
+shapes and the order workflow need, so its cost per call is a lower bound
+for ours.
 """
 
 from __future__ import annotations
@@ -33,11 +42,24 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-__all__ = ["FloorSim", "call", "gather", "run_shape", "SHAPES"]
+__all__ = [
+    "FloorSim", "call", "dispatch", "gather", "orders_scenario", "run_shape", "wait", "ORDERS", "SHAPES",
+]  # fmt: skip
 
 _ATOMS = frozenset({type(None), bool, int, str})
 _MAX_RESULTS = 10
-_LIGHT = (0.02, 0.01, 0.02, 0.05, 0.1)  # endpoint error, response lost, crash, max latency, reorder
+# Endpoint error, response lost, crash, max latency, reorder: sim/_faults.py's presets.
+_RATES = {
+    "none": (0.0,) * 5,
+    "light": (0.02, 0.01, 0.02, 0.05, 0.1),
+    "heavy": (0.15, 0.1, 0.15, 0.5, 0.5),
+}
+
+
+class _FrozenDict(tuple):
+    """A flat dict's items, frozen; it thaws as a new dict."""
+
+    __slots__ = ()
 
 
 def _freeze(value: Any) -> Any:
@@ -47,12 +69,15 @@ def _freeze(value: Any) -> Any:
     if cls is list or cls is tuple:
         if _ATOMS.issuperset(map(type, value)):
             return tuple(value) if cls is list else value
-    raise TypeError(f"the floor prototype copies atoms and flat lists only, not {cls.__name__}")
+    elif cls is dict:
+        if _ATOMS.issuperset(map(type, value)) and _ATOMS.issuperset(map(type, value.values())):
+            return _FrozenDict(value.items())
+    raise TypeError(f"the floor prototype copies atoms, flat lists and flat dicts only, not {cls.__name__}")
 
 
 def _thaw_args(args: tuple[Any, ...]) -> list[Any]:
-    # Every argument list is thawed afresh (a frozen list becomes a new list).
-    return [list(a) if type(a) is tuple else a for a in args]
+    # Every argument is thawed afresh (a frozen list becomes a new list, a frozen dict a new dict).
+    return [a if type(a) in _ATOMS else list(a) if type(a) is tuple else dict(a) for a in args]
 
 
 class _Call:
@@ -78,6 +103,18 @@ class _Gather:
         return (yield self.calls)
 
 
+class _Wait:
+    """`await wait(id)` in the test's main coroutine: the outcome of a call dispatched earlier."""
+
+    __slots__ = ("rec",)
+
+    def __init__(self, rec: _Rec) -> None:
+        self.rec = rec
+
+    def __await__(self) -> Any:
+        return (yield self)[0]
+
+
 def call(fn: Callable[..., Any], *args: Any) -> _Call:
     """A call of `fn` with `args`, to await."""
     return _Call(fn, args)
@@ -86,6 +123,21 @@ def call(fn: Callable[..., Any], *args: Any) -> _Call:
 def gather(*calls: _Call) -> _Gather:
     """The calls' results in order, to await."""
     return _Gather(calls)
+
+
+def dispatch(fn: Callable[..., Any], *args: Any) -> str:
+    """From the test's main coroutine: dispatch a call of `fn` now, without waiting; its id."""
+    floor = _running
+    assert floor is not None, "dispatch runs inside FloorSim.run"
+    rec = floor.dispatch(fn, args, None, 0)
+    floor.dispatched[rec.id] = rec
+    return rec.id
+
+
+def wait(did: str) -> _Wait:
+    """From the test's main coroutine: the result of the call `dispatch` gave `did`, to await."""
+    assert _running is not None, "wait runs inside FloorSim.run"
+    return _Wait(_running.dispatched[did])
 
 
 class _Rec:
@@ -123,10 +175,10 @@ class FloorSim:
         self.trace: list[tuple[Any, ...]] = []
         self.draws: list[float] = []
         self.faults = faults != "none"
-        rates = _LIGHT if self.faults else (0.0,) * 5
+        rates = _RATES[faults]
         self.endpoint_error, self.response_lost, self.crash, self.max_latency, self.reorder = rates
         self._random = random.Random(f"floor:{seed}").random
-        self.main_waits: _Rec | None = None
+        self.dispatched: dict[str, _Rec] = {}  # the calls `dispatch` made, by id, for `wait`
 
     def _draw(self) -> float:
         u = self._random()
@@ -179,7 +231,10 @@ class FloorSim:
         got, waiting, results = rec.got, rec.waiting, rec.results
         for key, frozen in self._take(rec):
             got[key] = frozen  # journaled: a rebuild replays it
-            results[waiting.pop(key)] = list(frozen) if type(frozen) is tuple else frozen
+            cls = type(frozen)  # thawed inline: a call per result would weigh on the floor
+            results[waiting.pop(key)] = (
+                frozen if cls in _ATOMS else list(frozen) if cls is tuple else dict(frozen)
+            )
         if waiting:
             self._suspend(rec, ())
         else:
@@ -257,14 +312,20 @@ class FloorSim:
     # -- the test's main coroutine -------------------------------------------
 
     def run(self, main: Coroutine[Any, Any, Any]) -> Any:
-        """Run `main`: awaiting a call dispatches it and waits for its outcome."""
+        """Run `main`: awaiting a call dispatches it and waits for its outcome; `dispatch`
+        dispatches without waiting and `wait` waits for a dispatched call's outcome."""
+        global _running
+        _running = self  # what `dispatch` and `wait` act on: one floor runs at a time
         value: Any = None
         while True:
             try:
                 calls = main.send(value)
             except StopIteration as stop:
                 return stop.value
-            recs = [self.dispatch(c.fn, c.args, None, i) for i, c in enumerate(calls)]
+            if type(calls) is _Wait:
+                recs = [calls.rec]
+            else:
+                recs = [self.dispatch(c.fn, c.args, None, i) for i, c in enumerate(calls)]
             heap = self.heap
             while heap and any(r.outcome is None for r in recs):
                 due, _, action, arg = heapq.heappop(heap)
@@ -276,8 +337,15 @@ class FloorSim:
             value = [_thaw_value(r.outcome[0]) for r in recs]
 
 
+# The floor running (or the last one run): what `dispatch` and `wait` act on.
+_running: FloorSim | None = None
+
+
 def _thaw_value(frozen: Any) -> Any:
-    return list(frozen) if type(frozen) is tuple else frozen
+    cls = type(frozen)
+    if cls in _ATOMS:
+        return frozen
+    return list(frozen) if cls is tuple else dict(frozen)
 
 
 def _async(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -333,6 +401,49 @@ async def _empty() -> None:
     pass
 
 
+# The order workflow of examples/orders.py, the same functions and side effects
+# on module-level state of its own (a floor run may run beside one of ours).
+charges: dict[str, int] = {}
+stock: dict[str, int] = {}
+reservations: set[tuple[str, str]] = set()
+
+
+def reserve(order_id: str, sku: str, quantity: int) -> int:
+    if (order_id, sku) not in reservations:
+        if stock.get(sku, 0) < quantity:
+            raise ValueError(f"out of stock: {sku}")
+        stock[sku] -= quantity
+        reservations.add((order_id, sku))
+    return stock[sku]
+
+
+def charge(order_id: str, cents: int) -> str:
+    charges.setdefault(order_id, cents)
+    return f"receipt-{order_id}"
+
+
+def ship(order_id: str, items: list[str]) -> str:
+    return f"parcel-{order_id}-{len(items)}"
+
+
+@_async
+async def place_order(order_id: str, items: dict[str, int], cents: int) -> dict[str, object]:
+    await gather(*(call(reserve, order_id, sku, n) for sku, n in sorted(items.items())))
+    receipt = await call(charge, order_id, cents)
+    parcel = await call(ship, order_id, sorted(items))
+    return {"order": order_id, "receipt": receipt, "parcel": parcel}
+
+
+async def orders_scenario() -> list[dict[str, object]]:
+    """examples/orders.py's `scenario`: three orders dispatched at once, then their results."""
+    stock.clear()
+    stock.update({"apple": 10, "pear": 10})
+    charges.clear()
+    reservations.clear()
+    ids = [dispatch(place_order, f"o{i}", {"apple": 2, "pear": 1}, 500 + i) for i in range(3)]
+    return [await wait(i) for i in ids]
+
+
 SHAPES: dict[str, tuple[Callable[[], Coroutine[Any, Any, Any]], int]] = {
     "sequential 200": (lambda: _sequential(200), 200),
     "gather 100": (lambda: _gather(100), 101),
@@ -340,10 +451,15 @@ SHAPES: dict[str, tuple[Callable[[], Coroutine[Any, Any, Any]], int]] = {
 }
 """Shape -> (main coroutine factory, calls), the same shapes as benchmarks/workloads.py."""
 
+ORDERS: tuple[Callable[[], Coroutine[Any, Any, Any]], int] = (orders_scenario, 15)
+"""The order workflow, as SHAPES has them: three place_order, each 2 reserve, charge and ship."""
+
+_OTHERS = {"empty": _empty, "orders": ORDERS[0]}
+
 
 def run_shape(name: str, faults: str, seed: int = 1) -> FloorSim:
-    """One fresh floor run of the shape (or ``"empty"``); the finished simulation."""
-    factory = _empty if name == "empty" else SHAPES[name][0]
+    """One fresh floor run of the shape (or ``"empty"``, or ``"orders"``); the finished simulation."""
+    factory = _OTHERS[name] if name in _OTHERS else SHAPES[name][0]
     floor = FloorSim(seed, faults)
     floor.run(factory())
     return floor

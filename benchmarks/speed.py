@@ -10,7 +10,11 @@ machine is shared and noisy; the minimum is the least disturbed run):
    prototype's empty run (benchmarks/floor.py).
 2. Seeds per second of the order workflow of examples/orders.py (three orders
    placed concurrently, 15 calls) under faults none, light and heavy: a fresh
-   simulation per seed, seeds 0, 1, 2, ...
+   simulation per seed, seeds 0, 1, 2, ...; beside it the floor prototype's
+   run of the same workflow (benchmarks/floor.py's orders shape, checked to
+   give ours' results first), and ours/floor in seeds/s. Under the table,
+   issue 13's targets as fractions of its floor's seeds/s without faults
+   (2,500 and 1,800 of 7,265 for none and light) beside this run's.
 3. Microseconds per call of a fresh run per shape (sequential 200, gather
    100, merge sort 256; faults none and light), ours and the floor's, and
    the ratio ours/floor: how close to the limit the simulator is.
@@ -19,7 +23,8 @@ With `--instructions`, it prints instead exact machine-instruction counts per
 seed (valgrind's callgrind; the difference between two processes running N
 and M seeds, divided by M - N, so start-up and imports cancel out) for the
 empty simulation, a bare `trio.run`, the floor's empty run and the order
-workflow under none, light and heavy: figures the machine's load does not move.
+workflow under none, light and heavy, ours and the floor's (with ours/floor):
+figures the machine's load does not move.
 
 The exact bytecode counts per call stay in benchmarks/hotpath.py --opcodes,
 and the side-by-side with the Dispatch SDK in benchmarks/run.py.
@@ -80,17 +85,51 @@ def fixed_cost(repeat: int) -> list[list[str]]:
     ]
 
 
-def seeds_per_second(repeat: int, seeds: int = 50) -> list[list[str]]:
-    """Rows: seeds/s of the order workflow, a fresh simulation per seed."""
-    rows = []
+# Issue 13's figures for the order workflow on its machine: the floor's seeds/s
+# without faults and the targets for ours. Ratios to the floor carry to any machine.
+_ISSUE_FLOOR = 7265
+_ISSUE_TARGETS = {"none": 2500, "light": 1800}
+
+
+def _same_orders(faults: str) -> None:
+    """Check that the floor's order workflow gives ours' results and side effects (seed 0)."""
+    ours = sim.Simulation(seed=0, faults=faults).run(orders.scenario())
+    seen = (ours, dict(orders.charges), dict(orders.stock), set(orders.reservations))
+    lowest = floor.FloorSim(0, faults).run(floor.orders_scenario())
+    if seen != (lowest, floor.charges, floor.stock, floor.reservations):
+        raise RuntimeError(f"the floor's order workflow differs from ours under {faults}: {seen}")
+
+
+def seeds_per_second(repeat: int, seeds: int = 50) -> tuple[list[list[str]], dict[tuple[str, str], float]]:
+    """Rows: seeds/s of the order workflow, ours and the floor's, a fresh run per seed; and
+    the seeds/s by ("ours" or "floor", faults)."""
+    rows, rates = [], {}
     for faults in ("none", "light", "heavy"):
+        _same_orders(faults)
 
         def sweep(faults: str = faults) -> None:
             for seed in range(seeds):
                 sim.Simulation(seed=seed, faults=faults).run(orders.scenario())
 
-        seconds = _best(sweep, repeat)
-        rows.append([faults, f"{seeds / seconds:,.0f}", f"{seconds / seeds * 1e6:,.0f}"])
+        def lowest(faults: str = faults) -> None:
+            for seed in range(seeds):
+                floor.run_shape("orders", faults, seed)
+
+        ours, floors = seeds / _best(sweep, repeat), seeds / _best(lowest, repeat)
+        rates["ours", faults], rates["floor", faults] = ours, floors
+        rows.append([
+            faults, f"{ours:,.0f}", f"{1e6 / ours:,.0f}", f"{floors:,.0f}", f"{1e6 / floors:,.0f}",
+            f"{ours / floors:.3f}",
+        ])  # fmt: skip
+    return rows, rates
+
+
+def targets(rates: dict[tuple[str, str], float]) -> list[list[str]]:
+    """Rows: issue 13's seeds/s targets as fractions of its floor without faults, and this run's."""
+    rows = []
+    for faults, target in _ISSUE_TARGETS.items():
+        now = rates["ours", faults] / rates["floor", "none"]
+        rows.append([faults, f"{target:,} / {_ISSUE_FLOOR:,} = {target / _ISSUE_FLOOR:.3f}", f"{now:.3f}"])
     return rows
 
 
@@ -117,9 +156,15 @@ _UNITS: dict[str, Callable[[int], Any]] = {
     "orders, none": lambda seed: sim.Simulation(seed=seed, faults="none").run(orders.scenario()),
     "orders, light": lambda seed: sim.Simulation(seed=seed, faults="light").run(orders.scenario()),
     "orders, heavy": lambda seed: sim.Simulation(seed=seed, faults="heavy").run(orders.scenario()),
+    "floor orders, none": lambda seed: floor.run_shape("orders", "none", seed),
+    "floor orders, light": lambda seed: floor.run_shape("orders", "light", seed),
+    "floor orders, heavy": lambda seed: floor.run_shape("orders", "heavy", seed),
 }
 # Seeds per process in the two callgrind runs of a unit (their difference is what is counted).
-_COUNTS = {"empty simulation": (20, 120), "bare trio.run": (20, 120), "empty floor run": (20, 120)}
+_COUNTS = {
+    "empty simulation": (20, 120), "bare trio.run": (20, 120), "empty floor run": (20, 120),
+    "floor orders, none": (20, 120), "floor orders, light": (20, 120), "floor orders, heavy": (20, 120),
+}  # fmt: skip
 
 
 def _collected(unit: str, n: int) -> int:
@@ -135,14 +180,20 @@ def _collected(unit: str, n: int) -> int:
     return int(found.group(1))
 
 
-def instructions() -> list[list[str]]:
-    """Rows: machine instructions per seed of each unit, and times the floor's empty run."""
+def instructions() -> tuple[list[list[str]], list[list[str]]]:
+    """Rows: machine instructions per seed of each unit, and times the floor's empty run;
+    and the order workflow's, ours and the floor's, with ours/floor."""
     per_seed = {}
     for unit in _UNITS:
         low, high = _COUNTS.get(unit, (5, 35))
         per_seed[unit] = (_collected(unit, high) - _collected(unit, low)) / (high - low)
     lowest = per_seed["empty floor run"]
-    return [[unit, f"{count / 1e6:.3f}", f"{count / lowest:.0f}x"] for unit, count in per_seed.items()]
+    units = [[unit, f"{count / 1e6:.3f}", f"{count / lowest:.0f}x"] for unit, count in per_seed.items()]
+    ratios = []
+    for faults in ("none", "light", "heavy"):
+        ours, floors = per_seed[f"orders, {faults}"], per_seed[f"floor orders, {faults}"]
+        ratios.append([faults, f"{ours / 1e6:.3f}", f"{floors / 1e6:.3f}", f"{ours / floors:.1f}x"])
+    return units, ratios
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -177,17 +228,23 @@ def main() -> int:
         if shutil.which("valgrind") is None:
             print("--instructions needs valgrind on the PATH", file=sys.stderr)
             return 2
+        units, ratios = instructions()
         lines = [
             machine,
             "",
             "Machine instructions per seed (callgrind; a fresh simulation per seed; x the floor's empty run):",
             "",
-            *_table(["run", "M instructions", "x floor empty"], instructions()),
+            *_table(["run", "M instructions", "x floor empty"], units),
+            "",
+            "The order workflow (15 calls), M instructions per seed, ours and the floor's:",
+            "",
+            *_table(["faults", "ours", "floor", "ours/floor"], ratios),
         ]
         print("\n".join(lines))
         if args.markdown:
             Path(args.markdown).write_text("\n".join(lines) + "\n")
         return 0
+    per_second, rates = seeds_per_second(args.repeat)
     lines = [
         machine,
         "",
@@ -195,9 +252,17 @@ def main() -> int:
         "",
         *_table(["run", "µs", "x floor"], fixed_cost(args.repeat)),
         "",
-        "The order workflow of examples/orders.py (15 calls), a fresh simulation per seed:",
+        "The order workflow of examples/orders.py (15 calls), a fresh run per seed, "
+        "ours and the floor's (benchmarks/floor.py):",
         "",
-        *_table(["faults", "seeds/s", "µs/seed"], seeds_per_second(args.repeat)),
+        *_table(
+            ["faults", "ours seeds/s", "ours µs/seed", "floor seeds/s", "floor µs/seed", "ours/floor seeds/s"],
+            per_second,
+        ),
+        "",
+        "Issue 13's targets as fractions of its floor's seeds/s without faults, and this run's:",
+        "",
+        *_table(["faults", "target/floor none (issue)", "ours/floor none (this run)"], targets(rates)),
         "",
         "A fresh run per shape, µs per call, ours and the floor prototype's (benchmarks/floor.py):",
         "",
