@@ -158,7 +158,8 @@ class TrioHost:
         self._clock = _SharedClock()
         self._runner: Any = None
         self._gen: Any = None
-        self._nursery: trio.Nursery | None = None
+        self._nursery: trio.Nursery | None = None  # where pumps start
+        self._seeds: trio.Nursery | None = None  # where simulations start (see _idle)
         self._stop: trio.Event | None = None
         self._saved: dict[str, Any] = {}  # trio's run context while parked
         self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running
@@ -175,17 +176,25 @@ class TrioHost:
         self._runner = _run_core.setup_runner(self._clock, (), False, True)
         self._trio_hooks = sys.get_asyncgen_hooks()  # installed by setup_runner
         self._gen = _run_core.unrolled_run(self._runner, self._idle, ())
-        self._drive(lambda: self._nursery is not None, first=True)
+        self._drive(lambda: self._seeds is not None, first=True)
         self._baseline = len(self._runner.tasks)
         self._park()
 
     async def _idle(self) -> None:
-        # The run's main task: holds the nursery simulations' tasks start in.
+        # The run's main task: holds the nurseries tasks start in. A
+        # simulation's task starts in `_seeds`, whose cancel scope is the one
+        # its runtime cancels when the run fails (Runtime._fail): one scope
+        # entered here for many simulations, where a scope of its own would cost
+        # each simulation more than the rest of its trio machinery. A cancelled
+        # one is replaced by a new one when its simulation has ended.
         self._stop = trio.Event()
         trio.lowlevel.add_instrument(_ForwardingWatchdog(self._clock))
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await self._stop.wait()
+            while not self._stop.is_set():
+                async with trio.open_nursery() as seeds:
+                    self._seeds = seeds
+                    await self._stop.wait()
             nursery.cancel_scope.cancel()
 
     def retire(self) -> None:
@@ -199,7 +208,7 @@ class TrioHost:
             self._stop.set()
             self._drive(lambda: False)
         finally:
-            self._gen = self._runner = self._nursery = self._stop = None
+            self._gen = self._runner = self._nursery = self._seeds = self._stop = None
             self._clock.attach(None)
             self._leave_world()
 
@@ -230,7 +239,7 @@ class TrioHost:
         # Something escaped trio's loop (KeyboardInterrupt in our own code, a
         # TrioInternalError): drop the run and put the world back.
         gen, self._gen = self._gen, None
-        self._runner = self._nursery = self._stop = None
+        self._runner = self._nursery = self._seeds = self._stop = None
         self._parked = False
         self._clock.attach(None)
         if gen is not None:
@@ -325,14 +334,18 @@ class TrioHost:
         self._clock.attach(clock_runtime)
         try:
             runner = self._runner
-            seed = runner.spawn_impl(task, (), self._nursery, "simulation", context=context)
-            # The pump's place in trio's task order is the one it had when it was
-            # spawned right after this task: its counter is taken now.
+            seeds = self._seeds
+            assert seeds is not None
+            seed = runner.spawn_impl(task, (), seeds, "simulation", context=context)
             if len(runner.runq) == 1:  # only the seed's task: as a parked run is
-                clock_runtime.hosted(self._spawn, _next_task_counter())
+                # The pump's place in trio's task order is the one it had when it
+                # was spawned right after this task: its counter is taken now.
+                clock_runtime.hosted(self._spawn, _next_task_counter(), seeds.cancel_scope)
                 self._first_step(seed, clock_runtime.yielded_to_trio)
             if not result:  # waiting in trio; or the task broke and the run ends
                 self._drive(lambda: bool(result))
+            if seeds.cancel_scope.cancel_called and self._gen is not None:
+                self._drive(lambda: self._seeds is not seeds)  # the run failed: a new scope
         except BaseException:
             if self._gen is not None:
                 self._broken()

@@ -219,11 +219,14 @@ class Runtime:
         self,
         spawn: Callable[[Callable[[], Awaitable[None]], contextvars.Context, int | None], None],
         counter: int,
+        scope: trio.CancelScope,
     ) -> None:
         """Called by a shared run (sim._host) before `host` runs in it: pumps are
-        started with `spawn(pump, context, counter)`, and only once the run waits in trio."""
+        started with `spawn(pump, context, counter)`, and only once the run waits
+        in trio; `scope` (around the body's task) is the one a failure cancels."""
         self._spawn = spawn
         self._pump_counter = counter
+        self._main_scope = scope
 
     def yielded_to_trio(self, task: trio.lowlevel.Task) -> None:
         """Called by a shared run when the body's `task` first waits in trio: the pump starts now.
@@ -289,11 +292,11 @@ class Runtime:
         self._pump_context = contextvars.copy_context()  # what a pump started now would get
         self._alone = len(runner.tasks)
         try:
-            with trio.CancelScope() as self._main_scope:
-                result = await outcome.acapture(body)
+            result = await outcome.acapture(body)
             self._stop_pumps(None)
             if self._pump_scopes:
-                await self._wait_pumps_gone()
+                with trio.CancelScope(shield=True):  # the body's scope may be cancelled (_fail)
+                    await self._wait_pumps_gone()
         finally:
             clock.remove_watchdog(watchdog)
             # The context holds the simulation (sim.current()): kept past the run,

@@ -326,3 +326,27 @@ def test_a_pump_that_dies_ends_the_shared_run_with_its_exception(monkeypatch: py
     monkeypatch.undo()
     assert not trio._core._run.in_trio_run()  # noqa: SLF001
     assert sim.Simulation(seed=2, faults="light").run(workflow()) == _fresh(2, "light")[0]
+
+
+def test_a_run_that_fails_keeps_the_shared_run_for_the_next_simulation() -> None:
+    # A deadlock or livelock cancels the scope the simulation's task started in;
+    # the host opens a new one, and the next simulation runs in the same trio run.
+    sim.Simulation(seed=1, faults="none").run(workflow())
+    shared = _host.host()
+    assert shared is not None
+    gen, runs = shared._gen, shared.runs  # noqa: SLF001 - the trio run itself
+
+    async def stuck() -> None:
+        await double(1)
+        await trio.Event().wait()
+
+    async def spins() -> None:  # a livelock found inline, before the run ever waits in trio
+        while True:
+            await double(1)
+
+    with pytest.raises(sim.DeadlockError):
+        sim.Simulation(seed=1, faults="none").run(stuck())
+    with pytest.raises(sim.LivelockError):
+        sim.Simulation(seed=1, faults="none", max_events=50).run(spins())
+    assert sim.Simulation(seed=2, faults="light").run(workflow()) == _fresh(2, "light")[0]
+    assert (shared._gen, shared.runs) == (gen, runs + 3)  # noqa: SLF001
