@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 from inspect import isawaitable
+from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
 from ._attempt import Attempt, PollRequest
 from ._records import (
+    _INTO,
     DONE,
     POLLING,
     RETRYING,
@@ -71,6 +73,14 @@ __all__ = ["Service"]
 _heappop, _heappush = heapq.heappop, heapq.heappush
 # Bound once too: every call freezes its input and result and thaws its input.
 _freeze, _thaw = _codec.freeze, _codec.thaw
+# The values freeze keeps as they are, checked before calling it for a result
+# (most are one of these). The codec's own set: one sibling module reading another's.
+_KEPT = _codec._frozen._ATOMS
+# The moves the hot paths make, as {from: to} (see _records._INTO).
+_INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
+    _INTO[RUNNING], _INTO[DONE], _INTO[POLLING], _INTO[SCHEDULED]
+)
+_correlation_id_of = attrgetter("correlation_id")
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -302,7 +312,11 @@ class Service:
 
     def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
         """Accept one call, as `dispatch` does, and return its record."""
-        _check_call(call, "calls[0]")
+        # The common case checked in exact types here; _check_call says what is wrong.
+        if type(call) is not Call or type(call.function) is not str or not call.function or (
+            call.endpoint is not None and type(call.endpoint) is not str
+        ):
+            _check_call(call, "calls[0]")
         return self._admit(call, None, self.records.get(caller) if caller is not None else None)
 
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
@@ -388,7 +402,10 @@ class Service:
             self._prepare_resume(rec, suspension)
         # A light view, not an Input: the endpoint builds what it reads (see _attempt).
         attempt = Attempt(rec, suspension)
-        rec.move(RUNNING)
+        try:
+            rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
+        except KeyError:
+            rec.move(RUNNING)  # raises
         serve = getattr(endpoint, "run_attempt", None)
         try:
             if serve is not None:
@@ -492,12 +509,14 @@ class Service:
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
-            try:
-                data = _freeze(out[0], where="result")  # type: ignore[index]
-            except _codec.SerializationError as exc:
-                self._fail(rec, _invalid(exc))
-                return
-            self._finish(rec, value_outcome(data), "OK")
+            data = out[0]  # type: ignore[index]
+            if type(data) not in _KEPT:  # else freeze would keep it as it is
+                try:
+                    data = _freeze(data, where="result")
+                except _codec.SerializationError as exc:
+                    self._fail(rec, _invalid(exc))
+                    return
+            self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return
         if form is PollRequest:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))  # type: ignore[union-attr]
@@ -568,7 +587,7 @@ class Service:
         suspension.coroutine_state = poll.coroutine_state
         suspension.generation += 1
         suspension.error = None
-        ids = [c.correlation_id for c in poll.calls]
+        ids = list(map(_correlation_id_of, poll.calls))
         problem = _poll_problem(poll.calls, ids, suspension.outstanding)
         entry_calls: list[tuple[Any, str, object]] = []
         if problem is not None:
@@ -590,7 +609,10 @@ class Service:
         # Children that failed at once (bad input) are already in `ready`.
         suspension.min_results = poll.min_results
         suspension.max_results = poll.max_results
-        rec.move(POLLING)
+        try:
+            rec.state = _INTO_POLLING[rec.state]  # rec.move(POLLING), without the call
+        except KeyError:
+            rec.move(POLLING)  # raises
         if poll.max_wait_seconds is not None:
             self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
         self._maybe_resume(rec)
@@ -620,8 +642,11 @@ class Service:
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
-        rec.move(SCHEDULED)
-        self.push(self._delivery_time(rec), self._attempt, rec)
+        try:
+            rec.state = _INTO_SCHEDULED[rec.state]  # rec.move(SCHEDULED), without the call
+        except KeyError:
+            rec.move(SCHEDULED)  # raises
+        self.push(self.now + self.decisions.latency(rec) if self._faults else self.now, self._attempt, rec)
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -663,7 +688,10 @@ class Service:
     def _finish(self, rec: _Record, outcome: RawOutcome, status: str) -> None:
         """Give the call its outcome (`status` names it in the trace)."""
         rec.outcome = outcome
-        rec.move(DONE)
+        try:
+            rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call
+        except KeyError:
+            rec.move(DONE)  # raises
         self.pending -= 1
         self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None, outcome))
         if rec.suspension is not None:
