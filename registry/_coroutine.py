@@ -23,6 +23,7 @@ import contextvars
 import os
 import types
 from collections import deque
+from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, NamedTuple
 
@@ -45,6 +46,7 @@ from sim.lowlevel import (
 
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
+from ._status import _output_types
 from ._steps import CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
@@ -80,23 +82,29 @@ class _Strand(_Waiter):
         self.frame.ready.append((self, ok, value))
 
 
-@attrs.define(eq=False, slots=True)
 class _Group(_Waiter):
-    combinator: Combinator
-    parent: _Waiter
-    index: int
-    size: int
-    values: list[Any]
-    errors: list[BaseException | None]
-    remaining: int
-    done: bool = False
-    # Copied from the combinator: read on every child's outcome.
-    first_value_settles: bool = attrs.field(init=False)
-    first_error_settles: bool = attrs.field(init=False)
+    """The outcomes of a gather/any/race's awaitables, settled under its combinator.
 
-    def __attrs_post_init__(self) -> None:
-        self.first_value_settles = self.combinator.first_value_settles
-        self.first_error_settles = self.combinator.first_error_settles
+    A plain slotted class: one is made per group a function awaits.
+    """
+
+    __slots__ = (
+        "combinator", "parent", "index", "size", "values", "errors", "remaining", "done",
+        "first_value_settles", "first_error_settles",
+    )  # fmt: skip
+
+    def __init__(self, combinator: Combinator, parent: _Waiter, index: int, size: int) -> None:
+        self.combinator = combinator
+        self.parent = parent
+        self.index = index
+        self.size = size
+        self.values: list[Any] = [None] * size
+        self.errors: list[BaseException | None] = [None] * size
+        self.remaining = size
+        self.done = False
+        # Copied from the combinator: read on every child's outcome.
+        self.first_value_settles = combinator.first_value_settles
+        self.first_error_settles = combinator.first_error_settles
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         if self.done:
@@ -141,6 +149,10 @@ class _AwaitsTrio(NamedTuple):
 
 
 _current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+_correlation_id_of = attrgetter("correlation_id")
+# The values thaw hands back as they are (a frozen atom is its own copy):
+# a delivered result of one of these types needs no call to thaw.
+_KEPT = frozenset({type(None), bool, int, str})
 
 
 @types.coroutine
@@ -183,6 +195,12 @@ class Frame:
     scopes: object = None
     token = 0
     state = b""  # set with each poll: nothing resumes a frame before its first
+    # Replay state, assigned anew only when the frame is rebuilt from a journal
+    # (_load_journal); a frame that is not replaying only reads these shared ones.
+    _replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
+    _journaled: dict[Any, Any] = _NOTHING_JOURNALED
+    _step_keys: list[list[Any]] = _NO_STEPS
+    _unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
 
     def __init__(
         self,
@@ -198,11 +216,6 @@ class Frame:
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
         self._strands: list[_Strand] = [root]
-        # Replay state, made only when the frame is rebuilt from a journal.
-        self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
-        self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
-        self._step_keys: list[list[Any]] = _NO_STEPS
-        self._unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
@@ -313,7 +326,8 @@ class Frame:
             if op is None:
                 continue  # a result nobody waits for any more
             if outcome[0] == "value":
-                op[0].child_done(op[1], True, thaw(outcome[1]))
+                value = outcome[1]
+                op[0].child_done(op[1], True, value if type(value) in _KEPT else thaw(value))
             else:
                 error = decode_result(outcome)[1]
                 op[0].child_done(op[1], False, exception_for_error(error))
@@ -372,7 +386,7 @@ class Frame:
                     if strand.path:  # a gathered helper: it may await trio, so not in this task
                         ready.appendleft((strand, ok, value))
                         return _AwaitsTrio(None, None)
-                    yielded = self._send(strand, ok, value)
+                    yielded = self._context.run(self._send_here, strand, ok, value)  # _send, written out
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
@@ -409,7 +423,8 @@ class Frame:
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
-        self.last_keys = [str(c.correlation_id) for c in calls]
+        # The keys _start gave the calls (strs already): taken in one pass in C.
+        self.last_keys = list(map(_correlation_id_of, calls))
         self._set_token(self.token + 1)
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
         return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
@@ -443,7 +458,7 @@ class Frame:
             parent.child_done(index, True, step.combinator.empty())
             return
         n = len(awaitables)
-        group = _Group(step.combinator, parent, index, n, [None] * n, [None] * n, n)
+        group = _Group(step.combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
@@ -464,6 +479,8 @@ class Frame:
     def _finish(self, ok: bool, value: Any) -> Answer:
         self.close()
         if ok:
+            if not _output_types:  # answer_for_value, written out: every value is OK
+                return (value,)
             return answer_for_value(value, "the function")
         return output_for_exception(value, self.input)
 

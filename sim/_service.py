@@ -468,7 +468,7 @@ class Service:
                 return None
             # _completed's commonest case written out: no fault to inject (no response to lose).
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
-            data = out[0]  # type: ignore[index]
+            data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
                 try:
                     data = _freeze(data, where="result")
