@@ -64,15 +64,16 @@ def freeze(value: object, *, where: str = "value") -> object:
         return value
     if cls is Arguments:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
-        if type(kwargs) is dict and not kwargs and type(args) is tuple and _ATOMS.issuperset(map(type, args)):
-            # The commonest input of all (positional atoms other than floats),
-            # checked here without another call, in one pass in C.
-            return _FrozenArguments(args, (), True)
-        frozen = _freeze_arguments(args, kwargs)
-        if frozen is not None:
-            return frozen
+        if type(args) is tuple and type(kwargs) is dict:
+            if not kwargs and _ATOMS.issuperset(map(type, args)):
+                # The commonest input of all (positional atoms other than
+                # floats), checked here without another call, in one pass in C.
+                return _FrozenArguments(args, (), True)
+            frozen = _freeze_arguments(args, kwargs)
+            if frozen is not None:
+                return frozen
     elif cls is list:
-        if _flat_items(value):  # type: ignore[arg-type]
+        if _ATOMS.issuperset(map(type, value)):  # type: ignore[call-overload]  # _flat_items, written out
             return _FrozenList(value)  # type: ignore[arg-type]
     elif cls is tuple:
         if _flat_items(value):  # type: ignore[arg-type]
@@ -80,9 +81,9 @@ def freeze(value: object, *, where: str = "value") -> object:
     return dumps(value, where=where)
 
 
-def _freeze_arguments(args: Any, kwargs: Any) -> _FrozenArguments | None:
-    if type(args) is not tuple or type(kwargs) is not dict:
-        return None
+def _freeze_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _FrozenArguments | None:
+    # Exactly a tuple and a dict (freeze checks): their items made of atoms, or
+    # (positional only) of flat lists of them; None for anything else.
     flat = True
     frozen_args: list[Any] = []  # the args, each flat list as a _FrozenList (one pass)
     for arg in args:
