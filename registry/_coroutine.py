@@ -816,6 +816,13 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
+    kind = type(result)
+    if kind is PollRequest:  # _settle, written out for the commonest answers
+        frame.running = False
+        if frame.lost:
+            frame.close()
+            return _lost(frame)
+        return result  # type: ignore[return-value]
     if type(result) is not _AwaitsTrio:
         return _settle(frame, frames, result)  # type: ignore[arg-type]
     return _finish_pass_through(frame, frames, *result)

@@ -698,7 +698,8 @@ class Service:
         if rec.state is not POLLING or suspension is None:
             return
         ready = len(suspension.ready) - suspension.taken
-        if suspension.error is not None or ready >= min(suspension.min_results, len(suspension.outstanding)):
+        # ready >= min(min_results, outstanding), without the call to min.
+        if ready >= suspension.min_results or ready >= len(suspension.outstanding) or suspension.error is not None:
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:

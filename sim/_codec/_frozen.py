@@ -65,10 +65,15 @@ def freeze(value: object, *, where: str = "value") -> object:
     if cls is Arguments:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
         if type(args) is tuple and type(kwargs) is dict:
-            if not kwargs and _ATOMS.issuperset(map(type, args)):
-                # The commonest input of all (positional atoms other than
-                # floats), checked here without another call, in one pass in C.
-                return _FrozenArguments(args, (), True)
+            if not kwargs:
+                if _ATOMS.issuperset(map(type, args)):
+                    # The commonest input of all (positional atoms other than
+                    # floats), checked here without another call, in one pass in C.
+                    return _FrozenArguments(args, (), True)
+                if len(args) == 1:  # the next commonest: one list of such atoms
+                    arg = args[0]
+                    if type(arg) is list and _ATOMS.issuperset(map(type, arg)):
+                        return _FrozenArguments((_FrozenList(arg),), (), False)
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
@@ -117,6 +122,8 @@ def thaw_args(frozen: _FrozenArguments) -> tuple[Any, ...]:
     args = frozen.args
     if frozen.flat:
         return args  # atoms only: the tuple can be shared as it is
+    if len(args) == 1:  # one list, as freeze's fast path makes it
+        return (list(args[0]),)
     thawed: list[Any] = []  # one pass, without a generator's frame
     for arg in args:
         thawed.append(list(arg) if type(arg) is _FrozenList else arg)
