@@ -130,16 +130,6 @@ class _Group(_Waiter):
         self.parent.child_done(self.index, ok, value)
 
 
-class _Root(_Waiter):
-    __slots__ = ("outcome",)
-
-    def __init__(self) -> None:
-        self.outcome: tuple[bool, Any] | None = None
-
-    def child_done(self, index: int, ok: bool, value: Any) -> None:
-        self.outcome = (ok, value)
-
-
 class _AwaitsTrio(NamedTuple):
     """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
     that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
@@ -168,8 +158,11 @@ _NO_KEYS: set[Any] = set()
 _CLOSED_CONTEXT = contextvars.Context()
 
 
-class Frame:
-    """The live state of one call of an async function."""
+class Frame(_Waiter):
+    """The live state of one call of an async function.
+
+    The frame is its root strand's waiter: the function's outcome is its `_outcome`.
+    """
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
     input: Attempt | Input | None = None  # the attempt, set by run_async_function
@@ -195,6 +188,7 @@ class Frame:
     scopes: object = None
     token = 0
     state = b""  # set with each poll: nothing resumes a frame before its first
+    _outcome: tuple[bool, Any] | None = None  # (ok, value) once the function ended
     # Replay state, assigned anew only when the frame is rebuilt from a journal
     # (_load_journal); a frame that is not replaying only reads these shared ones.
     _replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
@@ -209,8 +203,7 @@ class Frame:
         journal: Journal | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
-        self._root = _Root()
-        root = _Strand(self, coro, "", self._root, 0)
+        root = _Strand(self, coro, "", self, 0)
         self.ready: deque[tuple[_Strand, bool, Any]] = deque(((root, True, None),))
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
@@ -221,6 +214,10 @@ class Frame:
         self._context.run(frame_var.set, self)
         if journal is not None:
             self._load_journal(journal)
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        """The root strand ended: the function's outcome."""
+        self._outcome = (ok, value)
 
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
@@ -396,10 +393,10 @@ class Frame:
                         return _AwaitsTrio(strand, yielded)
                     elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
                         self.ready.append((strand, False, _asyncio_misuse(self._name())))
-                if self._root.outcome is not None:
+                if self._outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
-                    return self._finish(*self._root.outcome)
+                    return self._finish(*self._outcome)
                 if not self._replay:
                     break
                 number, results, poll_error = self._replay.popleft()
@@ -542,14 +539,14 @@ class Frame:
             if self._active:
                 await self._wait_settled()
                 continue
-            if self._root.outcome is not None:
+            if self._outcome is not None:
                 try:
                     if self._replay:
                         self._check_replay_finished()
                 except NonDeterminismError as exc:
                     self.close()
                     return output_for_final_error(exc)
-                return self._finish(*self._root.outcome)
+                return self._finish(*self._outcome)
             if self._replay:
                 number, results, poll_error = self._replay[0]
                 if self._in_trio and not self._unissued.isdisjoint(self._step_keys[number]):
@@ -596,7 +593,7 @@ class Frame:
         if event is not None:
             self._settled_event = None
             event.set()
-        elif not self.running and (self.new_calls or self._root.outcome is not None or self._failure is not None):
+        elif not self.running and (self.new_calls or self._outcome is not None or self._failure is not None):
             # Between attempts, a helper back from trio made calls or ended
             # the function: only a resume can say so to the service.
             resume_early(self.dispatch_id)

@@ -323,33 +323,31 @@ class Service:
         self._ids += 1
         did = f"d{self._ids}"
         now = self.now
+        function, value = call.function, call.input
         try:
-            data: object = _freeze(call.input, where="argument")
+            data: object = _freeze(value, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
         via = parent or caller
-        endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
-        rec = _Record(
-            did,
-            call.function,
-            endpoint,
-            data,
-            parent,
-            call.correlation_id,
-            via.id if via is not None else None,
-            via.root_id if via is not None else did,
-            now,
-        )
+        if via is None:  # dispatched by the test: its own root
+            caller_id = None
+            rec = _Record(did, function, call.endpoint or DEFAULT_ENDPOINT, data, None, call.correlation_id, None, did, now)
+        else:
+            caller_id = via.id
+            rec = _Record(
+                did, function, call.endpoint or via.endpoint, data, parent, call.correlation_id, caller_id,
+                via.root_id, now,
+            )  # fmt: skip
         self.records[did] = rec
         self.pending += 1
         if parent is not None:
             parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
-        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id, data))
+        self._event((DISPATCH, now, did, function, 0, None, caller_id, data))
         if failure is not None:
             self._fail(rec, _invalid(failure))
-        elif rec.function == TIMER_FUNCTION:
-            self._start_timer(rec, call.input)
+        elif function == TIMER_FUNCTION:
+            self._start_timer(rec, value)
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
