@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import heapq
 from inspect import isawaitable
-from operator import attrgetter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections import deque
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from . import _codec
@@ -81,6 +83,8 @@ _INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
     _INTO[RUNNING], _INTO[DONE], _INTO[POLLING], _INTO[SCHEDULED]
 )
 _correlation_id_of = attrgetter("correlation_id")
+_first = itemgetter(0)
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -549,9 +553,9 @@ class Service:
         else:  # out of order (a reordering fault)
             batch = tuple(ready[taken + start : taken + start + size])
             del ready[taken + start : taken + start + size]
-        outstanding = suspension.outstanding
-        for raw in batch:
-            outstanding.pop(raw[0], None)
+        # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
+        # for raw in batch, as passes in C (a fan-out's resume takes many).
+        _consume(map(suspension.outstanding.pop, map(_first, batch), repeat(None)))
         return batch
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
@@ -647,21 +651,24 @@ class Service:
         suspension.coroutine_state = poll.coroutine_state
         suspension.generation += 1
         suspension.error = None
-        ids = list(map(_correlation_id_of, poll.calls))
-        problem = _poll_problem(poll.calls, ids, suspension.outstanding)
+        calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
+        if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
+            problem = None
+        else:
+            problem = _poll_problem(calls, list(map(_correlation_id_of, calls)), suspension.outstanding)
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
             suspension.error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
-            for call in poll.calls:
+            for call in calls:
                 try:
                     data = _codec.freeze(call.input, where="argument")
                 except _codec.SerializationError:
                     data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
-        else:
-            self._admit_polled(rec, poll.calls, entry_calls)
+        elif calls:
+            self._admit_polled(rec, calls, entry_calls)
         suspension.journal.append(_Entry(tuple(entry_calls)))
         suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
