@@ -479,7 +479,15 @@ class Service:
                     return None
             self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
-        if kind is Output or (serve is not None and kind is PollRequest):
+        if kind is PollRequest and serve is not None:
+            if self._faults or rec.outcome is not None:
+                self._completed(rec, out)
+                return None
+            # _completed's poll case written out, as for (value,) above.
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
+            self._poll(rec, out)
+            return None
+        if kind is Output:
             self._completed(rec, out)
             return None
         if isinstance(out, Output):
