@@ -712,7 +712,7 @@ class Service:
             return
         ready = len(suspension.ready) - suspension.taken
         # ready >= min(min_results, outstanding), without the call to min.
-        if ready >= suspension.min_results or ready >= len(suspension.outstanding) or suspension.error is not None:
+        if suspension.error is not None or ready >= suspension.min_results or ready >= len(suspension.outstanding):
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
