@@ -23,6 +23,7 @@ import contextvars
 import os
 import types
 from collections import deque
+from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, NamedTuple
 
@@ -45,6 +46,7 @@ from sim.lowlevel import (
 
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
+from ._status import _output_types
 from ._steps import CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
@@ -80,23 +82,29 @@ class _Strand(_Waiter):
         self.frame.ready.append((self, ok, value))
 
 
-@attrs.define(eq=False, slots=True)
 class _Group(_Waiter):
-    combinator: Combinator
-    parent: _Waiter
-    index: int
-    size: int
-    values: list[Any]
-    errors: list[BaseException | None]
-    remaining: int
-    done: bool = False
-    # Copied from the combinator: read on every child's outcome.
-    first_value_settles: bool = attrs.field(init=False)
-    first_error_settles: bool = attrs.field(init=False)
+    """The outcomes of a gather/any/race's awaitables, settled under its combinator.
 
-    def __attrs_post_init__(self) -> None:
-        self.first_value_settles = self.combinator.first_value_settles
-        self.first_error_settles = self.combinator.first_error_settles
+    A plain slotted class: one is made per group a function awaits.
+    """
+
+    __slots__ = (
+        "combinator", "parent", "index", "size", "values", "errors", "remaining", "done",
+        "first_value_settles", "first_error_settles",
+    )  # fmt: skip
+
+    def __init__(self, combinator: Combinator, parent: _Waiter, index: int, size: int) -> None:
+        self.combinator = combinator
+        self.parent = parent
+        self.index = index
+        self.size = size
+        self.values: list[Any] = [None] * size
+        self.errors: list[BaseException | None] = [None] * size
+        self.remaining = size
+        self.done = False
+        # Copied from the combinator: read on every child's outcome.
+        self.first_value_settles = combinator.first_value_settles
+        self.first_error_settles = combinator.first_error_settles
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         if self.done:
@@ -122,16 +130,6 @@ class _Group(_Waiter):
         self.parent.child_done(self.index, ok, value)
 
 
-class _Root(_Waiter):
-    __slots__ = ("outcome",)
-
-    def __init__(self) -> None:
-        self.outcome: tuple[bool, Any] | None = None
-
-    def child_done(self, index: int, ok: bool, value: Any) -> None:
-        self.outcome = (ok, value)
-
-
 class _AwaitsTrio(NamedTuple):
     """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
     that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
@@ -141,6 +139,10 @@ class _AwaitsTrio(NamedTuple):
 
 
 _current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+_correlation_id_of = attrgetter("correlation_id")
+# The values thaw hands back as they are (a frozen atom is its own copy):
+# a delivered result of one of these types needs no call to thaw.
+_KEPT = frozenset({type(None), bool, int, str})
 
 
 @types.coroutine
@@ -156,8 +158,11 @@ _NO_KEYS: set[Any] = set()
 _CLOSED_CONTEXT = contextvars.Context()
 
 
-class Frame:
-    """The live state of one call of an async function."""
+class Frame(_Waiter):
+    """The live state of one call of an async function.
+
+    The frame is its root strand's waiter: the function's outcome is its `_outcome`.
+    """
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
     input: Attempt | Input | None = None  # the attempt, set by run_async_function
@@ -183,6 +188,13 @@ class Frame:
     scopes: object = None
     token = 0
     state = b""  # set with each poll: nothing resumes a frame before its first
+    _outcome: tuple[bool, Any] | None = None  # (ok, value) once the function ended
+    # Replay state, assigned anew only when the frame is rebuilt from a journal
+    # (_load_journal); a frame that is not replaying only reads these shared ones.
+    _replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
+    _journaled: dict[Any, Any] = _NOTHING_JOURNALED
+    _step_keys: list[list[Any]] = _NO_STEPS
+    _unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
 
     def __init__(
         self,
@@ -191,23 +203,21 @@ class Frame:
         journal: Journal | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
-        self._root = _Root()
-        root = _Strand(self, coro, "", self._root, 0)
+        root = _Strand(self, coro, "", self, 0)
         self.ready: deque[tuple[_Strand, bool, Any]] = deque(((root, True, None),))
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
         self._strands: list[_Strand] = [root]
-        # Replay state, made only when the frame is rebuilt from a journal.
-        self._replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
-        self._journaled: dict[Any, Any] = _NOTHING_JOURNALED
-        self._step_keys: list[list[Any]] = _NO_STEPS
-        self._unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
         # The function runs in a context of its own, in which it is the frame.
         self._context = contextvars.copy_context()
         self._context.run(frame_var.set, self)
         if journal is not None:
             self._load_journal(journal)
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        """The root strand ended: the function's outcome."""
+        self._outcome = (ok, value)
 
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
@@ -313,7 +323,8 @@ class Frame:
             if op is None:
                 continue  # a result nobody waits for any more
             if outcome[0] == "value":
-                op[0].child_done(op[1], True, thaw(outcome[1]))
+                value = outcome[1]
+                op[0].child_done(op[1], True, value if type(value) in _KEPT else thaw(value))
             else:
                 error = decode_result(outcome)[1]
                 op[0].child_done(op[1], False, exception_for_error(error))
@@ -372,7 +383,7 @@ class Frame:
                     if strand.path:  # a gathered helper: it may await trio, so not in this task
                         ready.appendleft((strand, ok, value))
                         return _AwaitsTrio(None, None)
-                    yielded = self._send(strand, ok, value)
+                    yielded = self._context.run(self._send_here, strand, ok, value)  # _send, written out
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
@@ -382,10 +393,10 @@ class Frame:
                         return _AwaitsTrio(strand, yielded)
                     elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
                         self.ready.append((strand, False, _asyncio_misuse(self._name())))
-                if self._root.outcome is not None:
+                if self._outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
-                    return self._finish(*self._root.outcome)
+                    return self._finish(*self._outcome)
                 if not self._replay:
                     break
                 number, results, poll_error = self._replay.popleft()
@@ -409,7 +420,8 @@ class Frame:
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
-        self.last_keys = [str(c.correlation_id) for c in calls]
+        # The keys _start gave the calls (strs already): taken in one pass in C.
+        self.last_keys = list(map(_correlation_id_of, calls))
         self._set_token(self.token + 1)
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
         return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
@@ -443,7 +455,7 @@ class Frame:
             parent.child_done(index, True, step.combinator.empty())
             return
         n = len(awaitables)
-        group = _Group(step.combinator, parent, index, n, [None] * n, [None] * n, n)
+        group = _Group(step.combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
@@ -464,6 +476,8 @@ class Frame:
     def _finish(self, ok: bool, value: Any) -> Answer:
         self.close()
         if ok:
+            if not _output_types:  # answer_for_value, written out: every value is OK
+                return (value,)
             return answer_for_value(value, "the function")
         return output_for_exception(value, self.input)
 
@@ -525,14 +539,14 @@ class Frame:
             if self._active:
                 await self._wait_settled()
                 continue
-            if self._root.outcome is not None:
+            if self._outcome is not None:
                 try:
                     if self._replay:
                         self._check_replay_finished()
                 except NonDeterminismError as exc:
                     self.close()
                     return output_for_final_error(exc)
-                return self._finish(*self._root.outcome)
+                return self._finish(*self._outcome)
             if self._replay:
                 number, results, poll_error = self._replay[0]
                 if self._in_trio and not self._unissued.isdisjoint(self._step_keys[number]):
@@ -579,7 +593,7 @@ class Frame:
         if event is not None:
             self._settled_event = None
             event.set()
-        elif not self.running and (self.new_calls or self._root.outcome is not None or self._failure is not None):
+        elif not self.running and (self.new_calls or self._outcome is not None or self._failure is not None):
             # Between attempts, a helper back from trio made calls or ended
             # the function: only a resume can say so to the service.
             resume_early(self.dispatch_id)
@@ -799,6 +813,13 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
+    kind = type(result)
+    if kind is PollRequest:  # _settle, written out for the commonest answers
+        frame.running = False
+        if frame.lost:
+            frame.close()
+            return _lost(frame)
+        return result  # type: ignore[return-value]
     if type(result) is not _AwaitsTrio:
         return _settle(frame, frames, result)  # type: ignore[arg-type]
     return _finish_pass_through(frame, frames, *result)

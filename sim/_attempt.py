@@ -31,7 +31,7 @@ __all__ = ["Answer", "Attempt", "PollRequest", "decode_result", "output_of"]
 # The frozen form of Arguments is the codec's private record; reading it here
 # (one sibling module of sim reading another's) skips building an Arguments
 # only to take it apart again, once per call.
-_FrozenArguments = _frozen._FrozenArguments
+_FrozenArguments, _thaw_args = _frozen._FrozenArguments, _frozen.thaw_args
 
 
 class Attempt:
@@ -58,9 +58,12 @@ class Attempt:
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
         frozen = self._rec.input
-        if type(frozen) is _FrozenArguments and frozen.flat:
-            # Atoms only: the tuple can be shared as it is; kwargs get a dict of their own.
-            return frozen.args, dict(frozen.kwargs)
+        if type(frozen) is _FrozenArguments:
+            # Atoms only, or flat lists of them: the tuple of atoms can be shared
+            # as it is, lists are copied (no Arguments built only to be taken
+            # apart); kwargs get a dict of their own.
+            kwargs = frozen.kwargs
+            return frozen.args if frozen.flat else _thaw_args(frozen), dict(kwargs) if kwargs else {}
         value = _thaw(frozen)
         if not isinstance(value, Arguments):
             raise ValueError(

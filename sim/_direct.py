@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._codec import _frozen
 from ._codec import thaw as _thaw
 from ._errors import SimulationError
 from ._journal import ABANDONED, decode_error
@@ -16,6 +17,8 @@ from ._protocol import Call
 from ._simulation import current
 
 __all__ = ["call_outcome"]
+
+_KEPT = _frozen._ATOMS  # the values freeze keeps, and thaw hands back, as they are
 
 
 async def call_outcome(call: Call) -> tuple[bool, Any]:
@@ -34,7 +37,8 @@ async def call_outcome(call: Call) -> tuple[bool, Any]:
     assert outcome is not None
     kind, payload = outcome
     if kind == "value":
-        return True, _thaw(payload)
+        # Atoms are their own copy: thaw would hand them back as they are.
+        return True, payload if type(payload) in _KEPT else _thaw(payload)
     if outcome is ABANDONED:
         raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
     return False, decode_error(payload)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from ._journal import RawOutcome, StoredResult, _Entry
@@ -48,6 +49,13 @@ _MOVES: dict[State, tuple[State, ...]] = {
 
 # _MOVES as {from: {to: to}}, for _Record.move.
 _NEXT: dict[State, dict[State, State]] = {a: {b: b for b in moves} for a, moves in _MOVES.items()}
+
+# _MOVES as {to: {from: to}}: the service's hot paths make a move they know
+# the target of as ``rec.state = _INTO_X[rec.state]``, one lookup and no call,
+# and call `move` only on a KeyError, to raise its error.
+_INTO: dict[State, dict[State, State]] = {
+    b: {a: b for a, moves in _MOVES.items() if b in moves} for b in State
+}
 
 
 class _Record:
@@ -131,22 +139,31 @@ class _Suspension:
         self.size = 0
 
 
+_function_of = attrgetter("function")
+_endpoint_of = attrgetter("endpoint")
+_CALLS_ONLY = frozenset({Call})
+_STRS_ONLY = frozenset({str})
+_ID_TYPES = frozenset({str, int})
+_ENDPOINT_TYPES = frozenset({str, type(None)})
+
+
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
-    # The common case in one pass over exact types; anything unusual goes to
-    # the checks of _poll_problem, which say what is wrong.
+    # The common case in passes over exact types, each a loop in C (a fan-out
+    # polls with thousands of calls); anything unusual goes to the checks of
+    # _poll_problem, which say what is wrong. `ids` are the calls' correlation ids.
     try:
         if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
             return False
     except TypeError:  # an unhashable correlation id
         return False
-    for call, cid in zip(calls, ids, strict=True):
-        kind = type(cid)
-        if type(call) is not Call or (kind is not str and kind is not int):
-            return False
-        function, endpoint = call.function, call.endpoint
-        if type(function) is not str or not function or (endpoint is not None and type(endpoint) is not str):
-            return False
-    return True
+    if not (_CALLS_ONLY.issuperset(map(type, calls)) and _ID_TYPES.issuperset(map(type, ids))):
+        return False
+    functions = list(map(_function_of, calls))
+    return (
+        _STRS_ONLY.issuperset(map(type, functions))
+        and all(functions)  # no empty name
+        and _ENDPOINT_TYPES.issuperset(map(type, map(_endpoint_of, calls)))
+    )
 
 
 def _check_call(call: object, where: str) -> None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import heapq
 from inspect import isawaitable
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections import deque
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from . import _codec
@@ -49,6 +52,7 @@ from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
 from ._attempt import Attempt, PollRequest
 from ._records import (
+    _INTO,
     DONE,
     POLLING,
     RETRYING,
@@ -71,6 +75,16 @@ __all__ = ["Service"]
 _heappop, _heappush = heapq.heappop, heapq.heappush
 # Bound once too: every call freezes its input and result and thaws its input.
 _freeze, _thaw = _codec.freeze, _codec.thaw
+# The values freeze keeps as they are, checked before calling it for a result
+# (most are one of these). The codec's own set: one sibling module reading another's.
+_KEPT = _codec._frozen._ATOMS
+# The moves the hot paths make, as {from: to} (see _records._INTO).
+_INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
+    _INTO[RUNNING], _INTO[DONE], _INTO[POLLING], _INTO[SCHEDULED]
+)
+_correlation_id_of = attrgetter("correlation_id")
+_first = itemgetter(0)
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
 _NAMES: dict[int, str] = {int(s): s.name for s in Status}
@@ -302,40 +316,42 @@ class Service:
 
     def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
         """Accept one call, as `dispatch` does, and return its record."""
-        _check_call(call, "calls[0]")
+        # The common case checked in exact types here; _check_call says what is wrong.
+        if type(call) is not Call or type(call.function) is not str or not call.function or (
+            call.endpoint is not None and type(call.endpoint) is not str
+        ):
+            _check_call(call, "calls[0]")
         return self._admit(call, None, self.records.get(caller) if caller is not None else None)
 
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
         self._ids += 1
         did = f"d{self._ids}"
         now = self.now
+        function, value = call.function, call.input
         try:
-            data: object = _freeze(call.input, where="argument")
+            data: object = _freeze(value, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
         via = parent or caller
-        endpoint = call.endpoint or (via.endpoint if via is not None else DEFAULT_ENDPOINT)
-        rec = _Record(
-            did,
-            call.function,
-            endpoint,
-            data,
-            parent,
-            call.correlation_id,
-            via.id if via is not None else None,
-            via.root_id if via is not None else did,
-            now,
-        )
+        if via is None:  # dispatched by the test: its own root
+            caller_id = None
+            rec = _Record(did, function, call.endpoint or DEFAULT_ENDPOINT, data, None, call.correlation_id, None, did, now)
+        else:
+            caller_id = via.id
+            rec = _Record(
+                did, function, call.endpoint or via.endpoint, data, parent, call.correlation_id, caller_id,
+                via.root_id, now,
+            )  # fmt: skip
         self.records[did] = rec
         self.pending += 1
         if parent is not None:
             parent.suspension.outstanding[call.correlation_id] = rec  # type: ignore[union-attr]
-        self._event((DISPATCH, now, did, rec.function, 0, None, rec.caller_id, data))
+        self._event((DISPATCH, now, did, function, 0, None, caller_id, data))
         if failure is not None:
             self._fail(rec, _invalid(failure))
-        elif rec.function == TIMER_FUNCTION:
-            self._start_timer(rec, call.input)
+        elif function == TIMER_FUNCTION:
+            self._start_timer(rec, value)
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
@@ -347,6 +363,53 @@ class Service:
             if self.on_push is not None:
                 self.on_push()
         return rec
+
+    def _admit_polled(self, rec: _Record, calls: Sequence[Call], entry_calls: list[tuple[Any, str, object]]) -> None:
+        """`_admit(call, rec, None)` for each call of a sound poll of `rec`, journaling each in `entry_calls`.
+
+        The same steps in the same order, with what the children share (their
+        parent, the records, the timeline) looked up once rather than per
+        call: a fan-out polls with thousands of calls.
+        """
+        records, event, heap, attempt = self.records, self._event, self.heap, self._attempt
+        outstanding = rec.suspension.outstanding  # type: ignore[union-attr]
+        parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
+        faults, latency, on_push = self._faults, self.decisions.latency, self.on_push
+        journal = entry_calls.append
+        now = self.now  # nothing here moves time
+        # The counters in locals, written back before anything else reads them
+        # (a failed or timer child's own path) and when the loop ends or raises.
+        ids, seq, pending = self._ids, self._seq, self.pending
+        try:
+            for call in calls:
+                ids += 1
+                did = f"d{ids}"
+                function, cid, value = call.function, call.correlation_id, call.input
+                try:
+                    data: object = _freeze(value, where="argument")
+                    failure = None
+                except _codec.SerializationError as exc:
+                    data, failure = b"", exc  # never run: it fails at once
+                child = _Record(did, function, call.endpoint or parent_endpoint, data, rec, cid, parent_id, root_id, now)
+                records[did] = child
+                pending += 1
+                outstanding[cid] = child
+                event((DISPATCH, now, did, function, 0, None, parent_id, data))
+                if failure is None and function != TIMER_FUNCTION:
+                    seq += 1
+                    _heappush(heap, (now + latency(child) if faults else now, seq, attempt, child))
+                    if on_push is not None:
+                        on_push()
+                else:
+                    self._ids, self._seq, self.pending = ids, seq, pending
+                    if failure is not None:
+                        self._fail(child, _invalid(failure))
+                    else:
+                        self._start_timer(child, value)
+                    ids, seq, pending = self._ids, self._seq, self.pending
+                journal((cid, function, data))
+        finally:
+            self._ids, self._seq, self.pending = ids, seq, pending
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self.decisions.latency(rec) if self._faults else self.now
@@ -388,7 +451,10 @@ class Service:
             self._prepare_resume(rec, suspension)
         # A light view, not an Input: the endpoint builds what it reads (see _attempt).
         attempt = Attempt(rec, suspension)
-        rec.move(RUNNING)
+        try:
+            rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
+        except KeyError:
+            rec.move(RUNNING)  # raises
         serve = getattr(endpoint, "run_attempt", None)
         try:
             if serve is not None:
@@ -398,7 +464,30 @@ class Service:
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         kind = type(out)
-        if kind is Output or (serve is not None and (kind is tuple or kind is PollRequest)):
+        if kind is tuple and serve is not None:  # a fast endpoint's (value,)
+            if self._faults or rec.outcome is not None:
+                self._completed(rec, out)
+                return None
+            # _completed's commonest case written out: no fault to inject (no response to lose).
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
+            data = out[0]
+            if type(data) not in _KEPT:  # else freeze would keep it as it is
+                try:
+                    data = _freeze(data, where="result")
+                except _codec.SerializationError as exc:
+                    self._fail(rec, _invalid(exc))
+                    return None
+            self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
+            return None
+        if kind is PollRequest and serve is not None:
+            if self._faults or rec.outcome is not None:
+                self._completed(rec, out)
+                return None
+            # _completed's poll case written out, as for (value,) above.
+            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
+            self._poll(rec, out)
+            return None
+        if kind is Output:
             self._completed(rec, out)
             return None
         if isinstance(out, Output):
@@ -472,9 +561,9 @@ class Service:
         else:  # out of order (a reordering fault)
             batch = tuple(ready[taken + start : taken + start + size])
             del ready[taken + start : taken + start + size]
-        outstanding = suspension.outstanding
-        for raw in batch:
-            outstanding.pop(raw[0], None)
+        # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
+        # for raw in batch, as passes in C (a fan-out's resume takes many).
+        _consume(map(suspension.outstanding.pop, map(_first, batch), repeat(None)))
         return batch
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
@@ -492,12 +581,14 @@ class Service:
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
-            try:
-                data = _freeze(out[0], where="result")  # type: ignore[index]
-            except _codec.SerializationError as exc:
-                self._fail(rec, _invalid(exc))
-                return
-            self._finish(rec, value_outcome(data), "OK")
+            data = out[0]  # type: ignore[index]
+            if type(data) not in _KEPT:  # else freeze would keep it as it is
+                try:
+                    data = _freeze(data, where="result")
+                except _codec.SerializationError as exc:
+                    self._fail(rec, _invalid(exc))
+                    return
+            self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return
         if form is PollRequest:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))  # type: ignore[union-attr]
@@ -568,29 +659,33 @@ class Service:
         suspension.coroutine_state = poll.coroutine_state
         suspension.generation += 1
         suspension.error = None
-        ids = [c.correlation_id for c in poll.calls]
-        problem = _poll_problem(poll.calls, ids, suspension.outstanding)
+        calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
+        if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
+            problem = None
+        else:
+            problem = _poll_problem(calls, list(map(_correlation_id_of, calls)), suspension.outstanding)
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
             suspension.error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
-            for call in poll.calls:
+            for call in calls:
                 try:
                     data = _codec.freeze(call.input, where="argument")
                 except _codec.SerializationError:
                     data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
-        else:
-            for call in poll.calls:
-                child = self._admit(call, rec, None)
-                entry_calls.append((call.correlation_id, call.function, child.input))
+        elif calls:
+            self._admit_polled(rec, calls, entry_calls)
         suspension.journal.append(_Entry(tuple(entry_calls)))
         suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
         suspension.min_results = poll.min_results
         suspension.max_results = poll.max_results
-        rec.move(POLLING)
+        try:
+            rec.state = _INTO_POLLING[rec.state]  # rec.move(POLLING), without the call
+        except KeyError:
+            rec.move(POLLING)  # raises
         if poll.max_wait_seconds is not None:
             self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
         self._maybe_resume(rec)
@@ -616,12 +711,16 @@ class Service:
         if rec.state is not POLLING or suspension is None:
             return
         ready = len(suspension.ready) - suspension.taken
-        if suspension.error is not None or ready >= min(suspension.min_results, len(suspension.outstanding)):
+        # ready >= min(min_results, outstanding), without the call to min.
+        if suspension.error is not None or ready >= suspension.min_results or ready >= len(suspension.outstanding):
             self._resume(rec)
 
     def _resume(self, rec: _Record) -> None:
-        rec.move(SCHEDULED)
-        self.push(self._delivery_time(rec), self._attempt, rec)
+        try:
+            rec.state = _INTO_SCHEDULED[rec.state]  # rec.move(SCHEDULED), without the call
+        except KeyError:
+            rec.move(SCHEDULED)  # raises
+        self.push(self.now + self.decisions.latency(rec) if self._faults else self.now, self._attempt, rec)
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -663,7 +762,10 @@ class Service:
     def _finish(self, rec: _Record, outcome: RawOutcome, status: str) -> None:
         """Give the call its outcome (`status` names it in the trace)."""
         rec.outcome = outcome
-        rec.move(DONE)
+        try:
+            rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call
+        except KeyError:
+            rec.move(DONE)  # raises
         self.pending -= 1
         self._event((OUTCOME, self.now, rec.id, rec.function, rec.attempt, status, None, outcome))
         if rec.suspension is not None:

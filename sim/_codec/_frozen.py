@@ -64,19 +64,21 @@ def freeze(value: object, *, where: str = "value") -> object:
         return value
     if cls is Arguments:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
-        if type(kwargs) is dict and not kwargs and type(args) is tuple:
-            # The commonest input of all, checked here without another call.
-            for arg in args:
-                kind = type(arg)
-                if kind not in _ATOMS and (kind is not float or arg != arg):
-                    break
-            else:
-                return _FrozenArguments(args, (), True)
-        frozen = _freeze_arguments(args, kwargs)
-        if frozen is not None:
-            return frozen
+        if type(args) is tuple and type(kwargs) is dict:
+            if not kwargs:
+                if _ATOMS.issuperset(map(type, args)):
+                    # The commonest input of all (positional atoms other than
+                    # floats), checked here without another call, in one pass in C.
+                    return _FrozenArguments(args, (), True)
+                if len(args) == 1:  # the next commonest: one list of such atoms
+                    arg = args[0]
+                    if type(arg) is list and _ATOMS.issuperset(map(type, arg)):
+                        return _FrozenArguments((_FrozenList(arg),), (), False)
+            frozen = _freeze_arguments(args, kwargs)
+            if frozen is not None:
+                return frozen
     elif cls is list:
-        if _flat_items(value):  # type: ignore[arg-type]
+        if _ATOMS.issuperset(map(type, value)):  # type: ignore[call-overload]  # _flat_items, written out
             return _FrozenList(value)  # type: ignore[arg-type]
     elif cls is tuple:
         if _flat_items(value):  # type: ignore[arg-type]
@@ -84,19 +86,22 @@ def freeze(value: object, *, where: str = "value") -> object:
     return dumps(value, where=where)
 
 
-def _freeze_arguments(args: Any, kwargs: Any) -> _FrozenArguments | None:
-    if type(args) is not tuple or type(kwargs) is not dict:
-        return None
+def _freeze_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _FrozenArguments | None:
+    # Exactly a tuple and a dict (freeze checks): their items made of atoms, or
+    # (positional only) of flat lists of them; None for anything else.
     flat = True
+    frozen_args: list[Any] = []  # the args, each flat list as a _FrozenList (one pass)
     for arg in args:
         kind = type(arg)
         if kind in _ATOMS or (kind is float and arg == arg):
-            continue
-        if kind is not list or not _flat_items(arg):
+            frozen_args.append(arg)
+        elif kind is list and _ATOMS.issuperset(map(type, arg)):  # _flat_items, written out
+            frozen_args.append(_FrozenList(arg))
+            flat = False
+        else:
             return None
-        flat = False
     if not flat:
-        args = tuple(_FrozenList(a) if type(a) is list else a for a in args)
+        args = tuple(frozen_args)
     if not kwargs:
         return _FrozenArguments(args, (), flat)
     items = tuple(kwargs.items())
@@ -112,11 +117,21 @@ def thaw(frozen: object) -> Any:
     return frozen if thaw_as is None else thaw_as(frozen)  # atoms are their own copy
 
 
-def _thaw_arguments(frozen: _FrozenArguments) -> Arguments:
+def thaw_args(frozen: _FrozenArguments) -> tuple[Any, ...]:
+    """The positional arguments *frozen* holds, each list a fresh copy."""
     args = frozen.args
-    if not frozen.flat:
-        args = tuple(list(a) if type(a) is _FrozenList else a for a in args)
-    return Arguments(args, dict(frozen.kwargs))
+    if frozen.flat:
+        return args  # atoms only: the tuple can be shared as it is
+    if len(args) == 1:  # one list, as freeze's fast path makes it
+        return (list(args[0]),)
+    thawed: list[Any] = []  # one pass, without a generator's frame
+    for arg in args:
+        thawed.append(list(arg) if type(arg) is _FrozenList else arg)
+    return tuple(thawed)
+
+
+def _thaw_arguments(frozen: _FrozenArguments) -> Arguments:
+    return Arguments(thaw_args(frozen), dict(frozen.kwargs))
 
 
 _THAWERS: dict[type, Callable[[Any], Any]] = {

@@ -1063,7 +1063,7 @@ def test_frozen_atom_arguments_thaw_with_their_own_kwargs_dict() -> None:
 
 def test_frozen_flat_lists_thaw_as_fresh_lists() -> None:
     items = [1, "a", None, True]
-    for value in (items, Arguments((items, 2), {})):
+    for value in (items, Arguments((items, 2), {}), Arguments((items,), {})):
         frozen = _codec.freeze(value)
         assert type(frozen) is not bytes  # kept as items, not encoded
         first = _codec.thaw(frozen)
