@@ -174,7 +174,7 @@ class Runtime:
         self._pump_context: contextvars.Context | None = None  # and its context
         self._pump_scopes: list[trio.CancelScope] = []  # pumps alive, each in a scope of its own
         self._pump_failure: BaseException | None = None  # what killed a pump
-        self._pumps_gone: trio.lowlevel.Task | None = None  # the body, waiting for the pumps to end
+        self._pumps_gone: trio.Event | None = None  # set when the last pump has ended
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
@@ -294,9 +294,10 @@ class Runtime:
         try:
             result = await outcome.acapture(body)
             self._stop_pumps(None)
-            if self._pump_scopes:
+            if self._pump_scopes:  # told to end: wait until they have, as a nursery's end would
+                self._pumps_gone = trio.Event()
                 with trio.CancelScope(shield=True):  # the body's scope may be cancelled (_fail)
-                    await self._wait_pumps_gone()
+                    await self._pumps_gone.wait()
         finally:
             clock.remove_watchdog(watchdog)
             # The context holds the simulation (sim.current()): kept past the run,
@@ -330,19 +331,7 @@ class Runtime:
         finally:
             self._pump_scopes.remove(scope)
             if not self._pump_scopes and self._pumps_gone is not None:
-                task, self._pumps_gone = self._pumps_gone, None
-                trio.lowlevel.reschedule(task)
-
-    async def _wait_pumps_gone(self) -> None:
-        # The body is done and the pumps were told to end: wait until they
-        # have, as a nursery's end would.
-        self._pumps_gone = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._pumps_gone = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+                self._pumps_gone.set()
 
     # -- waiting -------------------------------------------------------------------
 
