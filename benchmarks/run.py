@@ -8,7 +8,8 @@ included: what one seed of a seed sweep costs), and "in-run ms", the workload
 awaited repeatedly inside one running simulation after a warm-up, which is
 how the SDK is timed inside its test server. Calls per second and
 microseconds per call come from in-run ms. It also prints peak memory per
-call (a separate fresh run under tracemalloc) and trace bytes per event. When
+call (a separate fresh run under tracemalloc) and trace bytes per event (the
+saved trace file, header included). When
 `dispatch-py` is installed (see requirements-baseline.txt; skipped with a
 message otherwise) the SDK's test server runs the four shared workloads both
 ways: "SDK/us" is its in-server time over our in-run time, "run ratio" its
@@ -26,14 +27,17 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import cbor2
 
 HERE = Path(__file__).resolve().parent
+# Bound here: inside a simulation `time.perf_counter` reads virtual time (the
+# deterministic environment), and the in-run timing runs inside one.
+_wall = time.perf_counter
 sys.path.insert(0, str(HERE))
 
 import workloads as wl  # noqa: E402
@@ -76,9 +80,9 @@ def _time_in_run(workload: Any, faults: str, repeat: int) -> float:
         await workload()  # untimed warm-up, as on the SDK side
         for _ in range(repeat):
             gc.collect()  # as in _time_run, so no collection of earlier garbage lands in a timing
-            start = time.perf_counter()
+            start = _wall()
             await workload()
-            times.append(time.perf_counter() - start)
+            times.append(_wall() - start)
 
     sim.Simulation(seed=1, faults=faults).run(main)
     return statistics.median(times)
@@ -156,6 +160,14 @@ def _repeats(calls: int, default: int) -> int:
     return 1 if calls >= BIG else (3 if calls >= 10_000 else default)
 
 
+def _saved_size(trace: Any) -> int:
+    """Bytes of the trace saved as a file (its header included): what a trace costs on disk."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "run.trace"
+        trace.save(path)
+        return path.stat().st_size
+
+
 def _row(
     name: str, calls: int, faults: str, repeat: int, floor: float,
     sdk: tuple[float, float] | None,
@@ -165,7 +177,7 @@ def _row(
     run, simulation = _time_run(workload, faults, repeat)
     in_run = _time_in_run(workload, faults, repeat)
     peak = _peak_memory(workload, faults)
-    trace_bytes = len(cbor2.dumps(list(simulation.trace._rows()), canonical=True))
+    trace_bytes = _saved_size(simulation.trace)
     us_per_call = in_run / calls * 1e6
     row = [
         name,
