@@ -11,6 +11,7 @@ several threads running seeds at once (simulations of a process take turns:
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import sniffio
 import trio
 
 import sim
@@ -76,6 +78,37 @@ def test_a_thread_has_a_host_only_inside_hosting_and_its_run_ends_with_the_block
     assert inside is not main and running and inside.runs == 3
     assert thread_fds  # the run held descriptors of its own...
     assert inside._gen is None and not left  # ...and the block's end closed them, on its thread
+
+
+def test_off_the_main_thread_the_run_touches_no_signal_state_and_parks_per_thread_state() -> None:
+    # trio installs a SIGINT handler and a signal wakeup fd on the main thread
+    # only; a thread's run has neither, and parked it leaves its thread as a
+    # thread without a trio run.
+    sigint = signal.getsignal(signal.SIGINT)
+
+    def body() -> tuple[Any, ...]:
+        hooks = sys.get_asyncgen_hooks()
+        with _host.hosting():
+            digests([1])
+            found = _host.host()
+            assert found is not None
+            runner = found._runner
+            seen = (
+                runner.ki_manager.handler,
+                runner.entry_queue.wakeup.old_wakeup_fd,
+                trio.lowlevel.in_trio_run(),  # parked
+                sys.get_asyncgen_hooks() == hooks,
+                signal.getsignal(signal.SIGINT) is sigint,
+            )
+            with pytest.raises(sniffio.AsyncLibraryNotFoundError):
+                sniffio.current_async_library()
+            return seen
+
+    assert in_thread(body) == (None, None, False, True, True)
+    assert signal.getsignal(signal.SIGINT) is sigint
+    previous = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(previous)
+    assert previous == -1
 
 
 def test_the_main_thread_keeps_its_host_through_a_hosting_block() -> None:
