@@ -28,17 +28,26 @@ not finalized, a callback queued), the host is retired: its run ends as
 `trio.run` ends, cancelling what is left, and the next simulation starts a
 new one. `tests/sim/test_host.py` checks that a seed's trace is the same in
 a shared run as in a fresh one, whatever ran before it.
+
+Each thread has a host of its own (a thread never steps another's run). The
+main thread's lives as long as the process; another thread's lives for a
+`hosting()` block, a sweep's batch on a Dask worker's thread, and its run
+ends on that thread when the block does (see `hosting` for why not later).
+Simulations of several threads take turns (`_runtime.RUN_LOCK`), and
+`tests/sim/test_host_threads.py` checks their traces against fresh runs.
 """
 
 from __future__ import annotations
 
 import _signal
 import atexit
+import contextlib
 import contextvars
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -46,9 +55,9 @@ import outcome
 import sniffio
 import trio
 
-from ._runtime import Runtime, VirtualClock
+from ._runtime import RUN_LOCK, Runtime, VirtualClock
 
-__all__ = ["HOST_TRIO_INTERNALS", "TrioHost", "host"]
+__all__ = ["HOST_TRIO_INTERNALS", "TrioHost", "host", "hosting"]
 
 # The private parts of trio the host drives, each used for the reason given
 # where it is. tests/sim/test_runtime.py checks that every one still exists.
@@ -441,19 +450,57 @@ class TrioHost:
         )
 
 
-_hosts = threading.local()
+_hosts = threading.local()  # per thread: `host` (while it has one), `idle` (another thread's, between blocks)
+_thread_hosts: weakref.WeakSet[TrioHost] = weakref.WeakSet()  # every thread's but the main one's (tests read `runs`)
 
 
 def host() -> TrioHost | None:
     """This thread's host, or None where a simulation must start its own trio run.
 
-    Only the main thread keeps one (signals are delivered there), and only
-    outside a trio run (where trio.run would refuse to start).
+    The main thread keeps one as long as the process (its run ends at exit);
+    another thread has one inside `hosting()` only. Never inside a trio run
+    (where trio.run would refuse to start).
     """
-    if threading.current_thread() is not threading.main_thread() or _run_core.in_trio_run():
+    if _run_core.in_trio_run():
         return None
     found: TrioHost | None = getattr(_hosts, "host", None)
-    if found is None:
+    if found is None and threading.current_thread() is threading.main_thread():
         found = _hosts.host = TrioHost()
         atexit.register(found.retire)
     return found
+
+
+@contextlib.contextmanager
+def hosting() -> Iterator[None]:
+    """Within the block, this thread's simulations share one trio run, ended on leaving it.
+
+    A thread other than the main one must end its run itself, before it ends
+    (a run's end is trio code, stepped by the thread whose run it is), and
+    nothing runs on a thread once it is ending: a `threading.local`'s
+    finalizer runs while the interpreter dismantles the thread's state, where
+    trio's thread-local run context and sniffio's are gone already and come
+    back as fresh dicts never freed (measured: about 750 bytes per thread), and
+    at interpreter exit only the main thread runs. So a thread hosts its
+    simulations for a block, a sweep's batch (about a second of seeds), and
+    starting a run per block costs a trio.run per batch instead of one per seed.
+
+    Off the main thread trio installs no SIGINT handler and no signal wakeup fd
+    (it does both on the main thread only), so parking puts back the run
+    context, sniffio's name and the async generator hooks, all per thread. On
+    the main thread, and in a block inside another, this does nothing: the
+    main thread's host lives on, and the outer block ends the run.
+    """
+    if threading.current_thread() is threading.main_thread() or getattr(_hosts, "host", None) is not None:
+        yield
+        return
+    found: TrioHost | None = getattr(_hosts, "idle", None)
+    if found is None:
+        found = _hosts.idle = TrioHost()  # kept for the thread's next block (its `runs` add up)
+        _thread_hosts.add(found)
+    _hosts.host = found
+    try:
+        yield
+    finally:
+        del _hosts.host
+        with RUN_LOCK:  # the run's end steps trio's loop, whose batches draw from `_r`
+            found.retire()

@@ -25,6 +25,7 @@ import gc
 import math
 import os
 import random
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -37,7 +38,7 @@ from ._records import POLLING, RUNNING, _Record
 from ._service import Service
 from ._trace import Trace
 
-__all__ = ["TRIO_INTERNALS", "Runtime", "VirtualClock"]
+__all__ = ["RUN_LOCK", "TRIO_INTERNALS", "Runtime", "VirtualClock"]
 
 # The private parts of trio the runtime reaches into, each for a reason given
 # where it is used. tests/sim/test_runtime.py checks that every one still
@@ -59,6 +60,16 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
+
+# The simulations of a process take turns, one at a time whatever thread runs
+# them (a Dask worker's threads, a sweep on a ThreadPoolExecutor): what makes a
+# run deterministic is process-wide (trio's scheduler source `_r` and its
+# deterministic flag, the `random` module, the environment's patches), and a
+# trio loop stepped in another thread meanwhile shuffles its own batches with
+# this run's `_r`. Held by `Runtime.deterministic` and around all of
+# `Simulation.run` (the trio loop stepped before and after it too), and while a
+# thread's shared run ends (sim._host.hosting). Reentrant: a thread nests it.
+RUN_LOCK = threading.RLock()
 
 
 class VirtualClock(trio.abc.Clock):
@@ -192,28 +203,29 @@ class Runtime:
         # hook trio keeps for Hypothesis, `_ALLOW_DETERMINISTIC_SCHEDULING`)
         # makes task order a function of the seed. Neither has a public API.
         # User code that calls the `random` module is seeded the same way.
-        saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
-        # trio's generator is swapped for a seeded one rather than re-seeded and
-        # restored: trio looks `_r` up on each use, and saving and restoring a
-        # Mersenne Twister's state costs more than making one.
-        saved_trio = _run_core._r
-        saved_random = random.getstate()
-        # A run allocates a few dozen short-lived objects per call; with the
-        # default threshold of 700 the collector runs every few calls (a
-        # quarter of the time of a 100k-call fan-out). Restored afterwards.
-        saved_gc = gc.get_threshold()
-        gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
-        _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
-        # trio reads the module global at each batch.
-        _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
-        random.seed(f"dispatch-sim:{seed}:user")
-        try:
-            yield
-        finally:
-            _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
-            _run_core._r = saved_trio
-            random.setstate(saved_random)
-            gc.set_threshold(*saved_gc)
+        with RUN_LOCK:  # another thread's simulation waits for this one to end (see RUN_LOCK)
+            saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
+            # trio's generator is swapped for a seeded one rather than re-seeded and
+            # restored: trio looks `_r` up on each use, and saving and restoring a
+            # Mersenne Twister's state costs more than making one.
+            saved_trio = _run_core._r
+            saved_random = random.getstate()
+            # A run allocates a few dozen short-lived objects per call; with the
+            # default threshold of 700 the collector runs every few calls (a
+            # quarter of the time of a 100k-call fan-out). Restored afterwards.
+            saved_gc = gc.get_threshold()
+            gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
+            _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
+            # trio reads the module global at each batch.
+            _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
+            random.seed(f"dispatch-sim:{seed}:user")
+            try:
+                yield
+            finally:
+                _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
+                _run_core._r = saved_trio
+                random.setstate(saved_random)
+                gc.set_threshold(*saved_gc)
 
     def hosted(
         self,

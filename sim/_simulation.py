@@ -30,7 +30,7 @@ from ._options import check_options, unknown_option
 from ._protocol import Call, CallResult, DispatchID
 from ._records import _Record
 from ._retry import RetryPolicy
-from ._runtime import Runtime, VirtualClock
+from ._runtime import RUN_LOCK, Runtime, VirtualClock
 from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
 from ._tally import PropertyTally
@@ -287,9 +287,10 @@ class Simulation:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
         shared = _host.host()  # one trio run for every simulation of this thread (see _host)
-        if shared is None:
-            return trio.run(self.main, main, clock=VirtualClock(self._runtime))
-        result = shared.run(self._runtime, functools.partial(self.main, main))
+        with RUN_LOCK:  # simulations of a process take turns, whatever their thread (see RUN_LOCK)
+            if shared is None:
+                return trio.run(self.main, main, clock=VirtualClock(self._runtime))
+            result = shared.run(self._runtime, functools.partial(self.main, main))
         # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
         if isinstance(result, outcome.Error):
             raise result.error
