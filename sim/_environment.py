@@ -61,7 +61,20 @@ class RunEnvironment:
         self.now = now
         self.deterministic = deterministic
         self.refuse = refuse
-        self.entropy = random.Random(f"dispatch-sim:{seed}:entropy")
+        self._seed = seed
+        self._entropy: random.Random | None = None
+
+    @property
+    def entropy(self) -> random.Random:
+        """The run's seeded source of `os.urandom`'s bytes.
+
+        Made on first use: seeding a Mersenne Twister costs a twentieth of an
+        empty seed, and most runs never ask for entropy.
+        """
+        entropy = self._entropy
+        if entropy is None:
+            entropy = self._entropy = random.Random(f"dispatch-sim:{self._seed}:entropy")
+        return entropy
 
 
 _active: ContextVar[RunEnvironment | None] = ContextVar("dispatch_sim_environment", default=None)

@@ -193,7 +193,8 @@ class Simulation:
         self.max_events = max_events
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
-        source = rng if rng is not None else random.Random(f"dispatch-sim:{seed}:decisions")
+        # Without `rng`, the seed text: the decisions make their Random on the first draw.
+        source = rng if rng is not None else f"dispatch-sim:{seed}:decisions"
         # A scripted or targeted profile has its own source; the shrinker's subclass
         # (which notes each draw) takes plain profiles.
         if self._decisions_type is Decisions:
