@@ -71,6 +71,7 @@ _DOCUMENT_KEYS = sorted(("magic", "version", "header", "events", "digest", "chec
 
 
 _SLICE = 1024  # events moved to the store at a time
+_NO_STORE = EventStore()  # every trace's store until it moves events: never written to
 
 
 class Trace:
@@ -84,7 +85,9 @@ class Trace:
         # here directly: one list append per event on the hot path), after the
         # ones in the compact store.
         self._events: list[tuple[Any, ...]] = []
-        self._store = EventStore()
+        # Shared and empty until `_compact` first moves events (a short run never
+        # does): making a store is a tenth of an empty seed's `Simulation()`.
+        self._store = _NO_STORE
         self._compacting = True  # until an event the store cannot keep exactly arrives
         # (number of events, digest) when last computed: a trace only grows.
         self._digest: tuple[int, str] | None = None
@@ -100,6 +103,8 @@ class Trace:
         if len(events) < _SLICE or not self._compacting:
             return
         # In slices, so that the columns being built stay small next to the trace.
+        if self._store is _NO_STORE:
+            self._store = EventStore()
         moved = 0
         while moved + _SLICE <= len(events):
             if not self._store.take(events[moved : moved + _SLICE]):
