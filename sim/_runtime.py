@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import gc
 import math
 import os
 import random
@@ -33,6 +32,7 @@ import outcome
 import trio
 import trio.testing
 
+from . import _environment
 from ._errors import DeadlockError, LivelockError, SimulationError
 from ._records import POLLING, RUNNING, _Record
 from ._service import Service
@@ -209,12 +209,10 @@ class Runtime:
             # restored: trio looks `_r` up on each use, and saving and restoring a
             # Mersenne Twister's state costs more than making one.
             saved_trio = _run_core._r
-            saved_random = random.getstate()
-            # A run allocates a few dozen short-lived objects per call; with the
-            # default threshold of 700 the collector runs every few calls (a
-            # quarter of the time of a 100k-call fan-out). Restored afterwards.
-            saved_gc = gc.get_threshold()
-            gc.set_threshold(max(saved_gc[0], 50_000), *saved_gc[1:])
+            # The `random` module's state, put back afterwards, and a higher gc
+            # threshold (see `_environment.save_state`); in a `held` block (a
+            # sweep's batch) the block saved them once for all its runs.
+            saved = None if _environment.holding() else _environment.save_state()
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
             # trio reads the module global at each batch.
             _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
@@ -224,8 +222,8 @@ class Runtime:
             finally:
                 _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
                 _run_core._r = saved_trio
-                random.setstate(saved_random)
-                gc.set_threshold(*saved_gc)
+                if saved is not None:
+                    _environment.restore_state(saved)
 
     def hosted(
         self,

@@ -38,6 +38,7 @@ from typing import IO, Any
 import attrs
 
 from . import _host
+from ._environment import held
 from ._faults import FaultProfile
 from ._script import FaultScript
 from ._runner import LoadedTest, load_test, run_seed
@@ -141,7 +142,11 @@ def run_batch(
     seen = _seen_if_ascending(seeds)
     main = loaded.make_main()
     records = []
-    with _host.hosting():  # a Dask worker's thread shares one trio run among the batch's seeds
+    # Nothing but the seeds runs here: the `random` module's state, the gc
+    # threshold and the deterministic environment's installation are saved and
+    # put back once for the batch, not around each seed (each still seeds `random`);
+    # a Dask worker's thread shares one trio run among the batch's seeds.
+    with _host.hosting(), held():
         for seed in seeds:
             if _parent is not None and os.getppid() != _parent:
                 os._exit(1)  # the sweep died (on systems without a parent-death signal): stop now

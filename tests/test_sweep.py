@@ -232,3 +232,56 @@ def test_hash_seeds_for_the_check_differ() -> None:
     assert hash_seeds_for_check({"PYTHONHASHSEED": "0"}) == (0, 1)
     assert hash_seeds_for_check({"PYTHONHASHSEED": "random"}) == (1, 2)
     assert hash_seeds_for_check({"PYTHONHASHSEED": "4294967295"}) == (4294967295, 0)
+
+
+def test_a_batch_saves_and_restores_the_world_once_and_each_seed_draws_as_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker's batch saves the random module's state, the gc threshold and the
+    # deterministic environment once for all its seeds; each seed still draws
+    # what it draws when run alone, and the outside is as it was after the batch.
+    import gc
+    import random
+    import time
+
+    from sim import _environment, _sweep
+    from sim._runner import load_test, run_seed
+
+    target = f"{PROGRAM}::test_draws_from_the_world"
+    loaded = load_test(target, root=ROOT)
+    alone = [run_seed(loaded.make_main(), seed=s, faults="light", test_id=loaded.test_id).digest for s in range(6)]
+    assert len(set(alone)) == 6  # the seeds drew different values
+    saves = []
+    real_getstate = random.getstate
+    monkeypatch.setattr(random, "getstate", lambda: saves.append(1) or real_getstate())
+    random.seed("outside")
+    expected = random.Random("outside").random()
+    threshold = gc.get_threshold()
+    clock = time.time
+    records = _sweep.run_batch(target, str(ROOT), range(6), "light")
+    assert [r.digest for r in records] == alone
+    assert [r.digest for r in _sweep.run_batch(target, str(ROOT), [5, 3, 4], "light")] == [alone[5], alone[3], alone[4]]
+    assert len(saves) == 2  # once per batch, not once per seed
+    assert random.random() == expected
+    assert gc.get_threshold() == threshold
+    assert time.time is clock and not _environment.holding()
+
+
+def test_a_held_block_puts_the_world_back_after_an_interrupt() -> None:
+    import gc
+    import random
+    import time
+
+    import sim
+    from sim import _environment
+
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    random.seed(9)
+    state, threshold, clock = random.getstate(), gc.get_threshold(), time.time
+    with pytest.raises(KeyboardInterrupt), _environment.held():
+        assert _environment.holding()
+        sim.Simulation(seed=1, faults="none").run(interrupted)
+    assert random.getstate() == state and gc.get_threshold() == threshold and time.time is clock
+    assert not _environment.holding()

@@ -7,12 +7,16 @@
   or the OOM killer would); every other seed passes.
 - `test_slow`: every seed takes 50 ms of wall time, for the Ctrl-C test.
 - `TestMethods.test_with_setup`: a method whose setup_method the sweep must run.
+- `test_draws_from_the_world`: calls a function with values drawn from the
+  `random` module, `uuid` and the clock, so its digest covers what it drew.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
+import uuid
 
 import registry
 import registry.test
@@ -55,3 +59,10 @@ class TestMethods:
     @registry.test.method(faults="light")
     async def test_with_setup(self) -> None:
         assert await double(3) == 3 * self.factor
+
+
+@registry.test.function(faults="light")
+async def test_draws_from_the_world() -> None:
+    await double(random.randrange(10**9))
+    await double(uuid.uuid4().int % 10**9)
+    await double(int(time.time() * 1000))

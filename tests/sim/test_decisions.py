@@ -358,3 +358,56 @@ def test_infinite_max_latency_rejected_or_finite() -> None:
         return
     assert Decisions(p, Fixed(0.0)).latency() == 0.0
     assert math.isfinite(Decisions(p, Fixed(0.5)).latency())
+
+
+@pytest.mark.parametrize("profile", ["light", "swarm"])
+def test_a_seed_text_draws_what_its_random_would(profile: str) -> None:
+    # A Simulation hands its seed text; the Random is made on the first draw, the draws the same.
+    p = FaultProfile.named(profile)
+    eager = Decisions(p, random.Random("dispatch-sim:7:decisions"))
+    lazy = Decisions(p, "dispatch-sim:7:decisions")
+    for d in (eager, lazy):
+        for _ in range(30):
+            d.endpoint_fault(), d.latency(), d.jitter(), d.reorder(3)
+    assert lazy.record == eager.record
+
+
+def test_a_seed_text_is_seeded_only_on_the_first_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    real = random.Random
+
+    class Counting(real):  # type: ignore[valid-type, misc]
+        def __init__(self, x: object = None) -> None:
+            made.append(x)
+            super().__init__(x)
+
+    monkeypatch.setattr(random, "Random", Counting)
+    d = Decisions(FaultProfile.named("none"), "dispatch-sim:3:decisions")
+    assert (d.endpoint_fault(), d.latency(), d.crash()) == (None, 0.0, False)
+    assert made == []  # a run without faults never seeds a generator
+    first, second = d.jitter(), d.jitter()
+    assert made == ["dispatch-sim:3:decisions"]
+    expected = real("dispatch-sim:3:decisions")
+    assert [first, second] == d.record == [expected.random(), expected.random()]
+    assert len(made) == 1  # one generator, drawn from ever after
+
+
+def test_a_seed_text_makes_no_reference_cycle() -> None:
+    # A finished simulation is freed by reference counting alone, drawn from or not.
+    import gc
+    import weakref
+
+    d = Decisions(FaultProfile.named("none"), "dispatch-sim:1:decisions")
+    gc.collect()
+    gc.disable()
+    try:
+        gone = weakref.ref(d)
+        del d
+        assert gone() is None
+        drawn = Decisions(FaultProfile.named("none"), "dispatch-sim:1:decisions")
+        drawn.jitter()
+        gone = weakref.ref(drawn)
+        del drawn
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -195,3 +195,23 @@ def test_a_clock_the_test_replaced_itself_is_left_alone(monkeypatch: pytest.Monk
 
     assert Simulation(faults="none").run(main) == (42.0, 0.0)
     assert time.time() == 42.0
+
+
+def test_a_run_seeds_its_generators_only_when_drawn_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seeding a Mersenne Twister is a twentieth of an empty seed: the decisions' source and
+    # the entropy are made on first use, trio's scheduler source on its first shuffle.
+    made: list[object] = []
+
+    class Counting(random.Random):
+        def __init__(self, x: object = None) -> None:
+            made.append(x)
+            super().__init__(x)
+
+    async def nothing() -> None:
+        pass
+
+    monkeypatch.setattr(random, "Random", Counting)
+    Simulation(seed=5, faults="none").run(nothing)
+    assert made == []
+    assert in_run(5)["urandom"] == in_run(5)["urandom"]
+    assert "dispatch-sim:5:entropy" in made

@@ -405,3 +405,17 @@ def test_the_garbage_collector_threshold_is_restored() -> None:
     during = Simulation(faults="none").run(main())
     assert during[0] >= 50_000
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["seed", "max_events", "max_live_calls", "max_memory", "max_stalled_rounds", "max_virtual_time",
+     "drain", "deterministic_environment", "test_id", "rng", "retry"],
+)  # fmt: skip
+def test_each_option_given_is_checked_under_its_own_name(name: str) -> None:
+    # The constructor picks the given options out of its arguments by position: each
+    # wrong value must still be reported as itself, and a wrong one before it first.
+    with pytest.raises(TypeError, match=f"^{name} must be"):
+        Simulation(**{name: object()})
+    with pytest.raises(TypeError, match="^seed must be"):
+        Simulation(**{"seed": "1", name: object()})

@@ -213,3 +213,16 @@ def test_the_store_is_the_same_whatever_the_hash_seed() -> None:
         outputs.add(done.stdout)
     assert len(outputs) == 1
     assert int(next(iter(outputs)).split()[0]) > 1024
+
+
+def test_traces_share_one_empty_store_until_they_move_events() -> None:
+    # A short run (a sweep's seed) never compacts: its trace makes no store of its own.
+    from sim._trace import Trace
+
+    short, long = Trace(), Trace()
+    assert short._store is long._store and len(short._store) == 0
+    long._events.extend(("dispatch", float(i), f"d{i}", "f", 0, None, None, None) for i in range(1100))
+    long._compact()
+    assert long._store is not short._store and len(long._store) == 1024 and len(long) == 1100
+    assert len(short._store) == 0 and len(Trace()._store) == 0
+    assert [e.time for e in long][1020:1030] == [float(i) for i in range(1020, 1030)]
