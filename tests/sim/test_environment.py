@@ -215,3 +215,32 @@ def test_a_run_seeds_its_generators_only_when_drawn_from(monkeypatch: pytest.Mon
     assert made == []
     assert in_run(5)["urandom"] == in_run(5)["urandom"]
     assert "dispatch-sim:5:entropy" in made
+
+
+def test_every_replacement_is_in_place_during_a_run_and_the_originals_after() -> None:
+    from sim import _environment
+
+    def current() -> list[Any]:
+        return [getattr(owner, name) for owner, name, _ in _environment._PATCHES]  # noqa: SLF001
+
+    seen: list[list[Any]] = []
+
+    async def main() -> None:
+        seen.append(current())
+
+    before = current()
+    Simulation(faults="none").run(main)
+    assert all(a is b for a, b in zip(seen[0], [r for _, _, r in _environment._PATCHES]))  # noqa: SLF001
+    assert all(a is b for a, b in zip(current(), before))
+
+
+def test_a_clock_replaced_by_the_test_stays_while_the_others_come_and_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed = lambda: 42.0  # noqa: E731
+    monkeypatch.setattr(time, "time", fixed)
+    originals = (time.monotonic, os.urandom)
+
+    async def main() -> tuple[Any, ...]:
+        return time.time, time.monotonic is originals[0], os.urandom is originals[1]
+
+    assert Simulation(faults="none").run(main) == (fixed, False, False)
+    assert (time.time, time.monotonic, os.urandom) == (fixed, *originals)
