@@ -154,17 +154,25 @@ def test_a_fresh_process_gives_the_same_digests(tmp_path: Path) -> None:
             print(s.trace.digest())
         """
     )
-    root = Path(__file__).resolve().parents[2]
-    outputs = []
-    for hash_seed in ("0", "7"):
-        done = subprocess.run(
-            [sys.executable, "-c", program], capture_output=True, text=True, cwd=root,
-            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
-            timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        outputs.append(done.stdout.split())
+    outputs = [run_program(program, hash_seed=hash_seed).stdout.split() for hash_seed in ("0", "7")]
     assert outputs[0] == outputs[1] == [_fresh(seed, "light")[1] for seed in range(4)]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_program(program: str, *flags: str, hash_seed: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `program` in a fresh Python (with `flags`, and a PYTHONHASHSEED if given) from the
+    project root; with a hash seed, it must succeed."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    if hash_seed is not None:
+        env["PYTHONHASHSEED"] = hash_seed
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", program], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    if hash_seed is not None:
+        assert done.returncode == 0, done.stderr
+    return done
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -28,9 +26,8 @@ import trio
 
 import sim
 from sim import _host
-from tests.sim.test_host import _fresh, _shared, workflow
+from tests.sim.test_host import ROOT, _fresh, _shared, run_program, workflow
 
-ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
@@ -221,11 +218,7 @@ def test_threads_ending_leave_no_run_no_descriptor_and_no_warning() -> None:
         print("ok")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "always", "-c", program],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    done = run_program(program, "-X", "dev", "-W", "always")
     assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
 
 
@@ -252,11 +245,7 @@ def test_interpreter_exit_with_a_thread_inside_a_hosting_block_is_quiet() -> Non
         print("exiting")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "always", "-c", program],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    done = run_program(program, "-X", "dev", "-W", "always")
     assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
 
 
@@ -285,15 +274,7 @@ def test_threads_give_the_same_digests_across_processes_and_hash_seeds() -> None
         print(" ".join(a[seed] for seed in range(4)))
         """
     )
-    outputs = []
-    for hash_seed in ("0", "7"):
-        done = subprocess.run(
-            [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT,
-            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-            timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        outputs.append(done.stdout.split())
+    outputs = [run_program(program, hash_seed=hash_seed).stdout.split() for hash_seed in ("0", "7")]
     assert outputs[0] == outputs[1] == [_fresh(seed, "light")[1] for seed in range(4)]
 
 
