@@ -164,6 +164,8 @@ class FaultProfile:
         `Fault` records), or None (meaning ``none``)."""
         if faults is None:
             return PROFILES["none"]
+        if type(faults) is str and faults in PROFILES:  # a preset, as nearly every run gives: no script
+            return PROFILES[faults]
         if isinstance(faults, FaultProfile):
             return faults
         if isinstance(faults, str):

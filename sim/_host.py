@@ -68,6 +68,7 @@ _traps: Any = trio._core._traps  # the messages a task yields to trio's loop
 _next_task_counter: Callable[[], int] = attrs.fields(_run_core.Task)._counter.default.factory
 _RUNNER = "trio._core._run.GLOBAL_RUN_CONTEXT.runner"  # only inside a run
 _TASK = "trio._core._run.GLOBAL_RUN_CONTEXT.task"  # only inside a run
+_RETURNED: outcome.Outcome[None] = outcome.Value(None)  # how a simulation's task ends, never unwrapped
 HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "setup_runner"),  # what trio.run does before its loop
     ("trio._core._run", "unrolled_run"),  # trio's run loop, as a generator (guest mode steps it too)
@@ -401,8 +402,8 @@ class TrioHost:
         ended: outcome.Outcome[Any] | None = None
         try:
             message = task.context.run(send, value)
-        except StopIteration as stop:
-            ended = outcome.Value(stop.value)
+        except StopIteration:
+            ended = _RETURNED  # the task's function returns None; its parent nursery only checks the kind
         except BaseException as exc:
             ended = outcome.Error(exc)  # the run ends with it, as when the loop steps the task
         try:
