@@ -7,6 +7,8 @@ import re
 import attrs
 import pytest
 
+import registry
+import sim
 from sim import Event, Trace
 
 EVENTS = [
@@ -243,3 +245,33 @@ def test_slicing_returns_events_or_raises() -> None:
     except TypeError:
         return
     assert result == [Event(*e) for e in EVENTS[1:6]]
+
+
+def test_fault_counts_are_the_fault_events_by_kind_sorted() -> None:
+    from collections import Counter
+
+    seen_faults = 0
+    for seed in range(20):
+        simulation = sim.Simulation(seed=seed, faults="heavy")
+        simulation.run(_fault_counts_workload())
+        trace = simulation.trace
+        expected = Counter(str(e.detail) for e in trace if e.kind == "fault")
+        assert trace.fault_counts() == dict(sorted(expected.items()))
+        assert list(trace.fault_counts()) == sorted(expected)
+        seen_faults += sum(expected.values())
+    assert seen_faults > 0
+
+
+_counts_registry = registry.Registry("test-trace-fault-counts")
+
+
+@_counts_registry.function
+def _counted(x: int) -> int:
+    return x + 1
+
+
+async def _fault_counts_workload() -> int:
+    total = 0
+    for i in range(20):
+        total += await _counted(i)
+    return total
