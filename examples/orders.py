@@ -1,4 +1,4 @@
-"""An order workflow run in a simulation: reserve stock, charge, ship, notify.
+"""An order workflow run in a simulation: reserve stock, charge, ship.
 
 Every step with a side effect is idempotent by order id, so retries and lost
 responses (at-least-once execution) never reserve or charge twice. Run it:
