@@ -376,10 +376,10 @@ class TrioHost:
         if counter is not None:
             task._counter = counter
 
-    def _first_step(self, task: Any, on_yield: Callable[[Any], None]) -> bool:
-        """Step the just-spawned `task` as trio's loop would; True if it ended.
+    def _first_step(self, task: Any, on_yield: Callable[[], None]) -> None:
+        """Step the just-spawned `task` as trio's loop would.
 
-        When it does not end, `on_yield(task)` is called before trio sees what it yielded.
+        When it does not end, `on_yield()` is called before trio sees what it yielded.
 
         Nothing else is runnable in a parked run, so the loop's next batch
         would hold this task alone, drawing nothing from the scheduler's
@@ -409,8 +409,8 @@ class TrioHost:
         try:
             if ended is not None:
                 runner.task_exited(task, ended)
-                return True
-            on_yield(task)
+                return
+            on_yield()
             task._schedule_points += 1
             kind = type(message)
             if message is _traps.CancelShieldedCheckpoint:
@@ -421,7 +421,6 @@ class TrioHost:
                 task._attempt_delivery_of_any_pending_cancel()
             elif kind is _traps.PermanentlyDetachCoroutineObject:
                 runner.task_exited(task, message.final_outcome)
-                return True
             else:
                 # Not a trio trap (an asyncio future, say): thrown back in, as trio's loop does.
                 runner.reschedule(
@@ -432,7 +431,6 @@ class TrioHost:
                     ),
                 )
                 task._next_send_fn = task.coro.throw
-            return False
         finally:
             if "after_task_step" in instruments:
                 instruments.call("after_task_step", task)

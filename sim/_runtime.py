@@ -238,8 +238,8 @@ class Runtime:
         self._pump_counter = counter
         self._main_scope = scope
 
-    def yielded_to_trio(self, task: trio.lowlevel.Task) -> None:
-        """Called by a shared run when the body's `task` first waits in trio: the pump starts now.
+    def yielded_to_trio(self) -> None:
+        """Called by a shared run when the body first waits in trio: the pump starts now.
 
         It starts as the pump `host` starts at once elsewhere would: with the
         context the body had when it began, and that pump's place in trio's
