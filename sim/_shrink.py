@@ -74,7 +74,7 @@ class _NotingDecisions(Decisions):
     Only the shrinker and fork use it: the hot path keeps the plain `Decisions`.
     """
 
-    def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
+    def __init__(self, profile: FaultProfile, rng: random.Random | str) -> None:
         # (key, first draw, number of draws, fault or timing, benign?), in draw order.
         self.spans: list[tuple[Key, int, int, str, bool]] = []
         self._seen: dict[Key, int] = {}
@@ -144,7 +144,7 @@ class _PlannedDecisions(_NotingDecisions):
     """Decisions that take, for each key, the draws a `_Plan` holds for it (0.0, the
     benign draw, past them or for a key it does not hold)."""
 
-    def __init__(self, profile: FaultProfile, rng: random.Random) -> None:
+    def __init__(self, profile: FaultProfile, rng: random.Random | str) -> None:
         self._pending: list[float] = []
         self._plan = rng if isinstance(rng, _Plan) else _Plan([], {})
         self._pending = list(reversed(self._plan.swarm))
