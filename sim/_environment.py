@@ -32,14 +32,17 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 import trio
 
 from ._errors import OutsideWorldError
 
-__all__ = ["EPOCH", "RunEnvironment", "active", "environment", "held", "holding", "restore_state", "save_state"]
+__all__ = [
+    "EPOCH", "RunEnvironment", "active", "enter", "environment", "held", "holding", "leave", "restore_state",
+    "save_state",
+]  # fmt: skip
 
 EPOCH = 1_767_225_600.0
 """What `time.time()` returns at virtual time 0: 2026-01-01 00:00:00 UTC."""
@@ -279,20 +282,34 @@ def _uninstall() -> None:
         _replaced.clear()
 
 
-@contextlib.contextmanager
-def environment(env: RunEnvironment) -> Iterator[None]:
-    """Make `env` the environment of this context (and of tasks started in it) for the block.
+def enter(env: RunEnvironment) -> Token[RunEnvironment | None]:
+    """Make `env` the environment of this context (and of tasks started in it) until `leave`.
 
-    The replacements are installed by the first run to enter and put back,
-    also on error, by the last one to leave.
+    The replacements are installed by the first run to enter and put back by
+    the last one to leave. A run calls `leave(token)` with what this returns,
+    in a ``finally``: a pair of calls rather than a context manager, whose
+    generator costs a run as much as the two.
     """
     _install()
-    token = _active.set(env)
+    return _active.set(env)
+
+
+def leave(token: Token[RunEnvironment | None]) -> None:
+    """End what `enter` began: the context's environment, and the replacements with the last run."""
+    try:
+        _active.reset(token)
+    finally:
+        _uninstall()
+
+
+@contextlib.contextmanager
+def environment(env: RunEnvironment) -> Iterator[None]:
+    """`enter` and `leave` around the block, as a context manager."""
+    token = enter(env)
     try:
         yield
     finally:
-        _active.reset(token)
-        _uninstall()
+        leave(token)
 
 
 # -- what a run changes outside itself, and puts back --------------------------------

@@ -324,6 +324,38 @@ def test_bad_options(kwargs: dict[str, Any], error: type[Exception], message: st
         Simulation(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"seed": True, "faults": "stormy", "max_events": 0}, TypeError, "seed must be an int"),
+        ({"seed": 1.0, "faults": 3}, TypeError, "seed must be an int"),
+        ({"seed": 1, "faults": "stormy", "max_events": 0}, ValueError, "unknown fault profile 'stormy'"),
+        ({"faults": {"name": "none"}, "rng": 3}, TypeError, "faults must be a profile name"),
+        ({"faults": "none", "max_events": 0, "drain": 1}, ValueError, "max_events must be a positive int"),
+        # Equal to the default (True) but not a bool: given, so checked.
+        ({"faults": "none", "drain": 1}, TypeError, "drain must be True or False"),
+        ({"deterministic_environment": 1.0}, TypeError, "deterministic_environment must be True or False"),
+    ],
+)
+def test_the_first_wrong_option_in_signature_order_is_the_one_reported(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Simulation(**kwargs)
+
+
+def test_an_int_subclass_is_a_seed_and_a_profile_object_is_kept() -> None:
+    import enum
+
+    class Seeds(enum.IntEnum):
+        FIRST = 3
+
+    profile = sim.FaultProfile("mine", crash=0.5)
+    simulation = Simulation(seed=Seeds.FIRST, faults=profile)
+    assert simulation.seed == 3 and simulation.faults is profile
+    assert Simulation(faults="heavy").faults is sim.PROFILES["heavy"]
+
+
 def test_bad_dispatch_arguments() -> None:
     async def main() -> None:
         sim.current().dispatch(["not a call"])  # type: ignore[list-item]
