@@ -37,6 +37,7 @@ from typing import Any
 
 import trio
 
+from . import _random_state
 from ._errors import OutsideWorldError
 
 __all__ = [
@@ -330,7 +331,7 @@ def save_state() -> SavedState:
     collector runs every few calls (a quarter of the time of a 100k-call
     fan-out), so it runs with a higher one.
     """
-    saved = random.getstate(), gc.get_threshold()
+    saved = _random_state.save(), gc.get_threshold()  # exact, and cheaper than random.getstate
     threshold = saved[1]
     gc.set_threshold(max(threshold[0], _RUN_GC_THRESHOLD), *threshold[1:])
     return saved
@@ -338,7 +339,7 @@ def save_state() -> SavedState:
 
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
-    random.setstate(saved[0])
+    _random_state.restore(saved[0])
     gc.set_threshold(*saved[1])
 
 
@@ -357,8 +358,9 @@ def held() -> Iterator[None]:
     Each run seeds the `random` module as ever (its user code draws what it
     would alone), but the module's state and the collector's thresholds are
     saved when the block starts and put back when it ends, not around every
-    run (saving and restoring a Mersenne Twister's state is a fifth of an
-    empty seed); and the replacements stay installed from the first run to
+    run (where the state cannot be copied as bytes, see `_random_state`,
+    saving and restoring it is a seventh of an empty seed); and the
+    replacements stay installed from the first run to
     the end of the block. Code between the runs sees the real clock and
     entropy (no run is active), but the `random` module as the last run left
     it: only a loop that runs nothing else between seeds should hold. One
