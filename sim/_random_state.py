@@ -14,7 +14,8 @@ state `getstate` returns. The copy is used only where it is proven exact
 when this module is imported: the block has the size of those fields, and a
 generator given another's bytes then draws what the other draws, across a
 regeneration of the block. Anywhere else (another interpreter, another
-layout) `save` and `restore` are `random.getstate` and `random.setstate`.
+layout, a build without the GIL) `save` and `restore` are `random.getstate`
+and `random.setstate`.
 `tests/sim/test_random_state.py` checks both ways.
 """
 
@@ -47,6 +48,8 @@ def _byte_copier() -> Callable[[random.Random], _Copy] | None:
     proven exact."""
     if sys.implementation.name != "cpython":
         return None
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None  # free-threaded: another thread's draw could tear the copy (getstate locks)
     try:
         import _random
         import ctypes

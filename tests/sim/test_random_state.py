@@ -83,3 +83,11 @@ def test_runs_in_threads_each_put_the_state_back(way: str) -> None:
         t.join()
     assert random.getstate() == state
     assert sorted(results) == sorted(sim.Simulation(seed=s, faults="none").run(draw()) for s in range(4))
+
+
+def test_no_byte_copy_without_the_gil_or_off_cpython(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert _random_state._byte_copier() is None
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: True, raising=False)
+    monkeypatch.setattr(sys, "implementation", type("Other", (), {"name": "pypy"})())
+    assert _random_state._byte_copier() is None
