@@ -68,8 +68,8 @@ def now() -> float:
 
 
 @functools.cache
-def _package_versions() -> tuple[tuple[str, str], ...]:
-    # importlib.metadata takes milliseconds; the answer never changes.
+def _package_versions() -> dict[str, str]:
+    # importlib.metadata takes milliseconds; the answer never changes. Only ever copied.
     import platform
     from importlib import metadata
 
@@ -79,19 +79,20 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
             versions.append((package, metadata.version(package)))
         except metadata.PackageNotFoundError:
             versions.append((package, "unknown"))
-    return tuple(versions)
+    return dict(versions)
 
 
 @functools.lru_cache(maxsize=64)
-def _profile_dict(profile: FaultProfile) -> tuple[tuple[str, Any], ...]:
+def _profile_dict(profile: FaultProfile) -> dict[str, Any]:
     # as_header walks the fields on every call; a profile is frozen, so once will do.
-    return tuple(profile.as_header().items())
+    # Only ever copied (a dict's copy clones its table: less than building one from pairs).
+    return profile.as_header()
 
 
 # The profile of the last plain header, and its fields: a sweep gives the same
 # profile to every seed, and an identity test costs less than the cache's hash
 # of a profile (attrs' __hash__, in Python). One tuple, so threads see a pair.
-_last_fields: tuple[FaultProfile | None, tuple[tuple[str, Any], ...]] = (None, ())
+_last_fields: tuple[FaultProfile | None, dict[str, Any]] = (None, {})
 
 
 def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
         if profile.functions or profile.script is not None:
             return profile.as_header()  # nested lists: each trace gets its own, made afresh
         last = _last_fields = (profile, _profile_dict(profile))
-    return dict(last[1])  # each trace gets a dict of its own
+    return last[1].copy()  # each trace gets a dict of its own
 
 
 def _discard(main: Any) -> None:
@@ -225,7 +226,7 @@ class Simulation:
                 "profile": _profile_fields(profile),
                 "test_id": test_id,
                 "decisions": None,
-                "versions": dict(_package_versions()),
+                "versions": _package_versions().copy(),
             }
         )
         self._service = Service(

@@ -451,3 +451,15 @@ def test_each_option_given_is_checked_under_its_own_name(name: str) -> None:
         Simulation(**{name: object()})
     with pytest.raises(TypeError, match="^seed must be"):
         Simulation(**{"seed": "1", name: object()})
+
+
+def test_each_trace_header_has_dicts_of_its_own() -> None:
+    # The profile's fields and the package versions come from caches: a trace that
+    # changes its header changes neither the caches nor another trace's header.
+    first, second = Simulation(seed=1, faults="light"), Simulation(seed=2, faults="light")
+    first.trace.header["profile"]["crash"] = 0.9
+    first.trace.header["versions"]["python"] = "0.0"
+    for other in (second, Simulation(seed=3, faults="light")):
+        assert other.trace.header["profile"] == sim.PROFILES["light"].as_header()
+        assert other.trace.header["versions"]["python"] != "0.0"
+        assert other.trace.header["profile"] is not first.trace.header["profile"]
