@@ -360,8 +360,8 @@ def held() -> Iterator[None]:
     saved when the block starts and put back when it ends, not around every
     run (where the state cannot be copied as bytes, see `_random_state`,
     saving and restoring it is a seventh of an empty seed); and the
-    replacements stay installed from the first run to
-    the end of the block. Code between the runs sees the real clock and
+    replacements stay installed from the first run to the end of the
+    block. Code between the runs sees the real clock and
     entropy (no run is active), but the `random` module as the last run left
     it: only a loop that runs nothing else between seeds should hold. One
     thread holds at a time; a nested block, or one in another thread while
