@@ -32,14 +32,18 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 import trio
 
+from . import _random_state
 from ._errors import OutsideWorldError
 
-__all__ = ["EPOCH", "RunEnvironment", "active", "environment", "held", "holding", "restore_state", "save_state"]
+__all__ = [
+    "EPOCH", "RunEnvironment", "active", "enter", "environment", "held", "holding", "leave", "restore_state",
+    "save_state",
+]  # fmt: skip
 
 EPOCH = 1_767_225_600.0
 """What `time.time()` returns at virtual time 0: 2026-01-01 00:00:00 UTC."""
@@ -279,20 +283,34 @@ def _uninstall() -> None:
         _replaced.clear()
 
 
-@contextlib.contextmanager
-def environment(env: RunEnvironment) -> Iterator[None]:
-    """Make `env` the environment of this context (and of tasks started in it) for the block.
+def enter(env: RunEnvironment) -> Token[RunEnvironment | None]:
+    """Make `env` the environment of this context (and of tasks started in it) until `leave`.
 
-    The replacements are installed by the first run to enter and put back,
-    also on error, by the last one to leave.
+    The replacements are installed by the first run to enter and put back by
+    the last one to leave. A run calls `leave(token)` with what this returns,
+    in a ``finally``: a pair of calls rather than a context manager, whose
+    generator costs a run as much as the two.
     """
     _install()
-    token = _active.set(env)
+    return _active.set(env)
+
+
+def leave(token: Token[RunEnvironment | None]) -> None:
+    """End what `enter` began: the context's environment, and the replacements with the last run."""
+    try:
+        _active.reset(token)
+    finally:
+        _uninstall()
+
+
+@contextlib.contextmanager
+def environment(env: RunEnvironment) -> Iterator[None]:
+    """`enter` and `leave` around the block, as a context manager."""
+    token = enter(env)
     try:
         yield
     finally:
-        _active.reset(token)
-        _uninstall()
+        leave(token)
 
 
 # -- what a run changes outside itself, and puts back --------------------------------
@@ -313,7 +331,7 @@ def save_state() -> SavedState:
     collector runs every few calls (a quarter of the time of a 100k-call
     fan-out), so it runs with a higher one.
     """
-    saved = random.getstate(), gc.get_threshold()
+    saved = _random_state.save(), gc.get_threshold()  # exact, and cheaper than random.getstate
     threshold = saved[1]
     gc.set_threshold(max(threshold[0], _RUN_GC_THRESHOLD), *threshold[1:])
     return saved
@@ -321,7 +339,7 @@ def save_state() -> SavedState:
 
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
-    random.setstate(saved[0])
+    _random_state.restore(saved[0])
     gc.set_threshold(*saved[1])
 
 
@@ -340,9 +358,10 @@ def held() -> Iterator[None]:
     Each run seeds the `random` module as ever (its user code draws what it
     would alone), but the module's state and the collector's thresholds are
     saved when the block starts and put back when it ends, not around every
-    run (saving and restoring a Mersenne Twister's state is a fifth of an
-    empty seed); and the replacements stay installed from the first run to
-    the end of the block. Code between the runs sees the real clock and
+    run (where the state cannot be copied as bytes, see `_random_state`,
+    saving and restoring it is a seventh of an empty seed); and the
+    replacements stay installed from the first run to the end of the
+    block. Code between the runs sees the real clock and
     entropy (no run is active), but the `random` module as the last run left
     it: only a loop that runs nothing else between seeds should hold. One
     thread holds at a time; a nested block, or one in another thread while

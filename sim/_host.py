@@ -18,7 +18,7 @@ them at all: it takes the simulation task's first step itself, as the loop
 would take it in a batch of one, and the runtime starts its pump task only
 if that step yields to trio (`TrioHost._first_step`, `Runtime.host`).
 
-A simulation's schedule does not change: `Runtime.deterministic` seeds
+A simulation's schedule does not change: `Runtime.enter_deterministic` seeds
 trio's scheduler inside the simulation's task, and from then on every
 batch trio runs holds only that simulation's tasks, as in a fresh run (the
 run's own system tasks stay blocked). The task runs in a copy of the

@@ -25,7 +25,7 @@ import math
 import os
 import random
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import outcome
@@ -66,10 +66,14 @@ _BLOCKED, _DUE, _LATER = 0, 1, 2
 # run deterministic is process-wide (trio's scheduler source `_r` and its
 # deterministic flag, the `random` module, the environment's patches), and a
 # trio loop stepped in another thread meanwhile shuffles its own batches with
-# this run's `_r`. Held by `Runtime.deterministic` and around all of
-# `Simulation.run` (the trio loop stepped before and after it too), and while a
-# thread's shared run ends (sim._host.hosting). Reentrant: a thread nests it.
+# this run's `_r`. Held from `Runtime.enter_deterministic` to its
+# `leave_deterministic`, around all of `Simulation.run` (the trio loop stepped
+# before and after it too), and while a thread's shared run ends
+# (sim._host.hosting). Reentrant: a thread nests it.
 RUN_LOCK = threading.RLock()
+
+_Saved = tuple[bool, Any, "_environment.SavedState | None"]
+"""What `Runtime.enter_deterministic` changed: trio's flag and source, and the saved state."""
 
 
 class VirtualClock(trio.abc.Clock):
@@ -190,40 +194,52 @@ class Runtime:
 
     # -- hosting -------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def deterministic(self, seed: int, task_order: random.Random | None = None) -> Iterator[None]:
+    def enter_deterministic(self, seed: int, task_order: random.Random | None = None) -> _Saved:
         """Make trio's task order, and the `random` module, a function of `seed`.
 
         `task_order` replaces trio's random source for the run instead (a PCT
         schedule's, or one Hypothesis draws from): trio orders each batch of
-        runnable tasks with its ``shuffle``.
+        runnable tasks with its ``shuffle``. Holds `RUN_LOCK` until
+        `leave_deterministic(saved)` puts back what this returns (`saved`),
+        which the caller does in a ``finally``: a pair of calls rather than a
+        context manager, whose generator and its entering and leaving cost a
+        run as much again.
         """
         # trio shuffles each batch of runnable tasks with its module-level
         # random `_r`; seeding it and turning on its deterministic mode (the
         # hook trio keeps for Hypothesis, `_ALLOW_DETERMINISTIC_SCHEDULING`)
         # makes task order a function of the seed. Neither has a public API.
         # User code that calls the `random` module is seeded the same way.
-        with RUN_LOCK:  # another thread's simulation waits for this one to end (see RUN_LOCK)
-            saved_flag = _run_core._ALLOW_DETERMINISTIC_SCHEDULING
+        RUN_LOCK.acquire()  # another thread's simulation waits for this one to end (see RUN_LOCK)
+        try:
             # trio's generator is swapped for a seeded one rather than re-seeded and
             # restored: trio looks `_r` up on each use, and saving and restoring a
             # Mersenne Twister's state costs more than making one.
-            saved_trio = _run_core._r
             # The `random` module's state, put back afterwards, and a higher gc
             # threshold (see `_environment.save_state`); in a `held` block (a
             # sweep's batch) the block saved them once for all its runs.
-            saved = None if _environment.holding() else _environment.save_state()
+            saved = (
+                _run_core._ALLOW_DETERMINISTIC_SCHEDULING,
+                _run_core._r,
+                None if _environment.holding() else _environment.save_state(),
+            )
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
             # trio reads the module global at each batch.
             _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
             random.seed(f"dispatch-sim:{seed}:user")
-            try:
-                yield
-            finally:
-                _run_core._ALLOW_DETERMINISTIC_SCHEDULING = saved_flag
-                _run_core._r = saved_trio
-                if saved is not None:
-                    _environment.restore_state(saved)
+        except BaseException:
+            RUN_LOCK.release()
+            raise
+        return saved
+
+    def leave_deterministic(self, saved: _Saved) -> None:
+        """Put back what `enter_deterministic` changed, and release `RUN_LOCK`."""
+        try:
+            _run_core._ALLOW_DETERMINISTIC_SCHEDULING, _run_core._r, state = saved
+            if state is not None:
+                _environment.restore_state(state)
+        finally:
+            RUN_LOCK.release()
 
     def hosted(
         self,

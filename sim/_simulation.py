@@ -21,11 +21,11 @@ from typing import Any, NoReturn, TypeVar
 import outcome
 import trio
 
-from . import _host
+from . import _environment, _host
 from ._decisions import Decisions, RecordedRandom, decisions_for
-from ._environment import RunEnvironment, environment
+from ._environment import RunEnvironment
 from ._errors import SimulationError
-from ._faults import FaultProfile
+from ._faults import PROFILES, FaultProfile
 from ._script import Fault, FaultScript
 from ._journal import ABANDONED, decode_outcome
 from ._options import check_options, unknown_option
@@ -68,8 +68,8 @@ def now() -> float:
 
 
 @functools.cache
-def _package_versions() -> tuple[tuple[str, str], ...]:
-    # importlib.metadata takes milliseconds; the answer never changes.
+def _package_versions() -> dict[str, str]:
+    # importlib.metadata takes milliseconds; the answer never changes. Only ever copied.
     import platform
     from importlib import metadata
 
@@ -79,23 +79,30 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
             versions.append((package, metadata.version(package)))
         except metadata.PackageNotFoundError:
             versions.append((package, "unknown"))
-    return tuple(versions)
+    return dict(versions)
 
 
 @functools.lru_cache(maxsize=64)
-def _profile_dict(profile: FaultProfile) -> tuple[tuple[str, Any], ...]:
+def _profile_dict(profile: FaultProfile) -> dict[str, Any]:
     # as_header walks the fields on every call; a profile is frozen, so once will do.
-    return tuple(profile.as_header().items())
+    # Only ever copied (a dict's copy clones its table: less than building one from pairs).
+    return profile.as_header()
+
+
+# The profile of the last plain header, and its fields: a sweep gives the same
+# profile to every seed, and an identity test costs less than the cache's hash
+# of a profile (attrs' __hash__, in Python). One tuple, so threads see a pair.
+_last_fields: tuple[FaultProfile | None, dict[str, Any]] = (None, {})
 
 
 def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
-    if profile.functions or profile.script is not None:
-        return profile.as_header()  # nested lists: each trace gets its own, made afresh
-    return dict(_profile_dict(profile))  # each trace gets a dict of its own
-
-
-def _versions() -> dict[str, str]:
-    return dict(_package_versions())
+    global _last_fields
+    last = _last_fields
+    if last[0] is not profile:
+        if profile.functions or profile.script is not None:
+            return profile.as_header()  # nested lists: each trace gets its own, made afresh
+        last = _last_fields = (profile, _profile_dict(profile))
+    return last[1].copy()  # each trace gets a dict of its own
 
 
 def _discard(main: Any) -> None:
@@ -123,8 +130,10 @@ def _result_of(rec: _Record) -> CallResult:
 _DEFAULT_RETRY = RetryPolicy()  # frozen: one shared by every run that gives none
 
 _DEFAULTS: dict[str, Any] = {}  # option name -> its default, filled in below Simulation
-_NAMES: tuple[str, ...] = ()  # the same names and defaults as tuples, in signature order
-_DEFAULT_VALUES: tuple[Any, ...] = ()
+# The same names and defaults as tuples, in signature order, but for `seed` and
+# `faults` (which `__init__` checks first, by themselves).
+_REST_NAMES: tuple[str, ...] = ()
+_REST_DEFAULTS: tuple[Any, ...] = ()
 
 
 class Simulation:
@@ -180,17 +189,25 @@ class Simulation:
     ) -> None:
         if unknown:  # a misspelled option: say which one was meant
             raise unknown_option(next(iter(unknown)))
-        values = (
-            seed, faults, rng, retry, max_events, max_virtual_time, drain, test_id, schedule,
-            depth, pct_steps, max_live_calls, max_memory, max_stalled_rounds, deterministic_environment,
+        # Every option is checked in the order of the signature, so the first wrong
+        # one is the same whatever else is wrong. A seed sweep makes a Simulation
+        # per seed: an exact int seed and a preset name are right at a glance.
+        if type(seed) is not int:
+            check_options({"seed": seed})
+        profile = PROFILES.get(faults) if type(faults) is str else None
+        if profile is None:
+            profile = FaultProfile.coerce(faults)  # raises what the check of `faults` raises
+        rest = (
+            rng, retry, max_events, max_virtual_time, drain, test_id, schedule, depth, pct_steps,
+            max_live_calls, max_memory, max_stalled_rounds, deterministic_environment,
         )  # fmt: skip
-        # A default is never wrong, so only what the caller gave is checked (a
-        # seed sweep makes a Simulation per seed); the first wrong one is the same.
-        # Picked out by C builtins: a dict comprehension over the fifteen cost more.
-        check_options(dict(compress(zip(_NAMES, values), map(is_not, values, _DEFAULT_VALUES))))
+        # A default is never wrong, so only what the caller gave is checked, picked
+        # out by C builtins (a dict comprehension over the options costs more).
+        if any(map(is_not, rest, _REST_DEFAULTS)):
+            check_options(dict(compress(zip(_REST_NAMES, rest), map(is_not, rest, _REST_DEFAULTS))))
         self.seed = seed
         self.deterministic_environment = deterministic_environment
-        self.faults = FaultProfile.coerce(faults)
+        self.faults = profile
         self.max_events = max_events
         self.max_virtual_time = float(max_virtual_time)
         self.drain = drain
@@ -199,17 +216,17 @@ class Simulation:
         # A scripted or targeted profile has its own source; the shrinker's subclass
         # (which notes each draw) takes plain profiles.
         if self._decisions_type is Decisions:
-            self.decisions = decisions_for(self.faults, source)
+            self.decisions = decisions_for(profile, source)
         else:
-            self.decisions = self._decisions_type(self.faults, source)
+            self.decisions = self._decisions_type(profile, source)
         self.trace = Trace(
             {
                 "seed": seed,
-                "faults": self.faults.name,
-                "profile": _profile_fields(self.faults),
+                "faults": profile.name,
+                "profile": _profile_fields(profile),
                 "test_id": test_id,
                 "decisions": None,
-                "versions": _versions(),
+                "versions": _package_versions().copy(),
             }
         )
         self._service = Service(
@@ -294,9 +311,11 @@ class Simulation:
                 return trio.run(self.main, main, clock=VirtualClock(self._runtime))
             result = shared.run(self._runtime, functools.partial(self.main, main))
         # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
-        if isinstance(result, outcome.Error):
-            raise result.error
-        return result.unwrap()
+        # The host made a Value or an Error: an exact type test, where isinstance()
+        # would ask outcome's ABC.
+        if type(result) is outcome.Value:
+            return result.value
+        raise result.error  # type: ignore[attr-defined]
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
@@ -316,8 +335,17 @@ class Simulation:
         runtime = self._runtime
         env = RunEnvironment(self.now, self.seed, self.deterministic_environment, runtime.refuse)
         try:
-            with runtime.deterministic(self.seed, self._task_order), environment(env):
-                result = await runtime.host(functools.partial(self._body, main))
+            # Pairs of calls in `finally` blocks rather than `with` blocks: a
+            # generator's context manager costs a run as much as what it does.
+            saved = runtime.enter_deterministic(self.seed, self._task_order)
+            try:
+                entered = _environment.enter(env)
+                try:
+                    result = await runtime.host(functools.partial(self._body, main))
+                finally:
+                    _environment.leave(entered)
+            finally:
+                runtime.leave_deterministic(saved)
         except BaseException as exc:
             # The run itself broke (an exception that is not an Exception from
             # a call nobody awaits, an internal error): every call still gets
@@ -326,20 +354,28 @@ class Simulation:
             raise
         finally:
             _current.reset(token)
+        # outcome.acapture made a Value or an Error: an exact type test, where
+        # isinstance() would ask outcome's ABC.
+        value: Any = None
+        error: BaseException | None = None
+        if type(result) is outcome.Value:
+            value = result.value
+        else:
+            error = result.error  # type: ignore[attr-defined]
         failure: BaseException | None = runtime.failure
-        if failure is None and isinstance(result, outcome.Error) and not isinstance(result.error, Exception):
-            failure = result.error  # KeyboardInterrupt, SystemExit... where the test awaited
+        if failure is None and error is not None and not isinstance(error, Exception):
+            failure = error  # KeyboardInterrupt, SystemExit... where the test awaited
         self._end(failure)
         if runtime.failure is not None:
             raise runtime.failure
         if self.properties.failure is not None:
             # A failed property fails the run even where user code caught what it raised.
             raise self.properties.failure
-        if isinstance(result, outcome.Error):
+        if error is not None:
             # Raised here rather than by unwrap(), whose frame would show in
             # every failure report above the user's own.
-            raise result.error
-        return result.unwrap()
+            raise error
+        return value
 
     def _end(self, failure: BaseException | None) -> None:
         # A normal end abandons what is in flight; an abnormal one aborts it, saying why.
@@ -355,7 +391,7 @@ class Simulation:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         value = await (main() if callable(main) else main)
         if self.drain:
-            await self.quiesce()
+            await self._runtime.wait_quiet()  # as quiesce(), one coroutine fewer
         return value
 
     # -- the public service surface ---------------------------------------------
@@ -436,6 +472,7 @@ _DEFAULTS.update(
     for name, parameter in inspect.signature(Simulation.__init__).parameters.items()
     if parameter.default is not inspect.Parameter.empty
 )
-# The options in the order of the signature (and of `values` in `__init__`), and their defaults.
-_NAMES = tuple(_DEFAULTS)
-_DEFAULT_VALUES = tuple(_DEFAULTS.values())
+# The options in the order of the signature (and of `rest` in `__init__`), and their defaults.
+_REST_NAMES = tuple(_DEFAULTS)[2:]
+_REST_DEFAULTS = tuple(_DEFAULTS.values())[2:]
+assert tuple(_DEFAULTS)[:2] == ("seed", "faults")

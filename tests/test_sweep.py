@@ -244,7 +244,7 @@ def test_a_batch_saves_and_restores_the_world_once_and_each_seed_draws_as_alone(
     import random
     import time
 
-    from sim import _environment, _sweep
+    from sim import _environment, _random_state, _sweep
     from sim._runner import load_test, run_seed
 
     target = f"{PROGRAM}::test_draws_from_the_world"
@@ -252,8 +252,8 @@ def test_a_batch_saves_and_restores_the_world_once_and_each_seed_draws_as_alone(
     alone = [run_seed(loaded.make_main(), seed=s, faults="light", test_id=loaded.test_id).digest for s in range(6)]
     assert len(set(alone)) == 6  # the seeds drew different values
     saves = []
-    real_getstate = random.getstate
-    monkeypatch.setattr(random, "getstate", lambda: saves.append(1) or real_getstate())
+    real_save = _random_state.save  # what saves the random module's state (see sim._random_state)
+    monkeypatch.setattr(_random_state, "save", lambda: saves.append(1) or real_save())
     random.seed("outside")
     expected = random.Random("outside").random()
     threshold = gc.get_threshold()

@@ -324,6 +324,38 @@ def test_bad_options(kwargs: dict[str, Any], error: type[Exception], message: st
         Simulation(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"seed": True, "faults": "stormy", "max_events": 0}, TypeError, "seed must be an int"),
+        ({"seed": 1.0, "faults": 3}, TypeError, "seed must be an int"),
+        ({"seed": 1, "faults": "stormy", "max_events": 0}, ValueError, "unknown fault profile 'stormy'"),
+        ({"faults": {"name": "none"}, "rng": 3}, TypeError, "faults must be a profile name"),
+        ({"faults": "none", "max_events": 0, "drain": 1}, ValueError, "max_events must be a positive int"),
+        # Equal to the default (True) but not a bool: given, so checked.
+        ({"faults": "none", "drain": 1}, TypeError, "drain must be True or False"),
+        ({"deterministic_environment": 1.0}, TypeError, "deterministic_environment must be True or False"),
+    ],
+)
+def test_the_first_wrong_option_in_signature_order_is_the_one_reported(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Simulation(**kwargs)
+
+
+def test_an_int_subclass_is_a_seed_and_a_profile_object_is_kept() -> None:
+    import enum
+
+    class Seeds(enum.IntEnum):
+        FIRST = 3
+
+    profile = sim.FaultProfile("mine", crash=0.5)
+    simulation = Simulation(seed=Seeds.FIRST, faults=profile)
+    assert simulation.seed == 3 and simulation.faults is profile
+    assert Simulation(faults="heavy").faults is sim.PROFILES["heavy"]
+
+
 def test_bad_dispatch_arguments() -> None:
     async def main() -> None:
         sim.current().dispatch(["not a call"])  # type: ignore[list-item]
@@ -419,3 +451,15 @@ def test_each_option_given_is_checked_under_its_own_name(name: str) -> None:
         Simulation(**{name: object()})
     with pytest.raises(TypeError, match="^seed must be"):
         Simulation(**{"seed": "1", name: object()})
+
+
+def test_each_trace_header_has_dicts_of_its_own() -> None:
+    # The profile's fields and the package versions come from caches: a trace that
+    # changes its header changes neither the caches nor another trace's header.
+    first, second = Simulation(seed=1, faults="light"), Simulation(seed=2, faults="light")
+    first.trace.header["profile"]["crash"] = 0.9
+    first.trace.header["versions"]["python"] = "0.0"
+    for other in (second, Simulation(seed=3, faults="light")):
+        assert other.trace.header["profile"] == sim.PROFILES["light"].as_header()
+        assert other.trace.header["versions"]["python"] != "0.0"
+        assert other.trace.header["profile"] is not first.trace.header["profile"]
