@@ -69,6 +69,9 @@ _next_task_counter: Callable[[], int] = attrs.fields(_run_core.Task)._counter.de
 _RUNNER = "trio._core._run.GLOBAL_RUN_CONTEXT.runner"  # only inside a run
 _TASK = "trio._core._run.GLOBAL_RUN_CONTEXT.task"  # only inside a run
 _RETURNED: outcome.Outcome[None] = outcome.Value(None)  # how a simulation's task ends, never unwrapped
+# Tasks whose end breaks parking lots (trio.lowlevel.add_parking_lot_breaker): a
+# task's end checks it (see TrioHost._first_step).
+_parking_lot_breakers: Any = _run_core.GLOBAL_PARKING_LOT_BREAKER
 HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "setup_runner"),  # what trio.run does before its loop
     ("trio._core._run", "unrolled_run"),  # trio's run loop, as a generator (guest mode steps it too)
@@ -105,7 +108,31 @@ HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._traps", "CancelShieldedCheckpoint"),
     ("trio._core._traps", "WaitTaskRescheduled"),
     ("trio._core._traps", "PermanentlyDetachCoroutineObject"),
+    # A seed's task reused, set up and ended as trio sets up and ends one (see TrioHost.run, _first_step):
+    ("trio._core._run", "GLOBAL_PARKING_LOT_BREAKER"),
+    (f"{_RUNNER}.instruments", "data"),  # the hooks installed, read without UserDict's frame
+    (_TASK, "_parent_nursery"),
+    (_TASK, "_cancel_status"),
+    (_TASK, "_child_nurseries"),
+    (f"{_TASK}._cancel_status", "_tasks"),
+    (f"{_TASK}._cancel_status", "abandoned_by_misnesting"),
+    (f"{_TASK}._parent_nursery", "_children"),
+    (f"{_TASK}._parent_nursery", "_nested_child_running"),
+    (f"{_TASK}._parent_nursery", "_cancel_status"),
 )
+
+
+def _holders(obj: object) -> int:
+    """References to `obj`, counted as `_ALONE` counts them for an object only its caller's local holds."""
+    return sys.getrefcount(obj)
+
+
+def _alone() -> int:
+    task = object()
+    return _holders(task)
+
+
+_ALONE = _alone()  # what `_holders(task)` gives where a local variable is all that holds `task`
 
 
 # signal.getsignal and signal.signal wrap these in enum conversions that cost
@@ -175,6 +202,8 @@ class TrioHost:
         self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running
         self._trio_hooks: Any = None  # trio's async generator hooks, off while parked
         self._parked = False
+        self._result: outcome.Outcome[Any] | None = None  # the simulation's, from its task (see run)
+        self._spare: Any = None  # a seed's trio task, ended and kept for the next (see _reuse)
         self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
         self.runs = 0  # simulations this run has hosted
 
@@ -218,7 +247,7 @@ class TrioHost:
             self._stop.set()
             self._drive(lambda: False)
         finally:
-            self._gen = self._runner = self._nursery = self._seeds = self._stop = None
+            self._gen = self._runner = self._nursery = self._seeds = self._stop = self._spare = None
             self._clock.attach(None)
             self._leave_world()
 
@@ -249,7 +278,7 @@ class TrioHost:
         # Something escaped trio's loop (KeyboardInterrupt in our own code, a
         # TrioInternalError): drop the run and put the world back.
         gen, self._gen = self._gen, None
-        self._runner = self._nursery = self._seeds = self._stop = None
+        self._runner = self._nursery = self._seeds = self._stop = self._spare = None
         self._parked = False
         self._clock.attach(None)
         if gen is not None:
@@ -327,45 +356,87 @@ class TrioHost:
             self._start()
         context = contextvars.copy_context()  # the caller's, as trio.run gives its main task
         self._unpark()
-        result: list[outcome.Outcome[Any]] = []
-
-        async def task() -> None:
-            __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
-            try:
-                value = await body()
-            except BaseException as exc:
-                result.append(outcome.Error(exc))
-            else:
-                result.append(outcome.Value(value))
-            finally:
-                self._clock.attach(None)
-
         self._clock.attach(clock_runtime)
         try:
             runner = self._runner
             seeds = self._seeds
             assert seeds is not None
-            seed = runner.spawn_impl(task, (), seeds, "simulation", context=context)
-            if len(runner.runq) == 1:  # only the seed's task: as a parked run is
+            task = self._spare
+            hooks = runner.instruments.data
+            if (
+                task is not None
+                and task._parent_nursery is seeds
+                and not runner.runq
+                and "task_spawned" not in hooks
+                and "task_scheduled" not in hooks
+            ):
+                # The spare task (see _reuse), set up as spawn_impl sets up a new one.
+                self._spare = None
+                coro = self._seed(body)
+                task._counter = _next_task_counter()
+                task.coro = coro
+                task.context = context
+                runner.tasks.add(task)
+                seeds._children.add(task)
+                status = task._cancel_status = seeds._cancel_status
+                status._tasks.add(task)  # not cancelled: a cancelled `_seeds` is replaced before a seed starts
+                send = coro.send
+            else:
+                task = runner.spawn_impl(self._seed, (body,), seeds, "simulation", context=context)
+                send = None
+                if len(runner.runq) == 1:  # only the seed's task: as a parked run is
+                    runner.runq.remove(task)
+                    send, task._next_send_fn = task._next_send_fn, None
+            if send is not None:
                 # The pump's place in trio's task order is the one it had when it
                 # was spawned right after this task: its counter is taken now.
                 clock_runtime.hosted(self._spawn, _next_task_counter(), seeds.cancel_scope)
-                self._first_step(seed, clock_runtime.yielded_to_trio)
-            if not result:  # waiting in trio; or the task broke and the run ends
-                self._drive(lambda: bool(result))
+                if self._first_step(task, send, seeds, clock_runtime.yielded_to_trio) and _holders(task) == _ALONE:
+                    self._reuse(task)
+            if self._result is None:  # waiting in trio; or the task broke and the run ends
+                self._drive(lambda: self._result is not None)
             if seeds.cancel_scope.cancel_called and self._gen is not None:
                 self._drive(lambda: self._seeds is not seeds)  # the run failed: a new scope
         except BaseException:
             if self._gen is not None:
                 self._broken()
             raise
+        finally:
+            result, self._result = self._result, None
         self.runs += 1
         if self._left_over():
             self.retire()
         else:
             self._park()
-        return result[0]
+        return result  # type: ignore[return-value]
+
+    async def _seed(self, body: Callable[[], Awaitable[Any]]) -> None:
+        # The simulation's task: its outcome goes to `run`, never to trio (its nursery is the host's).
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+        # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+        try:
+            value = await body()
+        except BaseException as exc:
+            self._result = outcome.Error(exc)
+        else:
+            self._result = outcome.Value(value)
+        finally:
+            self._clock.attach(None)
+
+    def _reuse(self, task: Any) -> None:
+        """Keep `task`, which ended in its first step, for the next simulation's task.
+
+        A trio task costs more to make and to end than an empty simulation
+        costs to run; most simulations end in their first step (see `run`),
+        so their tasks take turns being one object. Only a task nothing else
+        refers to is kept (`run` counts the references to it): no code can
+        tell it from a new one then. It ended as `_first_step` ended it, so
+        its fields are a new task's but for what `run` sets again.
+        """
+        if weakref.getweakrefcount(task) or task.custom_sleep_data is not None or task.name != "simulation":
+            return
+        task.coro = task.context = None  # the ended simulation's: not kept alive by the spare
+        self._spare = task
 
     def _spawn(
         self, async_fn: Callable[[], Awaitable[Any]], context: contextvars.Context, counter: int | None
@@ -376,10 +447,12 @@ class TrioHost:
         if counter is not None:
             task._counter = counter
 
-    def _first_step(self, task: Any, on_yield: Callable[[], None]) -> None:
-        """Step the just-spawned `task` as trio's loop would.
+    def _first_step(self, task: Any, send: Callable[[Any], Any], seeds: Any, on_yield: Callable[[], None]) -> bool:
+        """Step the just-spawned `task` (`send` starts its coroutine) as trio's loop would.
 
-        When it does not end, `on_yield()` is called before trio sees what it yielded.
+        When it does not end, `on_yield()` is called before trio sees what it
+        yielded. True when it ended and left the run as a task that never
+        started would (see `_reuse`).
 
         Nothing else is runnable in a parked run, so the loop's next batch
         would hold this task alone, drawing nothing from the scheduler's
@@ -391,25 +464,42 @@ class TrioHost:
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         runner = self._runner
-        runner.runq.remove(task)
         instruments = runner.instruments
+        hooks = instruments.data  # what `in instruments` looks in, without UserDict's Python frame
         global_context = _run_core.GLOBAL_RUN_CONTEXT
         global_context.task = task
-        if "before_task_step" in instruments:
+        if "before_task_step" in hooks:
             instruments.call("before_task_step", task)
-        send, value = task._next_send_fn, task._next_send
-        task._next_send_fn = task._next_send = None
         ended: outcome.Outcome[Any] | None = None
         try:
-            message = task.context.run(send, value)
+            message = task.context.run(send, None)
         except StopIteration:
             ended = _RETURNED  # the task's function returns None; its parent nursery only checks the kind
         except BaseException as exc:
             ended = outcome.Error(exc)  # the run ends with it, as when the loop steps the task
         try:
             if ended is not None:
+                status = task._cancel_status
+                if (
+                    ended is _RETURNED
+                    and "task_exited" not in hooks
+                    and status is seeds._cancel_status
+                    and not task._child_nurseries
+                    and seeds._nested_child_running
+                    and task not in _parking_lot_breakers
+                    and not status.abandoned_by_misnesting
+                ):
+                    # What runner.task_exited does for it: every check it makes
+                    # finds nothing (no nursery left open, no parking lot to
+                    # break, no scope misnested, no task hook, a nursery still
+                    # open that only counts its children), so it only leaves.
+                    status._tasks.remove(task)
+                    task._cancel_status = None
+                    runner.tasks.remove(task)
+                    seeds._children.remove(task)
+                    return True
                 runner.task_exited(task, ended)
-                return
+                return False
             on_yield()
             task._schedule_points += 1
             kind = type(message)
@@ -431,8 +521,9 @@ class TrioHost:
                     ),
                 )
                 task._next_send_fn = task.coro.throw
+            return False
         finally:
-            if "after_task_step" in instruments:
+            if "after_task_step" in hooks:
                 instruments.call("after_task_step", task)
             del global_context.task
 
