@@ -119,25 +119,31 @@ HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     (f"{_TASK}._parent_nursery", "_children"),
     (f"{_TASK}._parent_nursery", "_nested_child_running"),
     (f"{_TASK}._parent_nursery", "_cancel_status"),
+    ("trio._core._run.CancelScope", "_cancel_called"),  # cancel_called, without asking the clock for the time
 )
 
 
-def _holders(obj: object) -> int:
-    """References to `obj`, counted as `_ALONE` counts them for an object only its caller's local holds."""
-    return sys.getrefcount(obj)
+_run_context: Any = _run_core.GLOBAL_RUN_CONTEXT  # per thread: the run and task trio functions see
+_getrefcount = sys.getrefcount
+_getweakrefcount = weakref.getweakrefcount
 
 
 def _alone() -> int:
     task = object()
-    return _holders(task)
+    return _getrefcount(task)
 
 
-_ALONE = _alone()  # what `_holders(task)` gives where a local variable is all that holds `task`
-
+# What `_getrefcount(task)` gives where a local variable is all that holds
+# `task` (measured, as the count depends on how the interpreter passes it).
+_ALONE = _alone()
 
 # signal.getsignal and signal.signal wrap these in enum conversions that cost
 # more than the rest of parking; the handlers they return are the same objects.
 _getsignal, _setsignal = _signal.getsignal, _signal.signal
+_SIGINT = int(signal.SIGINT)
+_default_int_handler = signal.default_int_handler
+_get_hooks, _set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
+_sniffio: Any = sniffio.thread_local  # per thread: the name sniffio reports
 
 
 class _SharedClock(VirtualClock):
@@ -196,14 +202,20 @@ class TrioHost:
         self._runner: Any = None
         self._gen: Any = None
         self._nursery: trio.Nursery | None = None  # where pumps start
-        self._seeds: trio.Nursery | None = None  # where simulations start (see _idle)
+        self._seeds: Any = None  # the trio.Nursery where simulations start (see _idle)
         self._stop: trio.Event | None = None
         self._saved: dict[str, Any] = {}  # trio's run context while parked
-        self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running
-        self._trio_hooks: Any = None  # trio's async generator hooks, off while parked
-        self._parked = False
+        self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running (not parked)
+        # Of the run, set when it starts: trio's async generator hooks (off while
+        # parked), its SIGINT handler (if it installed one) and its signal wakeup
+        # socket pair (whose fd trio sets on the main thread only).
+        self._trio_hooks: Any = None
+        self._ki_handler: Any = None
+        self._asyncgens: Any = None
+        self._wakeup: Any = None
+        self._signals = False  # whether trio sets the wakeup fd in this thread
         self._result: outcome.Outcome[Any] | None = None  # the simulation's, from its task (see run)
-        self._spare: Any = None  # a seed's trio task, ended and kept for the next (see _reuse)
+        self._spare: Any = None  # a seed's trio task, ended and kept for the next (see run)
         self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
         self.runs = 0  # simulations this run has hosted
 
@@ -212,11 +224,15 @@ class TrioHost:
     def _start(self) -> None:
         self._enter_world()
         # What trio.run does first; trio keeps no public way to start a run it does not drive.
-        self._runner = _run_core.setup_runner(self._clock, (), False, True)
+        runner = self._runner = _run_core.setup_runner(self._clock, (), False, True)
         self._trio_hooks = sys.get_asyncgen_hooks()  # installed by setup_runner
-        self._gen = _run_core.unrolled_run(self._runner, self._idle, ())
+        self._ki_handler = runner.ki_manager.handler
+        self._asyncgens = runner.asyncgens
+        self._wakeup = runner.entry_queue.wakeup
+        self._gen = _run_core.unrolled_run(runner, self._idle, ())
         self._drive(lambda: self._seeds is not None, first=True)
-        self._baseline = len(self._runner.tasks)
+        self._signals = self._wakeup.old_wakeup_fd is not None  # the loop's start set it (main thread only)
+        self._baseline = len(runner.tasks)
         self._park()
 
     async def _idle(self) -> None:
@@ -233,6 +249,7 @@ class TrioHost:
             while not self._stop.is_set():
                 async with trio.open_nursery() as seeds:
                     self._seeds = seeds
+                    self._spare = None  # a task of the nursery before
                     await self._stop.wait()
             nursery.cancel_scope.cancel()
 
@@ -240,7 +257,7 @@ class TrioHost:
         """End the run as trio.run would end it; the next simulation starts a new one."""
         if self._gen is None:
             return
-        if self._parked:
+        if self._outside is None:  # parked
             self._unpark()
         try:
             assert self._stop is not None
@@ -258,7 +275,11 @@ class TrioHost:
         get_events = runner.io_manager.get_events
         # A fresh loop takes None first; a parked one was left waiting for I/O
         # events, with a timeout computed before this simulation's task existed.
-        events = None if first else get_events(0)
+        if first:
+            events = None
+        else:
+            self._wake_on_signals()
+            events = get_events(0)
         try:
             while True:
                 timeout = gen.send(events)
@@ -279,66 +300,64 @@ class TrioHost:
         # TrioInternalError): drop the run and put the world back.
         gen, self._gen = self._gen, None
         self._runner = self._nursery = self._seeds = self._stop = self._spare = None
-        self._parked = False
         self._clock.attach(None)
         if gen is not None:
             try:
                 gen.close()
             except BaseException:  # noqa: S110 - the original error is the one to report
                 pass
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
+        _run_context.__dict__.clear()
         self._leave_world()
 
     # -- parking: what a run changes outside itself --------------------------------
 
     def _enter_world(self) -> None:
-        self._outside = (
-            sniffio.thread_local.name,
-            sys.get_asyncgen_hooks(),
-            _getsignal(signal.SIGINT),
-        )
-        sniffio.thread_local.name = "trio"
+        self._outside = (_sniffio.name, _get_hooks(), _getsignal(_SIGINT))
+        _sniffio.name = "trio"
 
     def _leave_world(self) -> None:
         if self._outside is None:
             return
         library, hooks, _ = self._outside
-        sniffio.thread_local.name = library
-        sys.set_asyncgen_hooks(*hooks)
+        _sniffio.name = library
+        _set_hooks(*hooks)
         self._outside = None
 
     def _park(self) -> None:
-        runner = self._runner
-        self._saved = dict(_run_core.GLOBAL_RUN_CONTEXT.__dict__)
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
-        assert self._outside is not None
-        library, hooks, sigint = self._outside
-        sniffio.thread_local.name = library
-        sys.set_asyncgen_hooks(*hooks)
-        handler = runner.ki_manager.handler  # trio's SIGINT handler, if it installed one
-        if handler is not None and _getsignal(signal.SIGINT) is handler:
-            _setsignal(signal.SIGINT, sigint)
-        wakeup = runner.entry_queue.wakeup
-        if wakeup.old_wakeup_fd is not None:  # trio set it (main thread only)
+        context = _run_context.__dict__
+        self._saved = context.copy()
+        context.clear()
+        library, hooks, sigint = self._outside  # type: ignore[misc]
+        _sniffio.name = library
+        _set_hooks(*hooks)
+        handler = self._ki_handler
+        if handler is not None and _getsignal(_SIGINT) is handler:
+            _setsignal(_SIGINT, sigint)
+        wakeup = self._wakeup
+        if wakeup.old_wakeup_fd is not None:  # trio's loop stepped (see _wake_on_signals)
             signal.set_wakeup_fd(wakeup.old_wakeup_fd)
+            wakeup.old_wakeup_fd = None  # as trio has it where it set none: its run's end leaves the fd alone
         self._outside = None
-        self._parked = True
 
     def _unpark(self) -> None:
-        runner = self._runner
-        self._enter_world()
-        # What trio restores when the run ends is what the world has now.
-        runner.asyncgens.prev_hooks = self._outside[1]  # type: ignore[index]
-        sys.set_asyncgen_hooks(*self._trio_hooks)
-        handler = runner.ki_manager.handler
-        if handler is not None and _getsignal(signal.SIGINT) is signal.default_int_handler:
-            _setsignal(signal.SIGINT, handler)
-        wakeup = runner.entry_queue.wakeup
-        if wakeup.old_wakeup_fd is not None:
+        hooks = _get_hooks()
+        sigint = _getsignal(_SIGINT)
+        self._outside = (_sniffio.name, hooks, sigint)
+        _sniffio.name = "trio"
+        self._asyncgens.prev_hooks = hooks  # what trio restores when the run ends is what the world has now
+        _set_hooks(*self._trio_hooks)
+        handler = self._ki_handler
+        if handler is not None and sigint is _default_int_handler:
+            _setsignal(_SIGINT, handler)
+        _run_context.__dict__.update(self._saved)
+
+    def _wake_on_signals(self) -> None:
+        # trio's signal wakeup fd, set (on the main thread) only once trio's
+        # loop steps: it wakes the loop from its wait for I/O when a signal
+        # comes, and a simulation that never waits in trio never waits there.
+        wakeup = self._wakeup
+        if self._signals and wakeup.old_wakeup_fd is None:
             wakeup.old_wakeup_fd = signal.set_wakeup_fd(wakeup.write_sock.fileno(), warn_on_full_buffer=False)
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.update(self._saved)
-        self._saved = {}
-        self._parked = False
 
     # -- hosting one simulation ----------------------------------------------------
 
@@ -350,36 +369,39 @@ class TrioHost:
         trio ends within it, and trio's loop is not stepped at all. Only when
         the task yields to trio does the loop run, and the runtime start its
         pump (see `Runtime.host`).
+
+        A trio task costs more to make and to end than such a simulation
+        costs to run, so the task it ran in is kept for the next simulation's
+        (`_spare`), when nothing else refers to it: no code can tell it from a
+        new one then. It ended as trio ends a task, and is set up again as
+        trio sets up a new one: what differs is only what `_first_step` does
+        not leave as a new task has it (its coroutine, context and counter,
+        and what a simulation may set: its name and sleep data).
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if self._gen is None:
             self._start()
         context = contextvars.copy_context()  # the caller's, as trio.run gives its main task
         self._unpark()
-        self._clock.attach(clock_runtime)
+        self._clock.runtime = clock_runtime  # the run's time is its virtual time (see _SharedClock)
         try:
             runner = self._runner
             seeds = self._seeds
-            assert seeds is not None
             task = self._spare
-            hooks = runner.instruments.data
-            if (
-                task is not None
-                and task._parent_nursery is seeds
-                and not runner.runq
-                and "task_spawned" not in hooks
-                and "task_scheduled" not in hooks
-            ):
-                # The spare task (see _reuse), set up as spawn_impl sets up a new one.
+            hooks = runner.instruments.data  # what `in instruments` looks in, without UserDict's frame
+            if task is not None and "task_spawned" not in hooks and "task_scheduled" not in hooks:
+                # Set up as spawn_impl sets up a task, and taken off the run
+                # queue as `_first_step` takes it (a parked run has nothing
+                # else runnable: see _left_over).
                 self._spare = None
                 coro = self._seed(body)
-                task._counter = _next_task_counter()
                 task.coro = coro
                 task.context = context
+                task._counter = _next_task_counter()
                 runner.tasks.add(task)
                 seeds._children.add(task)
                 status = task._cancel_status = seeds._cancel_status
-                status._tasks.add(task)  # not cancelled: a cancelled `_seeds` is replaced before a seed starts
+                status._tasks.add(task)  # a cancelled `_seeds` is replaced before the next simulation
                 send = coro.send
             else:
                 task = runner.spawn_impl(self._seed, (body,), seeds, "simulation", context=context)
@@ -391,11 +413,18 @@ class TrioHost:
                 # The pump's place in trio's task order is the one it had when it
                 # was spawned right after this task: its counter is taken now.
                 clock_runtime.hosted(self._spawn, _next_task_counter(), seeds.cancel_scope)
-                if self._first_step(task, send, seeds, clock_runtime.yielded_to_trio) and _holders(task) == _ALONE:
-                    self._reuse(task)
+                if (
+                    self._first_step(task, send, seeds, clock_runtime.yielded_to_trio)
+                    and _getrefcount(task) == _ALONE
+                    and not _getweakrefcount(task)
+                ):
+                    task.coro = task.context = task.custom_sleep_data = None  # nothing of this simulation kept
+                    task.name = "simulation"
+                    self._spare = task
             if self._result is None:  # waiting in trio; or the task broke and the run ends
                 self._drive(lambda: self._result is not None)
-            if seeds.cancel_scope.cancel_called and self._gen is not None:
+            # `_seeds` has no deadline: its scope is cancelled only by cancel(), as the run fails.
+            if seeds.cancel_scope._cancel_called and self._gen is not None:
                 self._drive(lambda: self._seeds is not seeds)  # the run failed: a new scope
         except BaseException:
             if self._gen is not None:
@@ -421,22 +450,8 @@ class TrioHost:
         else:
             self._result = outcome.Value(value)
         finally:
-            self._clock.attach(None)
-
-    def _reuse(self, task: Any) -> None:
-        """Keep `task`, which ended in its first step, for the next simulation's task.
-
-        A trio task costs more to make and to end than an empty simulation
-        costs to run; most simulations end in their first step (see `run`),
-        so their tasks take turns being one object. Only a task nothing else
-        refers to is kept (`run` counts the references to it): no code can
-        tell it from a new one then. It ended as `_first_step` ended it, so
-        its fields are a new task's but for what `run` sets again.
-        """
-        if weakref.getweakrefcount(task) or task.custom_sleep_data is not None or task.name != "simulation":
-            return
-        task.coro = task.context = None  # the ended simulation's: not kept alive by the spare
-        self._spare = task
+            clock = self._clock
+            clock.runtime = clock.watchdog = None  # type: ignore[assignment] # no simulation running (see attach)
 
     def _spawn(
         self, async_fn: Callable[[], Awaitable[Any]], context: contextvars.Context, counter: int | None
@@ -451,8 +466,8 @@ class TrioHost:
         """Step the just-spawned `task` (`send` starts its coroutine) as trio's loop would.
 
         When it does not end, `on_yield()` is called before trio sees what it
-        yielded. True when it ended and left the run as a task that never
-        started would (see `_reuse`).
+        yielded. True when it ended and left the run as trio's `task_exited`
+        would have it leave, without being asked (see below).
 
         Nothing else is runnable in a parked run, so the loop's next batch
         would hold this task alone, drawing nothing from the scheduler's
@@ -464,40 +479,39 @@ class TrioHost:
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         runner = self._runner
-        instruments = runner.instruments
-        hooks = instruments.data  # what `in instruments` looks in, without UserDict's Python frame
-        global_context = _run_core.GLOBAL_RUN_CONTEXT
-        global_context.task = task
+        hooks = runner.instruments.data  # what `in instruments` looks in, without UserDict's frame
+        _run_context.task = task
         if "before_task_step" in hooks:
-            instruments.call("before_task_step", task)
-        ended: outcome.Outcome[Any] | None = None
+            runner.instruments.call("before_task_step", task)
         try:
             message = task.context.run(send, None)
         except StopIteration:
-            ended = _RETURNED  # the task's function returns None; its parent nursery only checks the kind
+            ended: outcome.Outcome[Any] | None = _RETURNED  # its nursery only checks the kind
         except BaseException as exc:
             ended = outcome.Error(exc)  # the run ends with it, as when the loop steps the task
+        else:
+            ended = None
         try:
-            if ended is not None:
+            if ended is _RETURNED:
                 status = task._cancel_status
                 if (
-                    ended is _RETURNED
-                    and "task_exited" not in hooks
+                    "task_exited" not in hooks
                     and status is seeds._cancel_status
-                    and not task._child_nurseries
-                    and seeds._nested_child_running
-                    and task not in _parking_lot_breakers
                     and not status.abandoned_by_misnesting
+                    and not task._child_nurseries
+                    and task not in _parking_lot_breakers
+                    and seeds._nested_child_running
                 ):
-                    # What runner.task_exited does for it: every check it makes
-                    # finds nothing (no nursery left open, no parking lot to
-                    # break, no scope misnested, no task hook, a nursery still
-                    # open that only counts its children), so it only leaves.
+                    # What runner.task_exited does with it: every check it
+                    # makes finds nothing (no task hook, no scope misnested, no
+                    # nursery left open, no parking lot to break, a nursery
+                    # still open whose end it need not check), so it only leaves.
                     status._tasks.remove(task)
                     task._cancel_status = None
                     runner.tasks.remove(task)
                     seeds._children.remove(task)
                     return True
+            if ended is not None:
                 runner.task_exited(task, ended)
                 return False
             on_yield()
@@ -524,17 +538,18 @@ class TrioHost:
             return False
         finally:
             if "after_task_step" in hooks:
-                instruments.call("after_task_step", task)
-            del global_context.task
+                runner.instruments.call("after_task_step", task)
+            del _run_context.task
 
     def _left_over(self) -> bool:
         # Anything a simulation left in the run could act during the next one.
         runner = self._runner
         queue = runner.entry_queue
+        alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
         return bool(
             len(runner.tasks) != self._baseline
             or runner.runq
-            or runner.asyncgens.alive
+            or (alive.data and alive)
             or queue.queue
             or queue.idempotent_queue
         )

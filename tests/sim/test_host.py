@@ -479,3 +479,44 @@ def test_a_seed_that_waits_in_trio_after_a_reused_task_runs_as_in_a_fresh_run(
         assert _shared(seed, "light") == _fresh(seed, "light")
         assert made == []  # it ran in the task the empty seed left
         assert _host_run()[0]._spare is None  # noqa: SLF001 - it ended in trio's loop: not reused
+
+
+def test_trios_signal_wakeup_fd_is_set_only_while_its_loop_steps_and_the_worlds_comes_back() -> None:
+    # trio's wakeup fd wakes its loop from the wait for I/O when a signal comes:
+    # set for a seed that waits in trio, never for one that does not, and the
+    # world's fd (here a socket of the test's own) is back after either, and
+    # after the run ends.
+    import socket
+
+    sim.Simulation(seed=0, faults="none").run(nothing())  # the host's run is started and parked
+    shared = _host_run()[0]
+    trio_fd = shared._wakeup.write_sock.fileno()  # noqa: SLF001
+    world, other = socket.socketpair()
+    world.setblocking(False)
+    seen: list[int] = []
+
+    def swap() -> None:  # what the fd is now, left as it was
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        seen.append(fd)
+
+    async def waits() -> None:
+        await trio.sleep(1)
+        swap()
+
+    async def never_waits() -> None:
+        swap()
+
+    previous = signal.set_wakeup_fd(world.fileno())
+    try:
+        sim.Simulation(seed=1, faults="none").run(waits())
+        swap()
+        sim.Simulation(seed=2, faults="none").run(never_waits())
+        swap()
+        shared.retire()
+        swap()
+        assert seen == [trio_fd, world.fileno(), world.fileno(), world.fileno(), world.fileno()]
+    finally:
+        signal.set_wakeup_fd(previous)
+        world.close()
+        other.close()
