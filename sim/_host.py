@@ -136,6 +136,7 @@ def _alone() -> int:
 # What `_getrefcount(task)` gives where a local variable is all that holds
 # `task` (measured, as the count depends on how the interpreter passes it).
 _ALONE = _alone()
+_REGISTERED = _ALONE + 3  # and the sets of the run's tasks, its nursery's and its cancel status's
 
 # signal.getsignal and signal.signal wrap these in enum conversions that cost
 # more than the rest of parking; the handlers they return are the same objects.
@@ -215,7 +216,7 @@ class TrioHost:
         self._wakeup: Any = None
         self._signals = False  # whether trio sets the wakeup fd in this thread
         self._result: outcome.Outcome[Any] | None = None  # the simulation's, from its task (see run)
-        self._spare: Any = None  # a seed's trio task, ended and kept for the next (see run)
+        self._spare: Any = None  # while parked: a seed's trio task, ended and kept for the next (see run)
         self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
         self.runs = 0  # simulations this run has hosted
 
@@ -248,8 +249,7 @@ class TrioHost:
             self._nursery = nursery
             while not self._stop.is_set():
                 async with trio.open_nursery() as seeds:
-                    self._seeds = seeds
-                    self._spare = None  # a task of the nursery before
+                    self._seeds = seeds  # (no spare task is left in the one before: see run)
                     await self._stop.wait()
             nursery.cancel_scope.cancel()
 
@@ -260,6 +260,8 @@ class TrioHost:
         if self._outside is None:  # parked
             self._unpark()
         try:
+            if self._spare is not None:
+                self._let_go(self._spare)
             assert self._stop is not None
             self._stop.set()
             self._drive(lambda: False)
@@ -388,22 +390,21 @@ class TrioHost:
             runner = self._runner
             seeds = self._seeds
             task = self._spare
+            self._spare = None
             hooks = runner.instruments.data  # what `in instruments` looks in, without UserDict's frame
             if task is not None and "task_spawned" not in hooks and "task_scheduled" not in hooks:
-                # Set up as spawn_impl sets up a task, and taken off the run
+                # Set up as spawn_impl sets up a task (it is in the run, its
+                # nursery and its cancel status already), and taken off the run
                 # queue as `_first_step` takes it (a parked run has nothing
                 # else runnable: see _left_over).
-                self._spare = None
                 coro = self._seed(body)
                 task.coro = coro
                 task.context = context
                 task._counter = _next_task_counter()
-                runner.tasks.add(task)
-                seeds._children.add(task)
-                status = task._cancel_status = seeds._cancel_status
-                status._tasks.add(task)  # a cancelled `_seeds` is replaced before the next simulation
                 send = coro.send
             else:
+                if task is not None:
+                    self._let_go(task)
                 task = runner.spawn_impl(self._seed, (body,), seeds, "simulation", context=context)
                 send = None
                 if len(runner.runq) == 1:  # only the seed's task: as a parked run is
@@ -413,14 +414,15 @@ class TrioHost:
                 # The pump's place in trio's task order is the one it had when it
                 # was spawned right after this task: its counter is taken now.
                 clock_runtime.hosted(self._spawn, _next_task_counter(), seeds.cancel_scope)
-                if (
-                    self._first_step(task, send, seeds, clock_runtime.yielded_to_trio)
-                    and _getrefcount(task) == _ALONE
-                    and not _getweakrefcount(task)
-                ):
-                    task.coro = task.context = task.custom_sleep_data = None  # nothing of this simulation kept
-                    task.name = "simulation"
-                    self._spare = task
+                if self._first_step(task, send, seeds, clock_runtime.yielded_to_trio):
+                    # It ended, and is left in the run as when it started. Kept if
+                    # nothing else refers to it, and its nursery stays (see _idle).
+                    if _getrefcount(task) == _REGISTERED and not _getweakrefcount(task) and not seeds.cancel_scope._cancel_called:
+                        task.coro = task.context = task.custom_sleep_data = None  # nothing of this simulation kept
+                        task.name = "simulation"
+                        self._spare = task
+                    else:
+                        self._let_go(task)
             if self._result is None:  # waiting in trio; or the task broke and the run ends
                 self._drive(lambda: self._result is not None)
             # `_seeds` has no deadline: its scope is cancelled only by cancel(), as the run fails.
@@ -438,6 +440,14 @@ class TrioHost:
         else:
             self._park()
         return result  # type: ignore[return-value]
+
+    def _let_go(self, task: Any) -> None:
+        # What trio's task_exited does with a seed's task that ended as
+        # `_first_step` lets one end: out of its cancel status, the run and its nursery.
+        task._cancel_status._tasks.remove(task)
+        task._cancel_status = None
+        self._runner.tasks.remove(task)
+        self._seeds._children.remove(task)
 
     async def _seed(self, body: Callable[[], Awaitable[Any]]) -> None:
         # The simulation's task: its outcome goes to `run`, never to trio (its nursery is the host's).
@@ -466,8 +476,8 @@ class TrioHost:
         """Step the just-spawned `task` (`send` starts its coroutine) as trio's loop would.
 
         When it does not end, `on_yield()` is called before trio sees what it
-        yielded. True when it ended and left the run as trio's `task_exited`
-        would have it leave, without being asked (see below).
+        yielded. True when it ended and trio's `task_exited` would only take it
+        out of the run (see below): left in the run as it started, for `run`.
 
         Nothing else is runnable in a parked run, so the loop's next batch
         would hold this task alone, drawing nothing from the scheduler's
@@ -496,20 +506,18 @@ class TrioHost:
                 status = task._cancel_status
                 if (
                     "task_exited" not in hooks
+                    and "after_task_step" not in hooks
                     and status is seeds._cancel_status
                     and not status.abandoned_by_misnesting
                     and not task._child_nurseries
                     and task not in _parking_lot_breakers
                     and seeds._nested_child_running
                 ):
-                    # What runner.task_exited does with it: every check it
+                    # What runner.task_exited would do with it: every check it
                     # makes finds nothing (no task hook, no scope misnested, no
                     # nursery left open, no parking lot to break, a nursery
-                    # still open whose end it need not check), so it only leaves.
-                    status._tasks.remove(task)
-                    task._cancel_status = None
-                    runner.tasks.remove(task)
-                    seeds._children.remove(task)
+                    # still open whose end it need not check), so it would only
+                    # take it out of the run (`run` does, or keeps it: _let_go).
                     return True
             if ended is not None:
                 runner.task_exited(task, ended)
@@ -547,7 +555,7 @@ class TrioHost:
         queue = runner.entry_queue
         alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
         return bool(
-            len(runner.tasks) != self._baseline
+            len(runner.tasks) != self._baseline + (self._spare is not None)
             or runner.runq
             or (alive.data and alive)
             or queue.queue

@@ -390,7 +390,7 @@ def _count_seed_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return made
 
 
-def test_a_seed_that_ends_in_its_first_step_leaves_its_task_to_the_next_seed_registered_nowhere(
+def test_a_seed_that_ends_in_its_first_step_leaves_its_task_to_the_next_seed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sim.Simulation(seed=0, faults="none").run(nothing())
@@ -399,19 +399,45 @@ def test_a_seed_that_ends_in_its_first_step_leaves_its_task_to_the_next_seed_reg
         sim.Simulation(seed=seed, faults="none").run(nothing())
         sim.Simulation(seed=seed, faults="light").run(durable_calls())  # durable calls, inline
     assert made == []  # each ran in the task the seed before left
-    # Between seeds it is no task of the run's: not alive, in no nursery, in no cancel status.
+    # While parked, it is in the run as a task just spawned in the seeds' nursery is.
     shared, runner, _ = _host_run()
-    spare = shared._spare  # noqa: SLF001
+    spare, seeds = shared._spare, shared._seeds  # noqa: SLF001
     assert spare is not None
-    assert spare not in runner.tasks
-    assert spare not in shared._seeds._children  # noqa: SLF001
-    assert spare not in shared._seeds._cancel_status._tasks  # noqa: SLF001
-    assert (spare.coro, spare.context) == (None, None)  # nothing of the last simulation kept alive
-    # Held here, it is not kept once the next seed has run in it: the one after gets a new task.
+    assert spare in runner.tasks and len(runner.tasks) == shared._baseline + 1  # noqa: SLF001
+    assert spare in seeds._children and spare.parent_nursery is seeds  # noqa: SLF001
+    assert spare._cancel_status is seeds._cancel_status and spare in seeds._cancel_status._tasks  # noqa: SLF001
+    assert (spare.coro, spare.context, spare.name) == (None, None, "simulation")  # nothing of the last simulation
+    assert not runner.runq
+    # Held here, it is not kept once the next seed has run in it: it leaves the
+    # run as an ended task does, and the one after gets a new task.
     sim.Simulation(seed=9, faults="none").run(nothing())
     assert made == [] and shared._spare is None  # noqa: SLF001
+    assert spare not in runner.tasks and spare not in seeds._children and spare._cancel_status is None  # noqa: SLF001
+    assert len(runner.tasks) == shared._baseline  # noqa: SLF001
     sim.Simulation(seed=10, faults="none").run(nothing())
     assert made == [1] and shared._spare is not None  # noqa: SLF001
+
+
+def test_a_run_with_a_task_kept_ends_as_any(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kept task leaves the run before it ends (its nursery would wait for it).
+    sim.Simulation(seed=0, faults="none").run(nothing())
+    shared, runner, _ = _host_run()
+    assert shared._spare is not None  # noqa: SLF001
+    shared.retire()
+    assert shared._gen is None and not trio._core._run.in_trio_run()  # noqa: SLF001
+    # A seed that leaves a task behind retires the run it kept a task in.
+    sim.Simulation(seed=1, faults="none").run(nothing())
+
+    async def leak() -> None:
+        async def forever() -> None:
+            await trio.sleep_forever()
+
+        trio.lowlevel.spawn_system_task(forever)
+
+    runs = shared.runs
+    sim.Simulation(seed=2, faults="none").run(leak())
+    assert shared._gen is None and shared.runs == runs + 1  # noqa: SLF001
+    assert _shared(3, "light") == _fresh(3, "light")
 
 
 def test_a_reused_task_carries_nothing_from_the_seed_before() -> None:
