@@ -554,8 +554,9 @@ class TrioHost:
         runner = self._runner
         queue = runner.entry_queue
         alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
+        parked = self._baseline if self._spare is None else self._baseline + 1  # and the kept task
         return bool(
-            len(runner.tasks) != self._baseline + (self._spare is not None)
+            len(runner.tasks) != parked
             or runner.runq
             or (alive.data and alive)
             or queue.queue
@@ -574,7 +575,7 @@ def host() -> TrioHost | None:
     another thread has one inside `hosting()` only. Never inside a trio run
     (where trio.run would refuse to start).
     """
-    if _run_core.in_trio_run():
+    if hasattr(_run_context, "runner"):  # trio's in_trio_run(), without its frame
         return None
     found: TrioHost | None = getattr(_hosts, "host", None)
     if found is None and threading.current_thread() is threading.main_thread():
