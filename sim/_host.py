@@ -17,6 +17,11 @@ when no other task is alive), so the host does not step trio's loop for
 them at all: it takes the simulation task's first step itself, as the loop
 would take it in a batch of one, and the runtime starts its pump task only
 if that step yields to trio (`TrioHost._first_step`, `Runtime.host`).
+Such a simulation also leaves its trio task to the next one: making and
+ending a task costs trio more than the rest of an empty simulation, and a
+task nothing refers to any more cannot be told from a new one
+(`TrioHost.run`). trio's signal wakeup fd, there to wake trio's loop from
+its wait for I/O when a signal comes, is set only once that loop steps.
 
 A simulation's schedule does not change: `Runtime.deterministic` seeds
 trio's scheduler inside the simulation's task, and from then on every
@@ -417,7 +422,11 @@ class TrioHost:
                 if self._first_step(task, send, seeds, clock_runtime.yielded_to_trio):
                     # It ended, and is left in the run as when it started. Kept if
                     # nothing else refers to it, and its nursery stays (see _idle).
-                    if _getrefcount(task) == _REGISTERED and not _getweakrefcount(task) and not seeds.cancel_scope._cancel_called:
+                    if (
+                        _getrefcount(task) == _REGISTERED
+                        and not _getweakrefcount(task)
+                        and not seeds.cancel_scope._cancel_called
+                    ):
                         task.coro = task.context = task.custom_sleep_data = None  # nothing of this simulation kept
                         task.name = "simulation"
                         self._spare = task
