@@ -17,6 +17,11 @@ when no other task is alive), so the host does not step trio's loop for
 them at all: it takes the simulation task's first step itself, as the loop
 would take it in a batch of one, and the runtime starts its pump task only
 if that step yields to trio (`TrioHost._first_step`, `Runtime.host`).
+Such a simulation also leaves its trio task to the next one: making and
+ending a task costs trio more than the rest of an empty simulation, and a
+task nothing refers to any more cannot be told from a new one
+(`TrioHost.run`). trio's signal wakeup fd, there to wake trio's loop from
+its wait for I/O when a signal comes, is set only once that loop steps.
 
 A simulation's schedule does not change: `Runtime.enter_deterministic` seeds
 trio's scheduler inside the simulation's task, and from then on every
@@ -69,6 +74,9 @@ _next_task_counter: Callable[[], int] = attrs.fields(_run_core.Task)._counter.de
 _RUNNER = "trio._core._run.GLOBAL_RUN_CONTEXT.runner"  # only inside a run
 _TASK = "trio._core._run.GLOBAL_RUN_CONTEXT.task"  # only inside a run
 _RETURNED: outcome.Outcome[None] = outcome.Value(None)  # how a simulation's task ends, never unwrapped
+# Tasks whose end breaks parking lots (trio.lowlevel.add_parking_lot_breaker): a
+# task's end checks it (see TrioHost._first_step).
+_parking_lot_breakers: Any = _run_core.GLOBAL_PARKING_LOT_BREAKER
 HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run", "setup_runner"),  # what trio.run does before its loop
     ("trio._core._run", "unrolled_run"),  # trio's run loop, as a generator (guest mode steps it too)
@@ -105,12 +113,43 @@ HOST_TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._traps", "CancelShieldedCheckpoint"),
     ("trio._core._traps", "WaitTaskRescheduled"),
     ("trio._core._traps", "PermanentlyDetachCoroutineObject"),
+    # A seed's task reused, set up and ended as trio sets up and ends one (see TrioHost.run, _first_step):
+    ("trio._core._run", "GLOBAL_PARKING_LOT_BREAKER"),
+    (f"{_RUNNER}.instruments", "data"),  # the hooks installed, read without UserDict's frame
+    (_TASK, "_parent_nursery"),
+    (_TASK, "_cancel_status"),
+    (_TASK, "_child_nurseries"),
+    (f"{_TASK}._cancel_status", "_tasks"),
+    (f"{_TASK}._cancel_status", "abandoned_by_misnesting"),
+    (f"{_TASK}._parent_nursery", "_children"),
+    (f"{_TASK}._parent_nursery", "_nested_child_running"),
+    (f"{_TASK}._parent_nursery", "_cancel_status"),
+    ("trio._core._run.CancelScope", "_cancel_called"),  # cancel_called, without asking the clock for the time
 )
 
+
+_run_context: Any = _run_core.GLOBAL_RUN_CONTEXT  # per thread: the run and task trio functions see
+_getrefcount = sys.getrefcount
+_getweakrefcount = weakref.getweakrefcount
+
+
+def _alone() -> int:
+    task = object()
+    return _getrefcount(task)
+
+
+# What `_getrefcount(task)` gives where a local variable is all that holds
+# `task` (measured, as the count depends on how the interpreter passes it).
+_ALONE = _alone()
+_REGISTERED = _ALONE + 3  # and the sets of the run's tasks, its nursery's and its cancel status's
 
 # signal.getsignal and signal.signal wrap these in enum conversions that cost
 # more than the rest of parking; the handlers they return are the same objects.
 _getsignal, _setsignal = _signal.getsignal, _signal.signal
+_SIGINT = int(signal.SIGINT)
+_default_int_handler = signal.default_int_handler
+_get_hooks, _set_hooks = sys.get_asyncgen_hooks, sys.set_asyncgen_hooks
+_sniffio: Any = sniffio.thread_local  # per thread: the name sniffio reports
 
 
 class _SharedClock(VirtualClock):
@@ -169,12 +208,20 @@ class TrioHost:
         self._runner: Any = None
         self._gen: Any = None
         self._nursery: trio.Nursery | None = None  # where pumps start
-        self._seeds: trio.Nursery | None = None  # where simulations start (see _idle)
+        self._seeds: Any = None  # the trio.Nursery where simulations start (see _idle)
         self._stop: trio.Event | None = None
         self._saved: dict[str, Any] = {}  # trio's run context while parked
-        self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running
-        self._trio_hooks: Any = None  # trio's async generator hooks, off while parked
-        self._parked = False
+        self._outside: tuple[Any, ...] | None = None  # the world's state, saved while running (not parked)
+        # Of the run, set when it starts: trio's async generator hooks (off while
+        # parked), its SIGINT handler (if it installed one) and its signal wakeup
+        # socket pair (whose fd trio sets on the main thread only).
+        self._trio_hooks: Any = None
+        self._ki_handler: Any = None
+        self._asyncgens: Any = None
+        self._wakeup: Any = None
+        self._signals = False  # whether trio sets the wakeup fd in this thread
+        self._result: outcome.Outcome[Any] | None = None  # the simulation's, from its task (see run)
+        self._spare: Any = None  # while parked: a seed's trio task, ended and kept for the next (see run)
         self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
         self.runs = 0  # simulations this run has hosted
 
@@ -183,11 +230,15 @@ class TrioHost:
     def _start(self) -> None:
         self._enter_world()
         # What trio.run does first; trio keeps no public way to start a run it does not drive.
-        self._runner = _run_core.setup_runner(self._clock, (), False, True)
+        runner = self._runner = _run_core.setup_runner(self._clock, (), False, True)
         self._trio_hooks = sys.get_asyncgen_hooks()  # installed by setup_runner
-        self._gen = _run_core.unrolled_run(self._runner, self._idle, ())
+        self._ki_handler = runner.ki_manager.handler
+        self._asyncgens = runner.asyncgens
+        self._wakeup = runner.entry_queue.wakeup
+        self._gen = _run_core.unrolled_run(runner, self._idle, ())
         self._drive(lambda: self._seeds is not None, first=True)
-        self._baseline = len(self._runner.tasks)
+        self._signals = self._wakeup.old_wakeup_fd is not None  # the loop's start set it (main thread only)
+        self._baseline = len(runner.tasks)
         self._park()
 
     async def _idle(self) -> None:
@@ -203,7 +254,7 @@ class TrioHost:
             self._nursery = nursery
             while not self._stop.is_set():
                 async with trio.open_nursery() as seeds:
-                    self._seeds = seeds
+                    self._seeds = seeds  # (no spare task is left in the one before: see run)
                     await self._stop.wait()
             nursery.cancel_scope.cancel()
 
@@ -211,14 +262,16 @@ class TrioHost:
         """End the run as trio.run would end it; the next simulation starts a new one."""
         if self._gen is None:
             return
-        if self._parked:
+        if self._outside is None:  # parked
             self._unpark()
         try:
+            if self._spare is not None:
+                self._let_go(self._spare)
             assert self._stop is not None
             self._stop.set()
             self._drive(lambda: False)
         finally:
-            self._gen = self._runner = self._nursery = self._seeds = self._stop = None
+            self._gen = self._runner = self._nursery = self._seeds = self._stop = self._spare = None
             self._clock.attach(None)
             self._leave_world()
 
@@ -229,7 +282,11 @@ class TrioHost:
         get_events = runner.io_manager.get_events
         # A fresh loop takes None first; a parked one was left waiting for I/O
         # events, with a timeout computed before this simulation's task existed.
-        events = None if first else get_events(0)
+        if first:
+            events = None
+        else:
+            self._wake_on_signals()
+            events = get_events(0)
         try:
             while True:
                 timeout = gen.send(events)
@@ -249,67 +306,65 @@ class TrioHost:
         # Something escaped trio's loop (KeyboardInterrupt in our own code, a
         # TrioInternalError): drop the run and put the world back.
         gen, self._gen = self._gen, None
-        self._runner = self._nursery = self._seeds = self._stop = None
-        self._parked = False
+        self._runner = self._nursery = self._seeds = self._stop = self._spare = None
         self._clock.attach(None)
         if gen is not None:
             try:
                 gen.close()
             except BaseException:  # noqa: S110 - the original error is the one to report
                 pass
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
+        _run_context.__dict__.clear()
         self._leave_world()
 
     # -- parking: what a run changes outside itself --------------------------------
 
     def _enter_world(self) -> None:
-        self._outside = (
-            sniffio.thread_local.name,
-            sys.get_asyncgen_hooks(),
-            _getsignal(signal.SIGINT),
-        )
-        sniffio.thread_local.name = "trio"
+        self._outside = (_sniffio.name, _get_hooks(), _getsignal(_SIGINT))
+        _sniffio.name = "trio"
 
     def _leave_world(self) -> None:
         if self._outside is None:
             return
         library, hooks, _ = self._outside
-        sniffio.thread_local.name = library
-        sys.set_asyncgen_hooks(*hooks)
+        _sniffio.name = library
+        _set_hooks(*hooks)
         self._outside = None
 
     def _park(self) -> None:
-        runner = self._runner
-        self._saved = dict(_run_core.GLOBAL_RUN_CONTEXT.__dict__)
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.clear()
-        assert self._outside is not None
-        library, hooks, sigint = self._outside
-        sniffio.thread_local.name = library
-        sys.set_asyncgen_hooks(*hooks)
-        handler = runner.ki_manager.handler  # trio's SIGINT handler, if it installed one
-        if handler is not None and _getsignal(signal.SIGINT) is handler:
-            _setsignal(signal.SIGINT, sigint)
-        wakeup = runner.entry_queue.wakeup
-        if wakeup.old_wakeup_fd is not None:  # trio set it (main thread only)
+        context = _run_context.__dict__
+        self._saved = context.copy()
+        context.clear()
+        library, hooks, sigint = self._outside  # type: ignore[misc]
+        _sniffio.name = library
+        _set_hooks(*hooks)
+        handler = self._ki_handler
+        if handler is not None and _getsignal(_SIGINT) is handler:
+            _setsignal(_SIGINT, sigint)
+        wakeup = self._wakeup
+        if wakeup.old_wakeup_fd is not None:  # trio's loop stepped (see _wake_on_signals)
             signal.set_wakeup_fd(wakeup.old_wakeup_fd)
+            wakeup.old_wakeup_fd = None  # as trio has it where it set none: its run's end leaves the fd alone
         self._outside = None
-        self._parked = True
 
     def _unpark(self) -> None:
-        runner = self._runner
-        self._enter_world()
-        # What trio restores when the run ends is what the world has now.
-        runner.asyncgens.prev_hooks = self._outside[1]  # type: ignore[index]
-        sys.set_asyncgen_hooks(*self._trio_hooks)
-        handler = runner.ki_manager.handler
-        if handler is not None and _getsignal(signal.SIGINT) is signal.default_int_handler:
-            _setsignal(signal.SIGINT, handler)
-        wakeup = runner.entry_queue.wakeup
-        if wakeup.old_wakeup_fd is not None:
+        hooks = _get_hooks()
+        sigint = _getsignal(_SIGINT)
+        self._outside = (_sniffio.name, hooks, sigint)
+        _sniffio.name = "trio"
+        self._asyncgens.prev_hooks = hooks  # what trio restores when the run ends is what the world has now
+        _set_hooks(*self._trio_hooks)
+        handler = self._ki_handler
+        if handler is not None and sigint is _default_int_handler:
+            _setsignal(_SIGINT, handler)
+        _run_context.__dict__.update(self._saved)
+
+    def _wake_on_signals(self) -> None:
+        # trio's signal wakeup fd, set (on the main thread) only once trio's
+        # loop steps: it wakes the loop from its wait for I/O when a signal
+        # comes, and a simulation that never waits in trio never waits there.
+        wakeup = self._wakeup
+        if self._signals and wakeup.old_wakeup_fd is None:
             wakeup.old_wakeup_fd = signal.set_wakeup_fd(wakeup.write_sock.fileno(), warn_on_full_buffer=False)
-        _run_core.GLOBAL_RUN_CONTEXT.__dict__.update(self._saved)
-        self._saved = {}
-        self._parked = False
 
     # -- hosting one simulation ----------------------------------------------------
 
@@ -321,51 +376,101 @@ class TrioHost:
         trio ends within it, and trio's loop is not stepped at all. Only when
         the task yields to trio does the loop run, and the runtime start its
         pump (see `Runtime.host`).
+
+        A trio task costs more to make and to end than such a simulation
+        costs to run, so the task it ran in is kept for the next simulation's
+        (`_spare`), when nothing else refers to it: no code can tell it from a
+        new one then. It ended as trio ends a task, and is set up again as
+        trio sets up a new one: what differs is only what `_first_step` does
+        not leave as a new task has it (its coroutine, context and counter,
+        and what a simulation may set: its name and sleep data).
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         if self._gen is None:
             self._start()
         context = contextvars.copy_context()  # the caller's, as trio.run gives its main task
         self._unpark()
-        result: list[outcome.Outcome[Any]] = []
-
-        async def task() -> None:
-            __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
-            try:
-                value = await body()
-            except BaseException as exc:
-                result.append(outcome.Error(exc))
-            else:
-                result.append(outcome.Value(value))
-            finally:
-                self._clock.attach(None)
-
-        self._clock.attach(clock_runtime)
+        self._clock.runtime = clock_runtime  # the run's time is its virtual time (see _SharedClock)
         try:
             runner = self._runner
             seeds = self._seeds
-            assert seeds is not None
-            seed = runner.spawn_impl(task, (), seeds, "simulation", context=context)
-            if len(runner.runq) == 1:  # only the seed's task: as a parked run is
+            task = self._spare
+            self._spare = None
+            hooks = runner.instruments.data  # what `in instruments` looks in, without UserDict's frame
+            if task is not None and "task_spawned" not in hooks and "task_scheduled" not in hooks:
+                # Set up as spawn_impl sets up a task (it is in the run, its
+                # nursery and its cancel status already), and taken off the run
+                # queue as `_first_step` takes it (a parked run has nothing
+                # else runnable: see _left_over).
+                coro = self._seed(body)
+                task.coro = coro
+                task.context = context
+                task._counter = _next_task_counter()
+                send = coro.send
+            else:
+                if task is not None:
+                    self._let_go(task)
+                task = runner.spawn_impl(self._seed, (body,), seeds, "simulation", context=context)
+                send = None
+                if len(runner.runq) == 1:  # only the seed's task: as a parked run is
+                    runner.runq.remove(task)
+                    send, task._next_send_fn = task._next_send_fn, None
+            if send is not None:
                 # The pump's place in trio's task order is the one it had when it
                 # was spawned right after this task: its counter is taken now.
                 clock_runtime.hosted(self._spawn, _next_task_counter(), seeds.cancel_scope)
-                self._first_step(seed, clock_runtime.yielded_to_trio)
-            if not result:  # waiting in trio; or the task broke and the run ends
-                self._drive(lambda: bool(result))
-            if seeds.cancel_scope.cancel_called and self._gen is not None:
+                if self._first_step(task, send, seeds, clock_runtime.yielded_to_trio):
+                    # It ended, and is left in the run as when it started. Kept if
+                    # nothing else refers to it, and its nursery stays (see _idle).
+                    if (
+                        _getrefcount(task) == _REGISTERED
+                        and not _getweakrefcount(task)
+                        and not seeds.cancel_scope._cancel_called
+                    ):
+                        task.coro = task.context = task.custom_sleep_data = None  # nothing of this simulation kept
+                        task.name = "simulation"
+                        self._spare = task
+                    else:
+                        self._let_go(task)
+            if self._result is None:  # waiting in trio; or the task broke and the run ends
+                self._drive(lambda: self._result is not None)
+            # `_seeds` has no deadline: its scope is cancelled only by cancel(), as the run fails.
+            if seeds.cancel_scope._cancel_called and self._gen is not None:
                 self._drive(lambda: self._seeds is not seeds)  # the run failed: a new scope
         except BaseException:
             if self._gen is not None:
                 self._broken()
             raise
+        finally:
+            result, self._result = self._result, None
         self.runs += 1
         if self._left_over():
             self.retire()
         else:
             self._park()
-        return result[0]
+        return result  # type: ignore[return-value]
+
+    def _let_go(self, task: Any) -> None:
+        # What trio's task_exited does with a seed's task that ended as
+        # `_first_step` lets one end: out of its cancel status, the run and its nursery.
+        task._cancel_status._tasks.remove(task)
+        task._cancel_status = None
+        self._runner.tasks.remove(task)
+        self._seeds._children.remove(task)
+
+    async def _seed(self, body: Callable[[], Awaitable[Any]]) -> None:
+        # The simulation's task: its outcome goes to `run`, never to trio (its nursery is the host's).
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+        # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+        try:
+            value = await body()
+        except BaseException as exc:
+            self._result = outcome.Error(exc)
+        else:
+            self._result = outcome.Value(value)
+        finally:
+            clock = self._clock
+            clock.runtime = clock.watchdog = None  # type: ignore[assignment] # no simulation running (see attach)
 
     def _spawn(
         self, async_fn: Callable[[], Awaitable[Any]], context: contextvars.Context, counter: int | None
@@ -376,10 +481,12 @@ class TrioHost:
         if counter is not None:
             task._counter = counter
 
-    def _first_step(self, task: Any, on_yield: Callable[[], None]) -> None:
-        """Step the just-spawned `task` as trio's loop would.
+    def _first_step(self, task: Any, send: Callable[[Any], Any], seeds: Any, on_yield: Callable[[], None]) -> bool:
+        """Step the just-spawned `task` (`send` starts its coroutine) as trio's loop would.
 
-        When it does not end, `on_yield()` is called before trio sees what it yielded.
+        When it does not end, `on_yield()` is called before trio sees what it
+        yielded. True when it ended and trio's `task_exited` would only take it
+        out of the run (see below): left in the run as it started, for `run`.
 
         Nothing else is runnable in a parked run, so the loop's next batch
         would hold this task alone, drawing nothing from the scheduler's
@@ -391,25 +498,39 @@ class TrioHost:
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         runner = self._runner
-        runner.runq.remove(task)
-        instruments = runner.instruments
-        global_context = _run_core.GLOBAL_RUN_CONTEXT
-        global_context.task = task
-        if "before_task_step" in instruments:
-            instruments.call("before_task_step", task)
-        send, value = task._next_send_fn, task._next_send
-        task._next_send_fn = task._next_send = None
-        ended: outcome.Outcome[Any] | None = None
+        hooks = runner.instruments.data  # what `in instruments` looks in, without UserDict's frame
+        _run_context.task = task
+        if "before_task_step" in hooks:
+            runner.instruments.call("before_task_step", task)
         try:
-            message = task.context.run(send, value)
+            message = task.context.run(send, None)
         except StopIteration:
-            ended = _RETURNED  # the task's function returns None; its parent nursery only checks the kind
+            ended: outcome.Outcome[Any] | None = _RETURNED  # its nursery only checks the kind
         except BaseException as exc:
             ended = outcome.Error(exc)  # the run ends with it, as when the loop steps the task
+        else:
+            ended = None
         try:
+            if ended is _RETURNED:
+                status = task._cancel_status
+                if (
+                    "task_exited" not in hooks
+                    and "after_task_step" not in hooks
+                    and status is seeds._cancel_status
+                    and not status.abandoned_by_misnesting
+                    and not task._child_nurseries
+                    and task not in _parking_lot_breakers
+                    and seeds._nested_child_running
+                ):
+                    # What runner.task_exited would do with it: every check it
+                    # makes finds nothing (no task hook, no scope misnested, no
+                    # nursery left open, no parking lot to break, a nursery
+                    # still open whose end it need not check), so it would only
+                    # take it out of the run (`run` does, or keeps it: _let_go).
+                    return True
             if ended is not None:
                 runner.task_exited(task, ended)
-                return
+                return False
             on_yield()
             task._schedule_points += 1
             kind = type(message)
@@ -431,19 +552,22 @@ class TrioHost:
                     ),
                 )
                 task._next_send_fn = task.coro.throw
+            return False
         finally:
-            if "after_task_step" in instruments:
-                instruments.call("after_task_step", task)
-            del global_context.task
+            if "after_task_step" in hooks:
+                runner.instruments.call("after_task_step", task)
+            del _run_context.task
 
     def _left_over(self) -> bool:
         # Anything a simulation left in the run could act during the next one.
         runner = self._runner
         queue = runner.entry_queue
+        alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
+        parked = self._baseline if self._spare is None else self._baseline + 1  # and the kept task
         return bool(
-            len(runner.tasks) != self._baseline
+            len(runner.tasks) != parked
             or runner.runq
-            or runner.asyncgens.alive
+            or (alive.data and alive)
             or queue.queue
             or queue.idempotent_queue
         )
@@ -460,7 +584,7 @@ def host() -> TrioHost | None:
     another thread has one inside `hosting()` only. Never inside a trio run
     (where trio.run would refuse to start).
     """
-    if _run_core.in_trio_run():
+    if hasattr(_run_context, "runner"):  # trio's in_trio_run(), without its frame
         return None
     found: TrioHost | None = getattr(_hosts, "host", None)
     if found is None and threading.current_thread() is threading.main_thread():

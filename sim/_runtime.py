@@ -165,6 +165,8 @@ class _LazyTaskOrder:
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
+    _watchdog: _Watchdog | None = None  # in a shared run, installed once the body waits in trio
+
     def __init__(self, service: Service, trace: Trace, max_stalled_rounds: int = 100_000) -> None:
         self._service = service
         self._max_stalled_rounds = max_stalled_rounds
@@ -265,6 +267,10 @@ class Runtime:
         if self._pump_context is None or self._pump_counter is None:
             return
         counter, self._pump_counter = self._pump_counter, None
+        # Only a run that waits in trio has scheduling rounds for the watchdog
+        # to count: made now, it starts as one made when the body began would.
+        self._watchdog = _Watchdog(self)
+        trio.lowlevel.current_clock().add_watchdog(self._watchdog)  # type: ignore[attr-defined]
         self._start_pump(self._pump_context, counter)
         self._alone += 1
 
@@ -275,10 +281,13 @@ class Runtime:
         clock moves time; under any other, the pump does. In a shared run
         (`hosted`), the pump waits until the body first waits in trio.
         """
+        if self._spawn is not None:
+            # A shared run: the host attached its clock to this runtime before
+            # the body's task started, so the clock is ours, as checked below.
+            self._own_clock = True
+            return await self._host_lazily(body)
         clock = trio.lowlevel.current_clock()
         self._own_clock = isinstance(clock, VirtualClock) and clock.runtime is self
-        if self._spawn is not None and self._own_clock:
-            return await self._host_lazily(body, clock)  # type: ignore[arg-type]
         watchdog = _Watchdog(self) if self._own_clock else None
         if watchdog is not None:
             clock.add_watchdog(watchdog)  # type: ignore[attr-defined]
@@ -308,24 +317,32 @@ class Runtime:
         self._service.on_push = None
         return result
 
-    async def _host_lazily(self, body: Callable[[], Awaitable[Any]], clock: VirtualClock) -> outcome.Outcome[Any]:
-        # `host` in a shared run: no nursery, and no pump until the body waits
-        # in trio (see `yielded_to_trio`). A body that never does (no trio
-        # primitive awaited, time moved inline) costs trio nothing more.
-        watchdog = _Watchdog(self)
-        clock.add_watchdog(watchdog)
+    async def _host_lazily(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+        # `host` in a shared run: no nursery, and no pump or watchdog until the
+        # body waits in trio (see `yielded_to_trio`). A body that never does (no
+        # trio primitive awaited, time moved inline) costs trio nothing more.
+        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
         runner = self._runner = _run_core.GLOBAL_RUN_CONTEXT.runner
         self._pump_context = contextvars.copy_context()  # what a pump started now would get
         self._alone = len(runner.tasks)
         try:
-            result = await outcome.acapture(body)
-            self._stop_pumps(None)
+            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+            try:
+                value = await body()
+            except BaseException as exc:
+                result: outcome.Outcome[Any] = outcome.Error(exc)
+            else:
+                result = outcome.Value(value)
+            if self._pump_counter is None:  # a pump started (else none will: `_spawn` goes below)
+                self._stop_pumps(None)
             if self._pump_scopes:  # told to end: wait until they have, as a nursery's end would
                 self._pumps_gone = trio.Event()
                 with trio.CancelScope(shield=True):  # the body's scope may be cancelled (_fail)
                     await self._pumps_gone.wait()
         finally:
-            clock.remove_watchdog(watchdog)
+            if self._watchdog is not None:
+                trio.lowlevel.current_clock().remove_watchdog(self._watchdog)  # type: ignore[attr-defined]
+                self._watchdog = None
             # The context holds the simulation (sim.current()): kept past the run,
             # it would tie the simulation to whatever keeps this runtime.
             self._runner = self._pump_context = self._spawn = None

@@ -358,3 +358,191 @@ def test_a_run_that_fails_keeps_the_shared_run_for_the_next_simulation() -> None
         sim.Simulation(seed=1, faults="none", max_events=50).run(spins())
     assert sim.Simulation(seed=2, faults="light").run(workflow()) == _fresh(2, "light")[0]
     assert (shared._gen, shared.runs) == (gen, runs + 3)  # noqa: SLF001
+
+
+# -- a seed's task, reused by the next seed when nothing refers to it ---------------------------
+
+
+async def nothing() -> None:
+    pass
+
+
+async def durable_calls() -> list[int]:  # no trio primitive: it ends in its first step
+    return [await double(i) for i in range(5)] + [await plain_fan(4)]
+
+
+def _host_run() -> tuple[Any, Any, Any]:
+    shared = _host.host()
+    assert shared is not None and shared._runner is not None  # noqa: SLF001
+    return shared, shared._runner, shared._saved  # noqa: SLF001
+
+
+def _count_seed_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    made: list[int] = []
+    spawn = trio._core._run.Runner.spawn_impl  # noqa: SLF001 - where trio makes a task
+
+    def counted(self: Any, fn: Any, args: Any, nursery: Any, name: Any, **kwargs: Any) -> Any:
+        if name == "simulation":
+            made.append(1)
+        return spawn(self, fn, args, nursery, name, **kwargs)
+
+    monkeypatch.setattr(trio._core._run.Runner, "spawn_impl", counted)  # noqa: SLF001
+    return made
+
+
+def test_a_seed_that_ends_in_its_first_step_leaves_its_task_to_the_next_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim.Simulation(seed=0, faults="none").run(nothing())
+    made = _count_seed_tasks(monkeypatch)
+    for seed in range(3):
+        sim.Simulation(seed=seed, faults="none").run(nothing())
+        sim.Simulation(seed=seed, faults="light").run(durable_calls())  # durable calls, inline
+    assert made == []  # each ran in the task the seed before left
+    # While parked, it is in the run as a task just spawned in the seeds' nursery is.
+    shared, runner, _ = _host_run()
+    spare, seeds = shared._spare, shared._seeds  # noqa: SLF001
+    assert spare is not None
+    assert spare in runner.tasks and len(runner.tasks) == shared._baseline + 1  # noqa: SLF001
+    assert spare in seeds._children and spare.parent_nursery is seeds  # noqa: SLF001
+    assert spare._cancel_status is seeds._cancel_status and spare in seeds._cancel_status._tasks  # noqa: SLF001
+    assert (spare.coro, spare.context, spare.name) == (None, None, "simulation")  # nothing of the last simulation
+    assert not runner.runq
+    # Held here, it is not kept once the next seed has run in it: it leaves the
+    # run as an ended task does, and the one after gets a new task.
+    sim.Simulation(seed=9, faults="none").run(nothing())
+    assert made == [] and shared._spare is None  # noqa: SLF001
+    assert spare not in runner.tasks and spare not in seeds._children and spare._cancel_status is None  # noqa: SLF001
+    assert len(runner.tasks) == shared._baseline  # noqa: SLF001
+    sim.Simulation(seed=10, faults="none").run(nothing())
+    assert made == [1] and shared._spare is not None  # noqa: SLF001
+
+
+def test_a_run_with_a_task_kept_ends_as_any(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kept task leaves the run before it ends (its nursery would wait for it).
+    sim.Simulation(seed=0, faults="none").run(nothing())
+    shared, runner, _ = _host_run()
+    assert shared._spare is not None  # noqa: SLF001
+    shared.retire()
+    assert shared._gen is None and not trio._core._run.in_trio_run()  # noqa: SLF001
+    # A seed that leaves a task behind retires the run it kept a task in.
+    sim.Simulation(seed=1, faults="none").run(nothing())
+
+    async def leak() -> None:
+        async def forever() -> None:
+            await trio.sleep_forever()
+
+        trio.lowlevel.spawn_system_task(forever)
+
+    runs = shared.runs
+    sim.Simulation(seed=2, faults="none").run(leak())
+    assert shared._gen is None and shared.runs == runs + 1  # noqa: SLF001
+    assert _shared(3, "light") == _fresh(3, "light")
+
+
+def test_a_reused_task_carries_nothing_from_the_seed_before() -> None:
+    var: Any = __import__("contextvars").ContextVar("leak", default="unset")
+    seen: list[Any] = []
+
+    async def look() -> None:
+        task = trio.lowlevel.current_task()
+        seen.append(
+            (
+                var.get(),
+                task.name,
+                task.custom_sleep_data,
+                task._cancel_status is task.parent_nursery._cancel_status,  # noqa: SLF001
+                task._cancel_status.effectively_cancelled,  # noqa: SLF001
+                trio.current_effective_deadline(),
+                task.child_nurseries,
+                id(task),
+            )
+        )
+
+    async def dirty() -> None:
+        await look()
+        var.set("set by the seed before")
+        task = trio.lowlevel.current_task()
+        task.name = "renamed"
+        task.custom_sleep_data = "left"
+        with trio.CancelScope(deadline=5) as scope:
+            scope.cancel()
+        with trio.CancelScope():
+            async with trio.open_nursery():
+                pass
+
+    shared, _, _ = _host_run()
+    sim.Simulation(seed=1, faults="none").run(look())
+    sim.Simulation(seed=2, faults="none").run(dirty())
+    sim.Simulation(seed=3, faults="none").run(look())
+    clean = ("unset", "simulation", None, True, False, float("inf"), [])
+    assert [s[:-1] for s in seen] == [clean, clean, clean]
+    assert shared._spare is not None  # noqa: SLF001 - the clean seed's task is kept again
+
+    # A seed that keeps its task (here in a list) keeps it for itself: the next gets another.
+    kept: list[Any] = []
+
+    async def keep() -> None:
+        kept.append(trio.lowlevel.current_task())
+
+    sim.Simulation(seed=4, faults="none").run(keep())
+    assert shared._spare is None  # noqa: SLF001
+    seen.clear()
+    sim.Simulation(seed=5, faults="none").run(look())
+    assert seen[0][:-1] == clean and seen[0][-1] != id(kept[0])
+    assert kept[0].name == "simulation" and kept[0].coro is not None  # an ended task, left as trio leaves one
+
+
+def test_a_seed_that_waits_in_trio_after_a_reused_task_runs_as_in_a_fresh_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reused task becomes a task of the run (it waits in trio's loop), and
+    # its place in trio's task order is a new task's: the seed runs as fresh.
+    made = _count_seed_tasks(monkeypatch)
+    for seed in range(4):
+        sim.Simulation(seed=seed, faults="none").run(nothing())
+        made.clear()
+        assert _shared(seed, "light") == _fresh(seed, "light")
+        assert made == []  # it ran in the task the empty seed left
+        assert _host_run()[0]._spare is None  # noqa: SLF001 - it ended in trio's loop: not reused
+
+
+def test_trios_signal_wakeup_fd_is_set_only_while_its_loop_steps_and_the_worlds_comes_back() -> None:
+    # trio's wakeup fd wakes its loop from the wait for I/O when a signal comes:
+    # set for a seed that waits in trio, never for one that does not, and the
+    # world's fd (here a socket of the test's own) is back after either, and
+    # after the run ends.
+    import socket
+
+    sim.Simulation(seed=0, faults="none").run(nothing())  # the host's run is started and parked
+    shared = _host_run()[0]
+    trio_fd = shared._wakeup.write_sock.fileno()  # noqa: SLF001
+    world, other = socket.socketpair()
+    world.setblocking(False)
+    seen: list[int] = []
+
+    def swap() -> None:  # what the fd is now, left as it was
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        seen.append(fd)
+
+    async def waits() -> None:
+        await trio.sleep(1)
+        swap()
+
+    async def never_waits() -> None:
+        swap()
+
+    previous = signal.set_wakeup_fd(world.fileno())
+    try:
+        sim.Simulation(seed=1, faults="none").run(waits())
+        swap()
+        sim.Simulation(seed=2, faults="none").run(never_waits())
+        swap()
+        shared.retire()
+        swap()
+        assert seen == [trio_fd, world.fileno(), world.fileno(), world.fileno(), world.fileno()]
+    finally:
+        signal.set_wakeup_fd(previous)
+        world.close()
+        other.close()
