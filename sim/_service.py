@@ -430,41 +430,34 @@ class Service:
     def _attempt(self, rec: _Record) -> Coroutine[Any, Any, None] | None:
         if rec.outcome is not None:
             return None
-        rec.attempt += 1
-        self._event((ATTEMPT_START, self.now, rec.id, rec.function, rec.attempt, None, None, None))
+        now = self.now  # nothing before the endpoint runs moves time
+        rec.attempt = attempt = rec.attempt + 1
+        self._event((ATTEMPT_START, now, rec.id, rec.function, attempt, None, None, None))
         if rec.failures == 0:
-            rec.step_start = self.now
+            rec.step_start = now
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is None:
-            error = Error(
-                Status.NOT_FOUND,
-                "NotFoundError",
-                f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
-            )
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
-            self._fail(rec, error)
+            self._no_endpoint(rec)
             return None
         if self._faults and self._endpoint_failed(rec):
             return None
         suspension = rec.suspension
         if suspension is not None:
             self._prepare_resume(rec, suspension)
-        # A light view, not an Input: the endpoint builds what it reads (see _attempt).
-        attempt = Attempt(rec, suspension)
         try:
             rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
         except KeyError:
             rec.move(RUNNING)  # raises
         serve = getattr(endpoint, "run_attempt", None)
+        if serve is None:
+            return self._run_plain(rec, endpoint, suspension)
         try:
-            if serve is not None:
-                out = serve(attempt)
-            else:
-                out = endpoint.run(rec.function, attempt.to_input())
+            # A light view, not an Input: the endpoint builds what it reads (see _attempt).
+            out = serve(Attempt(rec, suspension))
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         kind = type(out)
-        if kind is tuple and serve is not None:  # a fast endpoint's (value,)
+        if kind is tuple:  # a fast endpoint's (value,)
             if self._faults or rec.outcome is not None:
                 self._completed(rec, out)
                 return None
@@ -479,7 +472,7 @@ class Service:
                     return None
             self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
-        if kind is PollRequest and serve is not None:
+        if kind is PollRequest:
             if self._faults or rec.outcome is not None:
                 self._completed(rec, out)
                 return None
@@ -487,9 +480,18 @@ class Service:
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
             self._poll(rec, out)
             return None
-        if kind is Output:
-            self._completed(rec, out)
-            return None
+        return self._answered(rec, out, True)
+
+    def _run_plain(self, rec: _Record, endpoint: Any, suspension: _Suspension | None) -> Coroutine[Any, Any, None] | None:
+        # An endpoint without run_attempt: it gets the public Input, and must answer an Output.
+        try:
+            out = endpoint.run(rec.function, Attempt(rec, suspension).to_input())
+        except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
+        return self._answered(rec, out, False)
+
+    def _answered(self, rec: _Record, out: Any, fast: bool) -> Coroutine[Any, Any, None] | None:
+        # The rarer answers of an attempt: an Output, an awaitable, or something else.
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
@@ -497,7 +499,16 @@ class Service:
             message = f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output"
             self._completed(rec, Output.error(Error(Status.INVALID_RESPONSE, "TypeError", message)))
             return None
-        return self._finish_running(rec, out, serve is not None)
+        return self._finish_running(rec, out, fast)
+
+    def _no_endpoint(self, rec: _Record) -> None:
+        error = Error(
+            Status.NOT_FOUND,
+            "NotFoundError",
+            f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
+        )
+        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
+        self._fail(rec, error)
 
     def _endpoint_failed(self, rec: _Record) -> bool:
         """Inject an endpoint failure before the function runs, if the decisions say so."""
@@ -720,7 +731,14 @@ class Service:
             rec.state = _INTO_SCHEDULED[rec.state]  # rec.move(SCHEDULED), without the call
         except KeyError:
             rec.move(SCHEDULED)  # raises
-        self.push(self.now + self.decisions.latency(rec) if self._faults else self.now, self._attempt, rec)
+        # push(), written out: every resume makes one.
+        self._seq += 1
+        _heappush(
+            self.heap,
+            (self.now + self.decisions.latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
+        )
+        if self.on_push is not None:
+            self.on_push()
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -778,10 +796,19 @@ class Service:
         parent = rec.parent
         if parent is not None:
             suspension = parent.suspension
-            if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
-                suspension.ready.append((rec.correlation_id, rec.id, outcome))
+            cid = rec.correlation_id
+            if suspension is not None and suspension.outstanding.get(cid) is rec:
+                ready = suspension.ready
+                ready.append((cid, rec.id, outcome))
                 if parent.state is POLLING:  # a fan-out's parent is resumed by its first result
-                    self._maybe_resume(parent)
+                    # _maybe_resume(parent), written out: every child's outcome asks it.
+                    count = len(ready) - suspension.taken
+                    if (
+                        suspension.error is not None
+                        or count >= suspension.min_results
+                        or count >= len(suspension.outstanding)
+                    ):
+                        self._resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""

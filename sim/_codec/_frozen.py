@@ -60,8 +60,8 @@ def freeze(value: object, *, where: str = "value") -> object:
     encoded by :func:`dumps`, whose errors it raises.
     """
     cls = type(value)
-    if cls in _ATOMS or (cls is float and value == value):
-        return value
+    # Arguments first: every registry call's input is one, and the service
+    # does not call this for a result that is an atom (it checks that first).
     if cls is Arguments:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
         if type(args) is tuple and type(kwargs) is dict:
@@ -77,6 +77,8 @@ def freeze(value: object, *, where: str = "value") -> object:
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
+    elif cls in _ATOMS or (cls is float and value == value):
+        return value
     elif cls is list:
         if _ATOMS.issuperset(map(type, value)):  # type: ignore[call-overload]  # _flat_items, written out
             return _FrozenList(value)  # type: ignore[arg-type]
