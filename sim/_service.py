@@ -439,8 +439,11 @@ class Service:
         if endpoint is None:
             self._no_endpoint(rec)
             return None
-        if self._faults and self._endpoint_failed(rec):
-            return None
+        if self._faults:
+            fault = self.decisions.endpoint_fault(rec)
+            if fault is not None:
+                self._endpoint_failed(rec, fault)
+                return None
         suspension = rec.suspension
         if suspension is not None:
             self._prepare_resume(rec, suspension)
@@ -458,10 +461,11 @@ class Service:
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         kind = type(out)
         if kind is tuple:  # a fast endpoint's (value,)
-            if self._faults or rec.outcome is not None:
-                self._completed(rec, out)
+            # _completed's commonest case, written out.
+            if rec.outcome is not None or (
+                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+            ):
                 return None
-            # _completed's commonest case written out: no fault to inject (no response to lose).
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
@@ -473,10 +477,11 @@ class Service:
             self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
         if kind is PollRequest:
-            if self._faults or rec.outcome is not None:
-                self._completed(rec, out)
+            # _completed's poll case, written out as for (value,) above.
+            if rec.outcome is not None or (
+                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+            ):
                 return None
-            # _completed's poll case written out, as for (value,) above.
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
             self._poll(rec, out)
             return None
@@ -510,15 +515,11 @@ class Service:
         self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
         self._fail(rec, error)
 
-    def _endpoint_failed(self, rec: _Record) -> bool:
-        """Inject an endpoint failure before the function runs, if the decisions say so."""
-        fault = self.decisions.endpoint_fault(rec)
-        if fault is None:
-            return False
+    def _endpoint_failed(self, rec: _Record, fault: Status) -> None:
+        """Inject the endpoint failure `fault` before the function runs."""
         self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR, None))
         message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
         self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
-        return True
 
     async def _finish_running(self, rec: _Record, pending: Awaitable[Any], fast: bool) -> None:
         try:
@@ -580,14 +581,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost(rec) and self._may_lose_response(rec):
-            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
-            error = Error(
-                Status.TIMEOUT,
-                "InjectedFault",
-                f"injected: the response of {rec.function} attempt {rec.attempt} was lost",
-            )
-            self._attempt_failed(rec, error, Status.TIMEOUT)
+        if self._faults and self.decisions.response_lost(rec) and self._lose_response(rec):
             return
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
@@ -639,15 +633,26 @@ class Service:
             assert call is not None
             self._tail_call(rec, call)
 
-    def _may_lose_response(self, rec: _Record) -> bool:
+    def _lose_response(self, rec: _Record) -> bool:
+        """Lose the response of the attempt that ran (the decisions said so), if the replay budget allows.
+
+        True if it was lost: the attempt failed with a timeout.
+        """
         # A resume whose response is lost is retried from the journal the
         # function already ran past: a rebuild, as for a crash, so the same
         # replay budget decides.
         suspension = rec.suspension
-        if suspension is None or _within_replay_budget(suspension):
-            return True
-        self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST, None))
-        return False
+        if suspension is not None and not _within_replay_budget(suspension):
+            self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST, None))
+            return False
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
+        error = Error(
+            Status.TIMEOUT,
+            "InjectedFault",
+            f"injected: the response of {rec.function} attempt {rec.attempt} was lost",
+        )
+        self._attempt_failed(rec, error, Status.TIMEOUT)
+        return True
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
         rec.failures += 1
