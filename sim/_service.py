@@ -60,6 +60,7 @@ from ._records import (
     SCHEDULED,
     SLEEPING,
     _check_call,
+    _poll_is_sound,
     _poll_problem,
     _Record,
     _Suspension,
@@ -574,8 +575,15 @@ class Service:
             batch = tuple(ready[taken + start : taken + start + size])
             del ready[taken + start : taken + start + size]
         # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
-        # for raw in batch, as passes in C (a fan-out's resume takes many).
-        _consume(map(suspension.outstanding.pop, map(_first, batch), repeat(None)))
+        # for raw in batch, as passes in C when the batch is large (a fan-out's
+        # resume takes many), as a loop when small (the passes' fixed cost is
+        # that of a loop over about ten).
+        pop = suspension.outstanding.pop
+        if len(batch) > 8:
+            _consume(map(pop, map(_first, batch), repeat(None)))
+        else:
+            for raw in batch:
+                pop(raw[0], None)
         return batch
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
@@ -680,7 +688,11 @@ class Service:
         if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
             problem = None
         else:
-            problem = _poll_problem(calls, list(map(_correlation_id_of, calls)), suspension.outstanding)
+            ids = list(map(_correlation_id_of, calls))
+            # _poll_problem, with its common case (sound) asked first without the call.
+            problem = None if _poll_is_sound(calls, ids, suspension.outstanding) else _poll_problem(
+                calls, ids, suspension.outstanding
+            )
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
@@ -704,7 +716,10 @@ class Service:
             rec.move(POLLING)  # raises
         if poll.max_wait_seconds is not None:
             self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
-        self._maybe_resume(rec)
+        # _maybe_resume(rec), written out: the call is polling, with its suspension.
+        ready = len(suspension.ready) - suspension.taken
+        if suspension.error is not None or ready >= suspension.min_results or ready >= len(suspension.outstanding):
+            self._resume(rec)
 
     def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
         rec, generation = arg
