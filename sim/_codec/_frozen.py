@@ -66,14 +66,17 @@ def freeze(value: object, *, where: str = "value") -> object:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
         if type(args) is tuple and type(kwargs) is dict:
             if not kwargs:
-                if _ATOMS.issuperset(map(type, args)):
-                    # The commonest input of all (positional atoms other than
-                    # floats), checked here without another call, in one pass in C.
-                    return _FrozenArguments(args, (), True)
-                if len(args) == 1:  # the next commonest: one list of such atoms
+                # The commonest inputs of all: positional atoms other than floats,
+                # or one list of them; checked here without another call.
+                if len(args) == 1:  # one argument: its type alone (a pass in C costs more)
                     arg = args[0]
-                    if type(arg) is list and _ATOMS.issuperset(map(type, arg)):
+                    kind = type(arg)
+                    if kind in _ATOMS:
+                        return _FrozenArguments(args, (), True)
+                    if kind is list and _ATOMS.issuperset(map(type, arg)):
                         return _FrozenArguments((_FrozenList(arg),), (), False)
+                elif _ATOMS.issuperset(map(type, args)):  # in one pass in C
+                    return _FrozenArguments(args, (), True)
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
