@@ -547,21 +547,23 @@ class Service:
             else:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
-            suspension.batch = self._take_batch(suspension, rec)
-            suspension.size += len(suspension.batch)
-            suspension.journal[-1].results = suspension.batch
-            suspension.journal[-1].poll_error = suspension.error
+            suspension.batch = batch = self._take_batch(suspension, rec)
+            suspension.size += len(batch)
+            entry = suspension.journal[-1]
+            entry.results = batch
+            entry.poll_error = suspension.error
 
     def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
-        start, size = 0, min(suspension.max_results, available)
+        most = suspension.max_results
+        start, size = 0, most if most < available else available  # min(), without the call
         shuffle = self.decisions.reorder(available, rec) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
             size = min(shuffle[1], size, available - start)
         if start == 0 and size == available:
-            batch = tuple(ready[taken:])
+            batch = tuple(ready[taken:]) if taken else tuple(ready)
             ready.clear()
             suspension.taken = 0
         elif start == 0:
