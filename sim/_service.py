@@ -690,7 +690,8 @@ class Service:
         if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
             problem = None
         else:
-            ids = list(map(_correlation_id_of, calls))
+            # (A lone call's id without the pass: a pass in C costs more for one.)
+            ids = [calls[0].correlation_id] if len(calls) == 1 else list(map(_correlation_id_of, calls))
             # _poll_problem, with its common case (sound) asked first without the call.
             problem = None if _poll_is_sound(calls, ids, suspension.outstanding) else _poll_problem(
                 calls, ids, suspension.outstanding

@@ -75,8 +75,14 @@ def freeze(value: object, *, where: str = "value") -> object:
                         return _FrozenArguments(args, (), True)
                     if kind is list and _ATOMS.issuperset(map(type, arg)):
                         return _FrozenArguments((_FrozenList(arg),), (), False)
-                elif _ATOMS.issuperset(map(type, args)):  # in one pass in C
-                    return _FrozenArguments(args, (), True)
+                else:
+                    # A loop: argument lists are short, and for a few a pass in C
+                    # (issuperset of an iterator builds a set first) costs more.
+                    for arg in args:
+                        if type(arg) not in _ATOMS:
+                            break
+                    else:
+                        return _FrozenArguments(args, (), True)
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
