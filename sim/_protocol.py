@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from traceback import format_exception as _format_exception
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, TypeAlias
 
 import attrs
@@ -35,12 +36,24 @@ CorrelationID: TypeAlias = "int | str | None"
 """Caller-chosen key that matches a child call's result to the call."""
 
 
-@attrs.frozen
+# Arguments' own __init__ sets its frozen fields with this, as attrs' would.
+_set_field = object.__setattr__
+_FRESH_DICT: Mapping[str, Any] = MappingProxyType({})  # the default of kwargs: a new dict
+
+
+@attrs.frozen(init=False)
 class Arguments:
     """Positional and keyword arguments of a call to a registered function."""
 
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __init__(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] = _FRESH_DICT) -> None:
+        # attrs' generated __init__ for a frozen class builds a bound setter per
+        # instance; one is made per call (the programming model wraps every
+        # call's arguments), so this sets the two fields directly, the same way.
+        _set_field(self, "args", args)
+        _set_field(self, "kwargs", {} if kwargs is _FRESH_DICT else kwargs)
 
 
 @attrs.define

@@ -151,6 +151,40 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
     # The common case in passes over exact types, each a loop in C (a fan-out
     # polls with thousands of calls); anything unusual goes to the checks of
     # _poll_problem, which say what is wrong. `ids` are the calls' correlation ids.
+    count = len(ids)
+    # One call (a lone await, the commonest poll) or two (a pair gathered): the
+    # same checks written out. Each pass in C has a fixed cost (issuperset of an
+    # iterator builds a set first), which a poll of one or two calls pays five
+    # times over: these cost a fifth to a third of the wall time, though more
+    # bytecodes. (An exact str or int is hashable, and equal only to its own type.)
+    if count == 1:
+        call, cid = calls[0], ids[0]
+        if type(call) is not Call or type(cid) not in _ID_TYPES or cid in outstanding:
+            return False
+        function = call.function
+        return type(function) is str and function != "" and type(call.endpoint) in _ENDPOINT_TYPES
+    if count == 2:
+        a, b = calls[0], calls[1]
+        x, y = ids
+        if (
+            type(a) is not Call
+            or type(b) is not Call
+            or type(x) not in _ID_TYPES
+            or type(y) not in _ID_TYPES
+            or x == y
+            or x in outstanding
+            or y in outstanding
+        ):
+            return False
+        f, g = a.function, b.function
+        return (
+            type(f) is str
+            and type(g) is str
+            and f != ""
+            and g != ""
+            and type(a.endpoint) in _ENDPOINT_TYPES
+            and type(b.endpoint) in _ENDPOINT_TYPES
+        )
     try:
         if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
             return False

@@ -403,17 +403,25 @@ class Runtime:
             # statistics do not show the other tasks of the batch it is
             # running, and those must run before time moves on), or here when
             # no task but the simulation's own is alive (see _alone_in_trio).
-            if (
-                not cancelled
-                and heap
-                and (heap[0][0] <= service.now or self._alone_in_trio(heap[0][0]))
-                and not self._driving
-                and self.failure is None
-            ):
-                pending = self._act()
-                if pending is not None:
-                    await self._finish_pending(pending, pump=False)
-                continue
+            # (The cheap tests first; none of them has an effect.)
+            if not cancelled and heap and not self._driving and self.failure is None:
+                due = heap[0][0]
+                if due <= service.now or self._alone_in_trio(due):
+                    # _act(), written out: this runs once per action of most runs.
+                    self._driving = True
+                    try:
+                        pending = service.step()
+                    except LivelockError as exc:
+                        self._fail(exc)
+                        continue
+                    finally:
+                        self._driving = False
+                    if pending is None:
+                        if self._waiting and not heap and not self._running_foreign:
+                            self._wake_quiet()
+                    else:
+                        await self._finish_pending(pending, pump=False)
+                    continue
             task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
             waiters.append(task)
             if self._own_clock and self._time_driver is None:

@@ -60,6 +60,7 @@ from ._records import (
     SCHEDULED,
     SLEEPING,
     _check_call,
+    _poll_is_sound,
     _poll_problem,
     _Record,
     _Suspension,
@@ -430,45 +431,42 @@ class Service:
     def _attempt(self, rec: _Record) -> Coroutine[Any, Any, None] | None:
         if rec.outcome is not None:
             return None
-        rec.attempt += 1
-        self._event((ATTEMPT_START, self.now, rec.id, rec.function, rec.attempt, None, None, None))
+        now = self.now  # nothing before the endpoint runs moves time
+        rec.attempt = attempt = rec.attempt + 1
+        self._event((ATTEMPT_START, now, rec.id, rec.function, attempt, None, None, None))
         if rec.failures == 0:
-            rec.step_start = self.now
+            rec.step_start = now
         endpoint = _endpoints.get(rec.endpoint)
         if endpoint is None:
-            error = Error(
-                Status.NOT_FOUND,
-                "NotFoundError",
-                f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
-            )
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
-            self._fail(rec, error)
+            self._no_endpoint(rec)
             return None
-        if self._faults and self._endpoint_failed(rec):
-            return None
+        if self._faults:
+            fault = self.decisions.endpoint_fault(rec)
+            if fault is not None:
+                self._endpoint_failed(rec, fault)
+                return None
         suspension = rec.suspension
         if suspension is not None:
             self._prepare_resume(rec, suspension)
-        # A light view, not an Input: the endpoint builds what it reads (see _attempt).
-        attempt = Attempt(rec, suspension)
         try:
             rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
         except KeyError:
             rec.move(RUNNING)  # raises
         serve = getattr(endpoint, "run_attempt", None)
+        if serve is None:
+            return self._run_plain(rec, endpoint, suspension)
         try:
-            if serve is not None:
-                out = serve(attempt)
-            else:
-                out = endpoint.run(rec.function, attempt.to_input())
+            # A light view, not an Input: the endpoint builds what it reads (see _attempt).
+            out = serve(Attempt(rec, suspension))
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         kind = type(out)
-        if kind is tuple and serve is not None:  # a fast endpoint's (value,)
-            if self._faults or rec.outcome is not None:
-                self._completed(rec, out)
+        if kind is tuple:  # a fast endpoint's (value,)
+            # _completed's commonest case, written out.
+            if rec.outcome is not None or (
+                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+            ):
                 return None
-            # _completed's commonest case written out: no fault to inject (no response to lose).
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
@@ -479,17 +477,27 @@ class Service:
                     return None
             self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
-        if kind is PollRequest and serve is not None:
-            if self._faults or rec.outcome is not None:
-                self._completed(rec, out)
+        if kind is PollRequest:
+            # _completed's poll case, written out as for (value,) above.
+            if rec.outcome is not None or (
+                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+            ):
                 return None
-            # _completed's poll case written out, as for (value,) above.
             self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
             self._poll(rec, out)
             return None
-        if kind is Output:
-            self._completed(rec, out)
-            return None
+        return self._answered(rec, out, True)
+
+    def _run_plain(self, rec: _Record, endpoint: Any, suspension: _Suspension | None) -> Coroutine[Any, Any, None] | None:
+        # An endpoint without run_attempt: it gets the public Input, and must answer an Output.
+        try:
+            out = endpoint.run(rec.function, Attempt(rec, suspension).to_input())
+        except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
+            out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
+        return self._answered(rec, out, False)
+
+    def _answered(self, rec: _Record, out: Any, fast: bool) -> Coroutine[Any, Any, None] | None:
+        # The rarer answers of an attempt: an Output, an awaitable, or something else.
         if isinstance(out, Output):
             self._completed(rec, out)
             return None
@@ -497,17 +505,22 @@ class Service:
             message = f"endpoint {rec.endpoint} returned {type(out).__qualname__}, not an Output"
             self._completed(rec, Output.error(Error(Status.INVALID_RESPONSE, "TypeError", message)))
             return None
-        return self._finish_running(rec, out, serve is not None)
+        return self._finish_running(rec, out, fast)
 
-    def _endpoint_failed(self, rec: _Record) -> bool:
-        """Inject an endpoint failure before the function runs, if the decisions say so."""
-        fault = self.decisions.endpoint_fault(rec)
-        if fault is None:
-            return False
+    def _no_endpoint(self, rec: _Record) -> None:
+        error = Error(
+            Status.NOT_FOUND,
+            "NotFoundError",
+            f"no endpoint serves {rec.endpoint!r} (was its registry closed?)",
+        )
+        self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "NOT_FOUND", None, _carried(error)))
+        self._fail(rec, error)
+
+    def _endpoint_failed(self, rec: _Record, fault: Status) -> None:
+        """Inject the endpoint failure `fault` before the function runs."""
         self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, fault.name, ENDPOINT_ERROR, None))
         message = f"injected: endpoint {rec.endpoint} failed with {fault.name} before running"
         self._attempt_failed(rec, Error(fault, "InjectedFault", message), fault)
-        return True
 
     async def _finish_running(self, rec: _Record, pending: Awaitable[Any], fast: bool) -> None:
         try:
@@ -534,21 +547,23 @@ class Service:
             else:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
-            suspension.batch = self._take_batch(suspension, rec)
-            suspension.size += len(suspension.batch)
-            suspension.journal[-1].results = suspension.batch
-            suspension.journal[-1].poll_error = suspension.error
+            suspension.batch = batch = self._take_batch(suspension, rec)
+            suspension.size += len(batch)
+            entry = suspension.journal[-1]
+            entry.results = batch
+            entry.poll_error = suspension.error
 
     def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
-        start, size = 0, min(suspension.max_results, available)
+        most = suspension.max_results
+        start, size = 0, most if most < available else available  # min(), without the call
         shuffle = self.decisions.reorder(available, rec) if self._faults else None
         if shuffle is not None:
             start = shuffle[0]
             size = min(shuffle[1], size, available - start)
         if start == 0 and size == available:
-            batch = tuple(ready[taken:])
+            batch = tuple(ready[taken:]) if taken else tuple(ready)
             ready.clear()
             suspension.taken = 0
         elif start == 0:
@@ -562,21 +577,21 @@ class Service:
             batch = tuple(ready[taken + start : taken + start + size])
             del ready[taken + start : taken + start + size]
         # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
-        # for raw in batch, as passes in C (a fan-out's resume takes many).
-        _consume(map(suspension.outstanding.pop, map(_first, batch), repeat(None)))
+        # for raw in batch, as passes in C when the batch is large (a fan-out's
+        # resume takes many), as a loop when small (the passes' fixed cost is
+        # that of a loop over about ten).
+        pop = suspension.outstanding.pop
+        if len(batch) > 8:
+            _consume(map(pop, map(_first, batch), repeat(None)))
+        else:
+            for raw in batch:
+                pop(raw[0], None)
         return batch
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost(rec) and self._may_lose_response(rec):
-            self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
-            error = Error(
-                Status.TIMEOUT,
-                "InjectedFault",
-                f"injected: the response of {rec.function} attempt {rec.attempt} was lost",
-            )
-            self._attempt_failed(rec, error, Status.TIMEOUT)
+        if self._faults and self.decisions.response_lost(rec) and self._lose_response(rec):
             return
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
@@ -628,15 +643,26 @@ class Service:
             assert call is not None
             self._tail_call(rec, call)
 
-    def _may_lose_response(self, rec: _Record) -> bool:
+    def _lose_response(self, rec: _Record) -> bool:
+        """Lose the response of the attempt that ran (the decisions said so), if the replay budget allows.
+
+        True if it was lost: the attempt failed with a timeout.
+        """
         # A resume whose response is lost is retried from the journal the
         # function already ran past: a rebuild, as for a crash, so the same
         # replay budget decides.
         suspension = rec.suspension
-        if suspension is None or _within_replay_budget(suspension):
-            return True
-        self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST, None))
-        return False
+        if suspension is not None and not _within_replay_budget(suspension):
+            self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, RESPONSE_LOST, None))
+            return False
+        self._event((FAULT, self.now, rec.id, rec.function, rec.attempt, "TIMEOUT", RESPONSE_LOST, None))
+        error = Error(
+            Status.TIMEOUT,
+            "InjectedFault",
+            f"injected: the response of {rec.function} attempt {rec.attempt} was lost",
+        )
+        self._attempt_failed(rec, error, Status.TIMEOUT)
+        return True
 
     def _attempt_failed(self, rec: _Record, error: Error, status: Status) -> None:
         rec.failures += 1
@@ -664,7 +690,12 @@ class Service:
         if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
             problem = None
         else:
-            problem = _poll_problem(calls, list(map(_correlation_id_of, calls)), suspension.outstanding)
+            # (A lone call's id without the pass: a pass in C costs more for one.)
+            ids = [calls[0].correlation_id] if len(calls) == 1 else list(map(_correlation_id_of, calls))
+            # _poll_problem, with its common case (sound) asked first without the call.
+            problem = None if _poll_is_sound(calls, ids, suspension.outstanding) else _poll_problem(
+                calls, ids, suspension.outstanding
+            )
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
@@ -688,7 +719,10 @@ class Service:
             rec.move(POLLING)  # raises
         if poll.max_wait_seconds is not None:
             self.push(self.now + poll.max_wait_seconds, self._poll_timeout, (rec, suspension.generation))
-        self._maybe_resume(rec)
+        # _maybe_resume(rec), written out: the call is polling, with its suspension.
+        ready = len(suspension.ready) - suspension.taken
+        if suspension.error is not None or ready >= suspension.min_results or ready >= len(suspension.outstanding):
+            self._resume(rec)
 
     def _poll_timeout(self, arg: tuple[_Record, int]) -> None:
         rec, generation = arg
@@ -720,7 +754,14 @@ class Service:
             rec.state = _INTO_SCHEDULED[rec.state]  # rec.move(SCHEDULED), without the call
         except KeyError:
             rec.move(SCHEDULED)  # raises
-        self.push(self.now + self.decisions.latency(rec) if self._faults else self.now, self._attempt, rec)
+        # push(), written out: every resume makes one.
+        self._seq += 1
+        _heappush(
+            self.heap,
+            (self.now + self.decisions.latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
+        )
+        if self.on_push is not None:
+            self.on_push()
 
     def _tail_call(self, rec: _Record, call: Call) -> None:
         try:
@@ -778,10 +819,19 @@ class Service:
         parent = rec.parent
         if parent is not None:
             suspension = parent.suspension
-            if suspension is not None and suspension.outstanding.get(rec.correlation_id) is rec:
-                suspension.ready.append((rec.correlation_id, rec.id, outcome))
+            cid = rec.correlation_id
+            if suspension is not None and suspension.outstanding.get(cid) is rec:
+                ready = suspension.ready
+                ready.append((cid, rec.id, outcome))
                 if parent.state is POLLING:  # a fan-out's parent is resumed by its first result
-                    self._maybe_resume(parent)
+                    # _maybe_resume(parent), written out: every child's outcome asks it.
+                    count = len(ready) - suspension.taken
+                    if (
+                        suspension.error is not None
+                        or count >= suspension.min_results
+                        or count >= len(suspension.outstanding)
+                    ):
+                        self._resume(parent)
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""

@@ -60,23 +60,34 @@ def freeze(value: object, *, where: str = "value") -> object:
     encoded by :func:`dumps`, whose errors it raises.
     """
     cls = type(value)
-    if cls in _ATOMS or (cls is float and value == value):
-        return value
+    # Arguments first: every registry call's input is one, and the service
+    # does not call this for a result that is an atom (it checks that first).
     if cls is Arguments:
         args, kwargs = value.args, value.kwargs  # type: ignore[attr-defined]
         if type(args) is tuple and type(kwargs) is dict:
             if not kwargs:
-                if _ATOMS.issuperset(map(type, args)):
-                    # The commonest input of all (positional atoms other than
-                    # floats), checked here without another call, in one pass in C.
-                    return _FrozenArguments(args, (), True)
-                if len(args) == 1:  # the next commonest: one list of such atoms
+                # The commonest inputs of all: positional atoms other than floats,
+                # or one list of them; checked here without another call.
+                if len(args) == 1:  # one argument: its type alone (a pass in C costs more)
                     arg = args[0]
-                    if type(arg) is list and _ATOMS.issuperset(map(type, arg)):
+                    kind = type(arg)
+                    if kind in _ATOMS:
+                        return _FrozenArguments(args, (), True)
+                    if kind is list and _ATOMS.issuperset(map(type, arg)):
                         return _FrozenArguments((_FrozenList(arg),), (), False)
+                else:
+                    # A loop: argument lists are short, and for a few a pass in C
+                    # (issuperset of an iterator builds a set first) costs more.
+                    for arg in args:
+                        if type(arg) not in _ATOMS:
+                            break
+                    else:
+                        return _FrozenArguments(args, (), True)
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
+    elif cls in _ATOMS or (cls is float and value == value):
+        return value
     elif cls is list:
         if _ATOMS.issuperset(map(type, value)):  # type: ignore[call-overload]  # _flat_items, written out
             return _FrozenList(value)  # type: ignore[arg-type]

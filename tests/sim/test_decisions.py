@@ -411,3 +411,40 @@ def test_a_seed_text_makes_no_reference_cycle() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("name", ["none", "light", "heavy", "swarm"])
+@pytest.mark.parametrize("seed", range(8))
+def test_the_plain_source_decides_as_the_base_class(name: str, seed: int) -> None:
+    # decisions_for hands plain profiles a class with the draws written out:
+    # the same questions must get the same answers from the same draws.
+    from sim._decisions import _PlainDecisions, decisions_for
+
+    profile = FaultProfile.named(name)
+    plain = decisions_for(profile, random.Random(seed))
+    assert type(plain) is _PlainDecisions
+    base = Decisions(profile, random.Random(seed))
+    asks = random.Random(seed + 100)
+    for _ in range(400):
+        question = asks.choice(["endpoint_fault", "response_lost", "crash", "latency", "jitter", "reorder"])
+        if question == "reorder":
+            ready = asks.randrange(6)
+            assert plain.reorder(ready) == base.reorder(ready)
+        else:
+            assert getattr(plain, question)() == getattr(base, question)()
+    assert plain.record == base.record
+    assert plain.profile == base.profile
+
+
+def test_the_plain_source_decides_as_the_base_class_at_the_edges() -> None:
+    from sim._decisions import _PlainDecisions
+
+    for rate in (0.0, 0.02, 0.5, 1.0):
+        profile = FaultProfile(
+            "edge", endpoint_error=rate, response_lost=rate, crash=rate, max_latency=2.0 * rate
+        )
+        for u in (0.0, 0.4999, 0.5, 0.98, 0.9999999):
+            plain, base = _PlainDecisions(profile, Fixed(u)), Decisions(profile, Fixed(u))
+            for question in ("endpoint_fault", "response_lost", "crash", "latency", "jitter"):
+                assert getattr(plain, question)() == getattr(base, question)()
+            assert plain.record == base.record

@@ -34,6 +34,18 @@ def test_arguments_are_frozen() -> None:
         a.args = (2,)  # type: ignore[misc]
 
 
+def test_arguments_keep_what_they_are_given_and_evolve() -> None:
+    # Arguments has its own __init__ (a cheaper one than attrs' for a frozen
+    # class): it keeps the very objects given, as attrs' did, and stays evolvable.
+    kwargs = {"k": 1}
+    a = Arguments((1,), kwargs)
+    assert a.kwargs is kwargs
+    assert Arguments(kwargs=None).kwargs is None  # type: ignore[arg-type]
+    assert attrs.evolve(a, args=(2,)) == Arguments((2,), {"k": 1})
+    assert hash(a.__class__((1,), ())) == hash(Arguments(args=(1,), kwargs=()))  # type: ignore[arg-type]
+    assert repr(Arguments()) == "Arguments(args=(), kwargs={})"
+
+
 # -- Call ---------------------------------------------------------------------
 
 
