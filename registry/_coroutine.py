@@ -62,19 +62,27 @@ class _Waiter:
         raise NotImplementedError
 
 
-@attrs.define(eq=False, slots=True)
 class _Strand(_Waiter):
-    frame: Frame
-    coro: Coroutine[Any, Any, Any]
-    path: str
-    parent: _Waiter
-    index: int
-    steps: int = 0
-    done: bool = False
-    in_trio: bool = False  # suspended in a trio await, in a helper task
+    """A gathered helper coroutine: its place in the spawn tree and its own step counter.
+
+    A plain slotted class: one is made per helper a function gathers. (The
+    function's own coroutine, the root strand, is the frame itself.)
+    """
+
+    __slots__ = ("frame", "coro", "path", "parent", "index", "steps", "done", "in_trio")
+
+    def __init__(self, frame: Frame, coro: Coroutine[Any, Any, Any], path: str, parent: _Waiter, index: int) -> None:
+        self.frame = frame
+        self.coro = coro
+        self.path = path
+        self.parent = parent
+        self.index = index
+        self.steps = 0
+        self.done = False
+        self.in_trio = False  # suspended in a trio await, in a helper task
 
     def next_key(self) -> str:
-        key = f"{self.path}.{self.steps}" if self.path else str(self.steps)
+        key = f"{self.path}.{self.steps}"
         self.steps += 1
         return key
 
@@ -134,7 +142,7 @@ class _AwaitsTrio(NamedTuple):
     """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
     that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
 
-    strand: _Strand | None  # None: a gathered helper is ready (see advance)
+    strand: _Strand | Frame | None  # None: a gathered helper is ready (see advance)
     trap: Any
 
 
@@ -155,13 +163,17 @@ _NO_REPLAY: deque[Any] = deque(maxlen=0)
 _NOTHING_JOURNALED: dict[Any, Any] = {}
 _NO_STEPS: list[list[Any]] = []
 _NO_KEYS: set[Any] = set()
+_NO_STRANDS: list[Any] = []
 _CLOSED_CONTEXT = contextvars.Context()
 
 
 class Frame(_Waiter):
     """The live state of one call of an async function.
 
-    The frame is its root strand's waiter: the function's outcome is its `_outcome`.
+    The frame is also its root strand (the function's own coroutine), so that
+    a call makes one object, not two: it has a strand's `coro`, `path` (""),
+    `steps`, `done` and `in_trio`, its `child_done` readies the root for the
+    result of its step, and the function's outcome is its `_outcome`.
     """
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
@@ -189,6 +201,14 @@ class Frame(_Waiter):
     token = 0
     state = b""  # set with each poll: nothing resumes a frame before its first
     _outcome: tuple[bool, Any] | None = None  # (ok, value) once the function ended
+    # The root strand's state (see the class docstring).
+    path = ""
+    steps = 0
+    done = False
+    in_trio = False
+    # The gathered helpers, in the order they were made; the shared empty list
+    # until the first (never mutated: close() clears only a frame's own).
+    _strands: list[_Strand] = _NO_STRANDS
     # Replay state, assigned anew only when the frame is rebuilt from a journal
     # (_load_journal); a frame that is not replaying only reads these shared ones.
     _replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
@@ -203,21 +223,34 @@ class Frame(_Waiter):
         journal: Journal | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
-        root = _Strand(self, coro, "", self, 0)
-        self.ready: deque[tuple[_Strand, bool, Any]] = deque(((root, True, None),))
+        self.coro = coro
+        self.ready: deque[tuple[_Strand | Frame, bool, Any]] = deque(((self, True, None),))
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
-        self._strands: list[_Strand] = [root]
         # The function runs in a context of its own, in which it is the frame.
-        self._context = contextvars.copy_context()
-        self._context.run(frame_var.set, self)
+        self._context = context = contextvars.copy_context()
+        context.run(frame_var.set, self)
         if journal is not None:
             self._load_journal(journal)
 
+    def next_key(self) -> str:
+        """The key of the root strand's next step: its step counter."""
+        steps = self.steps
+        self.steps = steps + 1
+        return str(steps)
+
     def child_done(self, index: int, ok: bool, value: Any) -> None:
-        """The root strand ended: the function's outcome."""
-        self._outcome = (ok, value)
+        """A step of the root strand settled: the root is ready to take its outcome."""
+        self.ready.append((self, ok, value))
+
+    def _ended(self, strand: _Strand | Frame, ok: bool, value: Any) -> None:
+        """`strand` returned or raised: the function's outcome, or its group's news."""
+        strand.done = True
+        if strand is self:
+            self._outcome = (ok, value)
+        else:
+            strand.parent.child_done(strand.index, ok, value)  # type: ignore[union-attr]
 
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
@@ -331,7 +364,7 @@ class Frame(_Waiter):
 
     # -- running ----------------------------------------------------------------
 
-    def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
+    def _send(self, strand: _Strand | Frame, ok: bool, value: Any) -> Any:
         """Resume `strand`; returns what it yields next, or None once it has ended.
 
         The function runs in its own context, so context variables it sets do
@@ -339,7 +372,7 @@ class Frame(_Waiter):
         """
         return self._context.run(self._send_here, strand, ok, value)
 
-    def _send_here(self, strand: _Strand, ok: bool, value: Any) -> Any:
+    def _send_here(self, strand: _Strand | Frame, ok: bool, value: Any) -> Any:
         coro = strand.coro
         try:
             yielded = coro.send(value) if ok else coro.throw(value)
@@ -353,18 +386,16 @@ class Frame(_Waiter):
                 yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
             return yielded
         except StopIteration as stop:
-            strand.done = True
-            strand.parent.child_done(strand.index, True, stop.value)
+            self._ended(strand, True, stop.value)
         except Exception as exc:
-            strand.done = True
-            strand.parent.child_done(strand.index, False, _explained(exc, self._name()))
+            self._ended(strand, False, _explained(exc, self._name()))
         return None
 
     def _name(self) -> str:
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Answer | _AwaitsTrio:
+    def advance(self, awaited: tuple[Step, _Strand | Frame] | None = None) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
         `awaited` is a step a strand just yielded, to start first. Returns the
@@ -374,6 +405,7 @@ class Frame(_Waiter):
         own (pass_through), so that one awaiting trio does not hold the attempt.
         """
         ready = self.ready
+        run = self._context.run
         try:
             if awaited is not None:
                 self._begin(*awaited)
@@ -383,16 +415,32 @@ class Frame(_Waiter):
                     if strand.path:  # a gathered helper: it may await trio, so not in this task
                         ready.appendleft((strand, ok, value))
                         return _AwaitsTrio(None, None)
-                    yielded = self._context.run(self._send_here, strand, ok, value)  # _send, written out
+                    # _send and _send_here, written out: the root strand is
+                    # resumed in the frame's context (see _send) with no
+                    # Python frame of ours in between.
+                    coro = strand.coro
+                    try:
+                        yielded = run(coro.send, value) if ok else run(coro.throw, value)
+                        while (
+                            isinstance(yielded, Step)
+                            and getattr(self.task, "_cancel_status", None) is not self.scopes
+                        ):  # see _send_here
+                            yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
+                    except StopIteration as stop:
+                        self._ended(strand, True, stop.value)
+                        continue
+                    except Exception as exc:
+                        self._ended(strand, False, _explained(exc, self._name()))
+                        continue
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
                         if _is_asyncio(yielded):
-                            self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                            ready.append((strand, False, _asyncio_misuse(self._name())))
                             continue
                         return _AwaitsTrio(strand, yielded)
-                    elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
-                        self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                    else:  # a bare yield, as asyncio.sleep(0) makes
+                        ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
@@ -426,7 +474,7 @@ class Frame(_Waiter):
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
         return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
-    def _begin(self, step: Step, strand: _Strand) -> None:
+    def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
         try:
             self._start(step, strand, strand.next_key(), strand, 0)
@@ -435,7 +483,7 @@ class Frame(_Waiter):
         except Exception as exc:
             self.ready.append((strand, False, exc))
 
-    def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
+    def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
         if isinstance(step, CallStep):
             if step.started:
                 raise RuntimeError(
@@ -470,6 +518,8 @@ class Frame(_Waiter):
                 self._start(aw, group, child_key, strand, i)
             else:
                 child = _Strand(self, aw, child_key, group, i)
+                if self._strands is _NO_STRANDS:
+                    self._strands = []
                 self._strands.append(child)
                 self.ready.append((child, True, None))
 
@@ -499,19 +549,26 @@ class Frame(_Waiter):
         if self._cancels is not None:
             for scope in self._cancels:
                 scope.cancel()
-        for strand in self._strands:
+        if not self.done and not self.in_trio:  # the root strand
+            self.done = True
+            try:
+                self.coro.close()
+            except RuntimeError:
+                pass  # it awaited in a finally block; nothing more can run it
+        strands = self._strands
+        for strand in strands:
             if not strand.done and not strand.in_trio:
                 strand.done = True
                 try:
                     strand.coro.close()
                 except RuntimeError:
-                    pass  # it awaited in a finally block; nothing more can run it
-        self._strands.clear()
+                    pass
+        strands.clear()  # (the shared empty list stays empty)
         # The context refers to the frame (as the current frame): dropping it
         # breaks the cycle, so the frame is freed at once, not by the collector.
         self._context = _CLOSED_CONTEXT
 
-    async def pass_through(self, strand: _Strand | None, trap: Any) -> Answer:
+    async def pass_through(self, strand: _Strand | Frame | None, trap: Any) -> Answer:
         """Finish the attempt in trio: await `trap` for the root `strand`, if
         given, then let helper tasks step the ready strands.
 
@@ -598,7 +655,7 @@ class Frame(_Waiter):
             # the function: only a resume can say so to the service.
             resume_early(self.dispatch_id)
 
-    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any], helper: bool = True) -> None:
+    async def _drive(self, strand: _Strand | Frame, trap: Any, me: tuple[Any, Any], helper: bool = True) -> None:
         """Await `trap` for `strand` in this task, and step it until it yields a step or ends."""
         if self.ready:
             self._spawn_helper()  # others can run meanwhile
@@ -632,7 +689,7 @@ class Frame(_Waiter):
                 return
             trap = yielded
 
-    def _run_ready(self) -> tuple[_Strand, Any] | None:
+    def _run_ready(self) -> tuple[_Strand | Frame, Any] | None:
         """Run ready strands until none is left (None) or one awaits trio: (strand, trap)."""
         ready = self.ready
         while ready and self._failure is None:
@@ -649,7 +706,7 @@ class Frame(_Waiter):
                 ready.append((strand, False, _asyncio_misuse(self._name())))
         return None
 
-    def _begin_or_fail(self, step: Step, strand: _Strand) -> None:
+    def _begin_or_fail(self, step: Step, strand: _Strand | Frame) -> None:
         try:
             self._begin(step, strand)
         except NonDeterminismError as exc:
@@ -826,7 +883,7 @@ def run_async_function(
 
 
 async def _finish_pass_through(
-    frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any
+    frame: Frame, frames: dict[str, Frame], strand: _Strand | Frame | None, trap: Any
 ) -> Answer:
     try:
         out = await frame.pass_through(strand, trap)
