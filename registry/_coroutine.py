@@ -23,8 +23,9 @@ import contextvars
 import os
 import types
 from collections import deque
+from itertools import repeat
 from operator import attrgetter
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -148,6 +149,11 @@ class _AwaitsTrio(NamedTuple):
 
 _current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
 _correlation_id_of = attrgetter("correlation_id")
+_started_of = attrgetter("started")
+_call_of = attrgetter("call")
+_ONLY_CALLS = frozenset({CallStep})
+# Runs an iterator to its end in C (a deque that keeps nothing).
+_exhaust: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 # The values thaw hands back as they are (a frozen atom is its own copy):
 # a delivered result of one of these types needs no call to thaw.
 _KEPT = frozenset({type(None), bool, int, str})
@@ -476,6 +482,15 @@ class Frame(_Waiter):
 
     def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
+        if type(step) is CallStep and not step.started and not self._journaled:
+            # The call case of _start, written out: most steps are one call.
+            key = strand.next_key()
+            step.started = True
+            call = step.call
+            call.correlation_id = key
+            self.pending[key] = (strand, 0)
+            self.new_calls.append(call)
+            return
         try:
             self._start(step, strand, strand.next_key(), strand, 0)
         except NonDeterminismError:
@@ -505,6 +520,22 @@ class Frame(_Waiter):
         n = len(awaitables)
         group = _Group(step.combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
+        if (
+            n > 3  # (fewer: the loop costs less than the passes' set-up)
+            and not replaying
+            and _ONLY_CALLS.issuperset(map(type, awaitables))
+            and not any(map(_started_of, awaitables))
+            and len(set(awaitables)) == n  # (a call given twice: the loop raises at the second)
+        ):
+            # Calls only (a fan-out), none awaited before: the loop below's
+            # call case for each, in passes made in C. The keys are "key.i".
+            keys = list(map(f"{key}.".__add__, map(str, range(n))))
+            calls = list(map(_call_of, awaitables))
+            _exhaust(map(setattr, awaitables, repeat("started"), repeat(True, n)))
+            _exhaust(map(setattr, calls, repeat("correlation_id"), keys))
+            pending.update(zip(keys, zip(repeat(group), range(n))))
+            new_calls += calls
+            return
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
             if type(aw) is CallStep and not aw.started and not replaying:
@@ -524,7 +555,13 @@ class Frame(_Waiter):
                 self.ready.append((child, True, None))
 
     def _finish(self, ok: bool, value: Any) -> Answer:
-        self.close()
+        if self._strands is _NO_STRANDS and self._cancels is None:
+            # close(), written out for a function that gathered no helper
+            # coroutine: its own has ended, so nothing is left to close.
+            self._closed = True
+            self._context = _CLOSED_CONTEXT
+        else:
+            self.close()
         if ok:
             if not _output_types:  # answer_for_value, written out: every value is OK
                 return (value,)
@@ -833,25 +870,23 @@ def run_async_function(
     """One attempt of an async function: start it, resume its live frame, or rebuild it."""
     did = inp.dispatch_id
     if inp.is_first_call:
-        old = frames.pop(did, None)
-        if old is not None:
-            old.close()
+        if did in frames:  # a first call run again (its response never arrived)
+            frames.pop(did).close()
         args, kwargs = inp.input_arguments()
         try:
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
-        frame = Frame(did, coro)
+        frames[did] = frame = Frame(did, coro)
     else:
-        live = frames.get(did)
-        if live is not None and live.state == inp.coroutine_state:
-            frame = live
+        frame = frames.get(did)  # type: ignore[assignment]
+        if frame is not None and frame.state == inp.coroutine_state:
             if type(inp) is Attempt:
                 frame.deliver_raw(inp)
             else:
                 frame.deliver(inp.call_results, inp.poll_error)
         else:
-            if live is not None:
+            if frame is not None:
                 frames.pop(did).close()
             journal = inp.journal
             args, kwargs = _arguments(journal.input)
@@ -859,8 +894,7 @@ def run_async_function(
                 coro = fn(*args, **kwargs)
             except Exception as exc:
                 return output_for_exception(exc, inp)
-            frame = Frame(did, coro, journal)
-    frames[did] = frame
+            frames[did] = frame = Frame(did, coro, journal)
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
     frame.task = task = _current_task()
@@ -870,16 +904,16 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
-    kind = type(result)
-    if kind is PollRequest:  # _settle, written out for the commonest answers
-        frame.running = False
-        if frame.lost:
-            frame.close()
-            return _lost(frame)
-        return result  # type: ignore[return-value]
-    if type(result) is not _AwaitsTrio:
-        return _settle(frame, frames, result)  # type: ignore[arg-type]
-    return _finish_pass_through(frame, frames, *result)
+    if type(result) is _AwaitsTrio:
+        return _finish_pass_through(frame, frames, *result)
+    # _settle, written out: every attempt that does not await trio ends here.
+    frame.running = False
+    if frame.lost:
+        frame.close()
+        return _lost(frame)
+    if type(result) is not PollRequest:  # a frame's polls are PollRequests, never Outputs
+        frames.pop(did, None)
+    return result  # type: ignore[return-value]
 
 
 async def _finish_pass_through(
