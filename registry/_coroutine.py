@@ -48,7 +48,7 @@ from sim.lowlevel import (
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._status import _output_types
-from ._steps import CallStep, Combinator, GroupStep, Step
+from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
 __all__ = ["Frame", "run_async_function"]
@@ -135,6 +135,35 @@ class _Group(_Waiter):
                 self._resolve(False, self.combinator.all_failed(errors))
 
     def _resolve(self, ok: bool, value: Any) -> None:
+        self.done = True
+        self.parent.child_done(self.index, ok, value)
+
+
+class _AllOf(_Waiter):
+    """The outcomes of a gather's (or all's) awaitables: all their values, or the first error.
+
+    `_Group` under GATHER or ALL, written for that policy alone: a fan-out
+    makes one and hears from each of its calls.
+    """
+
+    __slots__ = ("parent", "index", "values", "remaining", "done")
+
+    def __init__(self, parent: _Waiter, index: int, size: int) -> None:
+        self.parent = parent
+        self.index = index
+        self.values: list[Any] = [None] * size
+        self.remaining = size
+        self.done = False
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        if self.done:
+            return  # a late sibling: its outcome no longer matters
+        if ok:
+            self.values[index] = value
+            self.remaining -= 1
+            if self.remaining:
+                return
+            value = self.values
         self.done = True
         self.parent.child_done(self.index, ok, value)
 
@@ -433,7 +462,14 @@ class Frame(_Waiter):
                         ):  # see _send_here
                             yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
                     except StopIteration as stop:
-                        self._ended(strand, True, stop.value)
+                        if strand is not self:
+                            self._ended(strand, True, stop.value)
+                            continue
+                        # The function returned (_ended, written out).
+                        self.done = True
+                        self._outcome = (True, stop.value)
+                        if not ready and not self._replay:
+                            return self._finish(True, stop.value)
                         continue
                     except Exception as exc:
                         self._ended(strand, False, _explained(exc, self._name()))
@@ -476,9 +512,10 @@ class Frame(_Waiter):
         calls, self.new_calls = self.new_calls, []
         # The keys _start gave the calls (strs already): taken in one pass in C.
         self.last_keys = list(map(_correlation_id_of, calls))
-        self._set_token(self.token + 1)
+        self.token = token = self.token + 1  # _set_token, written out
+        self.state = state = f"{self.dispatch_id}:{token}".encode()
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
-        return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
+        return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
@@ -518,7 +555,12 @@ class Frame(_Waiter):
             parent.child_done(index, True, step.combinator.empty())
             return
         n = len(awaitables)
-        group = _Group(step.combinator, parent, index, n)
+        combinator = step.combinator
+        group: _Waiter
+        if combinator is GATHER or combinator is ALL:
+            group = _AllOf(parent, index, n)
+        else:
+            group = _Group(combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         if (
             n > 3  # (fewer: the loop costs less than the passes' set-up)
@@ -904,14 +946,15 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
-    if type(result) is _AwaitsTrio:
-        return _finish_pass_through(frame, frames, *result)
+    kind = type(result)
+    if kind is _AwaitsTrio:
+        return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
     # _settle, written out: every attempt that does not await trio ends here.
     frame.running = False
     if frame.lost:
         frame.close()
         return _lost(frame)
-    if type(result) is not PollRequest:  # a frame's polls are PollRequests, never Outputs
+    if kind is not PollRequest:  # a frame's polls are PollRequests, never Outputs
         frames.pop(did, None)
     return result  # type: ignore[return-value]
 
