@@ -390,12 +390,13 @@ class Frame(_Waiter):
             op = pending.pop(correlation_id, None)
             if op is None:
                 continue  # a result nobody waits for any more
-            if outcome[0] == "value":
-                value = outcome[1]
-                op[0].child_done(op[1], True, value if type(value) in _KEPT else thaw(value))
+            waiter, index = op
+            kind, value = outcome
+            if kind == "value":
+                waiter.child_done(index, True, value if type(value) in _KEPT else thaw(value))
             else:
                 error = decode_result(outcome)[1]
-                op[0].child_done(op[1], False, exception_for_error(error))
+                waiter.child_done(index, False, exception_for_error(error))
 
     # -- running ----------------------------------------------------------------
 
@@ -430,11 +431,10 @@ class Frame(_Waiter):
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand | Frame] | None = None) -> Answer | _AwaitsTrio:
+    def advance(self) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
-        `awaited` is a step a strand just yielded, to start first. Returns the
-        answer for the service, or (strand, trap) when the root strand awaits
+        Returns the answer for the service, or (strand, trap) when the root strand awaits
         something of trio's, which the caller must pass through, or (None,
         None) when a gathered helper is ready: helpers run in tasks of their
         own (pass_through), so that one awaiting trio does not hold the attempt.
@@ -442,8 +442,6 @@ class Frame(_Waiter):
         ready = self.ready
         run = self._context.run
         try:
-            if awaited is not None:
-                self._begin(*awaited)
             while True:
                 while ready:
                     strand, ok, value = ready.popleft()
@@ -467,9 +465,15 @@ class Frame(_Waiter):
                             continue
                         # The function returned (_ended, written out).
                         self.done = True
-                        self._outcome = (True, stop.value)
                         if not ready and not self._replay:
+                            if self._strands is _NO_STRANDS and self._cancels is None and not _output_types:
+                                # _finish, written out for the commonest end:
+                                # no helper to close, every value is OK.
+                                self._closed = True
+                                self._context = _CLOSED_CONTEXT
+                                return (stop.value,)
                             return self._finish(True, stop.value)
+                        self._outcome = (True, stop.value)
                         continue
                     except Exception as exc:
                         self._ended(strand, False, _explained(exc, self._name()))
