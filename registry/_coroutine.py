@@ -176,7 +176,12 @@ class _AwaitsTrio(NamedTuple):
     trap: Any
 
 
-_current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+_current_task = trio.lowlevel.current_task
+# trio's private per-thread run state: its `task` is what current_task()
+# returns, read here without that call on every attempt of an async function
+# (current_task() still says why when no trio run is there). Bound once: trio
+# never replaces the object, and sim's host only saves and restores its fields.
+_run_context: Any = trio._core._run.GLOBAL_RUN_CONTEXT
 _correlation_id_of = attrgetter("correlation_id")
 _started_of = attrgetter("started")
 _call_of = attrgetter("call")
@@ -419,6 +424,8 @@ class Frame(_Waiter):
                 # A trio cancel scope is open across a durable step; the step
                 # may resume in another task, which would corrupt trio's scope
                 # stack. Fail the step here, where the scope can still unwind.
+                # (Told by trio's private Task._cancel_status, which each scope
+                # entered replaces, against the one the attempt began with.)
                 yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
             return yielded
         except StopIteration as stop:
@@ -456,7 +463,7 @@ class Frame(_Waiter):
                         yielded = run(coro.send, value) if ok else run(coro.throw, value)
                         while (
                             isinstance(yielded, Step)
-                            and getattr(self.task, "_cancel_status", None) is not self.scopes
+                            and self.task._cancel_status is not self.scopes  # type: ignore[union-attr]
                         ):  # see _send_here
                             yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
                     except StopIteration as stop:
@@ -943,8 +950,11 @@ def run_async_function(
             frames[did] = frame = Frame(did, coro, journal)
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
-    frame.task = task = _current_task()
-    frame.scopes = getattr(task, "_cancel_status", None)
+    try:
+        frame.task = task = _run_context.task
+    except AttributeError:  # not in a trio run
+        frame.task = task = _current_task()  # raises
+    frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
     try:
         result = frame.advance()
     except BaseException:
