@@ -205,6 +205,7 @@ _NO_STEPS: list[list[Any]] = []
 _NO_KEYS: set[Any] = set()
 _NO_STRANDS: list[Any] = []
 _CLOSED_CONTEXT = contextvars.Context()
+_copy_context = contextvars.copy_context
 
 
 class Frame(_Waiter):
@@ -269,7 +270,7 @@ class Frame(_Waiter):
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
         # The function runs in a context of its own, in which it is the frame.
-        self._context = context = contextvars.copy_context()
+        self._context = context = _copy_context()
         context.run(frame_var.set, self)
         if journal is not None:
             self._load_journal(journal)
@@ -540,7 +541,10 @@ class Frame(_Waiter):
             self.new_calls.append(call)
             return
         try:
-            self._start(step, strand, strand.next_key(), strand, 0)
+            if type(step) is GroupStep:
+                self._start_group(step, strand, strand.next_key(), strand, 0)
+            else:
+                self._start(step, strand, strand.next_key(), strand, 0)
         except NonDeterminismError:
             raise
         except Exception as exc:
@@ -561,6 +565,9 @@ class Frame(_Waiter):
                 self.new_calls.append(call)
             return
         assert isinstance(step, GroupStep)
+        self._start_group(step, parent, key, strand, index)
+
+    def _start_group(self, step: GroupStep, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
         awaitables = step.awaitables
         if not awaitables:
             parent.child_done(index, True, step.combinator.empty())
