@@ -28,7 +28,6 @@ from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import Any, NamedTuple
 
-import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
@@ -213,8 +212,9 @@ class Frame(_Waiter):
 
     The frame is also its root strand (the function's own coroutine), so that
     a call makes one object, not two: it has a strand's `coro`, `path` (""),
-    `steps`, `done` and `in_trio`, its `child_done` readies the root for the
-    result of its step, and the function's outcome is its `_outcome`.
+    `steps`, `done` and `in_trio`, and its `child_done` readies the root for
+    the result of its step. The function's outcome is its `_outcome`, unless
+    advance answers with it at once (a plain return, nothing else to run).
     """
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
