@@ -23,9 +23,8 @@ import contextvars
 import os
 import types
 from collections import deque
-from itertools import repeat
 from operator import attrgetter
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, NamedTuple
 
 import trio
@@ -182,11 +181,6 @@ _current_task = trio.lowlevel.current_task
 # never replaces the object, and sim's host only saves and restores its fields.
 _run_context: Any = trio._core._run.GLOBAL_RUN_CONTEXT
 _correlation_id_of = attrgetter("correlation_id")
-_started_of = attrgetter("started")
-_call_of = attrgetter("call")
-_ONLY_CALLS = frozenset({CallStep})
-# Runs an iterator to its end in C (a deque that keeps nothing).
-_exhaust: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 # The values thaw hands back as they are (a frozen atom is its own copy):
 # a delivered result of one of these types needs no call to thaw.
 _KEPT = frozenset({type(None), bool, int, str})
@@ -580,22 +574,6 @@ class Frame(_Waiter):
         else:
             group = _Group(combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
-        if (
-            n > 3  # (fewer: the loop costs less than the passes' set-up)
-            and not replaying
-            and _ONLY_CALLS.issuperset(map(type, awaitables))
-            and not any(map(_started_of, awaitables))
-            and len(set(awaitables)) == n  # (a call given twice: the loop raises at the second)
-        ):
-            # Calls only (a fan-out), none awaited before: the loop below's
-            # call case for each, in passes made in C. The keys are "key.i".
-            keys = list(map(f"{key}.".__add__, map(str, range(n))))
-            calls = list(map(_call_of, awaitables))
-            _exhaust(map(setattr, awaitables, repeat("started"), repeat(True, n)))
-            _exhaust(map(setattr, calls, repeat("correlation_id"), keys))
-            pending.update(zip(keys, zip(repeat(group), range(n))))
-            new_calls += calls
-            return
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
             if type(aw) is CallStep and not aw.started and not replaying:

@@ -34,8 +34,8 @@ def test_the_same_call_gathered_twice_raises_at_the_gather(reg: registry.Registr
 
 
 def test_the_same_call_twice_in_a_wide_gather_raises_at_the_gather(reg: registry.Registry) -> None:
-    # A gather of more calls is started in one pass, not call by call: the
-    # repeated call must still be refused (and none of the calls dispatched twice).
+    # The repeated call comes after several others (each started on the way):
+    # it is still refused at the gather.
     @reg.function
     def double(x: int) -> int:
         return 2 * x
