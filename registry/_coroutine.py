@@ -27,7 +27,6 @@ from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, NamedTuple
 
-import attrs
 import trio
 
 from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
@@ -47,7 +46,7 @@ from sim.lowlevel import (
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._status import _output_types
-from ._steps import CallStep, Combinator, GroupStep, Step
+from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step
 from .error import NonDeterminismError, exception_for_error
 
 __all__ = ["Frame", "run_async_function"]
@@ -62,19 +61,27 @@ class _Waiter:
         raise NotImplementedError
 
 
-@attrs.define(eq=False, slots=True)
 class _Strand(_Waiter):
-    frame: Frame
-    coro: Coroutine[Any, Any, Any]
-    path: str
-    parent: _Waiter
-    index: int
-    steps: int = 0
-    done: bool = False
-    in_trio: bool = False  # suspended in a trio await, in a helper task
+    """A gathered helper coroutine: its place in the spawn tree and its own step counter.
+
+    A plain slotted class: one is made per helper a function gathers. (The
+    function's own coroutine, the root strand, is the frame itself.)
+    """
+
+    __slots__ = ("frame", "coro", "path", "parent", "index", "steps", "done", "in_trio")
+
+    def __init__(self, frame: Frame, coro: Coroutine[Any, Any, Any], path: str, parent: _Waiter, index: int) -> None:
+        self.frame = frame
+        self.coro = coro
+        self.path = path
+        self.parent = parent
+        self.index = index
+        self.steps = 0
+        self.done = False
+        self.in_trio = False  # suspended in a trio await, in a helper task
 
     def next_key(self) -> str:
-        key = f"{self.path}.{self.steps}" if self.path else str(self.steps)
+        key = f"{self.path}.{self.steps}"
         self.steps += 1
         return key
 
@@ -130,15 +137,49 @@ class _Group(_Waiter):
         self.parent.child_done(self.index, ok, value)
 
 
+class _AllOf(_Waiter):
+    """The outcomes of a gather's (or all's) awaitables: all their values, or the first error.
+
+    `_Group` under GATHER or ALL, written for that policy alone: a fan-out
+    makes one and hears from each of its calls.
+    """
+
+    __slots__ = ("parent", "index", "values", "remaining", "done")
+
+    def __init__(self, parent: _Waiter, index: int, size: int) -> None:
+        self.parent = parent
+        self.index = index
+        self.values: list[Any] = [None] * size
+        self.remaining = size
+        self.done = False
+
+    def child_done(self, index: int, ok: bool, value: Any) -> None:
+        if self.done:
+            return  # a late sibling: its outcome no longer matters
+        if ok:
+            self.values[index] = value
+            self.remaining -= 1
+            if self.remaining:
+                return
+            value = self.values
+        self.done = True
+        self.parent.child_done(self.index, ok, value)
+
+
 class _AwaitsTrio(NamedTuple):
     """What `Frame.advance` returns when a strand awaits trio: a type of its own, so
     that telling it from an answer (an Output, a PollRequest, a ``(value,)``) is one check."""
 
-    strand: _Strand | None  # None: a gathered helper is ready (see advance)
+    strand: _Strand | Frame | None  # None: a gathered helper is ready (see advance)
     trap: Any
 
 
-_current_task = trio.lowlevel.current_task  # bound once: every attempt of an async function asks
+_current_task = trio.lowlevel.current_task
+# trio's private per-thread run state: its `task` is what current_task()
+# returns, read here without that call on every attempt of an async function
+# (current_task() still says why when no trio run is there). Bound once: trio
+# never replaces the object, and sim's host only saves and restores its fields.
+_run_context: Any = trio._core._run.GLOBAL_RUN_CONTEXT
 _correlation_id_of = attrgetter("correlation_id")
 # The values thaw hands back as they are (a frozen atom is its own copy):
 # a delivered result of one of these types needs no call to thaw.
@@ -155,13 +196,19 @@ _NO_REPLAY: deque[Any] = deque(maxlen=0)
 _NOTHING_JOURNALED: dict[Any, Any] = {}
 _NO_STEPS: list[list[Any]] = []
 _NO_KEYS: set[Any] = set()
+_NO_STRANDS: list[Any] = []
 _CLOSED_CONTEXT = contextvars.Context()
+_copy_context = contextvars.copy_context
 
 
 class Frame(_Waiter):
     """The live state of one call of an async function.
 
-    The frame is its root strand's waiter: the function's outcome is its `_outcome`.
+    The frame is also its root strand (the function's own coroutine), so that
+    a call makes one object, not two: it has a strand's `coro`, `path` (""),
+    `steps`, `done` and `in_trio`, and its `child_done` readies the root for
+    the result of its step. The function's outcome is its `_outcome`, unless
+    advance answers with it at once (a plain return, nothing else to run).
     """
 
     # Class-level defaults, so that making a frame (once per call) stores none of them.
@@ -189,6 +236,14 @@ class Frame(_Waiter):
     token = 0
     state = b""  # set with each poll: nothing resumes a frame before its first
     _outcome: tuple[bool, Any] | None = None  # (ok, value) once the function ended
+    # The root strand's state (see the class docstring).
+    path = ""
+    steps = 0
+    done = False
+    in_trio = False
+    # The gathered helpers, in the order they were made; the shared empty list
+    # until the first (never mutated: close() clears only a frame's own).
+    _strands: list[_Strand] = _NO_STRANDS
     # Replay state, assigned anew only when the frame is rebuilt from a journal
     # (_load_journal); a frame that is not replaying only reads these shared ones.
     _replay: deque[tuple[int, tuple[CallResult, ...], Error | None]] = _NO_REPLAY
@@ -203,21 +258,34 @@ class Frame(_Waiter):
         journal: Journal | None = None,
     ) -> None:
         self.dispatch_id = dispatch_id
-        root = _Strand(self, coro, "", self, 0)
-        self.ready: deque[tuple[_Strand, bool, Any]] = deque(((root, True, None),))
+        self.coro = coro
+        self.ready: deque[tuple[_Strand | Frame, bool, Any]] = deque(((self, True, None),))
         # Steps waiting for a result, by key: (the waiter, the step's index in it).
         self.pending: dict[str, tuple[_Waiter, int]] = {}
         self.new_calls: list[Call] = []
-        self._strands: list[_Strand] = [root]
         # The function runs in a context of its own, in which it is the frame.
-        self._context = contextvars.copy_context()
-        self._context.run(frame_var.set, self)
+        self._context = context = _copy_context()
+        context.run(frame_var.set, self)
         if journal is not None:
             self._load_journal(journal)
 
+    def next_key(self) -> str:
+        """The key of the root strand's next step: its step counter."""
+        steps = self.steps
+        self.steps = steps + 1
+        return str(steps)
+
     def child_done(self, index: int, ok: bool, value: Any) -> None:
-        """The root strand ended: the function's outcome."""
-        self._outcome = (ok, value)
+        """A step of the root strand settled: the root is ready to take its outcome."""
+        self.ready.append((self, ok, value))
+
+    def _ended(self, strand: _Strand | Frame, ok: bool, value: Any) -> None:
+        """`strand` returned or raised: the function's outcome, or its group's news."""
+        strand.done = True
+        if strand is self:
+            self._outcome = (ok, value)
+        else:
+            strand.parent.child_done(strand.index, ok, value)  # type: ignore[union-attr]
 
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
@@ -322,16 +390,17 @@ class Frame(_Waiter):
             op = pending.pop(correlation_id, None)
             if op is None:
                 continue  # a result nobody waits for any more
-            if outcome[0] == "value":
-                value = outcome[1]
-                op[0].child_done(op[1], True, value if type(value) in _KEPT else thaw(value))
+            waiter, index = op
+            kind, value = outcome
+            if kind == "value":
+                waiter.child_done(index, True, value if type(value) in _KEPT else thaw(value))
             else:
                 error = decode_result(outcome)[1]
-                op[0].child_done(op[1], False, exception_for_error(error))
+                waiter.child_done(index, False, exception_for_error(error))
 
     # -- running ----------------------------------------------------------------
 
-    def _send(self, strand: _Strand, ok: bool, value: Any) -> Any:
+    def _send(self, strand: _Strand | Frame, ok: bool, value: Any) -> Any:
         """Resume `strand`; returns what it yields next, or None once it has ended.
 
         The function runs in its own context, so context variables it sets do
@@ -339,7 +408,7 @@ class Frame(_Waiter):
         """
         return self._context.run(self._send_here, strand, ok, value)
 
-    def _send_here(self, strand: _Strand, ok: bool, value: Any) -> Any:
+    def _send_here(self, strand: _Strand | Frame, ok: bool, value: Any) -> Any:
         coro = strand.coro
         try:
             yielded = coro.send(value) if ok else coro.throw(value)
@@ -350,49 +419,76 @@ class Frame(_Waiter):
                 # A trio cancel scope is open across a durable step; the step
                 # may resume in another task, which would corrupt trio's scope
                 # stack. Fail the step here, where the scope can still unwind.
+                # (Told by trio's private Task._cancel_status, which each scope
+                # entered replaces, against the one the attempt began with.)
                 yielded = coro.throw(RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
             return yielded
         except StopIteration as stop:
-            strand.done = True
-            strand.parent.child_done(strand.index, True, stop.value)
+            self._ended(strand, True, stop.value)
         except Exception as exc:
-            strand.done = True
-            strand.parent.child_done(strand.index, False, _explained(exc, self._name()))
+            self._ended(strand, False, _explained(exc, self._name()))
         return None
 
     def _name(self) -> str:
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
-    def advance(self, awaited: tuple[Step, _Strand] | None = None) -> Answer | _AwaitsTrio:
+    def advance(self) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
-        `awaited` is a step a strand just yielded, to start first. Returns the
-        answer for the service, or (strand, trap) when the root strand awaits
+        Returns the answer for the service, or (strand, trap) when the root strand awaits
         something of trio's, which the caller must pass through, or (None,
         None) when a gathered helper is ready: helpers run in tasks of their
         own (pass_through), so that one awaiting trio does not hold the attempt.
         """
         ready = self.ready
+        run = self._context.run
         try:
-            if awaited is not None:
-                self._begin(*awaited)
             while True:
                 while ready:
                     strand, ok, value = ready.popleft()
                     if strand.path:  # a gathered helper: it may await trio, so not in this task
                         ready.appendleft((strand, ok, value))
                         return _AwaitsTrio(None, None)
-                    yielded = self._context.run(self._send_here, strand, ok, value)  # _send, written out
+                    # _send and _send_here, written out: the root strand is
+                    # resumed in the frame's context (see _send) with no
+                    # Python frame of ours in between.
+                    coro = strand.coro
+                    try:
+                        yielded = run(coro.send, value) if ok else run(coro.throw, value)
+                        while (
+                            isinstance(yielded, Step)
+                            and self.task._cancel_status is not self.scopes  # type: ignore[union-attr]
+                        ):  # see _send_here
+                            yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
+                    except StopIteration as stop:
+                        if strand is not self:
+                            self._ended(strand, True, stop.value)
+                            continue
+                        # The function returned (_ended, written out).
+                        self.done = True
+                        if not ready and not self._replay:
+                            if self._strands is _NO_STRANDS and self._cancels is None and not _output_types:
+                                # _finish, written out for the commonest end:
+                                # no helper to close, every value is OK.
+                                self._closed = True
+                                self._context = _CLOSED_CONTEXT
+                                return (stop.value,)
+                            return self._finish(True, stop.value)
+                        self._outcome = (True, stop.value)
+                        continue
+                    except Exception as exc:
+                        self._ended(strand, False, _explained(exc, self._name()))
+                        continue
                     if isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
                         if _is_asyncio(yielded):
-                            self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                            ready.append((strand, False, _asyncio_misuse(self._name())))
                             continue
                         return _AwaitsTrio(strand, yielded)
-                    elif not strand.done:  # a bare yield, as asyncio.sleep(0) makes
-                        self.ready.append((strand, False, _asyncio_misuse(self._name())))
+                    else:  # a bare yield, as asyncio.sleep(0) makes
+                        ready.append((strand, False, _asyncio_misuse(self._name())))
                 if self._outcome is not None:
                     if self._replay:
                         self._check_replay_finished()
@@ -422,20 +518,33 @@ class Frame(_Waiter):
         calls, self.new_calls = self.new_calls, []
         # The keys _start gave the calls (strs already): taken in one pass in C.
         self.last_keys = list(map(_correlation_id_of, calls))
-        self._set_token(self.token + 1)
+        self.token = token = self.token + 1  # _set_token, written out
+        self.state = state = f"{self.dispatch_id}:{token}".encode()
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
-        return PollRequest(self.state, calls, 1, min(MAX_RESULTS, len(self.pending)))
+        return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
-    def _begin(self, step: Step, strand: _Strand) -> None:
+    def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
+        if type(step) is CallStep and not step.started and not self._journaled:
+            # The call case of _start, written out: most steps are one call.
+            key = strand.next_key()
+            step.started = True
+            call = step.call
+            call.correlation_id = key
+            self.pending[key] = (strand, 0)
+            self.new_calls.append(call)
+            return
         try:
-            self._start(step, strand, strand.next_key(), strand, 0)
+            if type(step) is GroupStep:
+                self._start_group(step, strand, strand.next_key(), strand, 0)
+            else:
+                self._start(step, strand, strand.next_key(), strand, 0)
         except NonDeterminismError:
             raise
         except Exception as exc:
             self.ready.append((strand, False, exc))
 
-    def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand, index: int) -> None:
+    def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
         if isinstance(step, CallStep):
             if step.started:
                 raise RuntimeError(
@@ -450,12 +559,20 @@ class Frame(_Waiter):
                 self.new_calls.append(call)
             return
         assert isinstance(step, GroupStep)
+        self._start_group(step, parent, key, strand, index)
+
+    def _start_group(self, step: GroupStep, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
         awaitables = step.awaitables
         if not awaitables:
             parent.child_done(index, True, step.combinator.empty())
             return
         n = len(awaitables)
-        group = _Group(step.combinator, parent, index, n)
+        combinator = step.combinator
+        group: _Waiter
+        if combinator is GATHER or combinator is ALL:
+            group = _AllOf(parent, index, n)
+        else:
+            group = _Group(combinator, parent, index, n)
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
@@ -470,11 +587,19 @@ class Frame(_Waiter):
                 self._start(aw, group, child_key, strand, i)
             else:
                 child = _Strand(self, aw, child_key, group, i)
+                if self._strands is _NO_STRANDS:
+                    self._strands = []
                 self._strands.append(child)
                 self.ready.append((child, True, None))
 
     def _finish(self, ok: bool, value: Any) -> Answer:
-        self.close()
+        if self._strands is _NO_STRANDS and self._cancels is None:
+            # close(), written out for a function that gathered no helper
+            # coroutine: its own has ended, so nothing is left to close.
+            self._closed = True
+            self._context = _CLOSED_CONTEXT
+        else:
+            self.close()
         if ok:
             if not _output_types:  # answer_for_value, written out: every value is OK
                 return (value,)
@@ -499,19 +624,26 @@ class Frame(_Waiter):
         if self._cancels is not None:
             for scope in self._cancels:
                 scope.cancel()
-        for strand in self._strands:
+        if not self.done and not self.in_trio:  # the root strand
+            self.done = True
+            try:
+                self.coro.close()
+            except RuntimeError:
+                pass  # it awaited in a finally block; nothing more can run it
+        strands = self._strands
+        for strand in strands:
             if not strand.done and not strand.in_trio:
                 strand.done = True
                 try:
                     strand.coro.close()
                 except RuntimeError:
-                    pass  # it awaited in a finally block; nothing more can run it
-        self._strands.clear()
+                    pass
+        strands.clear()  # (the shared empty list stays empty)
         # The context refers to the frame (as the current frame): dropping it
         # breaks the cycle, so the frame is freed at once, not by the collector.
         self._context = _CLOSED_CONTEXT
 
-    async def pass_through(self, strand: _Strand | None, trap: Any) -> Answer:
+    async def pass_through(self, strand: _Strand | Frame | None, trap: Any) -> Answer:
         """Finish the attempt in trio: await `trap` for the root `strand`, if
         given, then let helper tasks step the ready strands.
 
@@ -598,7 +730,7 @@ class Frame(_Waiter):
             # the function: only a resume can say so to the service.
             resume_early(self.dispatch_id)
 
-    async def _drive(self, strand: _Strand, trap: Any, me: tuple[Any, Any], helper: bool = True) -> None:
+    async def _drive(self, strand: _Strand | Frame, trap: Any, me: tuple[Any, Any], helper: bool = True) -> None:
         """Await `trap` for `strand` in this task, and step it until it yields a step or ends."""
         if self.ready:
             self._spawn_helper()  # others can run meanwhile
@@ -632,7 +764,7 @@ class Frame(_Waiter):
                 return
             trap = yielded
 
-    def _run_ready(self) -> tuple[_Strand, Any] | None:
+    def _run_ready(self) -> tuple[_Strand | Frame, Any] | None:
         """Run ready strands until none is left (None) or one awaits trio: (strand, trap)."""
         ready = self.ready
         while ready and self._failure is None:
@@ -649,7 +781,7 @@ class Frame(_Waiter):
                 ready.append((strand, False, _asyncio_misuse(self._name())))
         return None
 
-    def _begin_or_fail(self, step: Step, strand: _Strand) -> None:
+    def _begin_or_fail(self, step: Step, strand: _Strand | Frame) -> None:
         try:
             self._begin(step, strand)
         except NonDeterminismError as exc:
@@ -776,25 +908,23 @@ def run_async_function(
     """One attempt of an async function: start it, resume its live frame, or rebuild it."""
     did = inp.dispatch_id
     if inp.is_first_call:
-        old = frames.pop(did, None)
-        if old is not None:
-            old.close()
+        if did in frames:  # a first call run again (its response never arrived)
+            frames.pop(did).close()
         args, kwargs = inp.input_arguments()
         try:
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
-        frame = Frame(did, coro)
+        frames[did] = frame = Frame(did, coro)
     else:
-        live = frames.get(did)
-        if live is not None and live.state == inp.coroutine_state:
-            frame = live
+        frame = frames.get(did)  # type: ignore[assignment]
+        if frame is not None and frame.state == inp.coroutine_state:
             if type(inp) is Attempt:
                 frame.deliver_raw(inp)
             else:
                 frame.deliver(inp.call_results, inp.poll_error)
         else:
-            if live is not None:
+            if frame is not None:
                 frames.pop(did).close()
             journal = inp.journal
             args, kwargs = _arguments(journal.input)
@@ -802,31 +932,34 @@ def run_async_function(
                 coro = fn(*args, **kwargs)
             except Exception as exc:
                 return output_for_exception(exc, inp)
-            frame = Frame(did, coro, journal)
-    frames[did] = frame
+            frames[did] = frame = Frame(did, coro, journal)
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
-    frame.task = task = _current_task()
-    frame.scopes = getattr(task, "_cancel_status", None)
+    try:
+        frame.task = task = _run_context.task
+    except AttributeError:  # not in a trio run
+        frame.task = task = _current_task()  # raises
+    frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
     try:
         result = frame.advance()
     except BaseException:
         frame.running = False
         raise
     kind = type(result)
-    if kind is PollRequest:  # _settle, written out for the commonest answers
-        frame.running = False
-        if frame.lost:
-            frame.close()
-            return _lost(frame)
-        return result  # type: ignore[return-value]
-    if type(result) is not _AwaitsTrio:
-        return _settle(frame, frames, result)  # type: ignore[arg-type]
-    return _finish_pass_through(frame, frames, *result)
+    if kind is _AwaitsTrio:
+        return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
+    # _settle, written out: every attempt that does not await trio ends here.
+    frame.running = False
+    if frame.lost:
+        frame.close()
+        return _lost(frame)
+    if kind is not PollRequest:  # a frame's polls are PollRequests, never Outputs
+        frames.pop(did, None)
+    return result  # type: ignore[return-value]
 
 
 async def _finish_pass_through(
-    frame: Frame, frames: dict[str, Frame], strand: _Strand | None, trap: Any
+    frame: Frame, frames: dict[str, Frame], strand: _Strand | Frame | None, trap: Any
 ) -> Answer:
     try:
         out = await frame.pass_through(strand, trap)

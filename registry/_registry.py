@@ -100,8 +100,9 @@ class _Endpoint:
 
     def run_attempt(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
         """Run one attempt from the service's light view (see `sim.lowlevel.Attempt`)."""
-        fn = self._functions.get(attempt.function)
-        if fn is None:
+        try:
+            fn = self._functions[attempt.function]
+        except KeyError:
             return self.run(attempt.function, attempt.to_input())
         return fn._serve(attempt)
 

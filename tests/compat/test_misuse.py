@@ -33,6 +33,26 @@ def test_the_same_call_gathered_twice_raises_at_the_gather(reg: registry.Registr
     assert "awaited twice" in message and "double" in message
 
 
+def test_the_same_call_twice_in_a_wide_gather_raises_at_the_gather(reg: registry.Registry) -> None:
+    # The repeated call comes after several others (each started on the way):
+    # it is still refused at the gather.
+    @reg.function
+    def double(x: int) -> int:
+        return 2 * x
+
+    @reg.function
+    async def wide() -> object:
+        c = double(3)
+        others = [double(i) for i in range(4)]
+        try:
+            return await registry.gather(*others, c, c)
+        except RuntimeError as exc:
+            return str(exc)
+
+    message = registry.test.run(wide, faults="none")
+    assert "awaited twice" in message and "double" in message
+
+
 def test_awaiting_a_call_twice_raises_at_the_second_await(reg: registry.Registry) -> None:
     @reg.function
     def double(x: int) -> int:
