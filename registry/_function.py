@@ -22,6 +22,10 @@ from ._steps import CallStep
 if TYPE_CHECKING:
     from ._registry import Registry
 
+# Bound once: each is on every sync attempt's path.
+_copy_context = contextvars.copy_context
+_set_running, _reset_running = running_sync.set, running_sync.reset
+
 # current_dispatch_id: also read from here by code written before _context.
 __all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType", "current_dispatch_id"]
 
@@ -161,15 +165,15 @@ class Function(PrimitiveFunction, Generic[P, T]):
     def _serve_sync(self, attempt: Attempt) -> Answer:
         # _run_sync on the service's light view, answering a value as (value,).
         args, kwargs = attempt.input_arguments()
-        token = running_sync.set((self._name, attempt.dispatch_id))
+        token = _set_running((self._name, attempt.dispatch_id))
         try:
             # A context of its own, never held in a local: a failure's traceback
             # keeps this frame, and the context would keep the simulation alive.
-            value = contextvars.copy_context().run(self._func, *args, **kwargs)
+            value = _copy_context().run(self._func, *args, **kwargs)
         except Exception as exc:
             return output_for_exception(exc, attempt)
         finally:
-            running_sync.reset(token)
+            _reset_running(token)
         if not _output_types:  # answer_for_value, written out: every value is OK
             return (value,)
         return answer_for_value(value, self._name)

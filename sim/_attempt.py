@@ -15,6 +15,7 @@ or with an awaitable of one of them when it must await trio.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._codec import _frozen
@@ -34,6 +35,18 @@ __all__ = ["Answer", "Attempt", "PollRequest", "decode_result", "output_of"]
 _FrozenArguments, _thaw_args = _frozen._FrozenArguments, _frozen.thaw_args
 
 
+class _FirstCall:
+    """What a first call's Attempt holds instead of a suspension: nothing to resume from."""
+
+    __slots__ = ()
+    coroutine_state = None
+    batch = None
+    error = None
+
+
+_FIRST_CALL = _FirstCall()
+
+
 class Attempt:
     """What one attempt of a call gets: the call's identity, and its input or resume on demand.
 
@@ -47,13 +60,21 @@ class Attempt:
 
     __slots__ = ("dispatch_id", "function", "attempt", "is_first_call", "_rec", "_suspension")
 
+    _suspension: _Suspension | _FirstCall
+
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
         self.dispatch_id = rec.id
         self.function = rec.function
         self.attempt = rec.attempt
-        self.is_first_call = suspension is None
         self._rec = rec
-        self._suspension = suspension
+        # A first call holds _FIRST_CALL, whose fields are a first call's: the
+        # properties a resume reads on every attempt are then C attribute getters.
+        if suspension is None:
+            self.is_first_call = True
+            self._suspension = _FIRST_CALL
+        else:
+            self.is_first_call = False
+            self._suspension = suspension
 
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
@@ -76,17 +97,27 @@ class Attempt:
         """The call's input, thawed afresh."""
         return _thaw(self._rec.input)
 
-    @property
-    def coroutine_state(self) -> bytes | None:
-        """The state the function returned with its last poll (None on a first call)."""
-        suspension = self._suspension
-        return None if suspension is None else suspension.coroutine_state
+    if TYPE_CHECKING:
+
+        @property
+        def coroutine_state(self) -> bytes | None:
+            """The state the function returned with its last poll (None on a first call)."""
+
+        @property
+        def poll_error(self) -> Error | None:
+            """Why the last poll failed as a whole, if it did."""
+
+    else:
+        coroutine_state = property(
+            attrgetter("_suspension.coroutine_state"),
+            doc="The state the function returned with its last poll (None on a first call).",
+        )
+        poll_error = property(attrgetter("_suspension.error"), doc="Why the last poll failed as a whole, if it did.")
 
     @property
     def results(self) -> tuple[StoredResult, ...]:
         """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
-        suspension = self._suspension
-        batch = None if suspension is None else suspension.batch
+        batch = self._suspension.batch
         return () if batch is None else batch
 
     @property
@@ -95,22 +126,16 @@ class Attempt:
         return tuple(decode_outcome(*r) for r in self.results)
 
     @property
-    def poll_error(self) -> Error | None:
-        """Why the last poll failed as a whole, if it did."""
-        suspension = self._suspension
-        return None if suspension is None else suspension.error
-
-    @property
     def journal(self) -> Journal:
         """Everything delivered to the call's current function so far (empty on a first call)."""
         suspension = self._suspension
-        return Journal(self._rec.input, [] if suspension is None else suspension.journal)
+        return Journal(self._rec.input, [] if isinstance(suspension, _FirstCall) else suspension.journal)
 
     def to_input(self) -> Input:
         """The public Input of this attempt."""
         rec = self._rec
         suspension = self._suspension
-        if suspension is None:
+        if isinstance(suspension, _FirstCall):
             return Input(
                 rec.id, self.function, self.attempt, rec.created, rec.caller_id, rec.root_id,
                 _thaw(rec.input),

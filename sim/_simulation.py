@@ -436,10 +436,13 @@ class Simulation:
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
-        memory = self._memory.get(owner)
-        if memory is None:
+        # A subscript, not .get(): registry asks on every attempt, and the owner
+        # is missing once per run.
+        try:
+            return self._memory[owner]
+        except KeyError:
             memory = self._memory[owner] = {}
-        return memory
+            return memory
 
     async def call(self, call: Call) -> Any:
         """Dispatch one call and wait for its outcome: return its value or raise its error."""
