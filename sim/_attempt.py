@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from ._codec import _frozen
 from ._codec import thaw as _thaw
 from ._journal import Journal, decode_outcome
-from ._protocol import Arguments, Call, CallResult, Error, Input, Output
+from ._protocol import Arguments, Call, CallResult, DispatchID, Error, Input, Output
 
 if TYPE_CHECKING:
     from ._journal import StoredResult
@@ -50,20 +50,31 @@ _FIRST_CALL = _FirstCall()
 class Attempt:
     """What one attempt of a call gets: the call's identity, and its input or resume on demand.
 
-    `dispatch_id`, `function`, `attempt` (1 for the first) and `is_first_call`
-    are plain attributes. On a first call `input_arguments()` gives the
-    arguments; on a resume `coroutine_state`, `results` (raw, see
-    `decode_result`), `call_results`, `poll_error` and `journal` describe it.
+    `function`, `attempt` (1 for the first) and `is_first_call` are plain
+    attributes, `dispatch_id` the record's. On a first call
+    `input_arguments()` gives the arguments; on a resume `coroutine_state`,
+    `results` (raw, see `decode_result`), `call_results`, `poll_error` and
+    `journal` describe it.
     `to_input()` builds the public `Input` the same attempt would have had.
     An Attempt is valid while its attempt runs.
     """
 
-    __slots__ = ("dispatch_id", "function", "attempt", "is_first_call", "_rec", "_suspension")
+    __slots__ = ("function", "attempt", "is_first_call", "_rec", "_suspension")
 
     _suspension: _Suspension | _FirstCall
 
+    if TYPE_CHECKING:
+
+        @property
+        def dispatch_id(self) -> DispatchID:
+            """The call's DispatchID."""
+
+    else:
+        # The record's, read by a C getter: a call's id never changes, and
+        # this saves __init__ (on every attempt) a store.
+        dispatch_id = property(attrgetter("_rec.id"), doc="The call's DispatchID.")
+
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
-        self.dispatch_id = rec.id
         self.function = rec.function
         self.attempt = rec.attempt
         self._rec = rec
@@ -79,10 +90,13 @@ class Attempt:
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
         frozen = self._rec.input
-        if type(frozen) is _FrozenArguments:
+        # (__class__, not type(): an attribute, not a call; the service's frozen values.)
+        if frozen.__class__ is _FrozenArguments:
             # Atoms only, or flat lists of them: the tuple of atoms can be shared
             # as it is, lists are copied (no Arguments built only to be taken
             # apart); kwargs get a dict of their own.
+            if frozen.flat and not frozen.kwargs:  # the common case, first
+                return frozen.args, {}
             kwargs = frozen.kwargs
             return frozen.args if frozen.flat else _thaw_args(frozen), dict(kwargs) if kwargs else {}
         value = _thaw(frozen)
