@@ -22,7 +22,8 @@ from ._steps import CallStep
 if TYPE_CHECKING:
     from ._registry import Registry
 
-# Bound once: each is on every sync attempt's path.
+# Bound once: each is on every sync attempt's path (the first, on every call's).
+_frame_now = frame_var.get
 _copy_context = contextvars.copy_context
 _set_running, _reset_running = running_sync.set, running_sync.reset
 
@@ -114,7 +115,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self._endpoint)
-        if frame_var.get() is not None:
+        if _frame_now() is not None:
             return CallStep(call)  # type: ignore[return-value]
         running = running_sync.get(None)
         if running is not None:
@@ -147,8 +148,9 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return output_of(answer)
 
     def _serve_async(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
-        # Registry._frames, written out: this is on every attempt's path.
-        return run_async_function(self._func, current().memory(self._registry._endpoint), attempt)
+        # Registry._frames, written out: this is on every attempt's path (the
+        # function's _endpoint is its registry's while the registry serves it).
+        return run_async_function(self._func, current().memory(self._endpoint), attempt)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()
