@@ -22,6 +22,11 @@ from ._steps import CallStep
 if TYPE_CHECKING:
     from ._registry import Registry
 
+# Bound once: each is on every sync attempt's path (the first, on every call's).
+_frame_now = frame_var.get
+_copy_context = contextvars.copy_context
+_set_running, _reset_running = running_sync.set, running_sync.reset
+
 # current_dispatch_id: also read from here by code written before _context.
 __all__ = ["Function", "PrimitiveFunction", "PrimitiveFunctionType", "current_dispatch_id"]
 
@@ -110,7 +115,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self._endpoint)
-        if frame_var.get() is not None:
+        if _frame_now() is not None:
             return CallStep(call)  # type: ignore[return-value]
         running = running_sync.get(None)
         if running is not None:
@@ -143,8 +148,9 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return output_of(answer)
 
     def _serve_async(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
-        # Registry._frames, written out: this is on every attempt's path.
-        return run_async_function(self._func, current().memory(self._registry._endpoint), attempt)
+        # Registry._frames, written out: this is on every attempt's path (the
+        # function's _endpoint is its registry's while the registry serves it).
+        return run_async_function(self._func, current().memory(self._endpoint), attempt)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()
@@ -161,15 +167,15 @@ class Function(PrimitiveFunction, Generic[P, T]):
     def _serve_sync(self, attempt: Attempt) -> Answer:
         # _run_sync on the service's light view, answering a value as (value,).
         args, kwargs = attempt.input_arguments()
-        token = running_sync.set((self._name, attempt.dispatch_id))
+        token = _set_running((self._name, attempt.dispatch_id))
         try:
             # A context of its own, never held in a local: a failure's traceback
             # keeps this frame, and the context would keep the simulation alive.
-            value = contextvars.copy_context().run(self._func, *args, **kwargs)
+            value = _copy_context().run(self._func, *args, **kwargs)
         except Exception as exc:
             return output_for_exception(exc, attempt)
         finally:
-            running_sync.reset(token)
+            _reset_running(token)
         if not _output_types:  # answer_for_value, written out: every value is OK
             return (value,)
         return answer_for_value(value, self._name)

@@ -107,8 +107,9 @@ class _Endpoint:
         return fn._serve(attempt)
 
     def forget(self, dispatch_id: str) -> None:
-        frames = self._registry._frames()
-        frame = frames.pop(dispatch_id, None)
+        # Registry._frames, written out: called as every resumed call ends, most
+        # often to find its frame already gone.
+        frame = current().memory(self._registry._endpoint).pop(dispatch_id, None)
         if frame is not None:
             if frame.running:  # closing it now would pull it from under its own attempt
                 frame.lose()

@@ -15,12 +15,13 @@ or with an awaitable of one of them when it must await trio.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._codec import _frozen
 from ._codec import thaw as _thaw
 from ._journal import Journal, decode_outcome
-from ._protocol import Arguments, Call, CallResult, Error, Input, Output
+from ._protocol import Arguments, Call, CallResult, DispatchID, Error, Input, Output
 
 if TYPE_CHECKING:
     from ._journal import StoredResult
@@ -34,34 +35,68 @@ __all__ = ["Answer", "Attempt", "PollRequest", "decode_result", "output_of"]
 _FrozenArguments, _thaw_args = _frozen._FrozenArguments, _frozen.thaw_args
 
 
+class _FirstCall:
+    """What a first call's Attempt holds instead of a suspension: nothing to resume from."""
+
+    __slots__ = ()
+    coroutine_state = None
+    batch = None
+    error = None
+
+
+_FIRST_CALL = _FirstCall()
+
+
 class Attempt:
     """What one attempt of a call gets: the call's identity, and its input or resume on demand.
 
-    `dispatch_id`, `function`, `attempt` (1 for the first) and `is_first_call`
-    are plain attributes. On a first call `input_arguments()` gives the
-    arguments; on a resume `coroutine_state`, `results` (raw, see
-    `decode_result`), `call_results`, `poll_error` and `journal` describe it.
+    `function`, `attempt` (1 for the first) and `is_first_call` are plain
+    attributes, `dispatch_id` the record's. On a first call
+    `input_arguments()` gives the arguments; on a resume `coroutine_state`,
+    `results` (raw, see `decode_result`), `call_results`, `poll_error` and
+    `journal` describe it.
     `to_input()` builds the public `Input` the same attempt would have had.
     An Attempt is valid while its attempt runs.
     """
 
-    __slots__ = ("dispatch_id", "function", "attempt", "is_first_call", "_rec", "_suspension")
+    __slots__ = ("function", "attempt", "is_first_call", "_rec", "_suspension")
+
+    _suspension: _Suspension | _FirstCall
+
+    if TYPE_CHECKING:
+
+        @property
+        def dispatch_id(self) -> DispatchID:
+            """The call's DispatchID."""
+
+    else:
+        # The record's, read by a C getter: a call's id never changes, and
+        # this saves __init__ (on every attempt) a store.
+        dispatch_id = property(attrgetter("_rec.id"), doc="The call's DispatchID.")
 
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
-        self.dispatch_id = rec.id
         self.function = rec.function
         self.attempt = rec.attempt
-        self.is_first_call = suspension is None
         self._rec = rec
-        self._suspension = suspension
+        # A first call holds _FIRST_CALL, whose fields are a first call's: the
+        # properties a resume reads on every attempt are then C attribute getters.
+        if suspension is None:
+            self.is_first_call = True
+            self._suspension = _FIRST_CALL
+        else:
+            self.is_first_call = False
+            self._suspension = suspension
 
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
         frozen = self._rec.input
-        if type(frozen) is _FrozenArguments:
+        # (__class__, not type(): an attribute, not a call; the service's frozen values.)
+        if frozen.__class__ is _FrozenArguments:
             # Atoms only, or flat lists of them: the tuple of atoms can be shared
             # as it is, lists are copied (no Arguments built only to be taken
             # apart); kwargs get a dict of their own.
+            if frozen.flat and not frozen.kwargs:  # the common case, first
+                return frozen.args, {}
             kwargs = frozen.kwargs
             return frozen.args if frozen.flat else _thaw_args(frozen), dict(kwargs) if kwargs else {}
         value = _thaw(frozen)
@@ -76,17 +111,27 @@ class Attempt:
         """The call's input, thawed afresh."""
         return _thaw(self._rec.input)
 
-    @property
-    def coroutine_state(self) -> bytes | None:
-        """The state the function returned with its last poll (None on a first call)."""
-        suspension = self._suspension
-        return None if suspension is None else suspension.coroutine_state
+    if TYPE_CHECKING:
+
+        @property
+        def coroutine_state(self) -> bytes | None:
+            """The state the function returned with its last poll (None on a first call)."""
+
+        @property
+        def poll_error(self) -> Error | None:
+            """Why the last poll failed as a whole, if it did."""
+
+    else:
+        coroutine_state = property(
+            attrgetter("_suspension.coroutine_state"),
+            doc="The state the function returned with its last poll (None on a first call).",
+        )
+        poll_error = property(attrgetter("_suspension.error"), doc="Why the last poll failed as a whole, if it did.")
 
     @property
     def results(self) -> tuple[StoredResult, ...]:
         """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
-        suspension = self._suspension
-        batch = None if suspension is None else suspension.batch
+        batch = self._suspension.batch
         return () if batch is None else batch
 
     @property
@@ -95,22 +140,16 @@ class Attempt:
         return tuple(decode_outcome(*r) for r in self.results)
 
     @property
-    def poll_error(self) -> Error | None:
-        """Why the last poll failed as a whole, if it did."""
-        suspension = self._suspension
-        return None if suspension is None else suspension.error
-
-    @property
     def journal(self) -> Journal:
         """Everything delivered to the call's current function so far (empty on a first call)."""
         suspension = self._suspension
-        return Journal(self._rec.input, [] if suspension is None else suspension.journal)
+        return Journal(self._rec.input, [] if isinstance(suspension, _FirstCall) else suspension.journal)
 
     def to_input(self) -> Input:
         """The public Input of this attempt."""
         rec = self._rec
         suspension = self._suspension
-        if suspension is None:
+        if isinstance(suspension, _FirstCall):
             return Input(
                 rec.id, self.function, self.attempt, rec.created, rec.caller_id, rec.root_id,
                 _thaw(rec.input),

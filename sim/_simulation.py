@@ -49,11 +49,12 @@ DEFAULT_MAX_STALLED_ROUNDS = 100_000
 """trio scheduling rounds in a row without progress (time, an action) a run may take."""
 
 _current: ContextVar[Simulation | None] = ContextVar("dispatch_sim_current", default=None)
+_current_get = _current.get  # bound once: current() runs on every attempt of an async function
 
 
 def current() -> Simulation:
     """The simulation running in this context; RuntimeError outside of one."""
-    sim = _current.get()
+    sim = _current_get()
     if sim is None:
         raise RuntimeError(
             "no simulation is running here: call functions from a test decorated with "
@@ -436,10 +437,13 @@ class Simulation:
 
     def memory(self, owner: str) -> dict[Any, Any]:
         """In-memory state an endpoint keeps for this run (lost with the run)."""
-        memory = self._memory.get(owner)
-        if memory is None:
+        # A subscript, not .get(): registry asks on every attempt, and the owner
+        # is missing once per run.
+        try:
+            return self._memory[owner]
+        except KeyError:
             memory = self._memory[owner] = {}
-        return memory
+            return memory
 
     async def call(self, call: Call) -> Any:
         """Dispatch one call and wait for its outcome: return its value or raise its error."""

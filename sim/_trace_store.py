@@ -11,7 +11,10 @@ instead of the ~115 of a tuple and its list slot:
 - the time as runs: each value is kept once per stretch of consecutive events
   holding that very object (the service reuses one float until time moves);
 - the dispatch id and `data` as one reference per event, to the objects the
-  service already held.
+  service already held;
+- the caller's id a DISPATCH event carries as its detail apart, once per such
+  event (where it is not None), so that a run makes no new combination per
+  caller: the combination holds a placeholder for it instead.
 
 Rows come back as the same 8-tuples, with the very objects that went in, so no
 digest and no reader can tell. The moving is done by C-implemented builtins
@@ -27,7 +30,7 @@ import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
-from operator import is_not, sub
+from operator import and_, getitem, is_, is_not, sub
 from typing import Any
 
 __all__ = ["EventStore"]
@@ -35,6 +38,19 @@ __all__ = ["EventStore"]
 _CODE = "I" if array.array("I").itemsize >= 4 else "L"  # at least 32 bits for codes and indices
 _NAME_TYPES = frozenset({str, type(None)})
 _FIRST = object()  # what no event holds: the first event always starts a run
+_DISPATCH = "dispatch"  # _events.DISPATCH (not imported: the store knows no more of events than their fields)
+
+
+class _Caller:
+    """The type of `_CALLER`: one repr in every process (a store's combinations print alike)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<the event's caller>"
+
+
+_CALLER = _Caller()  # a combination's detail where its events' details are kept apart (callers' ids)
 
 
 class _Inexact(Exception):
@@ -71,7 +87,10 @@ class _Runs:
 
 
 class _Shapes(dict[tuple[Any, ...], int]):
-    """The distinct (kind, function, attempt, status, detail) combinations, numbered as first seen."""
+    """The distinct (kind, function, attempt, status, detail) combinations, numbered as first seen.
+
+    A detail of `_CALLER` stands for the event's own, kept in the store's `_callers`.
+    """
 
     __slots__ = ("rows", "_fields")
 
@@ -82,9 +101,11 @@ class _Shapes(dict[tuple[Any, ...], int]):
 
     def __missing__(self, shape: tuple[Any, ...]) -> int:
         # Only for a combination not seen before (the lookups of the others stay
-        # in C), and kept short: a caller's id makes one of these per caller.
+        # in C): a run has a few dozen of them.
         kind, function, _, status, detail = shape
-        if type(kind) is not str or not {type(function), type(status), type(detail)} <= _NAME_TYPES:
+        if type(kind) is not str or not {type(function), type(status)} <= _NAME_TYPES:
+            raise _Inexact
+        if detail is not _CALLER and type(detail) not in _NAME_TYPES:
             raise _Inexact
         code = self[shape] = len(self.rows)
         self.rows.append(shape)
@@ -100,7 +121,7 @@ class _Shapes(dict[tuple[Any, ...], int]):
 class EventStore:
     """Events in compact columns; `take` moves tuples in, `rows` and `row` rebuild them."""
 
-    __slots__ = ("_codes", "_shapes", "_times", "_ids", "_data")
+    __slots__ = ("_codes", "_shapes", "_times", "_ids", "_data", "_callers")
 
     def __init__(self) -> None:
         self._codes = array.array(_CODE)
@@ -109,6 +130,12 @@ class EventStore:
         # One reference per event: runs of ids (a call's few events) save less than they cost.
         self._ids: list[Any] = []
         self._data: list[Any] = []
+        # The callers' ids of DISPATCH events, as runs each such event starts
+        # (the first, of None, covers the events before any): expanded, the
+        # column holds every event's caller where its combination says _CALLER.
+        self._callers = _Runs()
+        self._callers.values.append(None)
+        self._callers.starts.append(0)
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -130,13 +157,24 @@ class EventStore:
         # fields of a shape are checked once, when the shape is first seen.
         if set(map(type, attempts)) != {int}:
             return False
+        # A DISPATCH event with a caller keeps its caller's id apart (see `_callers`):
+        # the detail of its combination is _CALLER, picked by the flag (False, True)
+        # as an index into (detail, _CALLER), all in C.
+        apart = list(map(and_, map(is_, kinds, repeat(_DISPATCH)), map(is_not, details, repeat(None))))
+        callers = list(compress(details, apart))
+        if callers and set(map(type, callers)) != {str}:
+            return False
         codes = self._codes
         start = len(codes)
+        keyed = map(getitem, zip(details, repeat(_CALLER)), apart)
         try:
-            codes.extend(map(self._shapes.__getitem__, zip(kinds, functions, attempts, statuses, details)))
+            codes.extend(map(self._shapes.__getitem__, zip(kinds, functions, attempts, statuses, keyed)))
         except _Inexact:
             del codes[start:]
             return False
+        if callers:
+            self._callers.starts.extend(compress(range(start, start + len(apart)), apart))
+            self._callers.values.extend(callers)
         self._times.extend(start, times)
         self._ids.extend(ids)
         self._data.extend(data)
@@ -147,6 +185,11 @@ class EventStore:
         count = len(self._codes)
         codes = self._codes[:count]
         kind, function, attempt, status, detail = self._shapes.fields()
+        details: Iterator[Any] = map(detail.__getitem__, codes)
+        if len(self._callers.values) > 1:
+            # Where the combination says _CALLER, the event's own from `_callers`.
+            flags = tuple(map(is_, detail, repeat(_CALLER)))
+            details = map(getitem, zip(details, self._callers.expand(count)), map(flags.__getitem__, codes))
         return zip(
             map(kind.__getitem__, codes),
             self._times.expand(count),
@@ -154,7 +197,7 @@ class EventStore:
             map(function.__getitem__, codes),
             map(attempt.__getitem__, codes),
             map(status.__getitem__, codes),
-            map(detail.__getitem__, codes),
+            details,
             self._data[:count] if data is None else data,
         )
 
@@ -162,9 +205,12 @@ class EventStore:
         """The event at `index` (0 <= index < len) as an 8-tuple."""
         code = self._codes[index]
         kind, function, attempt, status, detail = self._shapes.fields()
+        own = detail[code]
+        if own is _CALLER:
+            own = self._callers.at(index)
         return (
             kind[code], self._times.at(index), self._ids[index], function[code],
-            attempt[code], status[code], detail[code], self._data[index],
+            attempt[code], status[code], own, self._data[index],
         )  # fmt: skip
 
     def kinds(self) -> Iterator[str]:

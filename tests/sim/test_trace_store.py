@@ -86,6 +86,35 @@ def test_rows_come_back_as_the_very_objects_stored() -> None:
     assert [store.row(i) for i in range(len(events))] == events
 
 
+def test_callers_ids_make_no_combination_of_their_own() -> None:
+    # A DISPATCH event's detail is its caller's id: kept apart, so a thousand
+    # callers make no thousand combinations, and every row still comes back.
+    events = []
+    for i in range(1024):
+        caller = f"c{i}"
+        events += [
+            ("dispatch", 0.0, f"d{i}", "f", 0, None, caller, None),
+            ("dispatch", 0.0, f"e{i}", "f", 0, None, caller if i % 3 else None, None),
+            ("attempt", 0.0, f"d{i}", "f", 1, "OK", "2 calls", None),
+        ]
+    store = EventStore()
+    for at in range(0, len(events), 1000):
+        assert store.take(events[at : at + 1000])
+    assert len(store._shapes.rows) == 3
+    rows = list(store.rows())
+    assert rows == events
+    assert all(r[6] is e[6] for r, e in zip(rows, events))
+    assert [store.row(i) for i in range(len(events))] == events
+    assert list(store.rows([None] * len(events))) == [(*e[:7], None) for e in events]
+
+
+def test_a_caller_of_another_type_refuses_the_batch() -> None:
+    store = EventStore()
+    assert not store.take([("dispatch", 0.0, "d1", "f", 0, None, 7, None)])
+    assert not store.take([("dispatch", 0.0, "d1", "f", 0, None, type("S", (str,), {})("c"), None)])
+    assert len(store) == 0
+
+
 @pytest.mark.parametrize(
     "odd",
     [
