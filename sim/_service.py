@@ -467,7 +467,9 @@ class Service:
                 self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
             ):
                 return None
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
+            # (`now` and `attempt` are still the attempt's: a fast answer is made
+            # without awaiting, and only an action, run by step(), moves time.)
+            self._event((ATTEMPT, now, rec.id, rec.function, attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
                 try:
@@ -483,7 +485,7 @@ class Service:
                 self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
             ):
                 return None
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
+            self._event((ATTEMPT, now, rec.id, rec.function, attempt, POLL, f"{len(out.calls)} calls", None))
             self._poll(rec, out)
             return None
         return self._answered(rec, out, True)
@@ -557,25 +559,30 @@ class Service:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
         most = suspension.max_results
-        start, size = 0, most if most < available else available  # min(), without the call
         shuffle = self.decisions.reorder(available, rec) if self._faults else None
-        if shuffle is not None:
-            start = shuffle[0]
-            size = min(shuffle[1], size, available - start)
-        if start == 0 and size == available:
+        if shuffle is None and available <= most:  # all of them, in order: the usual resume
             batch = tuple(ready[taken:]) if taken else tuple(ready)
             ready.clear()
             suspension.taken = 0
-        elif start == 0:
-            batch = tuple(ready[taken : taken + size])
-            taken += size
-            if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
-                del ready[:taken]
-                taken = 0
-            suspension.taken = taken
-        else:  # out of order (a reordering fault)
-            batch = tuple(ready[taken + start : taken + start + size])
-            del ready[taken + start : taken + start + size]
+        else:
+            start, size = 0, most if most < available else available  # min(), without the call
+            if shuffle is not None:
+                start = shuffle[0]
+                size = min(shuffle[1], size, available - start)
+            if start == 0 and size == available:
+                batch = tuple(ready[taken:]) if taken else tuple(ready)
+                ready.clear()
+                suspension.taken = 0
+            elif start == 0:
+                batch = tuple(ready[taken : taken + size])
+                taken += size
+                if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
+                    del ready[:taken]
+                    taken = 0
+                suspension.taken = taken
+            else:  # out of order (a reordering fault)
+                batch = tuple(ready[taken + start : taken + start + size])
+                del ready[taken + start : taken + start + size]
         # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
         # for raw in batch, as passes in C when the batch is large (a fan-out's
         # resume takes many), as a loop when small (the passes' fixed cost is
