@@ -170,6 +170,12 @@ class Service:
         self._event = trace._events.append
         # With nothing to inject, no decision is drawn: skip asking.
         self._faults = not decisions.profile.is_none
+        # The decisions asked per call, bound once: the run's source never changes.
+        self._latency = decisions.latency
+        self._endpoint_fault = decisions.endpoint_fault
+        self._response_lost = decisions.response_lost
+        self._crash = decisions.crash
+        self._reorder = decisions.reorder
 
     # -- timeline ---------------------------------------------------------
 
@@ -359,7 +365,7 @@ class Service:
             self._seq += 1
             _heappush(
                 self.heap,
-                (now + self.decisions.latency(rec) if self._faults else now, self._seq, self._attempt, rec),
+                (now + self._latency(rec) if self._faults else now, self._seq, self._attempt, rec),
             )
             if self.on_push is not None:
                 self.on_push()
@@ -375,7 +381,7 @@ class Service:
         records, event, heap, attempt = self.records, self._event, self.heap, self._attempt
         outstanding = rec.suspension.outstanding  # type: ignore[union-attr]
         parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
-        faults, latency, on_push = self._faults, self.decisions.latency, self.on_push
+        faults, latency, on_push = self._faults, self._latency, self.on_push
         journal = entry_calls.append
         now = self.now  # nothing here moves time
         # The counters in locals, written back before anything else reads them
@@ -413,7 +419,7 @@ class Service:
             self._ids, self._seq, self.pending = ids, seq, pending
 
     def _delivery_time(self, rec: _Record) -> float:
-        return self.now + self.decisions.latency(rec) if self._faults else self.now
+        return self.now + self._latency(rec) if self._faults else self.now
 
     def _start_timer(self, rec: _Record, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
@@ -441,7 +447,7 @@ class Service:
             self._no_endpoint(rec)
             return None
         if self._faults:
-            fault = self.decisions.endpoint_fault(rec)
+            fault = self._endpoint_fault(rec)
             if fault is not None:
                 self._endpoint_failed(rec, fault)
                 return None
@@ -464,7 +470,7 @@ class Service:
         if kind is tuple:  # a fast endpoint's (value,)
             # _completed's commonest case, written out.
             if rec.outcome is not None or (
-                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+                self._faults and self._response_lost(rec) and self._lose_response(rec)
             ):
                 return None
             # (`now` and `attempt` are still the attempt's: a fast answer is made
@@ -482,7 +488,7 @@ class Service:
         if kind is PollRequest:
             # _completed's poll case, written out as for (value,) above.
             if rec.outcome is not None or (
-                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+                self._faults and self._response_lost(rec) and self._lose_response(rec)
             ):
                 return None
             self._event((ATTEMPT, now, rec.id, rec.function, attempt, POLL, f"{len(out.calls)} calls", None))
@@ -543,7 +549,7 @@ class Service:
     def _prepare_resume(self, rec: _Record, suspension: _Suspension) -> None:
         # What a resume's attempt needs before it runs: the crash decision (a
         # rebuild from the journal) and the batch of results it delivers.
-        if self._faults and self.decisions.crash(rec):
+        if self._faults and self._crash(rec):
             if _within_replay_budget(suspension):
                 self.lose_state(rec)
             else:
@@ -559,7 +565,7 @@ class Service:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
         most = suspension.max_results
-        shuffle = self.decisions.reorder(available, rec) if self._faults else None
+        shuffle = self._reorder(available, rec) if self._faults else None
         if shuffle is None and available <= most:  # all of them, in order: the usual resume
             batch = tuple(ready[taken:]) if taken else tuple(ready)
             ready.clear()
@@ -598,7 +604,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost(rec) and self._lose_response(rec):
+        if self._faults and self._response_lost(rec) and self._lose_response(rec):
             return
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
@@ -765,7 +771,7 @@ class Service:
         self._seq += 1
         _heappush(
             self.heap,
-            (self.now + self.decisions.latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
+            (self.now + self._latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
         )
         if self.on_push is not None:
             self.on_push()
