@@ -719,6 +719,12 @@ class Service:
                 except _codec.SerializationError:
                     data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
+        elif len(calls) == 1:
+            # A lone call (the commonest poll): _admit itself, as _admit_polled
+            # would make it, whose setup for many calls costs more than it saves for one.
+            call = calls[0]
+            child = self._admit(call, rec, None)
+            entry_calls.append((call.correlation_id, call.function, child.input))
         elif calls:
             self._admit_polled(rec, calls, entry_calls)
         suspension.journal.append(_Entry(tuple(entry_calls)))
