@@ -52,6 +52,8 @@ from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
 from ._attempt import Attempt, PollRequest
 from ._records import (
+    _ENDPOINT_TYPES,
+    _ID_TYPES,
     _INTO,
     DONE,
     POLLING,
@@ -700,15 +702,36 @@ class Service:
         suspension.error = None
         calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
-        if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
-            problem = None
-        else:
-            # (A lone call's id without the pass: a pass in C costs more for one.)
-            ids = [calls[0].correlation_id] if len(calls) == 1 else list(map(_correlation_id_of, calls))
+        count = len(calls)
+        if count == 1:
+            # A lone call (the commonest poll): _poll_is_sound's check of one
+            # call, written out; then _admit itself, as _admit_polled would make
+            # it (whose setup for many calls costs more than it saves for one).
+            call = calls[0]
+            cid = call.correlation_id
+            if (
+                type(call) is Call
+                and type(cid) in _ID_TYPES
+                and cid not in suspension.outstanding
+                and type(call.function) is str
+                and call.function != ""
+                and type(call.endpoint) in _ENDPOINT_TYPES
+            ):
+                child = self._admit(call, rec, None)
+                entry_calls.append((cid, call.function, child.input))
+                problem = None
+            else:
+                problem = _poll_problem(calls, [cid], suspension.outstanding)
+        elif count:
+            ids = list(map(_correlation_id_of, calls))
             # _poll_problem, with its common case (sound) asked first without the call.
             problem = None if _poll_is_sound(calls, ids, suspension.outstanding) else _poll_problem(
                 calls, ids, suspension.outstanding
             )
+            if problem is None:
+                self._admit_polled(rec, calls, entry_calls)
+        else:  # a resumed function waiting on (no new calls): nothing to check or admit
+            problem = None
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
@@ -719,14 +742,6 @@ class Service:
                 except _codec.SerializationError:
                     data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
-        elif len(calls) == 1:
-            # A lone call (the commonest poll): _admit itself, as _admit_polled
-            # would make it, whose setup for many calls costs more than it saves for one.
-            call = calls[0]
-            child = self._admit(call, rec, None)
-            entry_calls.append((call.correlation_id, call.function, child.input))
-        elif calls:
-            self._admit_polled(rec, calls, entry_calls)
         suspension.journal.append(_Entry(tuple(entry_calls)))
         suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
