@@ -420,7 +420,9 @@ class Runtime:
                                 break
                             if self._waiting and not heap and not self._running_foreign:
                                 self._wake_quiet()
-                            if not heap or self.failure is not None or done():
+                            if done():
+                                return  # (the finally ends the turn of driving)
+                            if not heap or self.failure is not None:
                                 break
                             due = heap[0][0]
                             if not (due <= service.now or self._alone_in_trio(due)):
