@@ -60,6 +60,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
+_INF = math.inf
 
 # The simulations of a process take turns, one at a time whatever thread runs
 # them (a Dask worker's threads, a sweep on a ThreadPoolExecutor): what makes a
@@ -471,8 +472,11 @@ class Runtime:
         runner = self._runner
         if len(runner.tasks) != self._alone or runner.runq:
             return False
+        deadline = runner.deadlines.next_deadline()
+        if deadline == _INF:  # no trio deadline (the usual case): the test below, reduced
+            return due < deadline
         now = self._service.now
-        return due - now < runner.deadlines.next_deadline() - now
+        return due - now < deadline - now
 
     # -- driving -------------------------------------------------------------------
 
