@@ -23,7 +23,6 @@ import contextvars
 import os
 import types
 from collections import deque
-from operator import attrgetter
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, NamedTuple
 
@@ -180,7 +179,6 @@ _current_task = trio.lowlevel.current_task
 # (current_task() still says why when no trio run is there). Bound once: trio
 # never replaces the object, and sim's host only saves and restores its fields.
 _run_context: Any = trio._core._run.GLOBAL_RUN_CONTEXT
-_correlation_id_of = attrgetter("correlation_id")
 # The values thaw hands back as they are (a frozen atom is its own copy):
 # a delivered result of one of these types needs no call to thaw.
 _KEPT = frozenset({type(None), bool, int, str})
@@ -227,7 +225,10 @@ class Frame(_Waiter):
     _cancels: list[trio.CancelScope] | None = None
     _closed = False
     # Assigned, never mutated in place, so a shared default is safe.
-    last_keys: list[str] = []  # noqa: RUF012 - keys of the last poll's calls
+    # The keys of the last poll's calls: the calls themselves after a poll (their
+    # correlation ids are the keys; a poll that fails is rare, so they are read
+    # then), the journaled step's keys when replaying.
+    last_keys: list[Call] | list[str] = []  # noqa: RUF012
     running = False  # an attempt is stepping it
     lost = False  # its memory was lost while it ran
     # The task driving the attempt, and its cancel state when the attempt began.
@@ -366,8 +367,9 @@ class Frame(_Waiter):
         """Hand a resume's results (or the failure of the last poll) to the steps awaiting them."""
         if poll_error is not None:
             exc = exception_for_error(poll_error)
-            for key in self.last_keys:
-                op = self.pending.pop(key, None)
+            for item in self.last_keys:
+                key = item if isinstance(item, str) else item.correlation_id
+                op = self.pending.pop(key, None)  # type: ignore[arg-type]
                 if op is not None:
                     op[0].child_done(op[1], False, exc)
         pending = self.pending
@@ -516,8 +518,7 @@ class Frame(_Waiter):
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
-        # The keys _start gave the calls (strs already): taken in one pass in C.
-        self.last_keys = list(map(_correlation_id_of, calls))
+        self.last_keys = calls  # their keys, read only if the poll fails (see deliver)
         self.token = token = self.token + 1  # _set_token, written out
         self.state = state = f"{self.dispatch_id}:{token}".encode()
         # Sound by construction (pending is not empty), so no Output.poll and its checks.

@@ -162,16 +162,29 @@ class _PlainDecisions(Decisions):
     plain profiles only.
     """
 
-    __slots__ = ()
+    # Each rate's threshold, taken once from the run's profile (fixed from here
+    # on: frozen, and a swarm's drawn in Decisions.__init__): ``1.0 - rate``,
+    # at or above which a draw injects the fault, or None when the rate is not
+    # positive (nothing is drawn). The same float the base class computes at
+    # each decision, so the same draws decide the same.
+    __slots__ = ("_endpoint_error_at", "_response_lost_at", "_crash_at", "_max_latency")
+
+    def __init__(self, profile: FaultProfile, rng: random.Random | str) -> None:
+        super().__init__(profile, rng)
+        chosen = self.profile
+        self._endpoint_error_at = _threshold(chosen.endpoint_error)
+        self._response_lost_at = _threshold(chosen.response_lost)
+        self._crash_at = _threshold(chosen.crash)
+        self._max_latency = chosen.max_latency
 
     def endpoint_fault(self, rec: Any = None) -> Status | None:
-        rate = self.profile.endpoint_error
-        if not rate > 0.0:
+        at = self._endpoint_error_at
+        if at is None:
             return None
         u = self._random()
         record = self.record
         record.append(u)
-        if u < 1.0 - rate:
+        if u < at:
             return None
         u = self._random()
         record.append(u)
@@ -179,23 +192,23 @@ class _PlainDecisions(Decisions):
         return ENDPOINT_FAULT_STATUSES[min(int(u * n), n - 1)]
 
     def response_lost(self, rec: Any = None) -> bool:
-        rate = self.profile.response_lost
-        if not rate > 0.0:
+        at = self._response_lost_at
+        if at is None:
             return False
         u = self._random()
         self.record.append(u)
-        return u >= 1.0 - rate
+        return u >= at
 
     def crash(self, rec: Any = None) -> bool:
-        rate = self.profile.crash
-        if not rate > 0.0:
+        at = self._crash_at
+        if at is None:
             return False
         u = self._random()
         self.record.append(u)
-        return u >= 1.0 - rate
+        return u >= at
 
     def latency(self, rec: Any = None) -> float:
-        top = self.profile.max_latency
+        top = self._max_latency
         if not top:
             return 0.0
         u = self._random()
@@ -206,6 +219,11 @@ class _PlainDecisions(Decisions):
         u = self._random()
         self.record.append(u)
         return u
+
+
+def _threshold(rate: float) -> float | None:
+    # _PlainDecisions' form of a rate: what `Decisions._chance` compares a draw with.
+    return 1.0 - rate if rate > 0.0 else None
 
 
 class TargetedDecisions(Decisions):

@@ -60,6 +60,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
+_INF = math.inf
 
 # The simulations of a process take turns, one at a time whatever thread runs
 # them (a Dask worker's threads, a sweep on a ThreadPoolExecutor): what makes a
@@ -408,18 +409,31 @@ class Runtime:
                 due = heap[0][0]
                 if due <= service.now or self._alone_in_trio(due):
                     # _act(), written out: this runs once per action of most runs.
+                    # The actions that follow while none hands back an awaitable
+                    # run in the same turn of driving: the tests of the outer
+                    # loop made again, but for those no action changes (the scope
+                    # was not cancelled, this task is the one driving).
                     self._driving = True
                     try:
-                        pending = service.step()
+                        while True:
+                            pending = service.step()
+                            if pending is not None:
+                                break
+                            if self._waiting and not heap and not self._running_foreign:
+                                self._wake_quiet()
+                            if done():
+                                return  # (the finally ends the turn of driving)
+                            if not heap or self.failure is not None:
+                                break
+                            due = heap[0][0]
+                            if not (due <= service.now or self._alone_in_trio(due)):
+                                break
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
                     finally:
                         self._driving = False
-                    if pending is None:
-                        if self._waiting and not heap and not self._running_foreign:
-                            self._wake_quiet()
-                    else:
+                    if pending is not None:
                         await self._finish_pending(pending, pump=False)
                     continue
             task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
@@ -458,8 +472,11 @@ class Runtime:
         runner = self._runner
         if len(runner.tasks) != self._alone or runner.runq:
             return False
+        deadline = runner.deadlines.next_deadline()
+        if deadline == _INF:  # no trio deadline (the usual case): the test below, reduced
+            return due < deadline
         now = self._service.now
-        return due - now < runner.deadlines.next_deadline() - now
+        return due - now < deadline - now
 
     # -- driving -------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
 from ._attempt import Attempt, PollRequest
 from ._records import (
+    _ENDPOINT_TYPES,
+    _ID_TYPES,
     _INTO,
     DONE,
     POLLING,
@@ -170,6 +172,12 @@ class Service:
         self._event = trace._events.append
         # With nothing to inject, no decision is drawn: skip asking.
         self._faults = not decisions.profile.is_none
+        # The decisions asked per call, bound once: the run's source never changes.
+        self._latency = decisions.latency
+        self._endpoint_fault = decisions.endpoint_fault
+        self._response_lost = decisions.response_lost
+        self._crash = decisions.crash
+        self._reorder = decisions.reorder
 
     # -- timeline ---------------------------------------------------------
 
@@ -359,7 +367,7 @@ class Service:
             self._seq += 1
             _heappush(
                 self.heap,
-                (now + self.decisions.latency(rec) if self._faults else now, self._seq, self._attempt, rec),
+                (now + self._latency(rec) if self._faults else now, self._seq, self._attempt, rec),
             )
             if self.on_push is not None:
                 self.on_push()
@@ -375,7 +383,7 @@ class Service:
         records, event, heap, attempt = self.records, self._event, self.heap, self._attempt
         outstanding = rec.suspension.outstanding  # type: ignore[union-attr]
         parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
-        faults, latency, on_push = self._faults, self.decisions.latency, self.on_push
+        faults, latency, on_push = self._faults, self._latency, self.on_push
         journal = entry_calls.append
         now = self.now  # nothing here moves time
         # The counters in locals, written back before anything else reads them
@@ -413,7 +421,7 @@ class Service:
             self._ids, self._seq, self.pending = ids, seq, pending
 
     def _delivery_time(self, rec: _Record) -> float:
-        return self.now + self.decisions.latency(rec) if self._faults else self.now
+        return self.now + self._latency(rec) if self._faults else self.now
 
     def _start_timer(self, rec: _Record, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
@@ -441,7 +449,7 @@ class Service:
             self._no_endpoint(rec)
             return None
         if self._faults:
-            fault = self.decisions.endpoint_fault(rec)
+            fault = self._endpoint_fault(rec)
             if fault is not None:
                 self._endpoint_failed(rec, fault)
                 return None
@@ -464,10 +472,12 @@ class Service:
         if kind is tuple:  # a fast endpoint's (value,)
             # _completed's commonest case, written out.
             if rec.outcome is not None or (
-                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+                self._faults and self._response_lost(rec) and self._lose_response(rec)
             ):
                 return None
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, "OK", None, None))
+            # (`now` and `attempt` are still the attempt's: a fast answer is made
+            # without awaiting, and only an action, run by step(), moves time.)
+            self._event((ATTEMPT, now, rec.id, rec.function, attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
                 try:
@@ -480,10 +490,10 @@ class Service:
         if kind is PollRequest:
             # _completed's poll case, written out as for (value,) above.
             if rec.outcome is not None or (
-                self._faults and self.decisions.response_lost(rec) and self._lose_response(rec)
+                self._faults and self._response_lost(rec) and self._lose_response(rec)
             ):
                 return None
-            self._event((ATTEMPT, self.now, rec.id, rec.function, rec.attempt, POLL, f"{len(out.calls)} calls", None))
+            self._event((ATTEMPT, now, rec.id, rec.function, attempt, POLL, f"{len(out.calls)} calls", None))
             self._poll(rec, out)
             return None
         return self._answered(rec, out, True)
@@ -541,7 +551,7 @@ class Service:
     def _prepare_resume(self, rec: _Record, suspension: _Suspension) -> None:
         # What a resume's attempt needs before it runs: the crash decision (a
         # rebuild from the journal) and the batch of results it delivers.
-        if self._faults and self.decisions.crash(rec):
+        if self._faults and self._crash(rec):
             if _within_replay_budget(suspension):
                 self.lose_state(rec)
             else:
@@ -557,25 +567,30 @@ class Service:
         ready, taken = suspension.ready, suspension.taken
         available = len(ready) - taken
         most = suspension.max_results
-        start, size = 0, most if most < available else available  # min(), without the call
-        shuffle = self.decisions.reorder(available, rec) if self._faults else None
-        if shuffle is not None:
-            start = shuffle[0]
-            size = min(shuffle[1], size, available - start)
-        if start == 0 and size == available:
+        shuffle = self._reorder(available, rec) if self._faults else None
+        if shuffle is None and available <= most:  # all of them, in order: the usual resume
             batch = tuple(ready[taken:]) if taken else tuple(ready)
             ready.clear()
             suspension.taken = 0
-        elif start == 0:
-            batch = tuple(ready[taken : taken + size])
-            taken += size
-            if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
-                del ready[:taken]
-                taken = 0
-            suspension.taken = taken
-        else:  # out of order (a reordering fault)
-            batch = tuple(ready[taken + start : taken + start + size])
-            del ready[taken + start : taken + start + size]
+        else:
+            start, size = 0, most if most < available else available  # min(), without the call
+            if shuffle is not None:
+                start = shuffle[0]
+                size = min(shuffle[1], size, available - start)
+            if start == 0 and size == available:
+                batch = tuple(ready[taken:]) if taken else tuple(ready)
+                ready.clear()
+                suspension.taken = 0
+            elif start == 0:
+                batch = tuple(ready[taken : taken + size])
+                taken += size
+                if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
+                    del ready[:taken]
+                    taken = 0
+                suspension.taken = taken
+            else:  # out of order (a reordering fault)
+                batch = tuple(ready[taken + start : taken + start + size])
+                del ready[taken + start : taken + start + size]
         # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
         # for raw in batch, as passes in C when the batch is large (a fan-out's
         # resume takes many), as a loop when small (the passes' fixed cost is
@@ -591,7 +606,7 @@ class Service:
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
             return
-        if self._faults and self.decisions.response_lost(rec) and self._lose_response(rec):
+        if self._faults and self._response_lost(rec) and self._lose_response(rec):
             return
         form = type(out)
         if form is tuple:  # (value,): returned with status OK (a fast endpoint's form)
@@ -687,15 +702,36 @@ class Service:
         suspension.error = None
         calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
-        if not calls:  # a resumed function waiting on (no new calls): nothing to check or admit
-            problem = None
-        else:
-            # (A lone call's id without the pass: a pass in C costs more for one.)
-            ids = [calls[0].correlation_id] if len(calls) == 1 else list(map(_correlation_id_of, calls))
+        count = len(calls)
+        if count == 1:
+            # A lone call (the commonest poll): _poll_is_sound's check of one
+            # call, written out; then _admit itself, as _admit_polled would make
+            # it (whose setup for many calls costs more than it saves for one).
+            call = calls[0]
+            cid = call.correlation_id
+            if (
+                type(call) is Call
+                and type(cid) in _ID_TYPES
+                and cid not in suspension.outstanding
+                and type(call.function) is str
+                and call.function != ""
+                and type(call.endpoint) in _ENDPOINT_TYPES
+            ):
+                child = self._admit(call, rec, None)
+                entry_calls.append((cid, call.function, child.input))
+                problem = None
+            else:
+                problem = _poll_problem(calls, [cid], suspension.outstanding)
+        elif count:
+            ids = list(map(_correlation_id_of, calls))
             # _poll_problem, with its common case (sound) asked first without the call.
             problem = None if _poll_is_sound(calls, ids, suspension.outstanding) else _poll_problem(
                 calls, ids, suspension.outstanding
             )
+            if problem is None:
+                self._admit_polled(rec, calls, entry_calls)
+        else:  # a resumed function waiting on (no new calls): nothing to check or admit
+            problem = None
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
@@ -706,8 +742,6 @@ class Service:
                 except _codec.SerializationError:
                     data = b""
                 entry_calls.append((call.correlation_id, call.function, data))
-        elif calls:
-            self._admit_polled(rec, calls, entry_calls)
         suspension.journal.append(_Entry(tuple(entry_calls)))
         suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
@@ -758,7 +792,7 @@ class Service:
         self._seq += 1
         _heappush(
             self.heap,
-            (self.now + self.decisions.latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
+            (self.now + self._latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
         )
         if self.on_push is not None:
             self.on_push()

@@ -87,3 +87,39 @@ def test_any_exception_message_is_the_sdks() -> None:
     assert str(registry.AnyException([ValueError(), KeyError(), OSError()])) == (
         "3 coroutine(s) failed with an exception"
     )
+
+
+def test_a_poll_failed_as_a_whole_fails_each_step_it_made() -> None:
+    # The service rejects a frame's poll as a whole: its error reaches every
+    # step of that poll, found by the keys of the calls the poll carried.
+    from registry._coroutine import Frame
+    from registry._steps import CallStep
+    from sim import Call, Error
+    from sim.lowlevel import PollRequest
+
+    async def function() -> list[str]:
+        seen = []
+        for step in (registry.gather(CallStep(Call("a", 1)), CallStep(Call("b", 2))), CallStep(Call("c", 3))):
+            try:
+                await step
+            except Exception as exc:
+                seen.append(str(exc))
+        return seen
+
+    class _Task:  # the cancel state advance compares with the attempt's (none here)
+        _cancel_status = None
+
+    frame = Frame("d1", function())
+    frame.task, frame.scopes = _Task(), None  # type: ignore[assignment]
+    first = frame.advance()
+    assert type(first) is PollRequest
+    assert [c.function for c in first.calls] == ["a", "b"]
+    frame.deliver((), Error(Status.INVALID_ARGUMENT, "ValueError", "first poll refused"))
+    second = frame.advance()
+    assert type(second) is PollRequest
+    assert [c.function for c in second.calls] == ["c"]
+    frame.deliver((), Error(Status.INVALID_ARGUMENT, "ValueError", "second poll refused"))
+    end = frame.advance()  # the function's value, as (value,)
+    assert type(end) is tuple
+    first_error, second_error = end[0]  # type: ignore[misc]
+    assert "first poll refused" in first_error and "second poll refused" in second_error

@@ -221,3 +221,42 @@ def test_call_outcome_gives_the_value_or_the_error() -> None:
 def test_call_outcome_outside_a_simulation_says_so() -> None:
     with pytest.raises(RuntimeError, match="no simulation is running"):
         call_outcome(Call("f")).send(None)
+
+
+@pytest.mark.parametrize(
+    ("correlation_id", "function", "problem"),
+    [
+        (1.5, "x", "needs an int or str correlation_id"),
+        (True, "x", "needs an int or str correlation_id"),
+        (7, "", "has no function name"),
+    ],
+)
+def test_a_poll_of_one_call_is_checked_like_any_poll(
+    fast: FastEndpoint, correlation_id: Any, function: str, problem: str
+) -> None:
+    # A lone call is checked on a path of its own: the same problems are found.
+    fast.handlers["once"] = lambda a: PollRequest(
+        None, [Call(function, 1, endpoint=URL, correlation_id=correlation_id)], 1, 10
+    )
+    service = make_service()
+    rec = service.dispatch_one(Call("once", None, endpoint=URL))
+    service.step()
+    assert rec.suspension is not None and rec.suspension.error is not None
+    assert problem in (rec.suspension.error.message or "")
+    assert len(service.records) == 1  # nothing was admitted
+    assert len(rec.suspension.journal[0].calls) == 1  # but the call is journaled
+
+
+def test_a_poll_of_one_call_reusing_an_outstanding_id_is_refused(fast: FastEndpoint) -> None:
+    polls = iter([[Call("x", 1, endpoint=URL, correlation_id=7)], [Call("x", 2, endpoint=URL, correlation_id=7)]])
+    fast.handlers["twice"] = lambda a: PollRequest(b"s", next(polls), 2, 10)  # waits for two results
+    fast.handlers["x"] = lambda a: PollRequest(None, [], 1, 1)  # never ends: stays outstanding
+    service = make_service()
+    rec = service.dispatch_one(Call("twice", None, endpoint=URL))
+    service.step()  # the first poll: child 7 is outstanding
+    assert rec.suspension is not None and rec.suspension.error is None
+    service.resume_early(rec.id)
+    while service.heap and rec.suspension.generation < 2:
+        service.step()
+    assert rec.suspension.error is not None
+    assert "reuses correlation_id 7" in (rec.suspension.error.message or "")
