@@ -30,7 +30,6 @@ from typing import Any
 
 import outcome
 import trio
-import trio.testing
 
 from . import _environment
 from ._errors import DeadlockError, LivelockError, SimulationError
@@ -608,6 +607,11 @@ class Runtime:
     async def _idle_pump(self) -> None:
         # Under a clock that is not ours, the simulation's time is its own:
         # it moves whenever every task is blocked.
+        # Imported here, not with the module: trio.testing imports pytest (a
+        # tenth of a second), which a run under its own clock, every sweep
+        # worker and the CLI would otherwise pay for at start-up.
+        import trio.testing
+
         quiet: tuple[int, float] | None = None
         while True:
             await trio.testing.wait_all_tasks_blocked()

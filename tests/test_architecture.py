@@ -137,3 +137,18 @@ def test_all_names_exist_and_are_documented(module: object) -> None:
         value = getattr(module, name)
         if callable(value) or isinstance(value, type):
             assert getattr(value, "__doc__", None), f"{name} has no docstring"
+
+
+def test_importing_the_simulator_leaves_test_frameworks_unloaded() -> None:
+    # A sweep's every worker, the CLI and a plain script import sim and registry;
+    # pytest (which trio.testing imports) and Hypothesis cost a tenth of a second
+    # each at start-up, so only the code that needs them imports them.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, sim, sim.lowlevel, sim._sweep, registry, registry.test\n"
+        "print(sorted(m for m in ('pytest', 'hypothesis', 'trio.testing') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
