@@ -52,8 +52,6 @@ from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
 from ._attempt import Attempt, PollRequest
 from ._records import (
-    _ENDPOINT_TYPES,
-    _ID_TYPES,
     _INTO,
     DONE,
     POLLING,
@@ -62,6 +60,7 @@ from ._records import (
     SCHEDULED,
     SLEEPING,
     _check_call,
+    _one_call_is_sound,
     _poll_is_sound,
     _poll_problem,
     _Record,
@@ -704,19 +703,12 @@ class Service:
         entry_calls: list[tuple[Any, str, object]] = []
         count = len(calls)
         if count == 1:
-            # A lone call (the commonest poll): _poll_is_sound's check of one
-            # call, written out; then _admit itself, as _admit_polled would make
-            # it (whose setup for many calls costs more than it saves for one).
+            # A lone call (the commonest poll): checked as _poll_is_sound checks
+            # one, then given to _admit itself, as _admit_polled would give it
+            # (whose setup for many calls costs more than it saves for one).
             call = calls[0]
             cid = call.correlation_id
-            if (
-                type(call) is Call
-                and type(cid) in _ID_TYPES
-                and cid not in suspension.outstanding
-                and type(call.function) is str
-                and call.function != ""
-                and type(call.endpoint) in _ENDPOINT_TYPES
-            ):
+            if _one_call_is_sound(call, cid, suspension.outstanding):
                 child = self._admit(call, rec, None)
                 entry_calls.append((cid, call.function, child.input))
                 problem = None
