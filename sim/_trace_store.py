@@ -33,12 +33,13 @@ from itertools import chain, compress, repeat
 from operator import and_, getitem, is_, is_not, sub
 from typing import Any
 
+from ._events import DISPATCH as _DISPATCH  # the one kind whose detail (a caller's id) is kept apart
+
 __all__ = ["EventStore"]
 
 _CODE = "I" if array.array("I").itemsize >= 4 else "L"  # at least 32 bits for codes and indices
 _NAME_TYPES = frozenset({str, type(None)})
 _FIRST = object()  # what no event holds: the first event always starts a run
-_DISPATCH = "dispatch"  # _events.DISPATCH (not imported: the store knows no more of events than their fields)
 
 
 class _Caller:
