@@ -608,8 +608,8 @@ class Runtime:
         # Under a clock that is not ours, the simulation's time is its own:
         # it moves whenever every task is blocked.
         # Imported here, not with the module: trio.testing imports pytest (a
-        # tenth of a second), which a run under its own clock, every sweep
-        # worker and the CLI would otherwise pay for at start-up.
+        # tenth of a second). Only a run under another clock needs it; every
+        # sweep worker, the CLI and any script importing sim would pay for it.
         import trio.testing
 
         quiet: tuple[int, float] | None = None
