@@ -83,16 +83,10 @@ def _package_versions() -> dict[str, str]:
     return dict(versions)
 
 
-@functools.lru_cache(maxsize=64)
-def _profile_dict(profile: FaultProfile) -> dict[str, Any]:
-    # as_header walks the fields on every call; a profile is frozen, so once will do.
-    # Only ever copied (a dict's copy clones its table: less than building one from pairs).
-    return profile.as_header()
-
-
 # The profile of the last plain header, and its fields: a sweep gives the same
-# profile to every seed, and an identity test costs less than the cache's hash
-# of a profile (attrs' __hash__, in Python). One tuple, so threads see a pair.
+# profile to every seed, and an identity test costs less than walking its fields
+# (as_header) or hashing it for a cache (attrs' __hash__, in Python). One tuple,
+# so threads see a pair.
 _last_fields: tuple[FaultProfile | None, dict[str, Any]] = (None, {})
 
 
@@ -100,10 +94,11 @@ def _profile_fields(profile: FaultProfile) -> dict[str, Any]:
     global _last_fields
     last = _last_fields
     if last[0] is not profile:
+        fields = profile.as_header()
         if profile.functions or profile.script is not None:
-            return profile.as_header()  # nested lists: each trace gets its own, made afresh
-        last = _last_fields = (profile, _profile_dict(profile))
-    return last[1].copy()  # each trace gets a dict of its own
+            return fields  # nested lists: each trace gets its own, made afresh
+        last = _last_fields = (profile, fields)
+    return last[1].copy()  # each trace gets a dict of its own (a copy clones the table)
 
 
 def _discard(main: Any) -> None:
