@@ -56,6 +56,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "deadlines"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "current_time"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "next_deadline"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "_heap"),  # only inside a run
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
@@ -413,20 +414,44 @@ class Runtime:
                     # loop made again, but for those no action changes (the scope
                     # was not cancelled, this task is the one driving).
                     self._driving = True
+                    alone = False  # _alone_in_trio held in this turn (see below)
+                    runq: Any
+                    tasks: Any
+                    deadlines: list[Any]
                     try:
                         while True:
                             pending = service.step()
                             if pending is not None:
                                 break
-                            if self._waiting and not heap and not self._running_foreign:
-                                self._wake_quiet()
+                            if not heap:  # the quiescence waiters can go on only now
+                                if self._waiting and not self._running_foreign:
+                                    self._wake_quiet()
+                                if done():
+                                    return  # (the finally ends the turn of driving)
+                                break
                             if done():
-                                return  # (the finally ends the turn of driving)
-                            if not heap or self.failure is not None:
+                                return
+                            if self.failure is not None:
                                 break
                             due = heap[0][0]
-                            if not (due <= service.now or self._alone_in_trio(due)):
+                            if due <= service.now:
+                                continue
+                            # Once _alone_in_trio has held in this turn, only what
+                            # an action run inline (a function's code) can change
+                            # is tested again: a task woken or spawned, a trio
+                            # deadline set (with trio's deadline heap empty: only
+                            # a set deadline grows it inline). Its other inputs
+                            # (the clock, awaits outside the simulation, a
+                            # volunteer time driver) change only in an await,
+                            # which ends the turn. tests/sim/test_host.py's
+                            # trio_changed_inline spawns and sets deadlines inline.
+                            if alone and not runq and not deadlines and len(tasks) == self._alone and due < _INF:
+                                continue
+                            if not self._alone_in_trio(due):
                                 break
+                            runner = self._runner
+                            runq, tasks, deadlines = runner.runq, runner.tasks, runner.deadlines._heap
+                            alone = True
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
