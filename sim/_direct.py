@@ -32,7 +32,7 @@ async def call_outcome(call: Call) -> tuple[bool, Any]:
     # that method without the CallResult): the service, and the bound wait.
     rec = simulation._service.dispatch_one(call)
     if rec.outcome is None:
-        await simulation._wait_until(lambda: rec.outcome is not None, rec.waiters)
+        await simulation._wait_until(rec)
     outcome = rec.outcome
     assert outcome is not None
     kind, payload = outcome

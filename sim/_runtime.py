@@ -163,6 +163,22 @@ class _LazyTaskOrder:
         return getattr(self._source(), name)
 
 
+class _Quiescence:
+    """What `Runtime.wait_quiet` waits on, read as a call's record is: its outcome
+    is there (True) while the run is quiet, and its waiters are the runtime's."""
+
+    __slots__ = ("_runtime", "waiters")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.waiters = runtime._waiting
+
+    @property
+    def outcome(self) -> bool | None:
+        runtime = self._runtime  # quiet(), written out: read once per action of the wait
+        return None if runtime._service.heap or runtime._running_foreign else True
+
+
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
@@ -385,10 +401,15 @@ class Runtime:
 
     async def wait_quiet(self) -> None:
         """Return once the simulation is quiet (see `quiet`)."""
-        await self.wait_until(self.quiet, self._waiting)
+        if self._service.heap or self._running_foreign:  # not quiet(), written out: most runs end quiet
+            await self.wait_until(_Quiescence(self))
 
-    async def wait_until(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
-        """Run what is due now inline until `done()`, parking in `waiters` between.
+    async def wait_until(self, target: _Record | _Quiescence) -> None:
+        """Run what is due now inline until `target` has its outcome, parking in its `waiters` between.
+
+        `target` is a call's record, or the runtime's `_Quiescence` (whose
+        outcome is there while the run is quiet): an object read for its end,
+        rather than a test made per wait and called per action.
 
         In a cancelled scope it parks at once, so trio raises Cancelled: a wait
         is a checkpoint when its scope is cancelled (trio's
@@ -399,7 +420,7 @@ class Runtime:
         # Read from trio's current task where checkpoint_if_cancelled() would
         # cost a coroutine per wait; nothing that runs inline cancels a scope.
         cancelled = _run_core.GLOBAL_RUN_CONTEXT.task._cancel_status.effectively_cancelled
-        while not done():
+        while target.outcome is None:
             # What is due now runs inline. Time moves in the clock (trio's
             # statistics do not show the other tasks of the batch it is
             # running, and those must run before time moves on), or here when
@@ -426,10 +447,10 @@ class Runtime:
                             if not heap:  # the quiescence waiters can go on only now
                                 if self._waiting and not self._running_foreign:
                                     self._wake_quiet()
-                                if done():
+                                if target.outcome is not None:
                                     return  # (the finally ends the turn of driving)
                                 break
-                            if done():
+                            if target.outcome is not None:
                                 return
                             if self.failure is not None:
                                 break
@@ -461,6 +482,7 @@ class Runtime:
                         await self._finish_pending(pending, pump=False)
                     continue
             task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
+            waiters = target.waiters
             waiters.append(task)
             if self._own_clock and self._time_driver is None:
                 # Volunteer: once time has moved, the clock wakes this task

@@ -416,14 +416,14 @@ class Simulation:
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
         if rec.outcome is None:
-            await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
+            await self._wait_until(rec)
         return _result_of(rec)
 
     async def call_result(self, call: Call, *, caller: DispatchID | None = None) -> CallResult:
         """Dispatch one call and wait for its outcome, as a CallResult (without raising)."""
         rec = self._service.dispatch_one(call, caller)
         if rec.outcome is None:
-            await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
+            await self._wait_until(rec)
         return _result_of(rec)
 
     def report_unawaited(self, caller: DispatchID, function: str) -> None:
