@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
-from sim.lowlevel import call_outcome
 
 from ._context import current_dispatch_id, frame_var
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
@@ -74,15 +73,6 @@ class Client:
         if result.error is not None:
             raise exception_for_error(result.error)
         return result.output
-
-    async def _call(self, call: Call) -> Any:
-        # Only ever awaited outside any function (Function.__call__ checks), so
-        # there is no caller.
-        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        ok, value = await call_outcome(call)
-        if ok:
-            return value
-        raise exception_for_error(value)
 
     def batch(self) -> Batch:
         """A Batch dispatched through this client."""

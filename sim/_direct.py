@@ -2,21 +2,24 @@
 
 `Simulation.call_result` builds a public `CallResult` that a client reads two
 fields of and drops. `call_outcome` hands back the outcome as ``(True,
-value)`` or ``(False, Error)`` instead, the value thawed afresh as always.
+value)`` or ``(False, Error)`` instead, the value thawed afresh as always;
+`call_value` returns the value or raises the exception its caller makes of
+the Error, so a client's ``await fn(x)`` is this one coroutine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._codec import _frozen
 from ._codec import thaw as _thaw
 from ._errors import SimulationError
 from ._journal import ABANDONED, decode_error
-from ._protocol import Call
+from ._protocol import Call, Error
 from ._simulation import current
 
-__all__ = ["call_outcome"]
+__all__ = ["call_outcome", "call_value"]
 
 _KEPT = _frozen._ATOMS  # the values freeze keeps, and thaw hands back, as they are
 
@@ -42,3 +45,26 @@ async def call_outcome(call: Call) -> tuple[bool, Any]:
     if outcome is ABANDONED:
         raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
     return False, decode_error(payload)
+
+
+async def call_value(call: Call, exception_for: Callable[[Error], BaseException]) -> Any:
+    """Dispatch `call` in the running simulation (no caller) and wait for its outcome.
+
+    Returns the value, or raises ``exception_for(error)``; raises
+    SimulationError if the call was abandoned, as `call_outcome` does.
+    """
+    __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
+    # call_outcome, with its caller's raise: one coroutine, where a client's
+    # await of a call would otherwise be two.
+    simulation = current()
+    rec = simulation._service.dispatch_one(call)
+    if rec.outcome is None:
+        await simulation._wait_until(rec)
+    outcome = rec.outcome
+    assert outcome is not None
+    kind, payload = outcome
+    if kind == "value":
+        return payload if type(payload) in _KEPT else _thaw(payload)
+    if outcome is ABANDONED:
+        raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
+    raise exception_for(decode_error(payload))
