@@ -286,7 +286,12 @@ class Service:
         """
         calls = list(calls)
         for i, call in enumerate(calls):
-            _check_call(call, f"calls[{i}]")
+            # The common case checked in exact types (as dispatch_one does), with
+            # no message built per call; _check_call says what is wrong.
+            if type(call) is not Call or type(call.function) is not str or not call.function or (
+                call.endpoint is not None and type(call.endpoint) is not str
+            ):
+                _check_call(call, f"calls[{i}]")
         caller_record = self.records.get(caller) if caller is not None else None
         if key is not None and caller_record is not None:
             done = self._keyed.setdefault(caller_record.id, {})
