@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, overload
 import sim
 from sim import Call, DispatchID
 
-from ._context import current_dispatch_id, frame_var
+from ._context import current_dispatch_id, frame_var, running_sync
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "Client", "ClientError"]
 
 P = ParamSpec("P")
+
+_frame_now, _running_now = frame_var.get, running_sync.get  # bound once: read per dispatch
 
 
 class ClientError(Exception):
@@ -62,9 +64,19 @@ class Client:
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:
-        # Called by Function.dispatch: hand_back skips the registry's frames,
-        # so the user's code that called it decides how it is handed back.
-        return hand_back(self._send([call])[0], sys._getframe(1))  # type: ignore[return-value]
+        # Called by Function.dispatch with a Call it made: hand_back skips the
+        # registry's frames, so the user's code that called it decides how it
+        # is handed back. _send and current_dispatch_id, written out: this is
+        # every dispatch of one call.
+        frame = _frame_now()
+        if frame is not None:
+            key = frame.dispatches
+            frame.dispatches = key + 1
+            ids = sim.current().dispatch([call], caller=frame.dispatch_id, key=key)
+        else:
+            running = _running_now(None)
+            ids = sim.current().dispatch([call], caller=running[1] if running is not None else None)
+        return hand_back(ids[0], sys._getframe(1))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""

@@ -139,7 +139,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         Awaiting the result gives the same DispatchID, as with the SDK's
         coroutine: ``await fn.dispatch(x)``.
         """
-        return self._registry.client._dispatch_one(self.build_call(*args, **kwargs))
+        # build_call, written out (self._endpoint is what self.endpoint reads).
+        return self._registry._client._dispatch_one(Call(self._name, Arguments(args, kwargs), self._endpoint))
 
     def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
         return self._run(inp)
