@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
+from sim.lowlevel import wait_value
 
 from ._context import current_dispatch_id, frame_var, running_sync
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
@@ -81,10 +82,8 @@ class Client:
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        result = await sim.current().wait_result(dispatch_id)
-        if result.error is not None:
-            raise exception_for_error(result.error)
-        return result.output
+        # sim.current().wait_result(), without the CallResult it would build.
+        return await wait_value(dispatch_id, exception_for_error)
 
     def batch(self) -> Batch:
         """A Batch dispatched through this client."""
