@@ -65,10 +65,11 @@ class Client:
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:
-        # Called by Function.dispatch with a Call it made: hand_back skips the
-        # registry's frames, so the user's code that called it decides how it
-        # is handed back. _send and current_dispatch_id, written out: this is
-        # every dispatch of one call.
+        # Called by Function.dispatch with a Call it made: the frame two up is
+        # the code that called that (hand_back would skip the registry's
+        # frames anyway), which decides how the id is handed back.
+        # _send and current_dispatch_id, written out: this is every dispatch
+        # of one call.
         frame = _frame_now()
         if frame is not None:
             key = frame.dispatches
@@ -77,7 +78,7 @@ class Client:
         else:
             running = _running_now(None)
             ids = sim.current().dispatch([call], caller=running[1] if running is not None else None)
-        return hand_back(ids[0], sys._getframe(1))  # type: ignore[return-value]
+        return hand_back(ids[0], sys._getframe(2))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
