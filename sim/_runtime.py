@@ -437,7 +437,6 @@ class Runtime:
                     self._driving = True
                     alone = False  # _alone_in_trio held in this turn (see below)
                     runq: Any
-                    tasks: Any
                     deadlines: list[Any]
                     try:
                         while True:
@@ -459,19 +458,22 @@ class Runtime:
                                 continue
                             # Once _alone_in_trio has held in this turn, only what
                             # an action run inline (a function's code) can change
-                            # is tested again: a task woken or spawned, a trio
-                            # deadline set (with trio's deadline heap empty: only
-                            # a set deadline grows it inline). Its other inputs
-                            # (the clock, awaits outside the simulation, a
-                            # volunteer time driver) change only in an await,
-                            # which ends the turn. tests/sim/test_host.py's
+                            # is tested again: a task woken or spawned (a spawned
+                            # task is runnable at once, and only trio's loop takes
+                            # a task off its run queue or ends one: the count of
+                            # tasks cannot change inline while the queue is
+                            # empty), a trio deadline set (with trio's deadline
+                            # heap empty: only a set deadline grows it inline).
+                            # Its other inputs (the clock, awaits outside the
+                            # simulation, a volunteer time driver) change only in
+                            # an await, which ends the turn. tests/sim/test_host.py's
                             # trio_changed_inline spawns and sets deadlines inline.
-                            if alone and not runq and not deadlines and len(tasks) == self._alone and due < _INF:
+                            if alone and not runq and not deadlines and due < _INF:
                                 continue
                             if not self._alone_in_trio(due):
                                 break
                             runner = self._runner
-                            runq, tasks, deadlines = runner.runq, runner.tasks, runner.deadlines._heap
+                            runq, deadlines = runner.runq, runner.deadlines._heap
                             alone = True
                     except LivelockError as exc:
                         self._fail(exc)
