@@ -293,8 +293,9 @@ class Runtime:
         self._start_pump(self._pump_context, counter)
         self._alone += 1
 
-    async def host(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
-        """Run `body` with the pump beside it, in the current trio run; its outcome.
+    async def host(self, body: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
+        """Run `body` with the pump beside it, in the current trio run; what it
+        returned and what it raised, as ``(value, None)`` or ``(None, exception)``.
 
         Checks the clock first: under the runtime's own `VirtualClock`, the
         clock moves time; under any other, the pump does. In a shared run
@@ -321,7 +322,10 @@ class Runtime:
                 nursery.start_soon(self._pump)
                 self._alone = len(self._runner.tasks)
                 with trio.CancelScope() as self._main_scope:
-                    result = await outcome.acapture(body)
+                    try:
+                        result: tuple[Any, BaseException | None] = (await body(), None)
+                    except BaseException as exc:
+                        result = (None, exc)
                 self._stop_pumps(nursery)
         except BaseExceptionGroup as group:
             # A pump task died (an exception that is not an Exception, such as
@@ -336,7 +340,7 @@ class Runtime:
         self._service.on_push = None
         return result
 
-    async def _host_lazily(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+    async def _host_lazily(self, body: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
         # `host` in a shared run: no nursery, and no pump or watchdog until the
         # body waits in trio (see `yielded_to_trio`). A body that never does (no
         # trio primitive awaited, time moved inline) costs trio nothing more.
@@ -345,13 +349,12 @@ class Runtime:
         self._pump_context = contextvars.copy_context()  # what a pump started now would get
         self._alone = len(runner.tasks)
         try:
-            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+            # Caught here rather than by outcome.acapture, whose frame would show
+            # in tracebacks; a pair rather than an outcome.Value/Error to make.
             try:
-                value = await body()
+                result: tuple[Any, BaseException | None] = (await body(), None)
             except BaseException as exc:
-                result: outcome.Outcome[Any] = outcome.Error(exc)
-            else:
-                result = outcome.Value(value)
+                result = (None, exc)
             if self._pump_counter is None:  # a pump started (else none will: `_spawn` goes below)
                 self._stop_pumps(None)
             if self._pump_scopes:  # told to end: wait until they have, as a nursery's end would
