@@ -525,8 +525,11 @@ class Runtime:
         runner = self._runner
         if len(runner.tasks) != self._alone or runner.runq:
             return False
-        deadline = runner.deadlines.next_deadline()
-        if deadline == _INF:  # no trio deadline (the usual case): the test below, reduced
+        deadlines = runner.deadlines
+        if not deadlines._heap:  # no trio deadline (the usual case): next_deadline() is inf
+            return due < _INF  # the test below, reduced
+        deadline = deadlines.next_deadline()
+        if deadline == _INF:  # (the heap held only deadlines no longer set)
             return due < deadline
         now = self._service.now
         return due - now < deadline - now
