@@ -412,9 +412,9 @@ class Runtime:
     async def wait_until(self, target: _Record | _Quiescence) -> None:
         """Run what is due now inline until `target` has its outcome, parking in its `waiters` between.
 
-        `target` is a call's record, or the runtime's `_Quiescence` (whose
-        outcome is there while the run is quiet): an object read for its end,
-        rather than a test made per wait and called per action.
+        `target` is a call's record, or a `_Quiescence` (whose outcome is
+        there while the run is quiet): an object read for its end, rather
+        than a test made per wait and called per action.
 
         In a cancelled scope it parks at once, so trio raises Cancelled: a wait
         is a checkpoint when its scope is cancelled (trio's
