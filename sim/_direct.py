@@ -16,10 +16,10 @@ from typing import Any
 
 from ._codec import _frozen
 from ._codec import thaw as _thaw
-from ._records import _Record
 from ._errors import SimulationError
 from ._journal import ABANDONED, decode_error
 from ._protocol import Call, DispatchID, Error
+from ._records import _Record
 from ._simulation import current
 
 __all__ = ["call_outcome", "call_value", "wait_value"]
