@@ -182,35 +182,33 @@ class _Quiescence:
 class Runtime:
     """Drives one `Service` from inside a trio run, and reports runs that cannot end."""
 
-    # The state a run starts with that is not made per run: read from the class
-    # until first set, so a Runtime (one per seed) is made with a third of the stores.
     _watchdog: _Watchdog | None = None  # in a shared run, installed once the body waits in trio
-    _driving = False
-    _running_foreign = 0
-    _parked_pump: trio.lowlevel.Task | None = None
-    _pumps = 0
-    _pumps_stop = False  # the body is done: a pump that starts or wakes returns
-    _own_clock = False
-    failure: SimulationError | None = None
-    _stalled = False
-    _time_driver: tuple[trio.lowlevel.Task, list[trio.lowlevel.Task]] | None = None
-    _main_scope: trio.CancelScope | None = None
-    _nursery: trio.Nursery | None = None
-    _alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
-    _runner: Any = None  # trio's runner, while hosting (see _alone_in_trio)
-    # In a shared run (sim._host), pumps start only once the run waits in trio:
-    _spawn: Callable[[Callable[[], Awaitable[None]], contextvars.Context, int | None], None] | None = None
-    _pump_counter: int | None = None  # the first pump's place in trio's task order
-    _pump_context: contextvars.Context | None = None  # and its context
-    _pump_failure: BaseException | None = None  # what killed a pump
-    _pumps_gone: trio.Event | None = None  # set when the last pump has ended
 
     def __init__(self, service: Service, trace: Trace, max_stalled_rounds: int = 100_000) -> None:
         self._service = service
         self._max_stalled_rounds = max_stalled_rounds
         self._trace = trace
+        self._driving = False
+        self._running_foreign = 0
         self._waiting: list[trio.lowlevel.Task] = []  # tasks waiting for quiescence
+        self._parked_pump: trio.lowlevel.Task | None = None
+        self._pumps = 0
+        self._pumps_stop = False  # the body is done: a pump that starts or wakes returns
+        self._own_clock = False
+        self.failure: SimulationError | None = None
+        self._stalled = False
+        self._time_driver: tuple[trio.lowlevel.Task, list[trio.lowlevel.Task]] | None = None
+        self._main_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._alone = -1  # tasks alive in the run when only its own are (see _alone_in_trio)
+        self._runner: Any = None  # trio's runner, while hosting (see _alone_in_trio)
+        # In a shared run (sim._host), pumps start only once the run waits in trio:
+        self._spawn: Callable[[Callable[[], Awaitable[None]], contextvars.Context, int | None], None] | None = None
+        self._pump_counter: int | None = None  # the first pump's place in trio's task order
+        self._pump_context: contextvars.Context | None = None  # and its context
         self._pump_scopes: list[trio.CancelScope] = []  # pumps alive, each in a scope of its own
+        self._pump_failure: BaseException | None = None  # what killed a pump
+        self._pumps_gone: trio.Event | None = None  # set when the last pump has ended
         service.wake = _wake_waiters
 
     # -- hosting -------------------------------------------------------------------
