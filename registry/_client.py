@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, overload
 
 import sim
 from sim import Call, DispatchID
-from sim.lowlevel import call_outcome
+from sim.lowlevel import wait_value
 
-from ._context import current_dispatch_id, frame_var
+from ._context import current_dispatch_id, frame_var, running_sync
 from ._dispatched import DispatchedID, DispatchedIDs, hand_back
 from .error import exception_for_error
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["Batch", "Client", "ClientError"]
 
 P = ParamSpec("P")
+
+_frame_now, _running_now = frame_var.get, running_sync.get  # bound once: read per dispatch
 
 
 class ClientError(Exception):
@@ -63,26 +65,26 @@ class Client:
         return sim.current().dispatch(list(calls), caller=current_dispatch_id())
 
     def _dispatch_one(self, call: Call) -> DispatchedID:
-        # Called by Function.dispatch: hand_back skips the registry's frames,
-        # so the user's code that called it decides how it is handed back.
-        return hand_back(self._send([call])[0], sys._getframe(1))  # type: ignore[return-value]
+        # Called by Function.dispatch with a Call it made: the frame two up is
+        # the code that called that (hand_back would skip the registry's
+        # frames anyway), which decides how the id is handed back.
+        # _send and current_dispatch_id, written out: this is every dispatch
+        # of one call.
+        frame = _frame_now()
+        if frame is not None:
+            key = frame.dispatches
+            frame.dispatches = key + 1
+            ids = sim.current().dispatch([call], caller=frame.dispatch_id, key=key)
+        else:
+            running = _running_now(None)
+            ids = sim.current().dispatch([call], caller=running[1] if running is not None else None)
+        return hand_back(ids[0], sys._getframe(2))  # type: ignore[return-value]
 
     async def wait(self, dispatch_id: DispatchID) -> Any:
         """Wait for the call's outcome: return its value or raise its error."""
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        result = await sim.current().wait_result(dispatch_id)
-        if result.error is not None:
-            raise exception_for_error(result.error)
-        return result.output
-
-    async def _call(self, call: Call) -> Any:
-        # Only ever awaited outside any function (Function.__call__ checks), so
-        # there is no caller.
-        __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        ok, value = await call_outcome(call)
-        if ok:
-            return value
-        raise exception_for_error(value)
+        # sim.current().wait_result(), without the CallResult it would build.
+        return await wait_value(dispatch_id, exception_for_error)
 
     def batch(self) -> Batch:
         """A Batch dispatched through this client."""

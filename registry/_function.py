@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from sim import Arguments, Call, DispatchID, Input, Output, current
-from sim.lowlevel import Answer, Attempt, output_of
+from sim.lowlevel import Answer, Attempt, call_value, output_of
 
 from ._context import current_dispatch_id, frame_var, running_sync
 from ._coroutine import run_async_function
@@ -18,6 +18,7 @@ from ._dispatched import DispatchedID
 from ._outcome import answer_for_value, output_for_exception, output_for_primitive, output_for_value
 from ._status import _output_types
 from ._steps import CallStep
+from .error import exception_for_error
 
 if TYPE_CHECKING:
     from ._registry import Registry
@@ -124,7 +125,9 @@ class Function(PrimitiveFunction, Generic[P, T]):
                 f"functions can await other functions; use {self._name}.dispatch() to start "
                 "it without waiting"
             )
-        return self._registry._client._call(call)
+        # Outside any function, so there is no caller: the call is dispatched
+        # and awaited in this one coroutine (no Client method between).
+        return call_value(call, exception_for_error)
 
     def build_call(self, /, *args: P.args, **kwargs: P.kwargs) -> Call:
         """A Call of this function with these arguments (not dispatched)."""
@@ -136,7 +139,8 @@ class Function(PrimitiveFunction, Generic[P, T]):
         Awaiting the result gives the same DispatchID, as with the SDK's
         coroutine: ``await fn.dispatch(x)``.
         """
-        return self._registry.client._dispatch_one(self.build_call(*args, **kwargs))
+        # build_call, written out (self._endpoint is what self.endpoint reads).
+        return self._registry._client._dispatch_one(Call(self._name, Arguments(args, kwargs), self._endpoint))
 
     def _primitive_for(self, inp: Input) -> Output | Awaitable[Output]:
         return self._run(inp)

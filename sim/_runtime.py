@@ -56,6 +56,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "deadlines"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner", "current_time"),  # only inside a run
     ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "next_deadline"),  # only inside a run
+    ("trio._core._run.GLOBAL_RUN_CONTEXT.runner.deadlines", "_heap"),  # only inside a run
 )
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
@@ -160,6 +161,22 @@ class _LazyTaskOrder:
     def __getattr__(self, name: str) -> Any:
         # Anything else trio draws (uniform for a SystemClock's offset, random()).
         return getattr(self._source(), name)
+
+
+class _Quiescence:
+    """What `Runtime.wait_quiet` waits on, read as a call's record is: its outcome
+    is there (True) while the run is quiet, and its waiters are the runtime's."""
+
+    __slots__ = ("_runtime", "waiters")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.waiters = runtime._waiting
+
+    @property
+    def outcome(self) -> bool | None:
+        runtime = self._runtime  # quiet(), written out: read once per action of the wait
+        return None if runtime._service.heap or runtime._running_foreign else True
 
 
 class Runtime:
@@ -274,8 +291,9 @@ class Runtime:
         self._start_pump(self._pump_context, counter)
         self._alone += 1
 
-    async def host(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
-        """Run `body` with the pump beside it, in the current trio run; its outcome.
+    async def host(self, body: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
+        """Run `body` with the pump beside it, in the current trio run; what it
+        returned and what it raised, as ``(value, None)`` or ``(None, exception)``.
 
         Checks the clock first: under the runtime's own `VirtualClock`, the
         clock moves time; under any other, the pump does. In a shared run
@@ -302,7 +320,10 @@ class Runtime:
                 nursery.start_soon(self._pump)
                 self._alone = len(self._runner.tasks)
                 with trio.CancelScope() as self._main_scope:
-                    result = await outcome.acapture(body)
+                    try:
+                        result: tuple[Any, BaseException | None] = (await body(), None)
+                    except BaseException as exc:
+                        result = (None, exc)
                 self._stop_pumps(nursery)
         except BaseExceptionGroup as group:
             # A pump task died (an exception that is not an Exception, such as
@@ -317,7 +338,7 @@ class Runtime:
         self._service.on_push = None
         return result
 
-    async def _host_lazily(self, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+    async def _host_lazily(self, body: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
         # `host` in a shared run: no nursery, and no pump or watchdog until the
         # body waits in trio (see `yielded_to_trio`). A body that never does (no
         # trio primitive awaited, time moved inline) costs trio nothing more.
@@ -326,13 +347,12 @@ class Runtime:
         self._pump_context = contextvars.copy_context()  # what a pump started now would get
         self._alone = len(runner.tasks)
         try:
-            # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+            # Caught here rather than by outcome.acapture, whose frame would show
+            # in tracebacks; a pair rather than an outcome.Value/Error to make.
             try:
-                value = await body()
+                result: tuple[Any, BaseException | None] = (await body(), None)
             except BaseException as exc:
-                result: outcome.Outcome[Any] = outcome.Error(exc)
-            else:
-                result = outcome.Value(value)
+                result = (None, exc)
             if self._pump_counter is None:  # a pump started (else none will: `_spawn` goes below)
                 self._stop_pumps(None)
             if self._pump_scopes:  # told to end: wait until they have, as a nursery's end would
@@ -384,10 +404,15 @@ class Runtime:
 
     async def wait_quiet(self) -> None:
         """Return once the simulation is quiet (see `quiet`)."""
-        await self.wait_until(self.quiet, self._waiting)
+        if self._service.heap or self._running_foreign:  # not quiet(), written out: most runs end quiet
+            await self.wait_until(_Quiescence(self))
 
-    async def wait_until(self, done: Callable[[], bool], waiters: list[trio.lowlevel.Task]) -> None:
-        """Run what is due now inline until `done()`, parking in `waiters` between.
+    async def wait_until(self, target: _Record | _Quiescence) -> None:
+        """Run what is due now inline until `target` has its outcome, parking in its `waiters` between.
+
+        `target` is a call's record, or a `_Quiescence` (whose outcome is
+        there while the run is quiet): an object read for its end, rather
+        than a test made per wait and called per action.
 
         In a cancelled scope it parks at once, so trio raises Cancelled: a wait
         is a checkpoint when its scope is cancelled (trio's
@@ -398,7 +423,7 @@ class Runtime:
         # Read from trio's current task where checkpoint_if_cancelled() would
         # cost a coroutine per wait; nothing that runs inline cancels a scope.
         cancelled = _run_core.GLOBAL_RUN_CONTEXT.task._cancel_status.effectively_cancelled
-        while not done():
+        while target.outcome is None:
             # What is due now runs inline. Time moves in the clock (trio's
             # statistics do not show the other tasks of the batch it is
             # running, and those must run before time moves on), or here when
@@ -413,20 +438,46 @@ class Runtime:
                     # loop made again, but for those no action changes (the scope
                     # was not cancelled, this task is the one driving).
                     self._driving = True
+                    alone = False  # _alone_in_trio held in this turn (see below)
+                    runq: Any
+                    deadlines: list[Any]
                     try:
                         while True:
                             pending = service.step()
                             if pending is not None:
                                 break
-                            if self._waiting and not heap and not self._running_foreign:
-                                self._wake_quiet()
-                            if done():
-                                return  # (the finally ends the turn of driving)
-                            if not heap or self.failure is not None:
+                            if not heap:  # the quiescence waiters can go on only now
+                                if self._waiting and not self._running_foreign:
+                                    self._wake_quiet()
+                                if target.outcome is not None:
+                                    return  # (the finally ends the turn of driving)
+                                break
+                            if target.outcome is not None:
+                                return
+                            if self.failure is not None:
                                 break
                             due = heap[0][0]
-                            if not (due <= service.now or self._alone_in_trio(due)):
+                            if due <= service.now:
+                                continue
+                            # Once _alone_in_trio has held in this turn, only what
+                            # an action run inline (a function's code) can change
+                            # is tested again: a task woken or spawned (a spawned
+                            # task is runnable at once, and only trio's loop takes
+                            # a task off its run queue or ends one: the count of
+                            # tasks cannot change inline while the queue is
+                            # empty), a trio deadline set (with trio's deadline
+                            # heap empty: only a set deadline grows it inline).
+                            # Its other inputs (the clock, awaits outside the
+                            # simulation, a volunteer time driver) change only in
+                            # an await, which ends the turn. tests/sim/test_host.py's
+                            # trio_changed_inline spawns and sets deadlines inline.
+                            if alone and not runq and not deadlines and due < _INF:
+                                continue
+                            if not self._alone_in_trio(due):
                                 break
+                            runner = self._runner
+                            runq, deadlines = runner.runq, runner.deadlines._heap
+                            alone = True
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
@@ -436,6 +487,7 @@ class Runtime:
                         await self._finish_pending(pending, pump=False)
                     continue
             task = trio.lowlevel.current_task()  # here: most waits end inline, without parking
+            waiters = target.waiters
             waiters.append(task)
             if self._own_clock and self._time_driver is None:
                 # Volunteer: once time has moved, the clock wakes this task
@@ -471,8 +523,11 @@ class Runtime:
         runner = self._runner
         if len(runner.tasks) != self._alone or runner.runq:
             return False
-        deadline = runner.deadlines.next_deadline()
-        if deadline == _INF:  # no trio deadline (the usual case): the test below, reduced
+        deadlines = runner.deadlines
+        if not deadlines._heap:  # no trio deadline (the usual case): next_deadline() is inf
+            return due < _INF  # the test below, reduced
+        deadline = deadlines.next_deadline()
+        if deadline == _INF:  # (the heap held only deadlines no longer set)
             return due < deadline
         now = self._service.now
         return due - now < deadline - now

@@ -337,7 +337,7 @@ class Simulation:
             try:
                 entered = _environment.enter(env)
                 try:
-                    result = await runtime.host(functools.partial(self._body, main))
+                    value, error = await runtime.host(functools.partial(self._body, main))
                 finally:
                     _environment.leave(entered)
             finally:
@@ -350,14 +350,6 @@ class Simulation:
             raise
         finally:
             _current.reset(token)
-        # outcome.acapture made a Value or an Error: an exact type test, where
-        # isinstance() would ask outcome's ABC.
-        value: Any = None
-        error: BaseException | None = None
-        if type(result) is outcome.Value:
-            value = result.value
-        else:
-            error = result.error  # type: ignore[attr-defined]
         failure: BaseException | None = runtime.failure
         if failure is None and error is not None and not isinstance(error, Exception):
             failure = error  # KeyboardInterrupt, SystemExit... where the test awaited
@@ -416,14 +408,14 @@ class Simulation:
         if rec is None:
             raise ValueError(f"unknown dispatch id {dispatch_id!r} in this simulation")
         if rec.outcome is None:
-            await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
+            await self._wait_until(rec)
         return _result_of(rec)
 
     async def call_result(self, call: Call, *, caller: DispatchID | None = None) -> CallResult:
         """Dispatch one call and wait for its outcome, as a CallResult (without raising)."""
         rec = self._service.dispatch_one(call, caller)
         if rec.outcome is None:
-            await self._wait_until(lambda: rec.outcome is not None, rec.waiters)
+            await self._wait_until(rec)
         return _result_of(rec)
 
     def report_unawaited(self, caller: DispatchID, function: str) -> None:

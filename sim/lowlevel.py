@@ -8,8 +8,11 @@ overrides a test runner sets (`overrides`), and the one seed runner that
 registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
 `load_test`, `run_seed`), the hook that gives errors their status
 (`set_error_classifier`), and how `sim.note`, properties and buggify find
-the running call (`register_call_locator`), and how an endpoint asks for
-a polling call's next attempt early (`resume_early`). Names here may change more often
+the running call (`register_call_locator`), how an endpoint asks for
+a polling call's next attempt early (`resume_early`), and how a client
+awaits one call from a test without a CallResult (`call_outcome`;
+`call_value`, which raises the exception the client makes of an Error, and
+`wait_value`, the same for a call dispatched before). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._attempt import Answer, Attempt, PollRequest, decode_result, output_of
-from ._direct import call_outcome
+from ._direct import call_outcome, call_value, wait_value
 from ._config import RunOverrides, overrides
 from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
@@ -55,6 +58,8 @@ __all__ = [
     "PollRequest",
     "decode_result",
     "call_outcome",
+    "call_value",
+    "wait_value",
     "output_of",
     "DEFAULT_ENDPOINT",
     "TIMER_FUNCTION",

@@ -19,7 +19,7 @@ from sim._endpoints import register_endpoint, unregister_endpoint
 from sim._journal import decode_outcome
 from sim._records import DONE, POLLING
 from sim._service import Service
-from sim.lowlevel import Answer, Attempt, PollRequest, call_outcome, decode_result, output_of
+from sim.lowlevel import Answer, Attempt, PollRequest, call_outcome, call_value, decode_result, output_of, wait_value
 
 URL = "sim://test-attempt"
 PLAIN_URL = "sim://test-attempt-plain"
@@ -221,6 +221,66 @@ def test_call_outcome_gives_the_value_or_the_error() -> None:
 def test_call_outcome_outside_a_simulation_says_so() -> None:
     with pytest.raises(RuntimeError, match="no simulation is running"):
         call_outcome(Call("f")).send(None)
+    with pytest.raises(RuntimeError, match="no simulation is running"):
+        call_value(Call("f"), Error.to_exception).send(None)
+    with pytest.raises(RuntimeError, match="no simulation is running"):
+        wait_value("d1", Error.to_exception).send(None)
+
+
+def test_wait_value_gives_a_dispatched_calls_value_or_raises_what_its_caller_makes_of_the_error() -> None:
+    reg = registry.Registry("test-attempt-wait-value")
+    try:
+
+        @reg.function
+        def half(x: int) -> Any:
+            if x < 0:
+                raise ValueError("negative")
+            return [x / 2]
+
+        async def main() -> tuple[Any, Any, Any]:
+            ok, failing = sim.current().dispatch([half.build_call(3), half.build_call(-1)])
+            with pytest.raises(KeyError, match="negative") as raised:
+                await wait_value(failing, lambda error: KeyError(error.message))
+            with pytest.raises(ValueError, match="unknown dispatch id 'd9'"):
+                await wait_value("d9", Error.to_exception)
+            # Twice: a call that has its outcome already gives it again, afresh.
+            first = await wait_value(ok, Error.to_exception)
+            return first, await wait_value(ok, Error.to_exception), raised.value
+
+        first, again, _ = sim.Simulation(seed=0, faults="light").run(main())
+        assert first == again == [1.5] and first is not again
+    finally:
+        reg.close()
+
+
+def test_call_value_gives_the_value_or_raises_what_its_caller_makes_of_the_error() -> None:
+    reg = registry.Registry("test-attempt-value")
+    try:
+
+        @reg.function
+        def half(x: int) -> Any:
+            if x < 0:
+                raise ValueError("negative")
+            return {"half": x / 2}
+
+        seen: list[Error] = []
+
+        def exception_for(error: Error) -> BaseException:
+            seen.append(error)
+            return KeyError(error.message)
+
+        async def main() -> tuple[Any, Any]:
+            value = await call_value(half.build_call(3), exception_for)
+            with pytest.raises(KeyError, match="negative") as raised:
+                await call_value(half.build_call(-1), exception_for)
+            return value, raised.value
+
+        value, _ = sim.Simulation(seed=0).run(main())
+        assert value == {"half": 1.5}
+        [error] = seen
+        assert (error.type, error.message, error.status) == ("ValueError", "negative", Status.INVALID_ARGUMENT)
+    finally:
+        reg.close()
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,48 @@ async def calls_only() -> list[int]:
     return [await double(i) for i in range(30)] + [await fan(5)]
 
 
-@pytest.mark.parametrize("main", [calls_only, workflow, deadlines_and_calls])
+# What a sync function run inline reaches in trio (kept by the test that runs it).
+_trio_handles: dict[str, Any] = {}
+
+
+@reg.function
+def spawn_or_deadline(i: int) -> int:
+    # Run inline, in the middle of a turn of driving in which no other task
+    # was alive: a task spawned, a trio deadline set, each must stop time
+    # moving inline (the clock runs the new task, or the deadline, first).
+    out = _trio_handles["out"]
+    if i % 2 == 0:
+
+        async def note() -> None:
+            out.append(("spawned", i, round(sim.now(), 9)))
+
+        _trio_handles["nursery"].start_soon(note)
+    else:
+        _trio_handles["scope"].deadline = trio.current_time() + 0.0005 * i
+    return i
+
+
+@reg.function
+async def chain(i: int) -> int:
+    return await double(i) + await spawn_or_deadline(i) + await double(i + 1) + await double(i + 2)
+
+
+async def trio_changed_inline() -> list[Any]:
+    out: list[Any] = []
+    _trio_handles["out"] = out
+    async with trio.open_nursery() as nursery:
+        _trio_handles["nursery"] = nursery
+        for i in range(8):
+            with trio.CancelScope() as scope:
+                _trio_handles["scope"] = scope
+                out.append(await chain(i))
+            out.append((scope.cancelled_caught, round(sim.now(), 9)))
+            await trio.sleep(0.001)  # the spawned task has ended: alone again
+    _trio_handles.clear()
+    return out
+
+
+@pytest.mark.parametrize("main", [calls_only, workflow, deadlines_and_calls, trio_changed_inline])
 @pytest.mark.parametrize("faults", ["light", "heavy"])
 def test_time_moved_inline_runs_as_time_moved_by_the_clock(
     main: Any, faults: str, monkeypatch: pytest.MonkeyPatch
