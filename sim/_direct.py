@@ -1,12 +1,11 @@
 """Awaiting one call from the test, as the programming model does it: no CallResult on the way.
 
 `Simulation.call_result` builds a public `CallResult` that a client reads two
-fields of and drops. `call_outcome` hands back the outcome as ``(True,
-value)`` or ``(False, Error)`` instead, the value thawed afresh as always;
-`call_value` returns the value or raises the exception its caller makes of
-the Error, so a client's ``await fn(x)`` is this one coroutine; `wait_value`
-does the same for a call dispatched before, by its DispatchID, where
-`Simulation.wait_result` would build the CallResult.
+fields of and drops. `call_value` returns the value instead (thawed afresh, as
+always) or raises the exception its caller makes of the Error, so a client's
+``await fn(x)`` is this one coroutine; `wait_value` does the same for a call
+dispatched before, by its DispatchID, where `Simulation.wait_result` would
+build the CallResult.
 """
 
 from __future__ import annotations
@@ -22,42 +21,21 @@ from ._protocol import Call, DispatchID, Error
 from ._records import _Record
 from ._simulation import current
 
-__all__ = ["call_outcome", "call_value", "wait_value"]
+__all__ = ["call_value", "wait_value"]
 
 _KEPT = _frozen._ATOMS  # the values freeze keeps, and thaw hands back, as they are
-
-
-async def call_outcome(call: Call) -> tuple[bool, Any]:
-    """Dispatch `call` in the running simulation (no caller) and wait for its outcome.
-
-    Returns ``(True, value)`` or ``(False, Error)``; raises SimulationError
-    if the call was abandoned, as ``Simulation.call_result`` does.
-    """
-    simulation = current()
-    # The simulation's own parts, as its call_result uses them (this module is
-    # that method without the CallResult): the service, and the bound wait.
-    rec = simulation._service.dispatch_one(call)
-    if rec.outcome is None:
-        await simulation._wait_until(rec)
-    outcome = rec.outcome
-    assert outcome is not None
-    kind, payload = outcome
-    if kind == "value":
-        # Atoms are their own copy: thaw would hand them back as they are.
-        return True, payload if type(payload) in _KEPT else _thaw(payload)
-    if outcome is ABANDONED:
-        raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
-    return False, decode_error(payload)
 
 
 async def call_value(call: Call, exception_for: Callable[[Error], BaseException]) -> Any:
     """Dispatch `call` in the running simulation (no caller) and wait for its outcome.
 
     Returns the value, or raises ``exception_for(error)``; raises
-    SimulationError if the call was abandoned, as `call_outcome` does.
+    SimulationError if the call was abandoned, as ``Simulation.call_result``
+    does.
     """
     __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-    # call_outcome, with its caller's raise: one coroutine, where a client's
+    # The simulation's own parts, as its call_result uses them (this module is
+    # that method without the CallResult), and its caller's raise: one coroutine, where a client's
     # await of a call would otherwise be two.
     simulation = current()
     rec = simulation._service.dispatch_one(call)

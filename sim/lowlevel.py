@@ -10,9 +10,9 @@ registry.test, the pytest plugin, the CLI and sweeps share (`SimulationTest`,
 (`set_error_classifier`), and how `sim.note`, properties and buggify find
 the running call (`register_call_locator`), how an endpoint asks for
 a polling call's next attempt early (`resume_early`), and how a client
-awaits one call from a test without a CallResult (`call_outcome`;
-`call_value`, which raises the exception the client makes of an Error, and
-`wait_value`, the same for a call dispatched before). Names here may change more often
+awaits one call from a test without a CallResult (`call_value`, which
+raises the exception the client makes of an Error, and `wait_value`, the
+same for a call dispatched before). Names here may change more often
 than `sim`'s; users writing tests never need them.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ._codec import freeze, same, thaw
 from ._attempt import Answer, Attempt, PollRequest, decode_result, output_of
-from ._direct import call_outcome, call_value, wait_value
+from ._direct import call_value, wait_value
 from ._config import RunOverrides, overrides
 from ._protocol import set_error_classifier
 from ._tally import PropertyReport, property_reports
@@ -57,7 +57,6 @@ __all__ = [
     "Attempt",
     "PollRequest",
     "decode_result",
-    "call_outcome",
     "call_value",
     "wait_value",
     "output_of",

@@ -1,7 +1,7 @@
 """The fast endpoint path (sim._attempt, sim._direct): an endpoint with run_attempt gets an
 Attempt and may answer (value,) or a PollRequest; one with only run() still gets the
-Input it always did; the test-level call_outcome. Driven by Service.step(), no trio,
-except for call_outcome, which needs a running simulation."""
+Input it always did; the test-level call_value and wait_value. Driven by Service.step(), no trio,
+except for call_value and wait_value, which need a running simulation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sim._endpoints import register_endpoint, unregister_endpoint
 from sim._journal import decode_outcome
 from sim._records import DONE, POLLING
 from sim._service import Service
-from sim.lowlevel import Answer, Attempt, PollRequest, call_outcome, call_value, decode_result, output_of, wait_value
+from sim.lowlevel import Answer, Attempt, PollRequest, call_value, decode_result, output_of, wait_value
 
 URL = "sim://test-attempt"
 PLAIN_URL = "sim://test-attempt-plain"
@@ -197,30 +197,7 @@ def test_output_of_gives_the_public_output_of_each_answer() -> None:
     assert output_of(error) is error
 
 
-def test_call_outcome_gives_the_value_or_the_error() -> None:
-    reg = registry.Registry("test-attempt-outcome")
-    try:
-
-        @reg.function
-        def half(x: int) -> float:
-            if x < 0:
-                raise ValueError("negative")
-            return x / 2
-
-        async def main() -> tuple[Any, Any]:
-            return await call_outcome(half.build_call(3)), await call_outcome(half.build_call(-1))
-
-        (ok, value), (failed, error) = sim.Simulation(seed=0).run(main())
-        assert (ok, value) == (True, 1.5)
-        assert failed is False and isinstance(error, Error)
-        assert (error.type, error.message, error.status) == ("ValueError", "negative", Status.INVALID_ARGUMENT)
-    finally:
-        reg.close()
-
-
-def test_call_outcome_outside_a_simulation_says_so() -> None:
-    with pytest.raises(RuntimeError, match="no simulation is running"):
-        call_outcome(Call("f")).send(None)
+def test_call_value_outside_a_simulation_says_so() -> None:
     with pytest.raises(RuntimeError, match="no simulation is running"):
         call_value(Call("f"), Error.to_exception).send(None)
     with pytest.raises(RuntimeError, match="no simulation is running"):
