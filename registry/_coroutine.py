@@ -260,15 +260,25 @@ class Frame(_Waiter):
     ) -> None:
         self.dispatch_id = dispatch_id
         self.coro = coro
-        self.ready: deque[tuple[_Strand | Frame, bool, Any]] = deque(((self, True, None),))
-        # Steps waiting for a result, by key: (the waiter, the step's index in it).
-        self.pending: dict[str, tuple[_Waiter, int]] = {}
-        self.new_calls: list[Call] = []
         # The function runs in a context of its own, in which it is the frame.
         self._context = context = _copy_context()
         context.run(frame_var.set, self)
+        # ready, pending and new_calls are made by the first step (_first_step),
+        # and only if it needs them; a rebuilt frame replays from the start.
         if journal is not None:
+            self.ready = deque(((self, True, None),))
+            self.pending = {}
+            self.new_calls = []
             self._load_journal(journal)
+
+    # Made per frame, by __init__ for a rebuilt frame, else by _first_step
+    # (never shared: each is mutated in place).
+    # Strands ready to run, with what to resume each with.
+    ready: deque[tuple[_Strand | Frame, bool, Any]]
+    # Steps waiting for a result, by key: (the waiter, the step's index in it).
+    pending: dict[str, tuple[_Waiter, int]]
+    # Calls made since the last poll.
+    new_calls: list[Call]
 
     def next_key(self) -> str:
         """The key of the root strand's next step: its step counter."""
@@ -435,6 +445,70 @@ class Frame(_Waiter):
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
+    def _first_step(self) -> Answer | _AwaitsTrio:
+        """`advance` for a new frame (not rebuilt): run the function's first step,
+        then make the frame's containers only if the step needs them.
+
+        Many calls end in their first step, or make one call in it: those
+        never make a ready queue, and the one call is polled written out.
+        """
+        coro = self.coro
+        run = self._context.run
+        try:
+            yielded = run(coro.send, None)
+            while (
+                isinstance(yielded, Step)
+                and self.task._cancel_status is not self.scopes  # type: ignore[union-attr]
+            ):  # see _send_here
+                yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
+        except StopIteration as stop:
+            self.done = True
+            # _finish, written out: no helper, no replay, so nothing to close.
+            self._closed = True
+            self._context = _CLOSED_CONTEXT
+            if not _output_types:  # answer_for_value, written out: every value is OK
+                return (stop.value,)
+            return answer_for_value(stop.value, "the function")
+        except Exception as exc:
+            self.done = True
+            return self._finish(False, _explained(exc, self._name()))
+        if type(yielded) is CallStep and not yielded.started:
+            # One call: _begin and _poll, written out. (The frame's first poll.)
+            yielded.started = True
+            self.steps = 1
+            call = yielded.call
+            call.correlation_id = "0"
+            self.ready = deque()
+            self.pending = {"0": (self, 0)}
+            self.new_calls = []
+            self.last_keys = calls = [call]
+            self.token = 1
+            self.state = state = f"{self.dispatch_id}:1".encode()
+            return PollRequest(state, calls, 1, 1)
+        ready: deque[tuple[_Strand | Frame, bool, Any]]
+        self.ready = ready = deque()
+        self.pending = {}
+        self.new_calls = []
+        if type(yielded) is GroupStep:
+            # _begin's group case, written out, and a poll of the calls if
+            # nothing is ready (a gather of calls, as most first steps are).
+            self.steps = 1
+            try:
+                self._start_group(yielded, self, "0", self, 0)
+            except Exception as exc:
+                ready.append((self, False, exc))
+            if not ready and self.pending:
+                return self._poll()
+        elif isinstance(yielded, Step):
+            self._begin(yielded, self)
+        elif yielded is not None:
+            if not _is_asyncio(yielded):
+                return _AwaitsTrio(self, yielded)
+            ready.append((self, False, _asyncio_misuse(self._name())))
+        else:  # a bare yield, as asyncio.sleep(0) makes
+            ready.append((self, False, _asyncio_misuse(self._name())))
+        return self.advance()
+
     def advance(self) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
@@ -443,7 +517,10 @@ class Frame(_Waiter):
         None) when a gathered helper is ready: helpers run in tasks of their
         own (pass_through), so that one awaiting trio does not hold the attempt.
         """
-        ready = self.ready
+        try:
+            ready = self.ready
+        except AttributeError:  # a new frame: nothing has run it yet
+            return self._first_step()
         run = self._context.run
         try:
             while True:
@@ -917,6 +994,7 @@ def run_async_function(
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
         frames[did] = frame = Frame(did, coro)
+        step = frame._first_step
     else:
         frame = frames.get(did)  # type: ignore[assignment]
         if frame is not None and frame.state == inp.coroutine_state:
@@ -934,6 +1012,7 @@ def run_async_function(
             except Exception as exc:
                 return output_for_exception(exc, inp)
             frames[did] = frame = Frame(did, coro, journal)
+        step = frame.advance
     frame.input = inp  # names the function, the call and the attempt in a failure
     frame.running = True
     try:
@@ -942,7 +1021,7 @@ def run_async_function(
         frame.task = task = _current_task()  # raises
     frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
     try:
-        result = frame.advance()
+        result = step()
     except BaseException:
         frame.running = False
         raise
