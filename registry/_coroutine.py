@@ -24,11 +24,11 @@ import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import trio
 
-from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
+from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status, current
 from sim.lowlevel import (
     Answer,
     Attempt,
@@ -978,12 +978,21 @@ def _describe(frozen: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def run_async_function(
-    fn: Callable[..., Coroutine[Any, Any, Any]],
-    frames: dict[str, Frame],
-    inp: Attempt | Input,
-) -> Answer | Awaitable[Answer]:
-    """One attempt of an async function: start it, resume its live frame, or rebuild it."""
+class _AsyncFunction(Protocol):
+    """What run_async_function reads of a registered async function."""
+
+    _func: Callable[..., Coroutine[Any, Any, Any]]
+    _endpoint: str  # its registry's while the registry serves it: whose memory keeps its frames
+
+
+def run_async_function(function: _AsyncFunction, inp: Attempt | Input) -> Answer | Awaitable[Answer]:
+    """One attempt of an async function: start it, resume its live frame, or rebuild it.
+
+    A registered async function serves its attempts with this bound to it (no
+    layer of its own in between): it is on every attempt's path.
+    """
+    fn = function._func
+    frames: dict[str, Frame] = current().memory(function._endpoint)
     did = inp.dispatch_id
     if inp.is_first_call:
         if did in frames:  # a first call run again (its response never arrived)
