@@ -404,11 +404,24 @@ class Frame(_Waiter):
                 continue  # a result nobody waits for any more
             waiter, index = op
             kind, value = outcome
-            if kind == "value":
-                waiter.child_done(index, True, value if type(value) in _KEPT else thaw(value))
-            else:
+            if kind != "value":
                 error = decode_result(outcome)[1]
                 waiter.child_done(index, False, exception_for_error(error))
+                continue
+            if type(value) not in _KEPT:
+                value = thaw(value)
+            if type(waiter) is _AllOf:
+                # _AllOf.child_done's value case, written out: a fan-out's
+                # results come here one by one.
+                if waiter.done:
+                    continue  # a late sibling: its outcome no longer matters
+                waiter.values[index] = value
+                waiter.remaining = remaining = waiter.remaining - 1
+                if not remaining:
+                    waiter.done = True
+                    waiter.parent.child_done(waiter.index, True, waiter.values)
+            else:
+                waiter.child_done(index, True, value)
 
     # -- running ----------------------------------------------------------------
 
