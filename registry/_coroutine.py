@@ -494,24 +494,30 @@ class Frame(_Waiter):
             self.ready = deque()
             self.pending = {"0": (self, 0)}
             self.new_calls = []
-            self.last_keys = calls = [call]
+            self.last_keys = polled = [call]
             self.token = 1
             self.state = state = f"{self.dispatch_id}:1".encode()
-            return PollRequest(state, calls, 1, 1)
+            return PollRequest(state, polled, 1, 1)
         ready: deque[tuple[_Strand | Frame, bool, Any]]
+        pending: dict[str, tuple[_Waiter, int]]
+        calls: list[Call]
         self.ready = ready = deque()
-        self.pending = {}
-        self.new_calls = []
+        self.pending = pending = {}
+        self.new_calls = calls = []
         if type(yielded) is GroupStep:
-            # _begin's group case, written out, and a poll of the calls if
-            # nothing is ready (a gather of calls, as most first steps are).
+            # _begin's group case, written out, and if nothing is ready (a
+            # gather of calls, as most first steps are) the poll (_poll).
             self.steps = 1
             try:
                 self._start_group(yielded, self, "0", self, 0)
             except Exception as exc:
                 ready.append((self, False, exc))
-            if not ready and self.pending:
-                return self._poll()
+            if not ready and pending:
+                self.new_calls = []
+                self.last_keys = calls
+                self.token = 1
+                self.state = state = f"{self.dispatch_id}:1".encode()
+                return PollRequest(state, calls, 1, min(MAX_RESULTS, len(pending)))
         elif isinstance(yielded, Step):
             self._begin(yielded, self)
         elif yielded is not None:
