@@ -45,7 +45,7 @@ from sim.lowlevel import (
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._status import _output_types
-from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step
+from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step, _StartedCallStep
 from .error import NonDeterminismError, exception_for_error
 
 __all__ = ["Frame", "run_async_function"]
@@ -485,9 +485,9 @@ class Frame(_Waiter):
         except Exception as exc:
             self.done = True
             return self._finish(False, _explained(exc, self._name()))
-        if type(yielded) is CallStep and not yielded.started:
+        if type(yielded) is CallStep:
             # One call: _begin and _poll, written out. (The frame's first poll.)
-            yielded.started = True
+            yielded.__class__ = _StartedCallStep  # type: ignore[assignment]
             self.steps = 1
             call = yielded.call
             call.correlation_id = "0"
@@ -622,10 +622,10 @@ class Frame(_Waiter):
 
     def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
-        if type(step) is CallStep and not step.started and not self._journaled:
+        if type(step) is CallStep and not self._journaled:
             # The call case of _start, written out: most steps are one call.
             key = strand.next_key()
-            step.started = True
+            step.__class__ = _StartedCallStep  # type: ignore[assignment]
             call = step.call
             call.correlation_id = key
             self.pending[key] = (strand, 0)
@@ -642,13 +642,13 @@ class Frame(_Waiter):
             self.ready.append((strand, False, exc))
 
     def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
+        if type(step) is _StartedCallStep:
+            raise RuntimeError(
+                f"a call of {step.call.function} was awaited twice; like a coroutine, "
+                "each call can be awaited once"
+            )
         if isinstance(step, CallStep):
-            if step.started:
-                raise RuntimeError(
-                    f"a call of {step.call.function} was awaited twice; like a coroutine, "
-                    "each call can be awaited once"
-                )
-            step.started = True
+            step.__class__ = _StartedCallStep  # type: ignore[assignment]
             call = step.call
             call.correlation_id = key
             self.pending[key] = (parent, index)
@@ -673,9 +673,9 @@ class Frame(_Waiter):
         pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if type(aw) is CallStep and not aw.started and not replaying:
+            if type(aw) is CallStep and not replaying:
                 # The call case of _start, written out: a fan-out runs it once per call.
-                aw.started = True
+                aw.__class__ = _StartedCallStep  # type: ignore[assignment]
                 call = aw.call
                 call.correlation_id = child_key
                 pending[child_key] = (group, i)

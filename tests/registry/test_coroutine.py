@@ -100,12 +100,10 @@ def test_an_empty_gather_in_the_first_step_settles_at_once() -> None:
 
 
 def test_a_call_awaited_twice_fails_at_its_second_await_in_the_first_step() -> None:
-    step = CallStep(Call("a", 1))
-    step.started = True  # as if awaited already
-
     async def function() -> str:
+        step = CallStep(Call("a", 1))
         try:
-            await step
+            await registry.gather(step, step)
         except RuntimeError as exc:
             return str(exc)
         return "awaited"
