@@ -399,10 +399,10 @@ class Frame(_Waiter):
             self.deliver((), poll_error)
         pending = self.pending
         for correlation_id, _, outcome in attempt.results:
-            op = pending.pop(correlation_id, None)
-            if op is None:
+            try:
+                waiter, index = pending.pop(correlation_id)
+            except KeyError:
                 continue  # a result nobody waits for any more
-            waiter, index = op
             kind, value = outcome
             if kind != "value":
                 error = decode_result(outcome)[1]
