@@ -670,16 +670,19 @@ class Frame(_Waiter):
             group = _AllOf(parent, index, n)
         else:
             group = _Group(combinator, parent, index, n)
-        pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
+        pending, add_call = self.pending, self.new_calls.append
+        # The type of the calls started written out below: none while
+        # replaying (each is checked against the journal by _start).
+        fresh_call = None if self._journaled else CallStep
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if type(aw) is CallStep and not replaying:
+            if type(aw) is fresh_call:
                 # The call case of _start, written out: a fan-out runs it once per call.
                 aw.__class__ = _StartedCallStep  # type: ignore[assignment]
                 call = aw.call
                 call.correlation_id = child_key
                 pending[child_key] = (group, i)
-                new_calls.append(call)
+                add_call(call)
             elif isinstance(aw, Step):
                 self._start(aw, group, child_key, strand, i)
             else:
