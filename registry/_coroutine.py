@@ -153,14 +153,16 @@ class _AllOf(_Waiter):
         self.done = False
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
-        if self.done:
-            return  # a late sibling: its outcome no longer matters
+        # A value needs no test of `done`: once a child failed, `remaining`
+        # (counting values only) never reaches 0, so late values settle nothing.
         if ok:
             self.values[index] = value
             self.remaining -= 1
             if self.remaining:
                 return
             value = self.values
+        elif self.done:
+            return  # a late sibling's error: the group has settled
         self.done = True
         self.parent.child_done(self.index, ok, value)
 
@@ -413,8 +415,6 @@ class Frame(_Waiter):
             if type(waiter) is _AllOf:
                 # _AllOf.child_done's value case, written out: a fan-out's
                 # results come here one by one.
-                if waiter.done:
-                    continue  # a late sibling: its outcome no longer matters
                 waiter.values[index] = value
                 waiter.remaining = remaining = waiter.remaining - 1
                 if not remaining:

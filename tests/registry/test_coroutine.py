@@ -16,7 +16,7 @@ import trio
 import registry
 from registry._coroutine import Frame
 from registry._steps import CallStep
-from sim import Call, CallResult, Output, Status
+from sim import Call, CallResult, Error, Output, Status
 from sim.lowlevel import PollRequest
 
 
@@ -183,5 +183,60 @@ def test_functions_that_end_make_one_call_or_gather_in_their_first_step_run_in_a
         from sim import Simulation
 
         assert Simulation(seed=1).run(main()) == (1, 3, [3, 3, 4], (0,))
+    finally:
+        reg.close()
+
+
+def test_a_gather_settled_by_an_error_ignores_its_late_values_and_errors() -> None:
+    async def function() -> object:
+        calls = [CallStep(Call(name, 1)) for name in "abcd"]
+        try:
+            await registry.gather(*calls)
+        except ValueError as exc:
+            caught = str(exc)
+        return caught, await CallStep(Call("e", 2))
+
+    frame = _frame(function())
+    poll = frame.advance()
+    assert type(poll) is PollRequest
+    failed = Error(Status.INVALID_ARGUMENT, "ValueError", "a failed")
+    frame.deliver((CallResult("0.1", "b"), CallResult("0.0", error=failed)), None)
+    poll = frame.advance()  # the gather failed: the function went on to its next call
+    assert type(poll) is PollRequest
+    assert [c.correlation_id for c in poll.calls] == ["1"]
+    late = Error(Status.INVALID_ARGUMENT, "ValueError", "late")
+    frame.deliver((CallResult("0.2", "c"), CallResult("0.3", error=late)), None)  # they settle nothing
+    assert type(frame.advance()) is PollRequest
+    frame.deliver((CallResult("1", "e"),), None)
+    assert frame.advance() == (("ValueError: a failed", "e"),)
+
+
+def test_late_results_of_a_failed_gather_settle_nothing_in_a_simulation() -> None:
+    reg = registry.Registry("test_coroutine_late_results")
+    try:
+
+        @reg.function
+        def fails() -> int:
+            raise ValueError("first")
+
+        @reg.function
+        async def later(fail: bool) -> int:
+            await registry.sleep(1)
+            if fail:
+                raise ValueError("late")
+            return 1
+
+        @reg.function
+        async def gathers() -> object:
+            try:
+                await registry.gather(later(False), fails(), later(False), later(True))
+            except ValueError as exc:
+                caught = str(exc)
+            await registry.sleep(5)  # the late results arrive meanwhile
+            return caught, await later(False)
+
+        from sim import Simulation
+
+        assert Simulation(seed=3).run(gathers()) == ("first", 1)
     finally:
         reg.close()
