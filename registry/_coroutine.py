@@ -143,27 +143,27 @@ class _AllOf(_Waiter):
     makes one and hears from each of its calls.
     """
 
-    __slots__ = ("parent", "index", "values", "remaining", "done")
+    __slots__ = ("parent", "index", "values", "remaining")
 
     def __init__(self, parent: _Waiter, index: int, size: int) -> None:
         self.parent = parent
         self.index = index
         self.values: list[Any] = [None] * size
+        # The values still awaited: 0 once all came, negative once an error
+        # settled the group (late values only lower it), so no `done` flag.
         self.remaining = size
-        self.done = False
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
-        # A value needs no test of `done`: once a child failed, `remaining`
-        # (counting values only) never reaches 0, so late values settle nothing.
         if ok:
             self.values[index] = value
             self.remaining -= 1
             if self.remaining:
-                return
+                return  # more to come, or settled by an error already
             value = self.values
-        elif self.done:
+        elif self.remaining < 0:
             return  # a late sibling's error: the group has settled
-        self.done = True
+        else:
+            self.remaining = -1
         self.parent.child_done(self.index, ok, value)
 
 
@@ -418,7 +418,6 @@ class Frame(_Waiter):
                 waiter.values[index] = value
                 waiter.remaining = remaining = waiter.remaining - 1
                 if not remaining:
-                    waiter.done = True
                     waiter.parent.child_done(waiter.index, True, waiter.values)
             else:
                 waiter.child_done(index, True, value)
