@@ -233,6 +233,8 @@ def _group(combinator: Combinator, awaitables: tuple[Any, ...]) -> Awaitable[Any
     return GroupStep(combinator, awaitables)
 
 
+_frame_now = frame_var.get  # bound once: gather asks it per group
+
 # What a group's awaitables usually are, exactly: calls, groups, and async
 # functions' coroutines (gathered helpers). Anything else is checked one by one.
 _DURABLE_TYPES = frozenset({CallStep, GroupStep, types.CoroutineType})
@@ -247,6 +249,9 @@ async def _outside_group(name: str) -> Any:
 
 def gather(*awaitables: Any) -> Awaitable[list[Any]]:
     """Await all, concurrently; results in argument order; the first error is raised."""
+    # _group's usual case, written out: every fan-out comes here.
+    if _DURABLE_TYPES.issuperset(map(type, awaitables)) and _frame_now() is not None:
+        return GroupStep(GATHER, awaitables)
     return _group(GATHER, awaitables)
 
 
