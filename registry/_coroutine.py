@@ -577,7 +577,18 @@ class Frame(_Waiter):
                     except Exception as exc:
                         self._ended(strand, False, _explained(exc, self._name()))
                         continue
-                    if isinstance(yielded, Step):
+                    if type(yielded) is CallStep and not self._journaled:
+                        # _begin's call case, written out: most steps are one
+                        # call. (The strand is the root: helpers went back above.)
+                        steps = self.steps
+                        self.steps = steps + 1
+                        key = str(steps)
+                        yielded.__class__ = _StartedCallStep  # type: ignore[assignment]
+                        call = yielded.call
+                        call.correlation_id = key
+                        self.pending[key] = (self, 0)
+                        self.new_calls.append(call)
+                    elif isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
                         if _is_asyncio(yielded):
@@ -609,7 +620,13 @@ class Frame(_Waiter):
         if self._failure is not None:  # a helper task met it between attempts
             self.close()
             return output_for_final_error(self._failure)
-        return self._poll()
+        # _poll, written out: most attempts end here.
+        calls = self.new_calls
+        self.new_calls = []
+        self.last_keys = calls
+        self.token = token = self.token + 1
+        self.state = state = f"{self.dispatch_id}:{token}".encode()
+        return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
