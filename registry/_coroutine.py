@@ -1040,35 +1040,50 @@ def run_async_function(function: _AsyncFunction, inp: Attempt | Input) -> Answer
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
-        frames[did] = frame = Frame(did, coro)
-        step = frame._first_step
-    else:
-        frame = frames.get(did)  # type: ignore[assignment]
-        if frame is not None and frame.state == inp.coroutine_state:
-            if type(inp) is Attempt:
-                frame.deliver_raw(inp)
-            else:
-                frame.deliver(inp.call_results, inp.poll_error)
+        frame = Frame(did, coro)
+        frame.input = inp  # names the function, the call and the attempt in a failure
+        try:
+            frame.task = task = _run_context.task
+        except AttributeError:  # not in a trio run
+            frame.task = task = _current_task()  # raises
+        frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
+        # The first step runs before the frame is kept, and it is kept only if
+        # the function goes on: many end in it. (Nothing forgets the call or
+        # loses the frame's memory while its own code runs: it runs in one go.)
+        result = frame._first_step()
+        kind = type(result)
+        if kind is PollRequest:
+            frames[did] = frame
+        elif kind is _AwaitsTrio:
+            frames[did] = frame
+            frame.running = True
+            return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
+        return result  # type: ignore[return-value]
+    frame = frames.get(did)  # type: ignore[assignment]
+    if frame is not None and frame.state == inp.coroutine_state:
+        if type(inp) is Attempt:
+            frame.deliver_raw(inp)
         else:
-            if frame is not None:
-                frames.pop(did).close()
-            journal = inp.journal
-            args, kwargs = _arguments(journal.input)
-            try:
-                coro = fn(*args, **kwargs)
-            except Exception as exc:
-                return output_for_exception(exc, inp)
-            frames[did] = frame = Frame(did, coro, journal)
-        step = frame.advance
-    frame.input = inp  # names the function, the call and the attempt in a failure
+            frame.deliver(inp.call_results, inp.poll_error)
+    else:
+        if frame is not None:
+            frames.pop(did).close()
+        journal = inp.journal
+        args, kwargs = _arguments(journal.input)
+        try:
+            coro = fn(*args, **kwargs)
+        except Exception as exc:
+            return output_for_exception(exc, inp)
+        frames[did] = frame = Frame(did, coro, journal)
+    frame.input = inp
     frame.running = True
     try:
         frame.task = task = _run_context.task
     except AttributeError:  # not in a trio run
         frame.task = task = _current_task()  # raises
-    frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
+    frame.scopes = task._cancel_status
     try:
-        result = step()
+        result = frame.advance()
     except BaseException:
         frame.running = False
         raise

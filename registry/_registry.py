@@ -11,7 +11,6 @@ from sim import Error, Input, Output, Status, current
 from sim.lowlevel import DEFAULT_ENDPOINT, Answer, Attempt, register_endpoint, unregister_endpoint
 
 from ._client import Batch, Client
-from ._coroutine import Frame
 from ._function import Function, PrimitiveFunction, PrimitiveFunctionType
 from .error import NotFoundError
 
@@ -107,8 +106,8 @@ class _Endpoint:
         return fn._serve(attempt)
 
     def forget(self, dispatch_id: str) -> None:
-        # Registry._frames, written out: called as every resumed call ends, most
-        # often to find its frame already gone.
+        # The registry's frames (as run_async_function finds them): called as
+        # every resumed call ends, most often to find its frame already gone.
         frame = current().memory(self._registry._endpoint).pop(dispatch_id, None)
         if frame is not None:
             if frame.running:  # closing it now would pull it from under its own attempt
@@ -239,9 +238,6 @@ class Registry:
         if fn is None:
             raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
         return fn
-
-    def _frames(self) -> dict[str, Frame]:
-        return current().memory(self._endpoint)
 
     def __repr__(self) -> str:
         return f"Registry(name={self._name!r}, endpoint={self._endpoint!r})"
