@@ -231,7 +231,9 @@ class Frame(_Waiter):
     # correlation ids are the keys; a poll that fails is rare, so they are read
     # then), the journaled step's keys when replaying.
     last_keys: list[Call] | list[str] = []  # noqa: RUF012
-    running = False  # an attempt is stepping it
+    # An attempt is stepping it: a new frame is, as it is made for its first
+    # attempt (run_async_function), so True until that attempt's first step ends.
+    running = True
     lost = False  # its memory was lost while it ran
     # The task driving the attempt, and its cancel state when the attempt began.
     task: trio.lowlevel.Task | None = None
@@ -1040,24 +1042,31 @@ def run_async_function(function: _AsyncFunction, inp: Attempt | Input) -> Answer
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
-        frame = Frame(did, coro)
+        # A new frame is running (the class default): see the end of its first step below.
+        frames[did] = frame = Frame(did, coro)
         frame.input = inp  # names the function, the call and the attempt in a failure
         try:
             frame.task = task = _run_context.task
         except AttributeError:  # not in a trio run
             frame.task = task = _current_task()  # raises
         frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
-        # The first step runs before the frame is kept, and it is kept only if
-        # the function goes on: many end in it. (Nothing forgets the call or
-        # loses the frame's memory while its own code runs: it runs in one go.)
-        result = frame._first_step()
+        try:
+            result = frame._first_step()
+        except BaseException:
+            frame.running = False
+            raise
+        # _settle, written out for a first step (many calls end in it).
         kind = type(result)
-        if kind is PollRequest:
-            frames[did] = frame
-        elif kind is _AwaitsTrio:
-            frames[did] = frame
-            frame.running = True
+        if kind is _AwaitsTrio:
             return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
+        if frame.lost:  # its own code lost its memory (Simulation.lose_state) as it ran
+            frame.running = False
+            frame.close()
+            return _lost(frame)
+        if kind is PollRequest:
+            frame.running = False
+        else:
+            del frames[did]  # the function ended
         return result  # type: ignore[return-value]
     frame = frames.get(did)  # type: ignore[assignment]
     if frame is not None and frame.state == inp.coroutine_state:

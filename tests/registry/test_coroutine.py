@@ -240,3 +240,41 @@ def test_late_results_of_a_failed_gather_settle_nothing_in_a_simulation() -> Non
         assert Simulation(seed=3).run(gathers()) == ("first", 1)
     finally:
         reg.close()
+
+
+def test_memory_lost_by_a_first_steps_own_code_ends_the_attempt_as_lost() -> None:
+    # The frame is kept (and running) while its first step runs, so a
+    # Simulation.lose_state from its own code loses it there: the attempt ends
+    # as lost, and the retry runs the function again from its input.
+    import sim
+    from registry._context import current_dispatch_id
+
+    reg = registry.Registry("test_coroutine_lost_in_first_step")
+    try:
+        runs: list[str] = []
+
+        @reg.function
+        def leaf(x: int) -> int:
+            return x
+
+        @reg.function
+        async def loses(ends: bool) -> int:
+            runs.append("run")
+            if len(runs) % 2:  # every first run of a call loses its memory
+                dispatch_id = current_dispatch_id()
+                assert dispatch_id is not None
+                sim.current().lose_state(dispatch_id)
+            if ends:
+                return 0
+            return await leaf(1)  # type: ignore[no-any-return]
+
+        async def main() -> object:
+            return await loses(True), await loses(False)
+
+        simulation = sim.Simulation(seed=1)
+        assert simulation.run(main()) == (0, 1)
+        assert runs == ["run"] * 4  # each call ran twice: lost, then retried
+        lost = [e for e in simulation.trace if "LostState" in str(e)]
+        assert len(lost) == 2
+    finally:
+        reg.close()
