@@ -56,6 +56,8 @@ MAX_RESULTS = 10
 class _Waiter:
     __slots__ = ()
 
+    gathers = False  # an _AllOf: a value for it is stored written out (deliver_raw)
+
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         raise NotImplementedError
 
@@ -144,6 +146,8 @@ class _AllOf(_Waiter):
     """
 
     __slots__ = ("parent", "index", "values", "remaining")
+
+    gathers = True
 
     def __init__(self, parent: _Waiter, index: int, size: int) -> None:
         self.parent = parent
@@ -402,6 +406,7 @@ class Frame(_Waiter):
         if poll_error is not None:
             self.deliver((), poll_error)
         pending = self.pending
+        waiter: Any  # an _AllOf when its `gathers` says so
         for correlation_id, _, outcome in attempt.results:
             try:
                 waiter, index = pending.pop(correlation_id)
@@ -414,7 +419,7 @@ class Frame(_Waiter):
                 continue
             if type(value) not in _KEPT:
                 value = thaw(value)
-            if type(waiter) is _AllOf:
+            if waiter.gathers:
                 # _AllOf.child_done's value case, written out: a fan-out's
                 # results come here one by one.
                 waiter.values[index] = value
