@@ -260,27 +260,17 @@ class Frame(_Waiter):
     _step_keys: list[list[Any]] = _NO_STEPS
     _unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
 
-    def __init__(
-        self,
-        dispatch_id: str,
-        coro: Coroutine[Any, Any, Any],
-        journal: Journal | None = None,
-    ) -> None:
+    def __init__(self, dispatch_id: str, coro: Coroutine[Any, Any, Any]) -> None:
         self.dispatch_id = dispatch_id
         self.coro = coro
         # The function runs in a context of its own, in which it is the frame.
         self._context = context = _copy_context()
         context.run(frame_var.set, self)
         # ready, pending and new_calls are made by the first step (_first_step),
-        # and only if it needs them; a rebuilt frame replays from the start.
-        if journal is not None:
-            self.ready = deque(((self, True, None),))
-            self.pending = {}
-            self.new_calls = []
-            self._load_journal(journal)
+        # and only if it needs them, or by _load_journal for a rebuilt frame.
 
-    # Made per frame, by __init__ for a rebuilt frame, else by _first_step
-    # (never shared: each is mutated in place).
+    # Made per frame, by _first_step or _load_journal (never shared: each is
+    # mutated in place).
     # Strands ready to run, with what to resume each with.
     ready: deque[tuple[_Strand | Frame, bool, Any]]
     # Steps waiting for a result, by key: (the waiter, the step's index in it).
@@ -315,6 +305,10 @@ class Frame(_Waiter):
     # -- replay ---------------------------------------------------------------
 
     def _load_journal(self, journal: Journal) -> None:
+        """Make a new frame one rebuilt from `journal`: it replays from the start."""
+        self.ready = deque(((self, True, None),))
+        self.pending = {}
+        self.new_calls = []
         steps = replay_steps(journal)
         self._set_token(len(steps))
         self._replay = deque()
@@ -1088,7 +1082,8 @@ def run_async_function(function: _AsyncFunction, inp: Attempt | Input) -> Answer
             coro = fn(*args, **kwargs)
         except Exception as exc:
             return output_for_exception(exc, inp)
-        frames[did] = frame = Frame(did, coro, journal)
+        frames[did] = frame = Frame(did, coro)
+        frame._load_journal(journal)
     frame.input = inp
     frame.running = True
     try:
