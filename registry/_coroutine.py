@@ -1017,20 +1017,21 @@ def _describe(frozen: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class _AsyncFunction(Protocol):
-    """What run_async_function reads of a registered async function."""
+class _Served(Protocol):
+    """What run_async_function reads of a registered function each attempt."""
 
-    _func: Callable[..., Coroutine[Any, Any, Any]]
     _endpoint: str  # its registry's while the registry serves it: whose memory keeps its frames
 
 
-def run_async_function(function: _AsyncFunction, inp: Attempt | Input) -> Answer | Awaitable[Answer]:
-    """One attempt of an async function: start it, resume its live frame, or rebuild it.
+def run_async_function(
+    fn: Callable[..., Coroutine[Any, Any, Any]], function: _Served, inp: Attempt | Input
+) -> Answer | Awaitable[Answer]:
+    """One attempt of the async function `fn`, registered as `function`: start
+    it, resume its live frame, or rebuild it.
 
-    A registered async function serves its attempts with this bound to it (no
-    layer of its own in between): it is on every attempt's path.
+    A registered async function serves its attempts with this bound to both
+    (no layer of its own in between): it is on every attempt's path.
     """
-    fn = function._func
     frames: dict[str, Frame] = current().memory(function._endpoint)
     did = inp.dispatch_id
     if inp.is_first_call:

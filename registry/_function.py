@@ -113,7 +113,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         self._run = self._run_async if self._is_async else self._run_sync  # type: ignore[method-assign]
         if self._is_async:
             # Attempts go straight to run_async_function, bound here once.
-            self._serve = functools.partial(run_async_function, self)  # type: ignore[method-assign]
+            self._serve = functools.partial(run_async_function, func, self)  # type: ignore[method-assign]
         else:
             self._serve = self._serve_sync  # type: ignore[method-assign]
 
@@ -146,7 +146,7 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return self._run(inp)
 
     def _run_async(self, inp: Input) -> Output | Awaitable[Output]:
-        answer = run_async_function(self, inp)
+        answer = run_async_function(self._func, self, inp)
         if isawaitable(answer):
             return _output_later(answer)
         return output_of(answer)
