@@ -203,6 +203,7 @@ _NO_KEYS: set[Any] = set()
 _NO_STRANDS: list[Any] = []
 _CLOSED_CONTEXT = contextvars.Context()
 _copy_context = contextvars.copy_context
+_set_frame = frame_var.set  # bound once: each new frame sets it in its context
 
 
 class Frame(_Waiter):
@@ -265,7 +266,7 @@ class Frame(_Waiter):
         self.coro = coro
         # The function runs in a context of its own, in which it is the frame.
         self._context = context = _copy_context()
-        context.run(frame_var.set, self)
+        context.run(_set_frame, self)
         # ready, pending and new_calls are made by the first step (_first_step),
         # and only if it needs them, or by _load_journal for a rebuilt frame.
 
@@ -560,10 +561,8 @@ class Frame(_Waiter):
                         ):  # see _send_here
                             yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
                     except StopIteration as stop:
-                        if strand is not self:
-                            self._ended(strand, True, stop.value)
-                            continue
-                        # The function returned (_ended, written out).
+                        # The function returned (_ended, written out: the strand
+                        # is the root, as gathered helpers went back above).
                         self.done = True
                         if not ready and not self._replay:
                             if self._strands is _NO_STRANDS and self._cancels is None and not _output_types:
