@@ -412,7 +412,9 @@ class Frame(_Waiter):
                 error = decode_result(outcome)[1]
                 waiter.child_done(index, False, exception_for_error(error))
                 continue
-            if type(value) not in _KEPT:
+            # (__class__, not type(): an attribute, not a call, read off the
+            # service's frozen values.)
+            if value.__class__ not in _KEPT:
                 value = thaw(value)
             if waiter.gathers:
                 # _AllOf.child_done's value case, written out: a fan-out's
