@@ -88,7 +88,8 @@ class _Endpoint:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
-        self._functions = registry._functions  # the same dict: close() empties it in place
+        # Each registered function's _serve, by name (Registry._add and close keep it).
+        self._serves: dict[str, Callable[[Attempt], Answer | Awaitable[Answer]]] = {}
 
     def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
         fn = self._registry._functions.get(function)
@@ -99,11 +100,13 @@ class _Endpoint:
 
     def run_attempt(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
         """Run one attempt from the service's light view (see `sim.lowlevel.Attempt`)."""
+        # One subscript and a call in a try: this is on every attempt's path.
         try:
-            fn = self._functions[attempt.function]
+            return self._serves[attempt.function](attempt)
         except KeyError:
+            if attempt.function in self._serves:
+                raise  # not the lookup's: it escaped from serving the attempt
             return self.run(attempt.function, attempt.to_input())
-        return fn._serve(attempt)
 
     def forget(self, dispatch_id: str) -> None:
         # The registry's frames (as run_async_function finds them): called as
@@ -183,6 +186,7 @@ class Registry:
         if existing is not None:
             raise ValueError(_duplicate_message(self, name, existing, fn))
         self._functions[name] = fn
+        self._server._serves[name] = fn._serve
 
     @overload
     def function(self, func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
@@ -226,6 +230,7 @@ class Registry:
             # a new registry takes the same name and endpoint.
             fn._endpoint = f"{self._endpoint}#closed"
         self._functions.clear()
+        self._server._serves.clear()
         unregister_endpoint(self._endpoint)
         if _registries.get(self._name) is self:
             del _registries[self._name]
