@@ -300,8 +300,9 @@ class Frame(_Waiter):
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
         # ran ahead of what the service saw never matches a retried resume.
+        # (Only this call's frames are matched with it: the number alone will do.)
         self.token = token
-        self.state = f"{self.dispatch_id}:{token}".encode()
+        self.state = b"%d" % token
 
     # -- replay ---------------------------------------------------------------
 
@@ -499,7 +500,7 @@ class Frame(_Waiter):
             self.new_calls = []
             self.last_keys = polled = [call]
             self.token = 1
-            self.state = state = f"{self.dispatch_id}:1".encode()
+            self.state = state = b"1"  # _set_token(1), written out
             return PollRequest(state, polled, 1, 1)
         ready: deque[tuple[_Strand | Frame, bool, Any]]
         pending: dict[str, tuple[_Waiter, int]]
@@ -519,7 +520,7 @@ class Frame(_Waiter):
                 self.new_calls = []
                 self.last_keys = calls
                 self.token = 1
-                self.state = state = f"{self.dispatch_id}:1".encode()
+                self.state = state = b"1"  # _set_token(1), written out
                 return PollRequest(state, calls, 1, min(MAX_RESULTS, len(pending)))
         elif isinstance(yielded, Step):
             self._begin(yielded, self)
@@ -627,14 +628,14 @@ class Frame(_Waiter):
         self.new_calls = []
         self.last_keys = calls
         self.token = token = self.token + 1
-        self.state = state = f"{self.dispatch_id}:{token}".encode()
+        self.state = state = b"%d" % token
         return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
         self.last_keys = calls  # their keys, read only if the poll fails (see deliver)
         self.token = token = self.token + 1  # _set_token, written out
-        self.state = state = f"{self.dispatch_id}:{token}".encode()
+        self.state = state = b"%d" % token
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
         return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
