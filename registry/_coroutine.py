@@ -423,7 +423,11 @@ class Frame(_Waiter):
                 waiter.values[index] = value
                 waiter.remaining = remaining = waiter.remaining - 1
                 if not remaining:
-                    waiter.parent.child_done(waiter.index, True, waiter.values)
+                    parent = waiter.parent
+                    if parent is self:  # the root's step: Frame.child_done, written out
+                        self.ready.append((self, True, waiter.values))
+                    else:
+                        parent.child_done(waiter.index, True, waiter.values)
             else:
                 waiter.child_done(index, True, value)
 
