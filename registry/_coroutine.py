@@ -428,6 +428,8 @@ class Frame(_Waiter):
                         self.ready.append((self, True, waiter.values))
                     else:
                         parent.child_done(waiter.index, True, waiter.values)
+            elif waiter is self:  # the root's one call: Frame.child_done, written out
+                self.ready.append((self, True, value))
             else:
                 waiter.child_done(index, True, value)
 
