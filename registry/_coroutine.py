@@ -495,7 +495,7 @@ class Frame(_Waiter):
         except Exception as exc:
             self.done = True
             return self._finish(False, _explained(exc, self._name()))
-        if type(yielded) is CallStep:
+        if yielded.__class__ is CallStep:  # (an attribute, not a call of type())
             # One call: _begin and _poll, written out. (The frame's first poll.)
             yielded.__class__ = _StartedCallStep  # type: ignore[assignment]
             self.steps = 1
@@ -514,7 +514,7 @@ class Frame(_Waiter):
         self.ready = ready = deque()
         self.pending = pending = {}
         self.new_calls = calls = []
-        if type(yielded) is GroupStep:
+        if yielded.__class__ is GroupStep:
             # _begin's group case, written out, and if nothing is ready (a
             # gather of calls, as most first steps are) the poll (_poll).
             self.steps = 1
@@ -586,7 +586,7 @@ class Frame(_Waiter):
                     except Exception as exc:
                         self._ended(strand, False, _explained(exc, self._name()))
                         continue
-                    if type(yielded) is CallStep and not self._journaled:
+                    if yielded.__class__ is CallStep and not self._journaled:
                         # _begin's call case, written out: most steps are one
                         # call. (The strand is the root: helpers went back above.)
                         steps = self.steps
@@ -701,7 +701,7 @@ class Frame(_Waiter):
         fresh_call = None if self._journaled else CallStep
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if type(aw) is fresh_call:
+            if aw.__class__ is fresh_call:  # (an attribute, not a call of type())
                 # The call case of _start, written out: a fan-out runs it once per call.
                 aw.__class__ = _StartedCallStep  # type: ignore[assignment]
                 call = aw.call
