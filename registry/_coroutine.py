@@ -1064,7 +1064,7 @@ def run_async_function(
             frame.running = False
             raise
         # _settle, written out for a first step (many calls end in it).
-        kind = type(result)
+        kind = result.__class__  # (an attribute, not a call of type(): our own answers)
         if kind is _AwaitsTrio:
             return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
         if frame.lost:  # its own code lost its memory (Simulation.lose_state) as it ran
@@ -1078,7 +1078,7 @@ def run_async_function(
         return result  # type: ignore[return-value]
     frame = frames.get(did)  # type: ignore[assignment]
     if frame is not None and frame.state == inp.coroutine_state:
-        if type(inp) is Attempt:
+        if inp.__class__ is Attempt:
             frame.deliver_raw(inp)
         else:
             frame.deliver(inp.call_results, inp.poll_error)
@@ -1105,7 +1105,7 @@ def run_async_function(
     except BaseException:
         frame.running = False
         raise
-    kind = type(result)
+    kind = result.__class__  # (an attribute, not a call of type(): our own answers)
     if kind is _AwaitsTrio:
         return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
     # _settle, written out: every attempt that does not await trio ends here.
