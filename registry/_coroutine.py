@@ -24,11 +24,11 @@ import os
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import trio
 
-from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status
+from sim import Arguments, Call, CallResult, Error, Input, Output, SerializationError, Status, current
 from sim.lowlevel import (
     Answer,
     Attempt,
@@ -45,7 +45,7 @@ from sim.lowlevel import (
 from ._context import frame_var
 from ._outcome import answer_for_value, output_for_exception, output_for_final_error
 from ._status import _output_types
-from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step
+from ._steps import ALL, GATHER, CallStep, Combinator, GroupStep, Step, _StartedCallStep
 from .error import NonDeterminismError, exception_for_error
 
 __all__ = ["Frame", "run_async_function"]
@@ -55,6 +55,8 @@ MAX_RESULTS = 10
 
 class _Waiter:
     __slots__ = ()
+
+    gathers = False  # an _AllOf: a value for it is stored written out (deliver_raw)
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
         raise NotImplementedError
@@ -143,25 +145,29 @@ class _AllOf(_Waiter):
     makes one and hears from each of its calls.
     """
 
-    __slots__ = ("parent", "index", "values", "remaining", "done")
+    __slots__ = ("parent", "index", "values", "remaining")
+
+    gathers = True
 
     def __init__(self, parent: _Waiter, index: int, size: int) -> None:
         self.parent = parent
         self.index = index
         self.values: list[Any] = [None] * size
+        # The values still awaited: 0 once all came, negative once an error
+        # settled the group (late values only lower it), so no `done` flag.
         self.remaining = size
-        self.done = False
 
     def child_done(self, index: int, ok: bool, value: Any) -> None:
-        if self.done:
-            return  # a late sibling: its outcome no longer matters
         if ok:
             self.values[index] = value
             self.remaining -= 1
             if self.remaining:
-                return
+                return  # more to come, or settled by an error already
             value = self.values
-        self.done = True
+        elif self.remaining < 0:
+            return  # a late sibling's error: the group has settled
+        else:
+            self.remaining = -1
         self.parent.child_done(self.index, ok, value)
 
 
@@ -197,6 +203,7 @@ _NO_KEYS: set[Any] = set()
 _NO_STRANDS: list[Any] = []
 _CLOSED_CONTEXT = contextvars.Context()
 _copy_context = contextvars.copy_context
+_set_frame = frame_var.set  # bound once: each new frame sets it in its context
 
 
 class Frame(_Waiter):
@@ -229,7 +236,9 @@ class Frame(_Waiter):
     # correlation ids are the keys; a poll that fails is rare, so they are read
     # then), the journaled step's keys when replaying.
     last_keys: list[Call] | list[str] = []  # noqa: RUF012
-    running = False  # an attempt is stepping it
+    # An attempt is stepping it: a new frame is, as it is made for its first
+    # attempt (run_async_function), so True until that attempt's first step ends.
+    running = True
     lost = False  # its memory was lost while it ran
     # The task driving the attempt, and its cancel state when the attempt began.
     task: trio.lowlevel.Task | None = None
@@ -252,23 +261,23 @@ class Frame(_Waiter):
     _step_keys: list[list[Any]] = _NO_STEPS
     _unissued: set[Any] = _NO_KEYS  # journaled calls the rebuilt function has not made again
 
-    def __init__(
-        self,
-        dispatch_id: str,
-        coro: Coroutine[Any, Any, Any],
-        journal: Journal | None = None,
-    ) -> None:
+    def __init__(self, dispatch_id: str, coro: Coroutine[Any, Any, Any]) -> None:
         self.dispatch_id = dispatch_id
         self.coro = coro
-        self.ready: deque[tuple[_Strand | Frame, bool, Any]] = deque(((self, True, None),))
-        # Steps waiting for a result, by key: (the waiter, the step's index in it).
-        self.pending: dict[str, tuple[_Waiter, int]] = {}
-        self.new_calls: list[Call] = []
         # The function runs in a context of its own, in which it is the frame.
         self._context = context = _copy_context()
-        context.run(frame_var.set, self)
-        if journal is not None:
-            self._load_journal(journal)
+        context.run(_set_frame, self)
+        # ready, pending and new_calls are made by the first step (_first_step),
+        # and only if it needs them, or by _load_journal for a rebuilt frame.
+
+    # Made per frame, by _first_step or _load_journal (never shared: each is
+    # mutated in place).
+    # Strands ready to run, with what to resume each with.
+    ready: deque[tuple[_Strand | Frame, bool, Any]]
+    # Steps waiting for a result, by key: (the waiter, the step's index in it).
+    pending: dict[str, tuple[_Waiter, int]]
+    # Calls made since the last poll.
+    new_calls: list[Call]
 
     def next_key(self) -> str:
         """The key of the root strand's next step: its step counter."""
@@ -291,12 +300,17 @@ class Frame(_Waiter):
     def _set_token(self, token: int) -> None:
         # The state names the position (polls made so far), so a frame that
         # ran ahead of what the service saw never matches a retried resume.
+        # (Only this call's frames are matched with it: the number alone will do.)
         self.token = token
-        self.state = f"{self.dispatch_id}:{token}".encode()
+        self.state = b"%d" % token
 
     # -- replay ---------------------------------------------------------------
 
     def _load_journal(self, journal: Journal) -> None:
+        """Make a new frame one rebuilt from `journal`: it replays from the start."""
+        self.ready = deque(((self, True, None),))
+        self.pending = {}
+        self.new_calls = []
         steps = replay_steps(journal)
         self._set_token(len(steps))
         self._replay = deque()
@@ -388,17 +402,36 @@ class Frame(_Waiter):
         if poll_error is not None:
             self.deliver((), poll_error)
         pending = self.pending
+        waiter: Any  # an _AllOf when its `gathers` says so
         for correlation_id, _, outcome in attempt.results:
-            op = pending.pop(correlation_id, None)
-            if op is None:
+            try:
+                waiter, index = pending.pop(correlation_id)
+            except KeyError:
                 continue  # a result nobody waits for any more
-            waiter, index = op
             kind, value = outcome
-            if kind == "value":
-                waiter.child_done(index, True, value if type(value) in _KEPT else thaw(value))
-            else:
+            if kind != "value":
                 error = decode_result(outcome)[1]
                 waiter.child_done(index, False, exception_for_error(error))
+                continue
+            # (__class__, not type(): an attribute, not a call, read off the
+            # service's frozen values.)
+            if value.__class__ not in _KEPT:
+                value = thaw(value)
+            if waiter.gathers:
+                # _AllOf.child_done's value case, written out: a fan-out's
+                # results come here one by one.
+                waiter.values[index] = value
+                waiter.remaining = remaining = waiter.remaining - 1
+                if not remaining:
+                    parent = waiter.parent
+                    if parent is self:  # the root's step: Frame.child_done, written out
+                        self.ready.append((self, True, waiter.values))
+                    else:
+                        parent.child_done(waiter.index, True, waiter.values)
+            elif waiter is self:  # the root's one call: Frame.child_done, written out
+                self.ready.append((self, True, value))
+            else:
+                waiter.child_done(index, True, value)
 
     # -- running ----------------------------------------------------------------
 
@@ -435,6 +468,76 @@ class Frame(_Waiter):
         inp = self.input
         return inp.function if inp is not None else self.dispatch_id
 
+    def _first_step(self) -> Answer | _AwaitsTrio:
+        """`advance` for a new frame (not rebuilt): run the function's first step,
+        then make the frame's containers only if the step needs them.
+
+        Many calls end in their first step, or make one call in it: those
+        never make a ready queue, and the one call is polled written out.
+        """
+        coro = self.coro
+        run = self._context.run
+        try:
+            yielded = run(coro.send, None)
+            while (
+                isinstance(yielded, Step)
+                and self.task._cancel_status is not self.scopes  # type: ignore[union-attr]
+            ):  # see _send_here
+                yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
+        except StopIteration as stop:
+            self.done = True
+            # _finish, written out: no helper, no replay, so nothing to close.
+            self._closed = True
+            self._context = _CLOSED_CONTEXT
+            if not _output_types:  # answer_for_value, written out: every value is OK
+                return (stop.value,)
+            return answer_for_value(stop.value, "the function")
+        except Exception as exc:
+            self.done = True
+            return self._finish(False, _explained(exc, self._name()))
+        if yielded.__class__ is CallStep:  # (an attribute, not a call of type())
+            # One call: _begin and _poll, written out. (The frame's first poll.)
+            yielded.__class__ = _StartedCallStep  # type: ignore[assignment]
+            self.steps = 1
+            call = yielded.call
+            call.correlation_id = "0"
+            self.ready = deque()
+            self.pending = {"0": (self, 0)}
+            self.new_calls = []
+            self.last_keys = polled = [call]
+            self.token = 1
+            self.state = state = b"1"  # _set_token(1), written out
+            return PollRequest(state, polled, 1, 1)
+        ready: deque[tuple[_Strand | Frame, bool, Any]]
+        pending: dict[str, tuple[_Waiter, int]]
+        calls: list[Call]
+        self.ready = ready = deque()
+        self.pending = pending = {}
+        self.new_calls = calls = []
+        if yielded.__class__ is GroupStep:
+            # _begin's group case, written out, and if nothing is ready (a
+            # gather of calls, as most first steps are) the poll (_poll).
+            self.steps = 1
+            try:
+                self._start_group(yielded, self, "0", self, 0)
+            except Exception as exc:
+                ready.append((self, False, exc))
+            if not ready and pending:
+                self.new_calls = []
+                self.last_keys = calls
+                self.token = 1
+                self.state = state = b"1"  # _set_token(1), written out
+                return PollRequest(state, calls, 1, min(MAX_RESULTS, len(pending)))
+        elif isinstance(yielded, Step):
+            self._begin(yielded, self)
+        elif yielded is not None:
+            if not _is_asyncio(yielded):
+                return _AwaitsTrio(self, yielded)
+            ready.append((self, False, _asyncio_misuse(self._name())))
+        else:  # a bare yield, as asyncio.sleep(0) makes
+            ready.append((self, False, _asyncio_misuse(self._name())))
+        return self.advance()
+
     def advance(self) -> Answer | _AwaitsTrio:
         """Run until every strand is blocked or the function ends.
 
@@ -443,7 +546,10 @@ class Frame(_Waiter):
         None) when a gathered helper is ready: helpers run in tasks of their
         own (pass_through), so that one awaiting trio does not hold the attempt.
         """
-        ready = self.ready
+        try:
+            ready = self.ready
+        except AttributeError:  # a new frame: nothing has run it yet
+            return self._first_step()
         run = self._context.run
         try:
             while True:
@@ -464,10 +570,8 @@ class Frame(_Waiter):
                         ):  # see _send_here
                             yielded = run(coro.throw, RuntimeError(_SCOPE_ACROSS_STEP.format(self._name())))
                     except StopIteration as stop:
-                        if strand is not self:
-                            self._ended(strand, True, stop.value)
-                            continue
-                        # The function returned (_ended, written out).
+                        # The function returned (_ended, written out: the strand
+                        # is the root, as gathered helpers went back above).
                         self.done = True
                         if not ready and not self._replay:
                             if self._strands is _NO_STRANDS and self._cancels is None and not _output_types:
@@ -482,7 +586,18 @@ class Frame(_Waiter):
                     except Exception as exc:
                         self._ended(strand, False, _explained(exc, self._name()))
                         continue
-                    if isinstance(yielded, Step):
+                    if yielded.__class__ is CallStep and not self._journaled:
+                        # _begin's call case, written out: most steps are one
+                        # call. (The strand is the root: helpers went back above.)
+                        steps = self.steps
+                        self.steps = steps + 1
+                        key = str(steps)
+                        yielded.__class__ = _StartedCallStep  # type: ignore[assignment]
+                        call = yielded.call
+                        call.correlation_id = key
+                        self.pending[key] = (self, 0)
+                        self.new_calls.append(call)
+                    elif isinstance(yielded, Step):
                         self._begin(yielded, strand)
                     elif yielded is not None:
                         if _is_asyncio(yielded):
@@ -514,22 +629,28 @@ class Frame(_Waiter):
         if self._failure is not None:  # a helper task met it between attempts
             self.close()
             return output_for_final_error(self._failure)
-        return self._poll()
+        # _poll, written out: most attempts end here.
+        calls = self.new_calls
+        self.new_calls = []
+        self.last_keys = calls
+        self.token = token = self.token + 1
+        self.state = state = b"%d" % token
+        return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _poll(self) -> PollRequest:
         calls, self.new_calls = self.new_calls, []
         self.last_keys = calls  # their keys, read only if the poll fails (see deliver)
         self.token = token = self.token + 1  # _set_token, written out
-        self.state = state = f"{self.dispatch_id}:{token}".encode()
+        self.state = state = b"%d" % token
         # Sound by construction (pending is not empty), so no Output.poll and its checks.
         return PollRequest(state, calls, 1, min(MAX_RESULTS, len(self.pending)))
 
     def _begin(self, step: Step, strand: _Strand | Frame) -> None:
         """Start the step `strand` awaits; a misuse raises in the strand, at its await."""
-        if type(step) is CallStep and not step.started and not self._journaled:
+        if type(step) is CallStep and not self._journaled:
             # The call case of _start, written out: most steps are one call.
             key = strand.next_key()
-            step.started = True
+            step.__class__ = _StartedCallStep  # type: ignore[assignment]
             call = step.call
             call.correlation_id = key
             self.pending[key] = (strand, 0)
@@ -546,13 +667,13 @@ class Frame(_Waiter):
             self.ready.append((strand, False, exc))
 
     def _start(self, step: Step, parent: _Waiter, key: str, strand: _Strand | Frame, index: int) -> None:
+        if type(step) is _StartedCallStep:
+            raise RuntimeError(
+                f"a call of {step.call.function} was awaited twice; like a coroutine, "
+                "each call can be awaited once"
+            )
         if isinstance(step, CallStep):
-            if step.started:
-                raise RuntimeError(
-                    f"a call of {step.call.function} was awaited twice; like a coroutine, "
-                    "each call can be awaited once"
-                )
-            step.started = True
+            step.__class__ = _StartedCallStep  # type: ignore[assignment]
             call = step.call
             call.correlation_id = key
             self.pending[key] = (parent, index)
@@ -574,16 +695,19 @@ class Frame(_Waiter):
             group = _AllOf(parent, index, n)
         else:
             group = _Group(combinator, parent, index, n)
-        pending, new_calls, replaying = self.pending, self.new_calls, bool(self._journaled)
+        pending, add_call = self.pending, self.new_calls.append
+        # The type of the calls started written out below: none while
+        # replaying (each is checked against the journal by _start).
+        fresh_call = None if self._journaled else CallStep
         for i, aw in enumerate(awaitables):
             child_key = f"{key}.{i}"
-            if type(aw) is CallStep and not aw.started and not replaying:
+            if aw.__class__ is fresh_call:  # (an attribute, not a call of type())
                 # The call case of _start, written out: a fan-out runs it once per call.
-                aw.started = True
+                aw.__class__ = _StartedCallStep  # type: ignore[assignment]
                 call = aw.call
                 call.correlation_id = child_key
                 pending[child_key] = (group, i)
-                new_calls.append(call)
+                add_call(call)
             elif isinstance(aw, Step):
                 self._start(aw, group, child_key, strand, i)
             else:
@@ -901,12 +1025,22 @@ def _describe(frozen: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class _Served(Protocol):
+    """What run_async_function reads of a registered function each attempt."""
+
+    _endpoint: str  # its registry's while the registry serves it: whose memory keeps its frames
+
+
 def run_async_function(
-    fn: Callable[..., Coroutine[Any, Any, Any]],
-    frames: dict[str, Frame],
-    inp: Attempt | Input,
+    fn: Callable[..., Coroutine[Any, Any, Any]], function: _Served, inp: Attempt | Input
 ) -> Answer | Awaitable[Answer]:
-    """One attempt of an async function: start it, resume its live frame, or rebuild it."""
+    """One attempt of the async function `fn`, registered as `function`: start
+    it, resume its live frame, or rebuild it.
+
+    A registered async function serves its attempts with this bound to both
+    (no layer of its own in between): it is on every attempt's path.
+    """
+    frames: dict[str, Frame] = current().memory(function._endpoint)
     did = inp.dispatch_id
     if inp.is_first_call:
         if did in frames:  # a first call run again (its response never arrived)
@@ -916,37 +1050,62 @@ def run_async_function(
             coro = fn(*args, **kwargs)
         except Exception as exc:  # e.g. wrong arguments: the function never started
             return output_for_exception(exc, inp)
+        # A new frame is running (the class default): see the end of its first step below.
         frames[did] = frame = Frame(did, coro)
-    else:
-        frame = frames.get(did)  # type: ignore[assignment]
-        if frame is not None and frame.state == inp.coroutine_state:
-            if type(inp) is Attempt:
-                frame.deliver_raw(inp)
-            else:
-                frame.deliver(inp.call_results, inp.poll_error)
+        frame.input = inp  # names the function, the call and the attempt in a failure
+        try:
+            frame.task = task = _run_context.task
+        except AttributeError:  # not in a trio run
+            frame.task = task = _current_task()  # raises
+        frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
+        try:
+            result = frame._first_step()
+        except BaseException:
+            frame.running = False
+            raise
+        # _settle, written out for a first step (many calls end in it).
+        kind = result.__class__  # (an attribute, not a call of type(): our own answers)
+        if kind is _AwaitsTrio:
+            return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
+        if frame.lost:  # its own code lost its memory (Simulation.lose_state) as it ran
+            frame.running = False
+            frame.close()
+            return _lost(frame)
+        if kind is PollRequest:
+            frame.running = False
         else:
-            if frame is not None:
-                frames.pop(did).close()
-            journal = inp.journal
-            args, kwargs = _arguments(journal.input)
-            try:
-                coro = fn(*args, **kwargs)
-            except Exception as exc:
-                return output_for_exception(exc, inp)
-            frames[did] = frame = Frame(did, coro, journal)
-    frame.input = inp  # names the function, the call and the attempt in a failure
+            del frames[did]  # the function ended
+        return result  # type: ignore[return-value]
+    frame = frames.get(did)  # type: ignore[assignment]
+    if frame is not None and frame.state == inp.coroutine_state:
+        if inp.__class__ is Attempt:
+            frame.deliver_raw(inp)
+        else:
+            frame.deliver(inp.call_results, inp.poll_error)
+    else:
+        if frame is not None:
+            frames.pop(did).close()
+        journal = inp.journal
+        args, kwargs = _arguments(journal.input)
+        try:
+            coro = fn(*args, **kwargs)
+        except Exception as exc:
+            return output_for_exception(exc, inp)
+        frames[did] = frame = Frame(did, coro)
+        frame._load_journal(journal)
+    frame.input = inp
     frame.running = True
     try:
         frame.task = task = _run_context.task
     except AttributeError:  # not in a trio run
         frame.task = task = _current_task()  # raises
-    frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
+    frame.scopes = task._cancel_status
     try:
         result = frame.advance()
     except BaseException:
         frame.running = False
         raise
-    kind = type(result)
+    kind = result.__class__  # (an attribute, not a call of type(): our own answers)
     if kind is _AwaitsTrio:
         return _finish_pass_through(frame, frames, *result)  # type: ignore[misc]
     # _settle, written out: every attempt that does not await trio ends here.

@@ -9,7 +9,7 @@ from inspect import isawaitable
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from sim import Arguments, Call, DispatchID, Input, Output, current
+from sim import Arguments, Call, DispatchID, Input, Output
 from sim.lowlevel import Answer, Attempt, call_value, output_of
 
 from ._context import current_dispatch_id, frame_var, running_sync
@@ -112,7 +112,11 @@ class Function(PrimitiveFunction, Generic[P, T]):
         functools.update_wrapper(self, func)
         # Straight to the right runner: this is on every attempt's path.
         self._run = self._run_async if self._is_async else self._run_sync  # type: ignore[method-assign]
-        self._serve = self._serve_async if self._is_async else self._serve_sync  # type: ignore[method-assign]
+        if self._is_async:
+            # Attempts go straight to run_async_function, bound here once.
+            self._serve = functools.partial(run_async_function, func, self)  # type: ignore[method-assign]
+        else:
+            self._serve = self._serve_sync  # type: ignore[method-assign]
 
     def __call__(self, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         call = Call(self._name, Arguments(args, kwargs), self._endpoint)
@@ -146,15 +150,10 @@ class Function(PrimitiveFunction, Generic[P, T]):
         return self._run(inp)
 
     def _run_async(self, inp: Input) -> Output | Awaitable[Output]:
-        answer = run_async_function(self._func, self._registry._frames(), inp)
+        answer = run_async_function(self._func, self, inp)
         if isawaitable(answer):
             return _output_later(answer)
         return output_of(answer)
-
-    def _serve_async(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
-        # Registry._frames, written out: this is on every attempt's path (the
-        # function's _endpoint is its registry's while the registry serves it).
-        return run_async_function(self._func, current().memory(self._endpoint), attempt)
 
     def _run_sync(self, inp: Input) -> Output:
         args, kwargs = inp.input_arguments()

@@ -11,7 +11,6 @@ from sim import Error, Input, Output, Status, current
 from sim.lowlevel import DEFAULT_ENDPOINT, Answer, Attempt, register_endpoint, unregister_endpoint
 
 from ._client import Batch, Client
-from ._coroutine import Frame
 from ._function import Function, PrimitiveFunction, PrimitiveFunctionType
 from .error import NotFoundError
 
@@ -89,7 +88,8 @@ class _Endpoint:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
-        self._functions = registry._functions  # the same dict: close() empties it in place
+        # Each registered function's _serve, by name (Registry._add and close keep it).
+        self._serves: dict[str, Callable[[Attempt], Answer | Awaitable[Answer]]] = {}
 
     def run(self, function: str, input: Input) -> Output | Awaitable[Output]:
         fn = self._registry._functions.get(function)
@@ -100,15 +100,17 @@ class _Endpoint:
 
     def run_attempt(self, attempt: Attempt) -> Answer | Awaitable[Answer]:
         """Run one attempt from the service's light view (see `sim.lowlevel.Attempt`)."""
+        # One subscript and a call in a try: this is on every attempt's path.
         try:
-            fn = self._functions[attempt.function]
+            return self._serves[attempt.function](attempt)
         except KeyError:
+            if attempt.function in self._serves:
+                raise  # not the lookup's: it escaped from serving the attempt
             return self.run(attempt.function, attempt.to_input())
-        return fn._serve(attempt)
 
     def forget(self, dispatch_id: str) -> None:
-        # Registry._frames, written out: called as every resumed call ends, most
-        # often to find its frame already gone.
+        # The registry's frames (as run_async_function finds them): called as
+        # every resumed call ends, most often to find its frame already gone.
         frame = current().memory(self._registry._endpoint).pop(dispatch_id, None)
         if frame is not None:
             if frame.running:  # closing it now would pull it from under its own attempt
@@ -184,6 +186,7 @@ class Registry:
         if existing is not None:
             raise ValueError(_duplicate_message(self, name, existing, fn))
         self._functions[name] = fn
+        self._server._serves[name] = fn._serve
 
     @overload
     def function(self, func: Callable[P, Coroutine[Any, Any, T]]) -> Function[P, T]: ...
@@ -227,6 +230,7 @@ class Registry:
             # a new registry takes the same name and endpoint.
             fn._endpoint = f"{self._endpoint}#closed"
         self._functions.clear()
+        self._server._serves.clear()
         unregister_endpoint(self._endpoint)
         if _registries.get(self._name) is self:
             del _registries[self._name]
@@ -239,9 +243,6 @@ class Registry:
         if fn is None:
             raise LookupError(f"no function {name!r} in an open registry named {registry_name!r}")
         return fn
-
-    def _frames(self) -> dict[str, Frame]:
-        return current().memory(self._endpoint)
 
     def __repr__(self) -> str:
         return f"Registry(name={self._name!r}, endpoint={self._endpoint!r})"

@@ -131,21 +131,38 @@ def _current_task() -> object:
         return None
 
 
-class CallStep(Step):
-    """A call of a function (or the durable timer), awaited once."""
+class _CallStepBase(Step):
+    """What a call step is before and after the frame starts it (its two classes)."""
 
-    __slots__ = ("call", "started")
+    __slots__ = ("call",)
 
-    def __init__(self, call: Call) -> None:
-        self.call = call
-        self.started = False
+    call: Call
 
     def __repr__(self) -> str:
         return f"<durable call {self.call.function}>"
 
+
+class CallStep(_CallStepBase):
+    """A call of a function (or the durable timer), awaited once.
+
+    Not started yet: the frame that starts it makes it a `_StartedCallStep`
+    (assigning its class), so that a step dropped unawaited is one still of
+    this class, found by its `__del__` alone, and a started one runs none.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
     def __del__(self) -> None:
-        if not self.started:
-            _dropped(self.call.function)
+        _dropped(self.call.function)
+
+
+class _StartedCallStep(_CallStepBase):
+    """A `CallStep` its frame has started: awaiting it again is a mistake."""
+
+    __slots__ = ()
 
 
 def _dropped(function: str) -> None:
@@ -216,6 +233,8 @@ def _group(combinator: Combinator, awaitables: tuple[Any, ...]) -> Awaitable[Any
     return GroupStep(combinator, awaitables)
 
 
+_frame_now = frame_var.get  # bound once: gather asks it per group
+
 # What a group's awaitables usually are, exactly: calls, groups, and async
 # functions' coroutines (gathered helpers). Anything else is checked one by one.
 _DURABLE_TYPES = frozenset({CallStep, GroupStep, types.CoroutineType})
@@ -230,6 +249,9 @@ async def _outside_group(name: str) -> Any:
 
 def gather(*awaitables: Any) -> Awaitable[list[Any]]:
     """Await all, concurrently; results in argument order; the first error is raised."""
+    # _group's usual case, written out: every fan-out comes here.
+    if _DURABLE_TYPES.issuperset(map(type, awaitables)) and _frame_now() is not None:
+        return GroupStep(GATHER, awaitables)
     return _group(GATHER, awaitables)
 
 

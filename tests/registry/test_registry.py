@@ -267,6 +267,33 @@ def test_primitive_function_accepts_async_functions(reg: registry.Registry) -> N
     assert seen == [5]
 
 
+def test_a_key_error_from_a_primitive_function_is_its_failure_not_a_missing_function(
+    reg: registry.Registry,
+) -> None:
+    # The endpoint finds what serves an attempt in a try that catches KeyError:
+    # one raised by the function itself fails its attempt (the service's rule for
+    # an endpoint that raises), and the function is not run a second time.
+    runs: list[Any] = []
+
+    @reg.primitive_function
+    def lookup(inp: registry.Input) -> registry.Output:
+        runs.append(inp.input)
+        return registry.Output.value({}[inp.input])
+
+    async def main() -> Any:
+        return await lookup.dispatch("missing")
+
+    async def outcome() -> Any:
+        try:
+            await reg.client.wait(await main())
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+        return None
+
+    assert registry.test.run(outcome(), faults="none") == ("KeyError", "'missing'")
+    assert runs == ["missing"]
+
+
 def test_primitive_function_rejects_what_it_cannot_register(reg: registry.Registry) -> None:
     with pytest.raises(TypeError):
         reg.primitive_function(42)  # type: ignore[arg-type]
