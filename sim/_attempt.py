@@ -39,6 +39,7 @@ class _FirstCall:
     """What a first call's Attempt holds instead of a suspension: nothing to resume from."""
 
     __slots__ = ()
+    is_first_call = True  # (a _Suspension's class says False)
     coroutine_state = None
     batch = None
     error = None
@@ -59,7 +60,9 @@ class Attempt:
     An Attempt is valid while its attempt runs.
     """
 
-    __slots__ = ("function", "attempt", "is_first_call", "_rec", "_suspension")
+    # The service makes one per attempt without calling __init__ (see
+    # Service._attempt): keep the two in step.
+    __slots__ = ("function", "attempt", "_rec", "_suspension")
 
     _suspension: _Suspension | _FirstCall
 
@@ -69,10 +72,19 @@ class Attempt:
         def dispatch_id(self) -> DispatchID:
             """The call's DispatchID."""
 
+        @property
+        def is_first_call(self) -> bool:
+            """True on a first call, False on a resume of a poll."""
+
     else:
         # The record's, read by a C getter: a call's id never changes, and
-        # this saves __init__ (on every attempt) a store.
+        # this saves making the view (on every attempt) a store.
         dispatch_id = property(attrgetter("_rec.id"), doc="The call's DispatchID.")
+        # What the held suspension's class says (_FirstCall: True, _Suspension:
+        # False), read by a C getter: no store per attempt.
+        is_first_call = property(
+            attrgetter("_suspension.is_first_call"), doc="True on a first call, False on a resume of a poll."
+        )
 
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
         self.function = rec.function
@@ -80,12 +92,7 @@ class Attempt:
         self._rec = rec
         # A first call holds _FIRST_CALL, whose fields are a first call's: the
         # properties a resume reads on every attempt are then C attribute getters.
-        if suspension is None:
-            self.is_first_call = True
-            self._suspension = _FIRST_CALL
-        else:
-            self.is_first_call = False
-            self._suspension = suspension
+        self._suspension = _FIRST_CALL if suspension is None else suspension
 
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""

@@ -118,6 +118,8 @@ class _Suspension:
         "size",
     )  # fmt: skip
 
+    is_first_call = False  # what an Attempt holding it says (see _attempt._FirstCall)
+
     def __init__(self) -> None:
         self.coroutine_state: bytes | None = None
         self.min_results = 1

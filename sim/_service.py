@@ -50,7 +50,7 @@ from ._journal import (
 )
 from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
-from ._attempt import Attempt, PollRequest
+from ._attempt import _FIRST_CALL, Attempt, PollRequest
 from ._records import (
     _INTO,
     DONE,
@@ -86,6 +86,7 @@ _INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
 )
 _correlation_id_of = attrgetter("correlation_id")
 _first = itemgetter(0)
+_new = object.__new__
 _consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
@@ -462,9 +463,16 @@ class Service:
         serve = getattr(endpoint, "run_attempt", None)
         if serve is None:
             return self._run_plain(rec, endpoint, suspension)
+        # A light view, not an Input: the endpoint builds what it reads (see
+        # _attempt). Attempt(rec, suspension), written out: one per attempt,
+        # and the stores here cost less than the call of __init__.
+        view = _new(Attempt)
+        view.function = rec.function
+        view.attempt = attempt
+        view._rec = rec
+        view._suspension = _FIRST_CALL if suspension is None else suspension
         try:
-            # A light view, not an Input: the endpoint builds what it reads (see _attempt).
-            out = serve(Attempt(rec, suspension))
+            out = serve(view)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
         kind = type(out)

@@ -162,6 +162,35 @@ def test_a_resume_gets_raw_results_decoded_on_demand(fast: FastEndpoint) -> None
     ]  # fmt: skip
 
 
+def _fields(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.dispatch_id, a.function, a.attempt, a.is_first_call, a.coroutine_state, a.results,
+        a.poll_error, a.input_arguments() if a.is_first_call else None, len(a.journal),
+    )  # fmt: skip
+
+
+def test_the_view_the_service_makes_is_the_one_attempts_init_makes(fast: FastEndpoint) -> None:
+    # The service builds each Attempt without calling __init__ (Service._attempt):
+    # a first call's and a resume's must read the same as Attempt(rec, suspension)'s.
+    views: list[tuple[Attempt, Attempt]] = []
+
+    def parent(a: Attempt) -> Answer:
+        rec = a._rec
+        views.append((a, Attempt(rec, rec.suspension)))
+        if a.is_first_call:
+            return PollRequest(b"s", [Call("child", 1, endpoint=URL, correlation_id=0)], 1, 10)
+        return (None,)
+
+    fast.handlers["parent"] = parent
+    fast.handlers["child"] = lambda a: (a.input,)
+    service = make_service()
+    service.dispatch_one(Call("parent", Arguments((1, [2]), {}), endpoint=URL))
+    run_all(service)
+    assert [made.is_first_call for made, _ in views] == [True, False]
+    for made, built in views:
+        assert type(made) is Attempt and _fields(made) == _fields(built)
+
+
 def test_a_poll_request_is_checked_like_any_poll(fast: FastEndpoint) -> None:
     fast.handlers["twice"] = lambda a: PollRequest(
         None, [Call("x", 1, endpoint=URL, correlation_id=7), Call("x", 2, endpoint=URL, correlation_id=7)], 1, 10
