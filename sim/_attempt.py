@@ -104,6 +104,8 @@ class Attempt:
             # apart); kwargs get a dict of their own.
             if frozen.flat and not frozen.kwargs:  # the common case, first
                 return frozen.args, {}
+            if frozen.flat is None:  # one flat list and nothing else: a copy of it
+                return (list(frozen.args[0]),), {}
             kwargs = frozen.kwargs
             return frozen.args if frozen.flat else _thaw_args(frozen), dict(kwargs) if kwargs else {}
         value = _thaw(frozen)

@@ -35,7 +35,9 @@ class _FrozenArguments(tuple):
 
     Made as ``_FrozenArguments((args, kwargs, flat))``: `args` the tuple of
     arguments, `kwargs` a tuple of (name, value) pairs, `flat` True when no
-    _FrozenList is among the args. A tuple, so that making one (once per call)
+    _FrozenList is among the args, else False, or None (false too) when
+    freeze's fast path made it of one _FrozenList and no kwargs: a reader
+    that sees None copies that one list without looking further. A tuple, so that making one (once per call)
     runs no Python code, its fields read by C getters. (Only its exact type
     is ever asked for: nothing takes it for a plain tuple.)
     """
@@ -45,7 +47,7 @@ class _FrozenArguments(tuple):
     if TYPE_CHECKING:
         args: tuple[Any, ...]
         kwargs: tuple[tuple[str, Any], ...]
-        flat: bool
+        flat: bool | None
     else:
         args = property(itemgetter(0))
         kwargs = property(itemgetter(1))
@@ -86,7 +88,7 @@ def freeze(value: object, *, where: str = "value") -> object:
                     if kind in _ATOMS:
                         return _FrozenArguments((args, (), True))
                     if kind is list and _ATOMS.issuperset(map(type, arg)):
-                        return _FrozenArguments(((_FrozenList(arg),), (), False))
+                        return _FrozenArguments(((_FrozenList(arg),), (), None))
                 else:
                     # A loop: argument lists are short, and for a few a pass in C
                     # (issuperset of an iterator builds a set first) costs more.
@@ -145,7 +147,7 @@ def thaw_args(frozen: _FrozenArguments) -> tuple[Any, ...]:
     args = frozen.args
     if frozen.flat:
         return args  # atoms only: the tuple can be shared as it is
-    if len(args) == 1:  # one list, as freeze's fast path makes it
+    if frozen.flat is None:  # one list, as freeze's fast path makes it
         return (list(args[0]),)
     thawed: list[Any] = []  # one pass, without a generator's frame
     for arg in args:

@@ -1068,7 +1068,9 @@ def test_frozen_arguments_record_reads_its_fields() -> None:
 
     cases = [
         (Arguments((1, "a"), {}), (1, "a"), (), True),
-        (Arguments(([1, 2],), {}), (_FrozenList([1, 2]),), (), False),
+        (Arguments(([1, 2],), {}), (_FrozenList([1, 2]),), (), None),  # one list alone: None
+        (Arguments(([1, 2],), {"k": 1}), (_FrozenList([1, 2]),), (("k", 1),), False),
+        (Arguments(([1], "a"), {}), (_FrozenList([1]), "a"), (), False),
         (Arguments((1, [2]), {"k": "v"}), (1, _FrozenList([2])), (("k", "v"),), False),
         (Arguments((2.5,), {"n": 3}), (2.5,), (("n", 3),), True),
     ]
@@ -1078,6 +1080,9 @@ def test_frozen_arguments_record_reads_its_fields() -> None:
         assert (frozen.args, frozen.kwargs, frozen.flat) == (args, kwargs, flat)
         assert [type(a) for a in frozen.args] == [type(a) for a in args]
         assert _codec.thaw(frozen) == value and _codec.frozen_bytes(frozen) == dumps(value)
+        thawed = _codec.thaw(frozen)
+        assert [type(a) for a in thawed.args] == [type(a) for a in value.args]
+        assert all(a is not b for a, b in zip(thawed.args, value.args) if type(a) is list)
     assert _codec.same(_codec.freeze(Arguments((1,), {})), _codec.freeze(Arguments((1,), {})))
     assert not _codec.same(_codec.freeze(Arguments((1,), {})), _codec.freeze(Arguments((1.0,), {})))
 
