@@ -80,6 +80,8 @@ _freeze, _thaw = _codec.freeze, _codec.thaw
 # The values freeze keeps as they are, checked before calling it for a result
 # (most are one of these). The codec's own set: one sibling module reading another's.
 _KEPT = _codec._frozen._ATOMS
+# What freeze makes of a list of those (read the same way): a result's commonest container.
+_FrozenList = _codec._frozen._FrozenList
 # The moves the hot paths make, as {from: to} (see _records._INTO).
 _INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
     _INTO[RUNNING], _INTO[DONE], _INTO[POLLING], _INTO[SCHEDULED]
@@ -487,11 +489,14 @@ class Service:
             self._event((ATTEMPT, now, rec.id, rec.function, attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
-                try:
-                    data = _freeze(data, where="result")
-                except _codec.SerializationError as exc:
-                    self._fail(rec, _invalid(exc))
-                    return None
+                if type(data) is list and _KEPT.issuperset(map(type, data)):
+                    data = _FrozenList(data)  # what freeze makes of a flat list, without its other checks
+                else:
+                    try:
+                        data = _freeze(data, where="result")
+                    except _codec.SerializationError as exc:
+                        self._fail(rec, _invalid(exc))
+                        return None
             self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
         if kind is PollRequest:

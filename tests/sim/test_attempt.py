@@ -289,3 +289,20 @@ def test_a_poll_of_one_call_reusing_an_outstanding_id_is_refused(fast: FastEndpo
         service.step()
     assert rec.suspension.error is not None
     assert "reuses correlation_id 7" in (rec.suspension.error.message or "")
+
+
+def test_a_list_result_is_frozen_as_freeze_would(fast: FastEndpoint) -> None:
+    # The service freezes a fast endpoint's flat list result itself (Service._attempt):
+    # the same frozen form as freeze's, a copy the endpoint's later changes do not reach.
+    returned: dict[str, list[Any]] = {"flat": [1, "a", None, True], "float": [1, 2.5], "nested": [[1]]}
+    fast.handlers["give"] = lambda a: (returned[a.input],)
+    service = make_service()
+    recs = {name: service.dispatch_one(Call("give", name, endpoint=URL)) for name in returned}
+    run_all(service)
+    for name, rec in recs.items():
+        assert rec.outcome is not None
+        kind, data = rec.outcome
+        assert kind == "value" and type(data) is type(sim._codec.freeze(returned[name]))
+        assert sim._codec.same(data, sim._codec.freeze(returned[name]))
+        returned[name].append("later")
+        assert result_of(rec) == returned[name][:-1]
