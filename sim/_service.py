@@ -446,8 +446,9 @@ class Service:
         self._event((ATTEMPT_START, now, rec.id, rec.function, attempt, None, None, None))
         if rec.failures == 0:
             rec.step_start = now
-        endpoint = _endpoints.get(rec.endpoint)
-        if endpoint is None:
+        try:  # (a lookup that may fail costs less than get() and a test of what it gave)
+            endpoint = _endpoints[rec.endpoint]
+        except KeyError:
             self._no_endpoint(rec)
             return None
         if self._faults:
@@ -462,7 +463,10 @@ class Service:
             rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
         except KeyError:
             rec.move(RUNNING)  # raises
-        serve = getattr(endpoint, "run_attempt", None)
+        try:  # getattr(endpoint, "run_attempt", None), without the call
+            serve = endpoint.run_attempt  # type: ignore[attr-defined]
+        except AttributeError:
+            serve = None
         if serve is None:
             return self._run_plain(rec, endpoint, suspension)
         # A light view, not an Input: the endpoint builds what it reads (see
@@ -477,7 +481,7 @@ class Service:
             out = serve(view)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
-        kind = type(out)
+        kind = out.__class__  # (type(out), without the call)
         if kind is tuple:  # a fast endpoint's (value,)
             # _completed's commonest case, written out.
             if rec.outcome is not None or (
