@@ -51,8 +51,8 @@ _FIRST_CALL = _FirstCall()
 class Attempt:
     """What one attempt of a call gets: the call's identity, and its input or resume on demand.
 
-    `function`, `attempt` (1 for the first) and `is_first_call` are plain
-    attributes, `dispatch_id` the record's. On a first call
+    `dispatch_id`, `function`, `attempt` (1 for the first) and
+    `is_first_call` are read-only attributes. On a first call
     `input_arguments()` gives the arguments; on a resume `coroutine_state`,
     `results` (raw, see `decode_result`), `call_results`, `poll_error` and
     `journal` describe it.
@@ -62,7 +62,7 @@ class Attempt:
 
     # The service makes one per attempt without calling __init__ (see
     # Service._attempt): keep the two in step.
-    __slots__ = ("function", "attempt", "_rec", "_suspension")
+    __slots__ = ("_rec", "_suspension")
 
     _suspension: _Suspension | _FirstCall
 
@@ -73,6 +73,14 @@ class Attempt:
             """The call's DispatchID."""
 
         @property
+        def function(self) -> str:
+            """The function this attempt runs."""
+
+        @property
+        def attempt(self) -> int:
+            """The attempt's number (1 for the first)."""
+
+        @property
         def is_first_call(self) -> bool:
             """True on a first call, False on a resume of a poll."""
 
@@ -80,6 +88,11 @@ class Attempt:
         # The record's, read by a C getter: a call's id never changes, and
         # this saves making the view (on every attempt) a store.
         dispatch_id = property(attrgetter("_rec.id"), doc="The call's DispatchID.")
+        # The record's too: its function and attempt number change only when
+        # this attempt has ended (a tail call, the next attempt), and a view is
+        # valid only while its attempt runs.
+        function = property(attrgetter("_rec.function"), doc="The function this attempt runs.")
+        attempt = property(attrgetter("_rec.attempt"), doc="The attempt's number (1 for the first).")
         # What the held suspension's class says (_FirstCall: True, _Suspension:
         # False), read by a C getter: no store per attempt.
         is_first_call = property(
@@ -87,8 +100,6 @@ class Attempt:
         )
 
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
-        self.function = rec.function
-        self.attempt = rec.attempt
         self._rec = rec
         # A first call holds _FIRST_CALL, whose fields are a first call's: the
         # properties a resume reads on every attempt are then C attribute getters.

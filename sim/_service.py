@@ -471,10 +471,8 @@ class Service:
             return self._run_plain(rec, endpoint, suspension)
         # A light view, not an Input: the endpoint builds what it reads (see
         # _attempt). Attempt(rec, suspension), written out: one per attempt,
-        # and the stores here cost less than the call of __init__.
+        # and the two stores here cost less than the call of __init__.
         view = _new(Attempt)
-        view.function = rec.function
-        view.attempt = attempt
         view._rec = rec
         view._suspension = _FIRST_CALL if suspension is None else suspension
         try:
