@@ -41,7 +41,7 @@ class _FirstCall:
     __slots__ = ()
     is_first_call = True  # (a _Suspension's class says False)
     coroutine_state = None
-    batch = None
+    batch = ()  # no results (a resume's batch is taken before its attempt runs)
     error = None
 
 
@@ -148,11 +148,19 @@ class Attempt:
         )
         poll_error = property(attrgetter("_suspension.error"), doc="Why the last poll failed as a whole, if it did.")
 
-    @property
-    def results(self) -> tuple[StoredResult, ...]:
-        """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
-        batch = self._suspension.batch
-        return () if batch is None else batch
+    if TYPE_CHECKING:
+
+        @property
+        def results(self) -> tuple[StoredResult, ...]:
+            """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
+
+    else:
+        # The held suspension's batch, read by a C getter: the service takes a
+        # resume's batch before its attempt runs, and a first call's is ().
+        results = property(
+            attrgetter("_suspension.batch"),
+            doc="The results this resume delivers, raw: (correlation id, dispatch id, outcome) each.",
+        )
 
     @property
     def call_results(self) -> tuple[CallResult, ...]:
