@@ -151,10 +151,12 @@ _ENDPOINT_TYPES = frozenset({str, type(None)})
 
 def _one_call_is_sound(call: Any, cid: Any, outstanding: dict[Any, _Record]) -> bool:
     """`_poll_is_sound` for a poll of one call, whose correlation id is `cid` (the commonest poll)."""
-    if type(call) is not Call or type(cid) not in _ID_TYPES or cid in outstanding:
+    # (x.__class__, not type(x), here and in _poll_is_sound's short cases: an
+    # attribute, not a call; the exact type, for the values that reach it.)
+    if call.__class__ is not Call or cid.__class__ not in _ID_TYPES or cid in outstanding:
         return False
     function = call.function
-    return type(function) is str and function != "" and type(call.endpoint) in _ENDPOINT_TYPES
+    return function.__class__ is str and function != "" and call.endpoint.__class__ in _ENDPOINT_TYPES
 
 
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
@@ -173,10 +175,10 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
         a, b = calls[0], calls[1]
         x, y = ids
         if (
-            type(a) is not Call
-            or type(b) is not Call
-            or type(x) not in _ID_TYPES
-            or type(y) not in _ID_TYPES
+            a.__class__ is not Call
+            or b.__class__ is not Call
+            or x.__class__ not in _ID_TYPES
+            or y.__class__ not in _ID_TYPES
             or x == y
             or x in outstanding
             or y in outstanding
@@ -184,12 +186,12 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
             return False
         f, g = a.function, b.function
         return (
-            type(f) is str
-            and type(g) is str
+            f.__class__ is str
+            and g.__class__ is str
             and f != ""
             and g != ""
-            and type(a.endpoint) in _ENDPOINT_TYPES
-            and type(b.endpoint) in _ENDPOINT_TYPES
+            and a.endpoint.__class__ in _ENDPOINT_TYPES
+            and b.endpoint.__class__ in _ENDPOINT_TYPES
         )
     try:
         if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):
