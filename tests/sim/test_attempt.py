@@ -306,3 +306,36 @@ def test_a_list_result_is_frozen_as_freeze_would(fast: FastEndpoint) -> None:
         assert sim._codec.same(data, sim._codec.freeze(returned[name]))
         returned[name].append("later")
         assert result_of(rec) == returned[name][:-1]
+
+
+@pytest.mark.parametrize("form", ["tuple", "output"])
+def test_a_value_answer_ends_the_call_as_finish_does(fast: FastEndpoint, form: str) -> None:
+    # _attempt writes _finish out for (value,): both answers must leave the same
+    # trace, records and deliveries (a resumed parent, its forgotten state, its waiters).
+    def answer(value: Any) -> Answer:
+        return (value,) if form == "tuple" else Output.value(value)
+
+    def parent(a: Attempt) -> Answer:
+        if a.is_first_call:
+            calls = [Call("child", n, endpoint=URL, correlation_id=n) for n in range(2)]
+            return PollRequest(b"s", calls, 2, 10)
+        return answer(sorted(v for _, v in map(decode_result, (o for _, _, o in a.results))))
+
+    fast.handlers["parent"] = parent
+    fast.handlers["child"] = lambda a: answer([a.input])
+    service = make_service()
+    woken: list[str] = []
+    service.wake = lambda rec: woken.append(rec.id)
+    rec = service.dispatch_one(Call("parent", None, endpoint=URL))
+    rec.waiters.append("a test")
+    run_all(service)
+    assert rec.state is DONE and rec.suspension is None and result_of(rec) == [[0], [1]]
+    assert woken == ["d1"] and service.pending == 0
+    kinds = [(e.kind, e.dispatch_id, e.status) for e in service.trace]
+    assert kinds == [
+        ("dispatch", "d1", None), ("start", "d1", None), ("attempt", "d1", "POLL"),
+        ("dispatch", "d2", None), ("dispatch", "d3", None),
+        ("start", "d2", None), ("attempt", "d2", "OK"), ("outcome", "d2", "OK"),
+        ("start", "d3", None), ("attempt", "d3", "OK"), ("outcome", "d3", "OK"),
+        ("start", "d1", None), ("attempt", "d1", "OK"), ("outcome", "d1", "OK"),
+    ]  # fmt: skip
