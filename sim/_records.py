@@ -113,7 +113,7 @@ class _Suspension:
     """What the service keeps for a call whose function has polled (its current function)."""
 
     __slots__ = (
-        "coroutine_state", "min_results", "max_results", "generation", "outstanding",
+        "coroutine_state", "min_results", "max_results", "outstanding",
         "ready", "taken", "batch", "error", "journal", "replayed",
         "size",
     )  # fmt: skip
@@ -124,7 +124,6 @@ class _Suspension:
         self.coroutine_state: bytes | None = None
         self.min_results = 1
         self.max_results = 10
-        self.generation = 0  # polls so far: a poll's timeout applies to that poll only
         self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
         self.ready: list[StoredResult] = []  # children done, waiting for a resume
         # The prefix of `ready` already handed over: a big fan-out takes a
@@ -139,6 +138,14 @@ class _Suspension:
         # and the results delivered to it. A poll can carry any number of calls
         # (a 100k-call gather journals them in one), so polls alone undercount it.
         self.size = 0
+
+    @property
+    def generation(self) -> int:
+        """Polls so far, one journal entry each: a poll's timeout applies to that poll only.
+
+        (Counted by the journal, which only grows, rather than by a counter every poll would keep.)
+        """
+        return len(self.journal)
 
 
 _function_of = attrgetter("function")

@@ -742,7 +742,6 @@ class Service:
             suspension = rec.suspension = _Suspension()
         suspension.batch = None
         suspension.coroutine_state = poll.coroutine_state
-        suspension.generation += 1
         suspension.error = None
         calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
