@@ -120,10 +120,11 @@ class _Suspension:
 
     is_first_call = False  # what an Attempt holding it says (see _attempt._FirstCall)
 
-    def __init__(self) -> None:
-        self.coroutine_state: bytes | None = None
-        self.min_results = 1
-        self.max_results = 10
+    def __init__(self, coroutine_state: bytes | None = None, min_results: int = 1, max_results: int = 10) -> None:
+        # (The service makes one with its first poll's fields, and sets a later poll's.)
+        self.coroutine_state = coroutine_state
+        self.min_results = min_results
+        self.max_results = max_results
         self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
         self.ready: list[StoredResult] = []  # children done, waiting for a resume
         # The prefix of `ready` already handed over: a big fan-out takes a

@@ -738,11 +738,15 @@ class Service:
     def _poll(self, rec: _Record, poll: Any) -> None:
         rec.failures = 0
         suspension = rec.suspension
-        if suspension is None:
-            suspension = rec.suspension = _Suspension()
-        suspension.batch = None
-        suspension.coroutine_state = poll.coroutine_state
-        suspension.error = None
+        if suspension is None:  # the function's first poll: a suspension made with its fields
+            suspension = rec.suspension = _Suspension(poll.coroutine_state, poll.min_results, poll.max_results)
+        else:
+            suspension.batch = None
+            suspension.coroutine_state = poll.coroutine_state
+            suspension.error = None
+            # (Set before the calls are admitted: nothing reads them until the call is polling.)
+            suspension.min_results = poll.min_results
+            suspension.max_results = poll.max_results
         calls = poll.calls
         entry_calls: list[tuple[Any, str, object]] = []
         count = len(calls)
@@ -781,8 +785,6 @@ class Service:
         suspension.journal.append(_Entry(tuple(entry_calls)))
         suspension.size += len(entry_calls)
         # Children that failed at once (bad input) are already in `ready`.
-        suspension.min_results = poll.min_results
-        suspension.max_results = poll.max_results
         try:
             rec.state = _INTO_POLLING[rec.state]  # rec.move(POLLING), without the call
         except KeyError:
