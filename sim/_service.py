@@ -601,51 +601,51 @@ class Service:
             else:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
-            suspension.batch = batch = self._take_batch(suspension, rec)
-            suspension.size += len(batch)
-            entry = suspension.journal[-1]
-            entry.results = batch
-            entry.poll_error = suspension.error
-
-    def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
-        ready, taken = suspension.ready, suspension.taken
-        available = len(ready) - taken
-        most = suspension.max_results
-        shuffle = self._reorder(available, rec) if self._faults else None
-        if shuffle is None and available <= most:  # all of them, in order: the usual resume
-            batch = tuple(ready[taken:]) if taken else tuple(ready)
-            ready.clear()
-            suspension.taken = 0
-        else:
-            start, size = 0, most if most < available else available  # min(), without the call
-            if shuffle is not None:
-                start = shuffle[0]
-                size = min(shuffle[1], size, available - start)
-            if start == 0 and size == available:
+            # The batch of results the resume delivers, taken from `ready`
+            # (here, not in a method of its own: once per resume).
+            ready, taken = suspension.ready, suspension.taken
+            available = len(ready) - taken
+            most = suspension.max_results
+            shuffle = self._reorder(available, rec) if self._faults else None
+            if shuffle is None and available <= most:  # all of them, in order: the usual resume
                 batch = tuple(ready[taken:]) if taken else tuple(ready)
                 ready.clear()
                 suspension.taken = 0
-            elif start == 0:
-                batch = tuple(ready[taken : taken + size])
-                taken += size
-                if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
-                    del ready[:taken]
-                    taken = 0
-                suspension.taken = taken
-            else:  # out of order (a reordering fault)
-                batch = tuple(ready[taken + start : taken + start + size])
-                del ready[taken + start : taken + start + size]
-        # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
-        # for raw in batch, as passes in C when the batch is large (a fan-out's
-        # resume takes many), as a loop when small (the passes' fixed cost is
-        # that of a loop over about ten).
-        pop = suspension.outstanding.pop
-        if len(batch) > 8:
-            _consume(map(pop, map(_first, batch), repeat(None)))
-        else:
-            for raw in batch:
-                pop(raw[0], None)
-        return batch
+            else:
+                start, size = 0, most if most < available else available  # min(), without the call
+                if shuffle is not None:
+                    start = shuffle[0]
+                    size = min(shuffle[1], size, available - start)
+                if start == 0 and size == available:
+                    batch = tuple(ready[taken:]) if taken else tuple(ready)
+                    ready.clear()
+                    suspension.taken = 0
+                elif start == 0:
+                    batch = tuple(ready[taken : taken + size])
+                    taken += size
+                    if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
+                        del ready[:taken]
+                        taken = 0
+                    suspension.taken = taken
+                else:  # out of order (a reordering fault)
+                    batch = tuple(ready[taken + start : taken + start + size])
+                    del ready[taken + start : taken + start + size]
+            # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
+            # for raw in batch, as passes in C when the batch is large (a fan-out's
+            # resume takes many), as a loop when small (the passes' fixed cost is
+            # that of a loop over about ten).
+            pop = suspension.outstanding.pop
+            count = len(batch)
+            if count > 8:
+                _consume(map(pop, map(_first, batch), repeat(None)))
+            else:
+                for raw in batch:
+                    pop(raw[0], None)
+            suspension.batch = batch
+            suspension.size += count
+            entry = suspension.journal[-1]
+            entry.results = batch
+            entry.poll_error = suspension.error
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
