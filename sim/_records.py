@@ -180,7 +180,7 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
     if count == 1:
         return _one_call_is_sound(calls[0], ids[0], outstanding)
     if count == 2:
-        a, b = calls[0], calls[1]
+        a, b = calls  # (two items: `ids` was made from them)
         x, y = ids
         if (
             a.__class__ is not Call
