@@ -138,7 +138,7 @@ def _freeze_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _FrozenA
 
 def thaw(frozen: object) -> Any:
     """A fresh copy of the value *frozen* holds (each call gets its own)."""
-    thaw_as = _THAWERS.get(type(frozen))
+    thaw_as = _thawer_of(type(frozen))
     return frozen if thaw_as is None else thaw_as(frozen)  # atoms are their own copy
 
 
@@ -164,6 +164,7 @@ _THAWERS: dict[type, Callable[[Any], Any]] = {
     _FrozenList: list,
     _FrozenArguments: _thaw_arguments,
 }
+_thawer_of = _THAWERS.get  # bound once: thaw runs for every value delivered that is not an atom
 
 
 def frozen_bytes(frozen: object) -> bytes:
