@@ -608,9 +608,12 @@ class Service:
             most = suspension.max_results
             shuffle = self._reorder(available, rec) if self._faults else None
             if shuffle is None and available <= most:  # all of them, in order: the usual resume
-                batch = tuple(ready[taken:]) if taken else tuple(ready)
-                ready.clear()
-                suspension.taken = 0
+                if taken:
+                    batch = tuple(ready[taken:])
+                    suspension.taken = 0
+                else:  # (the usual case: nothing taken before)
+                    batch = tuple(ready)
+                suspension.ready = []  # (a new list: fewer bytecodes than clearing this one)
             else:
                 start, size = 0, most if most < available else available  # min(), without the call
                 if shuffle is not None:
