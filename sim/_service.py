@@ -375,8 +375,8 @@ class Service:
                 self.on_push()
         return rec
 
-    def _admit_polled(self, rec: _Record, calls: Sequence[Call], entry_calls: list[tuple[Any, str, object]]) -> None:
-        """`_admit(call, rec, None)` for each call of a sound poll of `rec`, journaling each in `entry_calls`.
+    def _admit_polled(self, rec: _Record, calls: Sequence[Call]) -> tuple[tuple[Any, str, object], ...]:
+        """`_admit(call, rec, None)` for each call of a sound poll of `rec`; what the poll journals of them.
 
         The same steps in the same order, with what the children share (their
         parent, the records, the timeline) looked up once rather than per
@@ -386,6 +386,7 @@ class Service:
         outstanding = rec.suspension.outstanding  # type: ignore[union-attr]
         parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
         faults, latency, on_push = self._faults, self._latency, self.on_push
+        entry_calls: list[tuple[Any, str, object]] = []  # (correlation id, function, frozen input) each
         journal = entry_calls.append
         now = self.now  # nothing here moves time
         # The counters in locals, written back before anything else reads them
@@ -421,6 +422,7 @@ class Service:
                 journal((cid, function, data))
         finally:
             self._ids, self._seq, self.pending = ids, seq, pending
+        return tuple(entry_calls)
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
@@ -751,8 +753,9 @@ class Service:
             suspension.min_results = poll.min_results
             suspension.max_results = poll.max_results
         calls = poll.calls
-        entry_calls: list[tuple[Any, str, object]] = []
         count = len(calls)
+        # `journaled`: what the poll journals, each call's (correlation id,
+        # function, frozen input), set on every path below.
         if count == 1:
             # A lone call (the commonest poll): checked as _poll_is_sound checks
             # one, then given to _admit itself, as _admit_polled would give it
@@ -761,7 +764,7 @@ class Service:
             cid = call.correlation_id
             if _one_call_is_sound(call, cid, suspension.outstanding):
                 child = self._admit(call, rec, None)
-                entry_calls.append((cid, call.function, child.input))
+                journaled: tuple[tuple[Any, str, object], ...] = ((cid, call.function, child.input),)
                 problem = None
             else:
                 problem = _poll_problem(calls, [cid], suspension.outstanding)
@@ -772,21 +775,24 @@ class Service:
                 calls, ids, suspension.outstanding
             )
             if problem is None:
-                self._admit_polled(rec, calls, entry_calls)
+                journaled = self._admit_polled(rec, calls)
         else:  # a resumed function waiting on (no new calls): nothing to check or admit
             problem = None
+            journaled = ()
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
             suspension.error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
+            rejected: list[tuple[Any, str, object]] = []
             for call in calls:
                 try:
                     data = _codec.freeze(call.input, where="argument")
                 except _codec.SerializationError:
                     data = b""
-                entry_calls.append((call.correlation_id, call.function, data))
-        suspension.journal.append(_Entry(tuple(entry_calls)))
-        suspension.size += len(entry_calls)
+                rejected.append((call.correlation_id, call.function, data))
+            journaled = tuple(rejected)
+        suspension.journal.append(_Entry(journaled))
+        suspension.size += len(journaled)
         # Children that failed at once (bad input) are already in `ready`.
         try:
             rec.state = _INTO_POLLING[rec.state]  # rec.move(POLLING), without the call
