@@ -39,8 +39,9 @@ class _FirstCall:
     """What a first call's Attempt holds instead of a suspension: nothing to resume from."""
 
     __slots__ = ()
+    is_first_call = True  # (a _Suspension's class says False)
     coroutine_state = None
-    batch = None
+    batch = ()  # no results (a resume's batch is taken before its attempt runs)
     error = None
 
 
@@ -50,8 +51,8 @@ _FIRST_CALL = _FirstCall()
 class Attempt:
     """What one attempt of a call gets: the call's identity, and its input or resume on demand.
 
-    `function`, `attempt` (1 for the first) and `is_first_call` are plain
-    attributes, `dispatch_id` the record's. On a first call
+    `dispatch_id`, `function`, `attempt` (1 for the first) and
+    `is_first_call` are read-only attributes. On a first call
     `input_arguments()` gives the arguments; on a resume `coroutine_state`,
     `results` (raw, see `decode_result`), `call_results`, `poll_error` and
     `journal` describe it.
@@ -59,7 +60,9 @@ class Attempt:
     An Attempt is valid while its attempt runs.
     """
 
-    __slots__ = ("function", "attempt", "is_first_call", "_rec", "_suspension")
+    # The service makes one per attempt without calling __init__ (see
+    # Service._attempt): keep the two in step.
+    __slots__ = ("_rec", "_suspension")
 
     _suspension: _Suspension | _FirstCall
 
@@ -69,23 +72,38 @@ class Attempt:
         def dispatch_id(self) -> DispatchID:
             """The call's DispatchID."""
 
+        @property
+        def function(self) -> str:
+            """The function this attempt runs."""
+
+        @property
+        def attempt(self) -> int:
+            """The attempt's number (1 for the first)."""
+
+        @property
+        def is_first_call(self) -> bool:
+            """True on a first call, False on a resume of a poll."""
+
     else:
         # The record's, read by a C getter: a call's id never changes, and
-        # this saves __init__ (on every attempt) a store.
+        # this saves making the view (on every attempt) a store.
         dispatch_id = property(attrgetter("_rec.id"), doc="The call's DispatchID.")
+        # The record's too: its function and attempt number change only when
+        # this attempt has ended (a tail call, the next attempt), and a view is
+        # valid only while its attempt runs.
+        function = property(attrgetter("_rec.function"), doc="The function this attempt runs.")
+        attempt = property(attrgetter("_rec.attempt"), doc="The attempt's number (1 for the first).")
+        # What the held suspension's class says (_FirstCall: True, _Suspension:
+        # False), read by a C getter: no store per attempt.
+        is_first_call = property(
+            attrgetter("_suspension.is_first_call"), doc="True on a first call, False on a resume of a poll."
+        )
 
     def __init__(self, rec: _Record, suspension: _Suspension | None) -> None:
-        self.function = rec.function
-        self.attempt = rec.attempt
         self._rec = rec
         # A first call holds _FIRST_CALL, whose fields are a first call's: the
         # properties a resume reads on every attempt are then C attribute getters.
-        if suspension is None:
-            self.is_first_call = True
-            self._suspension = _FIRST_CALL
-        else:
-            self.is_first_call = False
-            self._suspension = suspension
+        self._suspension = _FIRST_CALL if suspension is None else suspension
 
     def input_arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the call (fresh copies), as Input's method gives them."""
@@ -97,6 +115,8 @@ class Attempt:
             # apart); kwargs get a dict of their own.
             if frozen.flat and not frozen.kwargs:  # the common case, first
                 return frozen.args, {}
+            if frozen.flat is None:  # one flat list and nothing else: a copy of it
+                return (list(frozen.args[0]),), {}
             kwargs = frozen.kwargs
             return frozen.args if frozen.flat else _thaw_args(frozen), dict(kwargs) if kwargs else {}
         value = _thaw(frozen)
@@ -128,11 +148,19 @@ class Attempt:
         )
         poll_error = property(attrgetter("_suspension.error"), doc="Why the last poll failed as a whole, if it did.")
 
-    @property
-    def results(self) -> tuple[StoredResult, ...]:
-        """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
-        batch = self._suspension.batch
-        return () if batch is None else batch
+    if TYPE_CHECKING:
+
+        @property
+        def results(self) -> tuple[StoredResult, ...]:
+            """The results this resume delivers, raw: (correlation id, dispatch id, outcome) each."""
+
+    else:
+        # The held suspension's batch, read by a C getter: the service takes a
+        # resume's batch before its attempt runs, and a first call's is ().
+        results = property(
+            attrgetter("_suspension.batch"),
+            doc="The results this resume delivers, raw: (correlation id, dispatch id, outcome) each.",
+        )
 
     @property
     def call_results(self) -> tuple[CallResult, ...]:

@@ -36,8 +36,6 @@ CorrelationID: TypeAlias = "int | str | None"
 """Caller-chosen key that matches a child call's result to the call."""
 
 
-# Arguments' own __init__ sets its frozen fields with this, as attrs' would.
-_set_field = object.__setattr__
 _FRESH_DICT: Mapping[str, Any] = MappingProxyType({})  # the default of kwargs: a new dict
 
 
@@ -51,9 +49,18 @@ class Arguments:
     def __init__(self, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] = _FRESH_DICT) -> None:
         # attrs' generated __init__ for a frozen class builds a bound setter per
         # instance; one is made per call (the programming model wraps every
-        # call's arguments), so this sets the two fields directly, the same way.
-        _set_field(self, "args", args)
-        _set_field(self, "kwargs", {} if kwargs is _FRESH_DICT else kwargs)
+        # call's arguments), so this stores the two fields through their slots'
+        # own setters, bound once below (what object.__setattr__ would reach,
+        # without naming the field on every call).
+        _set_args(self, args)
+        if kwargs is _FRESH_DICT:
+            kwargs = {}
+        _set_kwargs(self, kwargs)
+
+
+# The setters of Arguments' two slots (the class attrs made), for its __init__.
+_set_args: Callable[[Arguments, Any], None] = Arguments.__dict__["args"].__set__
+_set_kwargs: Callable[[Arguments, Any], None] = Arguments.__dict__["kwargs"].__set__
 
 
 @attrs.define

@@ -113,16 +113,18 @@ class _Suspension:
     """What the service keeps for a call whose function has polled (its current function)."""
 
     __slots__ = (
-        "coroutine_state", "min_results", "max_results", "generation", "outstanding",
+        "coroutine_state", "min_results", "max_results", "outstanding",
         "ready", "taken", "batch", "error", "journal", "replayed",
         "size",
     )  # fmt: skip
 
-    def __init__(self) -> None:
-        self.coroutine_state: bytes | None = None
-        self.min_results = 1
-        self.max_results = 10
-        self.generation = 0  # polls so far: a poll's timeout applies to that poll only
+    is_first_call = False  # what an Attempt holding it says (see _attempt._FirstCall)
+
+    def __init__(self, coroutine_state: bytes | None = None, min_results: int = 1, max_results: int = 10) -> None:
+        # (The service makes one with its first poll's fields, and sets a later poll's.)
+        self.coroutine_state = coroutine_state
+        self.min_results = min_results
+        self.max_results = max_results
         self.outstanding: dict[Any, _Record] = {}  # children not delivered yet, by correlation id
         self.ready: list[StoredResult] = []  # children done, waiting for a resume
         # The prefix of `ready` already handed over: a big fan-out takes a
@@ -138,6 +140,14 @@ class _Suspension:
         # (a 100k-call gather journals them in one), so polls alone undercount it.
         self.size = 0
 
+    @property
+    def generation(self) -> int:
+        """Polls so far, one journal entry each: a poll's timeout applies to that poll only.
+
+        (Counted by the journal, which only grows, rather than by a counter every poll would keep.)
+        """
+        return len(self.journal)
+
 
 _function_of = attrgetter("function")
 _endpoint_of = attrgetter("endpoint")
@@ -149,10 +159,12 @@ _ENDPOINT_TYPES = frozenset({str, type(None)})
 
 def _one_call_is_sound(call: Any, cid: Any, outstanding: dict[Any, _Record]) -> bool:
     """`_poll_is_sound` for a poll of one call, whose correlation id is `cid` (the commonest poll)."""
-    if type(call) is not Call or type(cid) not in _ID_TYPES or cid in outstanding:
+    # (x.__class__, not type(x), here and in _poll_is_sound's short cases: an
+    # attribute, not a call; the exact type, for the values that reach it.)
+    if call.__class__ is not Call or cid.__class__ not in _ID_TYPES or cid in outstanding:
         return False
     function = call.function
-    return type(function) is str and function != "" and type(call.endpoint) in _ENDPOINT_TYPES
+    return function.__class__ is str and function != "" and call.endpoint.__class__ in _ENDPOINT_TYPES
 
 
 def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any, _Record]) -> bool:
@@ -168,13 +180,13 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
     if count == 1:
         return _one_call_is_sound(calls[0], ids[0], outstanding)
     if count == 2:
-        a, b = calls[0], calls[1]
+        a, b = calls  # (two items: `ids` was made from them)
         x, y = ids
         if (
-            type(a) is not Call
-            or type(b) is not Call
-            or type(x) not in _ID_TYPES
-            or type(y) not in _ID_TYPES
+            a.__class__ is not Call
+            or b.__class__ is not Call
+            or x.__class__ not in _ID_TYPES
+            or y.__class__ not in _ID_TYPES
             or x == y
             or x in outstanding
             or y in outstanding
@@ -182,12 +194,12 @@ def _poll_is_sound(calls: Sequence[Call], ids: list[Any], outstanding: dict[Any,
             return False
         f, g = a.function, b.function
         return (
-            type(f) is str
-            and type(g) is str
+            f.__class__ is str
+            and g.__class__ is str
             and f != ""
             and g != ""
-            and type(a.endpoint) in _ENDPOINT_TYPES
-            and type(b.endpoint) in _ENDPOINT_TYPES
+            and a.endpoint.__class__ in _ENDPOINT_TYPES
+            and b.endpoint.__class__ in _ENDPOINT_TYPES
         )
     try:
         if len(set(ids)) != len(ids) or not outstanding.keys().isdisjoint(ids):

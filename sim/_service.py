@@ -50,7 +50,7 @@ from ._journal import (
 )
 from ._journal import ABANDONED as ABANDONED_OUTCOME
 from ._protocol import Call, DispatchID, Error, Output
-from ._attempt import Attempt, PollRequest
+from ._attempt import _FIRST_CALL, Attempt, PollRequest
 from ._records import (
     _INTO,
     DONE,
@@ -80,12 +80,15 @@ _freeze, _thaw = _codec.freeze, _codec.thaw
 # The values freeze keeps as they are, checked before calling it for a result
 # (most are one of these). The codec's own set: one sibling module reading another's.
 _KEPT = _codec._frozen._ATOMS
+# What freeze makes of a list of those (read the same way): a result's commonest container.
+_FrozenList = _codec._frozen._FrozenList
 # The moves the hot paths make, as {from: to} (see _records._INTO).
 _INTO_RUNNING, _INTO_DONE, _INTO_POLLING, _INTO_SCHEDULED = (
     _INTO[RUNNING], _INTO[DONE], _INTO[POLLING], _INTO[SCHEDULED]
 )
 _correlation_id_of = attrgetter("correlation_id")
 _first = itemgetter(0)
+_new = object.__new__
 _consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator to its end, keeping nothing
 
 # Enum .name is a slow descriptor; the trace names statuses on the hot path.
@@ -381,8 +384,8 @@ class Service:
                 self.on_push()
         return rec
 
-    def _admit_polled(self, rec: _Record, calls: Sequence[Call], entry_calls: list[tuple[Any, str, object]]) -> None:
-        """`_admit(call, rec, None)` for each call of a sound poll of `rec`, journaling each in `entry_calls`.
+    def _admit_polled(self, rec: _Record, calls: Sequence[Call]) -> tuple[tuple[Any, str, object], ...]:
+        """`_admit(call, rec, None)` for each call of a sound poll of `rec`; what the poll journals of them.
 
         The same steps in the same order, with what the children share (their
         parent, the records, the timeline) looked up once rather than per
@@ -392,6 +395,7 @@ class Service:
         outstanding = rec.suspension.outstanding  # type: ignore[union-attr]
         parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
         faults, latency, on_push = self._faults, self._latency, self.on_push
+        entry_calls: list[tuple[Any, str, object]] = []  # (correlation id, function, frozen input) each
         journal = entry_calls.append
         now = self.now  # nothing here moves time
         # The counters in locals, written back before anything else reads them
@@ -427,6 +431,7 @@ class Service:
                 journal((cid, function, data))
         finally:
             self._ids, self._seq, self.pending = ids, seq, pending
+        return tuple(entry_calls)
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
@@ -452,8 +457,9 @@ class Service:
         self._event((ATTEMPT_START, now, rec.id, rec.function, attempt, None, None, None))
         if rec.failures == 0:
             rec.step_start = now
-        endpoint = _endpoints.get(rec.endpoint)
-        if endpoint is None:
+        try:  # (a lookup that may fail costs less than get() and a test of what it gave)
+            endpoint = _endpoints[rec.endpoint]
+        except KeyError:
             self._no_endpoint(rec)
             return None
         if self._faults:
@@ -468,15 +474,23 @@ class Service:
             rec.state = _INTO_RUNNING[rec.state]  # rec.move(RUNNING), without the call
         except KeyError:
             rec.move(RUNNING)  # raises
-        serve = getattr(endpoint, "run_attempt", None)
+        try:  # getattr(endpoint, "run_attempt", None), without the call
+            serve = endpoint.run_attempt  # type: ignore[attr-defined]
+        except AttributeError:
+            serve = None
         if serve is None:
             return self._run_plain(rec, endpoint, suspension)
+        # A light view, not an Input: the endpoint builds what it reads (see
+        # _attempt). Attempt(rec, suspension), written out: one per attempt,
+        # and the two stores here cost less than the call of __init__.
+        view = _new(Attempt)
+        view._rec = rec
+        view._suspension = _FIRST_CALL if suspension is None else suspension
         try:
-            # A light view, not an Input: the endpoint builds what it reads (see _attempt).
-            out = serve(Attempt(rec, suspension))
+            out = serve(view)
         except Exception as exc:  # an endpoint must not raise; treat it as a crash of the attempt
             out = Output.error(Error.from_exception(exc, Status.PERMANENT_ERROR))
-        kind = type(out)
+        kind = out.__class__  # (type(out), without the call)
         if kind is tuple:  # a fast endpoint's (value,)
             # _completed's commonest case, written out.
             if rec.outcome is not None or (
@@ -488,12 +502,45 @@ class Service:
             self._event((ATTEMPT, now, rec.id, rec.function, attempt, "OK", None, None))
             data = out[0]
             if type(data) not in _KEPT:  # else freeze would keep it as it is
-                try:
-                    data = _freeze(data, where="result")
-                except _codec.SerializationError as exc:
-                    self._fail(rec, _invalid(exc))
-                    return None
-            self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
+                if type(data) is list and _KEPT.issuperset(map(type, data)):
+                    data = _FrozenList(data)  # what freeze makes of a flat list, without its other checks
+                else:
+                    try:
+                        data = _freeze(data, where="result")
+                    except _codec.SerializationError as exc:
+                        self._fail(rec, _invalid(exc))
+                        return None
+            # _finish(rec, value_outcome(data), "OK"), written out: most attempts
+            # end here (keep the two in step).
+            rec.outcome = outcome = ("value", data)
+            try:
+                rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call
+            except KeyError:
+                rec.move(DONE)  # raises
+            self.pending -= 1
+            self._event((OUTCOME, now, rec.id, rec.function, attempt, "OK", None, outcome))
+            if rec.suspension is not None:
+                server = _endpoints.get(rec.endpoint)  # (looked up afresh, as _finish does)
+                if server is not None:
+                    server.forget(rec.id)
+                rec.suspension = None
+            if rec.waiters:
+                self.wake(rec)
+            parent = rec.parent
+            if parent is not None:
+                suspension = parent.suspension
+                cid = rec.correlation_id
+                if suspension is not None and suspension.outstanding.get(cid) is rec:
+                    ready = suspension.ready
+                    ready.append((cid, rec.id, outcome))
+                    if parent.state is POLLING:
+                        count = len(ready) - suspension.taken
+                        if (
+                            suspension.error is not None
+                            or count >= suspension.min_results
+                            or count >= len(suspension.outstanding)
+                        ):
+                            self._resume(parent)
             return None
         if kind is PollRequest:
             # _completed's poll case, written out as for (value,) above.
@@ -565,51 +612,54 @@ class Service:
             else:
                 self._event((REPLAY_BUDGET, self.now, rec.id, rec.function, rec.attempt, None, CRASH, None))
         if suspension.batch is None:
-            suspension.batch = batch = self._take_batch(suspension, rec)
-            suspension.size += len(batch)
+            # The batch of results the resume delivers, taken from `ready`
+            # (here, not in a method of its own: once per resume).
+            ready, taken = suspension.ready, suspension.taken
+            available = len(ready) - taken
+            most = suspension.max_results
+            shuffle = self._reorder(available, rec) if self._faults else None
+            if shuffle is None and available <= most:  # all of them, in order: the usual resume
+                if taken:
+                    batch = tuple(ready[taken:])
+                    suspension.taken = 0
+                else:  # (the usual case: nothing taken before)
+                    batch = tuple(ready)
+                suspension.ready = []  # (a new list: fewer bytecodes than clearing this one)
+            else:
+                start, size = 0, most if most < available else available  # min(), without the call
+                if shuffle is not None:
+                    start = shuffle[0]
+                    size = min(shuffle[1], size, available - start)
+                if start == 0 and size == available:
+                    batch = tuple(ready[taken:]) if taken else tuple(ready)
+                    ready.clear()
+                    suspension.taken = 0
+                elif start == 0:
+                    batch = tuple(ready[taken : taken + size])
+                    taken += size
+                    if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
+                        del ready[:taken]
+                        taken = 0
+                    suspension.taken = taken
+                else:  # out of order (a reordering fault)
+                    batch = tuple(ready[taken + start : taken + start + size])
+                    del ready[taken + start : taken + start + size]
+            # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
+            # for raw in batch, as passes in C when the batch is large (a fan-out's
+            # resume takes many), as a loop when small (the passes' fixed cost is
+            # that of a loop over about ten).
+            pop = suspension.outstanding.pop
+            count = len(batch)
+            if count > 8:
+                _consume(map(pop, map(_first, batch), repeat(None)))
+            else:
+                for raw in batch:
+                    pop(raw[0], None)
+            suspension.batch = batch
+            suspension.size += count
             entry = suspension.journal[-1]
             entry.results = batch
             entry.poll_error = suspension.error
-
-    def _take_batch(self, suspension: _Suspension, rec: _Record) -> tuple[StoredResult, ...]:
-        ready, taken = suspension.ready, suspension.taken
-        available = len(ready) - taken
-        most = suspension.max_results
-        shuffle = self._reorder(available, rec) if self._faults else None
-        if shuffle is None and available <= most:  # all of them, in order: the usual resume
-            batch = tuple(ready[taken:]) if taken else tuple(ready)
-            ready.clear()
-            suspension.taken = 0
-        else:
-            start, size = 0, most if most < available else available  # min(), without the call
-            if shuffle is not None:
-                start = shuffle[0]
-                size = min(shuffle[1], size, available - start)
-            if start == 0 and size == available:
-                batch = tuple(ready[taken:]) if taken else tuple(ready)
-                ready.clear()
-                suspension.taken = 0
-            elif start == 0:
-                batch = tuple(ready[taken : taken + size])
-                taken += size
-                if 2 * taken >= len(ready):  # drop the taken prefix once it is half the list
-                    del ready[:taken]
-                    taken = 0
-                suspension.taken = taken
-            else:  # out of order (a reordering fault)
-                batch = tuple(ready[taken + start : taken + start + size])
-                del ready[taken + start : taken + start + size]
-        # Each result's child is no longer outstanding: outstanding.pop(raw[0], None)
-        # for raw in batch, as passes in C when the batch is large (a fan-out's
-        # resume takes many), as a loop when small (the passes' fixed cost is
-        # that of a loop over about ten).
-        pop = suspension.outstanding.pop
-        if len(batch) > 8:
-            _consume(map(pop, map(_first, batch), repeat(None)))
-        else:
-            for raw in batch:
-                pop(raw[0], None)
-        return batch
 
     def _completed(self, rec: _Record, out: Output | tuple[Any] | PollRequest) -> None:
         if rec.outcome is not None:
@@ -702,15 +752,19 @@ class Service:
     def _poll(self, rec: _Record, poll: Any) -> None:
         rec.failures = 0
         suspension = rec.suspension
-        if suspension is None:
-            suspension = rec.suspension = _Suspension()
-        suspension.batch = None
-        suspension.coroutine_state = poll.coroutine_state
-        suspension.generation += 1
-        suspension.error = None
+        if suspension is None:  # the function's first poll: a suspension made with its fields
+            suspension = rec.suspension = _Suspension(poll.coroutine_state, poll.min_results, poll.max_results)
+        else:
+            suspension.batch = None
+            suspension.coroutine_state = poll.coroutine_state
+            suspension.error = None
+            # (Set before the calls are admitted: nothing reads them until the call is polling.)
+            suspension.min_results = poll.min_results
+            suspension.max_results = poll.max_results
         calls = poll.calls
-        entry_calls: list[tuple[Any, str, object]] = []
         count = len(calls)
+        # `journaled`: what the poll journals, each call's (correlation id,
+        # function, frozen input), set on every path below.
         if count == 1:
             # A lone call (the commonest poll): checked as _poll_is_sound checks
             # one, then given to _admit itself, as _admit_polled would give it
@@ -719,7 +773,7 @@ class Service:
             cid = call.correlation_id
             if _one_call_is_sound(call, cid, suspension.outstanding):
                 child = self._admit(call, rec, None)
-                entry_calls.append((cid, call.function, child.input))
+                journaled: tuple[tuple[Any, str, object], ...] = ((cid, call.function, child.input),)
                 problem = None
             else:
                 problem = _poll_problem(calls, [cid], suspension.outstanding)
@@ -730,24 +784,25 @@ class Service:
                 calls, ids, suspension.outstanding
             )
             if problem is None:
-                self._admit_polled(rec, calls, entry_calls)
+                journaled = self._admit_polled(rec, calls)
         else:  # a resumed function waiting on (no new calls): nothing to check or admit
             problem = None
+            journaled = ()
         if problem is not None:
             # Rejected calls are journaled all the same: a rebuilt coroutine
             # makes them again and must find them, with the poll's error.
             suspension.error = Error.from_exception(ValueError(problem), Status.INVALID_ARGUMENT)
+            rejected: list[tuple[Any, str, object]] = []
             for call in calls:
                 try:
                     data = _codec.freeze(call.input, where="argument")
                 except _codec.SerializationError:
                     data = b""
-                entry_calls.append((call.correlation_id, call.function, data))
-        suspension.journal.append(_Entry(tuple(entry_calls)))
-        suspension.size += len(entry_calls)
+                rejected.append((call.correlation_id, call.function, data))
+            journaled = tuple(rejected)
+        suspension.journal.append(_Entry(journaled))
+        suspension.size += len(journaled)
         # Children that failed at once (bad input) are already in `ready`.
-        suspension.min_results = poll.min_results
-        suspension.max_results = poll.max_results
         try:
             rec.state = _INTO_POLLING[rec.state]  # rec.move(POLLING), without the call
         except KeyError:
@@ -837,6 +892,7 @@ class Service:
 
     def _finish(self, rec: _Record, outcome: RawOutcome, status: str) -> None:
         """Give the call its outcome (`status` names it in the trace)."""
+        # (Written out in _attempt for a fast endpoint's (value,): keep the two in step.)
         rec.outcome = outcome
         try:
             rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call

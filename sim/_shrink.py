@@ -56,7 +56,7 @@ def _deciding_for() -> _Record | None:
     # hot path passes nothing, and only the shrinker needs it), so look for the
     # service frame that holds the call's record: the caller of the decision, or
     # its caller (jitter is drawn inside RetryPolicy.retry_delay, a reordering
-    # inside Service._take_batch). A frame walk is slow, which only a shrink pays.
+    # inside Service._prepare_resume). A frame walk is slow, which only a shrink pays.
     frame: FrameType | None = sys._getframe(3)
     for _ in range(4):
         if frame is None:

@@ -11,7 +11,8 @@ dumps/loads: the same value, types and errors.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from .._protocol import Arguments
 from ._cbor import loads
@@ -29,15 +30,28 @@ class _FrozenList(tuple):
     __slots__ = ()
 
 
-class _FrozenArguments:
-    """Arguments whose values are all atoms, or (positional only) flat lists of them."""
+class _FrozenArguments(tuple):
+    """Arguments whose values are all atoms, or (positional only) flat lists of them.
 
-    __slots__ = ("args", "kwargs", "flat")
+    Made as ``_FrozenArguments((args, kwargs, flat))``: `args` the tuple of
+    arguments, `kwargs` a tuple of (name, value) pairs, `flat` True when no
+    _FrozenList is among the args, else False, or None (false too) when
+    freeze's fast path made it of one _FrozenList and no kwargs: a reader
+    that sees None copies that one list without looking further. A tuple, so that making one (once per call)
+    runs no Python code, its fields read by C getters. (Only its exact type
+    is ever asked for: nothing takes it for a plain tuple.)
+    """
 
-    def __init__(self, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...], flat: bool) -> None:
-        self.args = args
-        self.kwargs = kwargs
-        self.flat = flat  # no _FrozenList among the args
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        args: tuple[Any, ...]
+        kwargs: tuple[tuple[str, Any], ...]
+        flat: bool | None
+    else:
+        args = property(itemgetter(0))
+        kwargs = property(itemgetter(1))
+        flat = property(itemgetter(2))
 
 
 def _is_atom(value: object) -> bool:
@@ -72,9 +86,9 @@ def freeze(value: object, *, where: str = "value") -> object:
                     arg = args[0]
                     kind = type(arg)
                     if kind in _ATOMS:
-                        return _FrozenArguments(args, (), True)
+                        return _FrozenArguments((args, (), True))
                     if kind is list and _ATOMS.issuperset(map(type, arg)):
-                        return _FrozenArguments((_FrozenList(arg),), (), False)
+                        return _FrozenArguments(((_FrozenList(arg),), (), None))
                 else:
                     # A loop: argument lists are short, and for a few a pass in C
                     # (issuperset of an iterator builds a set first) costs more.
@@ -82,7 +96,7 @@ def freeze(value: object, *, where: str = "value") -> object:
                         if type(arg) not in _ATOMS:
                             break
                     else:
-                        return _FrozenArguments(args, (), True)
+                        return _FrozenArguments((args, (), True))
             frozen = _freeze_arguments(args, kwargs)
             if frozen is not None:
                 return frozen
@@ -114,17 +128,17 @@ def _freeze_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _FrozenA
     if not flat:
         args = tuple(frozen_args)
     if not kwargs:
-        return _FrozenArguments(args, (), flat)
+        return _FrozenArguments((args, (), flat))
     items = tuple(kwargs.items())
     for key, arg in items:
         if type(key) is not str or not _is_atom(arg):
             return None
-    return _FrozenArguments(args, items, flat)
+    return _FrozenArguments((args, items, flat))
 
 
 def thaw(frozen: object) -> Any:
     """A fresh copy of the value *frozen* holds (each call gets its own)."""
-    thaw_as = _THAWERS.get(type(frozen))
+    thaw_as = _thawer_of(type(frozen))
     return frozen if thaw_as is None else thaw_as(frozen)  # atoms are their own copy
 
 
@@ -133,7 +147,7 @@ def thaw_args(frozen: _FrozenArguments) -> tuple[Any, ...]:
     args = frozen.args
     if frozen.flat:
         return args  # atoms only: the tuple can be shared as it is
-    if len(args) == 1:  # one list, as freeze's fast path makes it
+    if frozen.flat is None:  # one list, as freeze's fast path makes it
         return (list(args[0]),)
     thawed: list[Any] = []  # one pass, without a generator's frame
     for arg in args:
@@ -150,6 +164,7 @@ _THAWERS: dict[type, Callable[[Any], Any]] = {
     _FrozenList: list,
     _FrozenArguments: _thaw_arguments,
 }
+_thawer_of = _THAWERS.get  # bound once: thaw runs for every value delivered that is not an atom
 
 
 def frozen_bytes(frozen: object) -> bytes:

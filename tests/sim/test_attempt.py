@@ -162,6 +162,35 @@ def test_a_resume_gets_raw_results_decoded_on_demand(fast: FastEndpoint) -> None
     ]  # fmt: skip
 
 
+def _fields(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.dispatch_id, a.function, a.attempt, a.is_first_call, a.coroutine_state, a.results,
+        a.poll_error, a.input_arguments() if a.is_first_call else None, len(a.journal),
+    )  # fmt: skip
+
+
+def test_the_view_the_service_makes_is_the_one_attempts_init_makes(fast: FastEndpoint) -> None:
+    # The service builds each Attempt without calling __init__ (Service._attempt):
+    # a first call's and a resume's must read the same as Attempt(rec, suspension)'s.
+    views: list[tuple[Attempt, Attempt]] = []
+
+    def parent(a: Attempt) -> Answer:
+        rec = a._rec
+        views.append((a, Attempt(rec, rec.suspension)))
+        if a.is_first_call:
+            return PollRequest(b"s", [Call("child", 1, endpoint=URL, correlation_id=0)], 1, 10)
+        return (None,)
+
+    fast.handlers["parent"] = parent
+    fast.handlers["child"] = lambda a: (a.input,)
+    service = make_service()
+    service.dispatch_one(Call("parent", Arguments((1, [2]), {}), endpoint=URL))
+    run_all(service)
+    assert [made.is_first_call for made, _ in views] == [True, False]
+    for made, built in views:
+        assert type(made) is Attempt and _fields(made) == _fields(built)
+
+
 def test_a_poll_request_is_checked_like_any_poll(fast: FastEndpoint) -> None:
     fast.handlers["twice"] = lambda a: PollRequest(
         None, [Call("x", 1, endpoint=URL, correlation_id=7), Call("x", 2, endpoint=URL, correlation_id=7)], 1, 10
@@ -297,3 +326,53 @@ def test_a_poll_of_one_call_reusing_an_outstanding_id_is_refused(fast: FastEndpo
         service.step()
     assert rec.suspension.error is not None
     assert "reuses correlation_id 7" in (rec.suspension.error.message or "")
+
+
+def test_a_list_result_is_frozen_as_freeze_would(fast: FastEndpoint) -> None:
+    # The service freezes a fast endpoint's flat list result itself (Service._attempt):
+    # the same frozen form as freeze's, a copy the endpoint's later changes do not reach.
+    returned: dict[str, list[Any]] = {"flat": [1, "a", None, True], "float": [1, 2.5], "nested": [[1]]}
+    fast.handlers["give"] = lambda a: (returned[a.input],)
+    service = make_service()
+    recs = {name: service.dispatch_one(Call("give", name, endpoint=URL)) for name in returned}
+    run_all(service)
+    for name, rec in recs.items():
+        assert rec.outcome is not None
+        kind, data = rec.outcome
+        assert kind == "value" and type(data) is type(sim._codec.freeze(returned[name]))
+        assert sim._codec.same(data, sim._codec.freeze(returned[name]))
+        returned[name].append("later")
+        assert result_of(rec) == returned[name][:-1]
+
+
+@pytest.mark.parametrize("form", ["tuple", "output"])
+def test_a_value_answer_ends_the_call_as_finish_does(fast: FastEndpoint, form: str) -> None:
+    # _attempt writes _finish out for (value,): both answers must leave the same
+    # trace, records and deliveries (a resumed parent, its forgotten state, its waiters).
+    def answer(value: Any) -> Answer:
+        return (value,) if form == "tuple" else Output.value(value)
+
+    def parent(a: Attempt) -> Answer:
+        if a.is_first_call:
+            calls = [Call("child", n, endpoint=URL, correlation_id=n) for n in range(2)]
+            return PollRequest(b"s", calls, 2, 10)
+        return answer(sorted(v for _, v in map(decode_result, (o for _, _, o in a.results))))
+
+    fast.handlers["parent"] = parent
+    fast.handlers["child"] = lambda a: answer([a.input])
+    service = make_service()
+    woken: list[str] = []
+    service.wake = lambda rec: woken.append(rec.id)
+    rec = service.dispatch_one(Call("parent", None, endpoint=URL))
+    rec.waiters.append("a test")
+    run_all(service)
+    assert rec.state is DONE and rec.suspension is None and result_of(rec) == [[0], [1]]
+    assert woken == ["d1"] and service.pending == 0
+    kinds = [(e.kind, e.dispatch_id, e.status) for e in service.trace]
+    assert kinds == [
+        ("dispatch", "d1", None), ("start", "d1", None), ("attempt", "d1", "POLL"),
+        ("dispatch", "d2", None), ("dispatch", "d3", None),
+        ("start", "d2", None), ("attempt", "d2", "OK"), ("outcome", "d2", "OK"),
+        ("start", "d3", None), ("attempt", "d3", "OK"), ("outcome", "d3", "OK"),
+        ("start", "d1", None), ("attempt", "d1", "OK"), ("outcome", "d1", "OK"),
+    ]  # fmt: skip

@@ -1061,6 +1061,32 @@ def test_frozen_atom_arguments_thaw_with_their_own_kwargs_dict() -> None:
     assert _codec.thaw(frozen).kwargs == {"k": "v"}
 
 
+def test_frozen_arguments_record_reads_its_fields() -> None:
+    # The codec's private record of simple Arguments is a tuple made in C
+    # (args, kwargs, flat), its fields read by getters; only its exact type counts.
+    from sim._codec._frozen import _FrozenArguments, _FrozenList
+
+    cases = [
+        (Arguments((1, "a"), {}), (1, "a"), (), True),
+        (Arguments(([1, 2],), {}), (_FrozenList([1, 2]),), (), None),  # one list alone: None
+        (Arguments(([1, 2],), {"k": 1}), (_FrozenList([1, 2]),), (("k", 1),), False),
+        (Arguments(([1], "a"), {}), (_FrozenList([1]), "a"), (), False),
+        (Arguments((1, [2]), {"k": "v"}), (1, _FrozenList([2])), (("k", "v"),), False),
+        (Arguments((2.5,), {"n": 3}), (2.5,), (("n", 3),), True),
+    ]
+    for value, args, kwargs, flat in cases:
+        frozen = _codec.freeze(value)
+        assert type(frozen) is _FrozenArguments
+        assert (frozen.args, frozen.kwargs, frozen.flat) == (args, kwargs, flat)
+        assert [type(a) for a in frozen.args] == [type(a) for a in args]
+        assert _codec.thaw(frozen) == value and _codec.frozen_bytes(frozen) == dumps(value)
+        thawed = _codec.thaw(frozen)
+        assert [type(a) for a in thawed.args] == [type(a) for a in value.args]
+        assert all(a is not b for a, b in zip(thawed.args, value.args) if type(a) is list)
+    assert _codec.same(_codec.freeze(Arguments((1,), {})), _codec.freeze(Arguments((1,), {})))
+    assert not _codec.same(_codec.freeze(Arguments((1,), {})), _codec.freeze(Arguments((1.0,), {})))
+
+
 def test_frozen_flat_lists_thaw_as_fresh_lists() -> None:
     items = [1, "a", None, True]
     for value in (items, Arguments((items, 2), {}), Arguments((items,), {})):

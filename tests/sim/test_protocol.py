@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import attrs
 import pytest
 
@@ -44,6 +47,17 @@ def test_arguments_keep_what_they_are_given_and_evolve() -> None:
     assert attrs.evolve(a, args=(2,)) == Arguments((2,), {"k": 1})
     assert hash(a.__class__((1,), ())) == hash(Arguments(args=(1,), kwargs=()))  # type: ignore[arg-type]
     assert repr(Arguments()) == "Arguments(args=(), kwargs={})"
+
+
+def test_arguments_made_through_their_slots_setters_copy_and_pickle() -> None:
+    # __init__ stores through the slots' own setters, bound once at import: the
+    # instance it makes is an ordinary one of the class, every field set.
+    a = Arguments((1, [2]), {"k": "v"})
+    assert attrs.asdict(a, recurse=False) == {"args": (1, [2]), "kwargs": {"k": "v"}}
+    assert copy.copy(a) == a and copy.deepcopy(a) == a
+    assert pickle.loads(pickle.dumps(a)) == a
+    b = Arguments()
+    assert pickle.loads(pickle.dumps(b)) == b and b.args == () and b.kwargs == {}
 
 
 # -- Call ---------------------------------------------------------------------

@@ -188,6 +188,24 @@ def test_a_poll_with_a_timeout_resumes_with_nothing(endpoint: FakeEndpoint) -> N
     assert service.now == 5.0
 
 
+def test_a_poll_timeout_applies_to_its_own_poll_only(endpoint: FakeEndpoint) -> None:
+    # The first poll's timeout (t=5) is still on the timeline when the second
+    # poll (no timeout, waiting for a sleep until t=3+100) is made: it must not resume it.
+    def waits(inp: Input) -> Output:
+        if inp.is_first_call:
+            return Output.poll(b"1", [Call("<sleep>", 3.0, correlation_id=1)], max_wait_seconds=5.0)
+        if inp.coroutine_state == b"1":
+            return Output.poll(b"2", [Call("<sleep>", 100.0, correlation_id=2)])
+        return Output.value(service.now)
+
+    endpoint.handlers["waits"] = waits
+    service = make_service()
+    rec = service.dispatch_one(Call("waits", None, endpoint=URL))
+    while rec.outcome is None:
+        service.step()
+    assert value_of(rec) == 103.0
+
+
 def test_a_bad_poll_resumes_with_its_error_and_journals_the_calls(endpoint: FakeEndpoint) -> None:
     def twice(inp: Input) -> Output:
         if inp.is_first_call:
