@@ -18,7 +18,6 @@ from itertools import compress
 from operator import is_not
 from typing import Any, NoReturn, TypeVar
 
-import outcome
 import trio
 
 from . import _environment, _host
@@ -305,13 +304,11 @@ class Simulation:
         with RUN_LOCK:  # simulations of a process take turns, whatever their thread (see RUN_LOCK)
             if shared is None:
                 return trio.run(self.main, main, clock=VirtualClock(self._runtime))
-            result = shared.run(self._runtime, functools.partial(self.main, main))
-        # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
-        # The host made a Value or an Error: an exact type test, where isinstance()
-        # would ask outcome's ABC.
-        if type(result) is outcome.Value:
-            return result.value
-        raise result.error  # type: ignore[attr-defined]
+            value, error = shared.run(self._runtime, functools.partial(self.main, main))
+        # Raised here, as trio.run raises, so no helper's frame is in tracebacks.
+        if error is None:
+            return value
+        raise error
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
