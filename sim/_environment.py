@@ -337,6 +337,10 @@ def save_state() -> SavedState:
     return saved
 
 
+seed_random: Callable[[str], None] = _random_state.seed_text
+"""Seed the `random` module for a run's user code, as ``random.seed(text)`` does."""
+
+
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
     _random_state.restore(saved[0])
