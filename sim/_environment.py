@@ -319,6 +319,7 @@ def environment(env: RunEnvironment) -> Iterator[None]:
 
 _RUN_GC_THRESHOLD = 50_000
 """The collector's first threshold while a run is in progress (at least)."""
+_get_threshold, _set_threshold = gc.get_threshold, gc.set_threshold  # bound once: read twice per run
 
 SavedState = tuple[Any, tuple[int, ...]]
 """The `random` module's state and the collector's thresholds, as `save_state` took them."""
@@ -333,10 +334,10 @@ def save_state() -> SavedState:
     collector runs every few calls (a quarter of the time of a 100k-call
     fan-out), so it runs with a higher one.
     """
-    saved = _random_state.save(), gc.get_threshold()  # exact, and cheaper than random.getstate
-    threshold = saved[1]
-    gc.set_threshold(max(threshold[0], _RUN_GC_THRESHOLD), *threshold[1:])
-    return saved
+    threshold = _get_threshold()
+    if threshold[0] < _RUN_GC_THRESHOLD:
+        _set_threshold(_RUN_GC_THRESHOLD, threshold[1], threshold[2])
+    return _random_state.save(), threshold  # exact, and cheaper than random.getstate
 
 
 seed_random: Callable[[str], None] = _random_state.seed_text
@@ -346,7 +347,7 @@ seed_random: Callable[[str], None] = _random_state.seed_text
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
     _random_state.restore(saved[0])
-    gc.set_threshold(*saved[1])
+    _set_threshold(*saved[1])
 
 
 _held_by: int | None = None  # the thread in a `held` block, if any
