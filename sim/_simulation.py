@@ -187,9 +187,9 @@ class Simulation:
         # Every option is checked in the order of the signature, so the first wrong
         # one is the same whatever else is wrong. A seed sweep makes a Simulation
         # per seed: an exact int seed and a preset name are right at a glance.
-        if type(seed) is not int:
+        if seed.__class__ is not int:
             check_options({"seed": seed})
-        profile = PROFILES.get(faults) if type(faults) is str else None
+        profile = PROFILES.get(faults) if faults.__class__ is str else None
         if profile is None:
             profile = FaultProfile.coerce(faults)  # raises what the check of `faults` raises
         rest = (
@@ -214,36 +214,37 @@ class Simulation:
             self.decisions = decisions_for(profile, source)
         else:
             self.decisions = self._decisions_type(profile, source)
-        self.trace = Trace(
+        last = _last_fields  # _profile_fields(), its usual case written out: once per seed
+        trace = self.trace = Trace(
             {
                 "seed": seed,
                 "faults": profile.name,
-                "profile": _profile_fields(profile),
+                "profile": last[1].copy() if last[0] is profile else _profile_fields(profile),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _package_versions().copy(),
             }
         )
-        self._service = Service(
+        service = self._service = Service(
             self.decisions,
             retry or _DEFAULT_RETRY,
-            self.trace,
+            trace,
             max_events=max_events,
             max_virtual_time=self.max_virtual_time,
             max_live_calls=max_live_calls,
             max_memory=max_memory,
         )
-        self._runtime = Runtime(self._service, self.trace, max_stalled_rounds)
+        runtime = self._runtime = Runtime(service, trace, max_stalled_rounds)
         self._task_order: random.Random | None = None  # None: trio's own source, seeded
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
         self.schedule = schedule
         if schedule == "pct":
             pct = PCTSchedule(seed, depth, pct_steps)
-            pct.install(self._service)
+            pct.install(service)
             self._task_order = pct.task_order
-            self.trace.header["schedule"] = pct.header  # `taken` says what k would fit
-        self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
+            trace.header["schedule"] = pct.header  # `taken` says what k would fit
+        self._wait_until = runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
         self.properties = PropertyTally()  # sim.always & co. count their evaluations here
