@@ -405,7 +405,7 @@ class TrioHost:
                 # Set up as spawn_impl sets up a task (it is in the run, its
                 # nursery and its cancel status already), and taken off the run
                 # queue as `_first_step` takes it (a parked run has nothing
-                # else runnable: see _left_over).
+                # else runnable: see the end of `run`).
                 coro = self._seed(body)
                 task.coro = coro
                 task.context = context
@@ -448,7 +448,18 @@ class TrioHost:
         finally:
             result, self._result = self._result, None
         self.runs += 1
-        if self._left_over():
+        # Anything the simulation left in the run could act during the next one
+        # (written out: once per seed). `alive` is a WeakSet: its `data` is empty
+        # when it is, read without its __len__ frame.
+        queue = runner.entry_queue
+        alive = self._asyncgens.alive
+        if (
+            len(runner.tasks) != self._baseline + (self._spare is not None)  # and the kept task
+            or runner.runq
+            or (alive.data and alive)
+            or queue.queue
+            or queue.idempotent_queue
+        ):
             self.retire()
         else:
             self._park()
@@ -560,20 +571,6 @@ class TrioHost:
             if "after_task_step" in hooks:
                 runner.instruments.call("after_task_step", task)
             del _run_context.task
-
-    def _left_over(self) -> bool:
-        # Anything a simulation left in the run could act during the next one.
-        runner = self._runner
-        queue = runner.entry_queue
-        alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
-        parked = self._baseline if self._spare is None else self._baseline + 1  # and the kept task
-        return bool(
-            len(runner.tasks) != parked
-            or runner.runq
-            or (alive.data and alive)
-            or queue.queue
-            or queue.idempotent_queue
-        )
 
 
 _hosts = threading.local()  # per thread: `host` (while it has one), `idle` (another thread's, between blocks)
