@@ -35,7 +35,7 @@ from ._runtime import RUN_LOCK, Runtime, VirtualClock
 from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
 from ._tally import PropertyTally
-from ._trace import Trace
+from ._trace import _SLICE, Trace
 
 __all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
 
@@ -370,8 +370,12 @@ class Simulation:
         else:
             self.trace.header["aborted"] = f"{type(failure).__qualname__}: {_first_line(failure)}"
             self._service.abort(failure)
-        self.trace.header["decisions"] = list(self.decisions.record)
-        self.trace._compact()  # sim-internal: the finished run's events go to the trace's compact store
+        trace = self.trace
+        trace.header["decisions"] = list(self.decisions.record)
+        # sim-internal: the finished run's events go to the trace's compact store,
+        # which takes whole slices only (a short run, the usual seed, has none to give).
+        if len(trace._events) >= _SLICE:
+            trace._compact()
 
     async def _body(self, main: Any) -> Any:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
