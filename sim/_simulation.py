@@ -298,7 +298,7 @@ class Simulation:
         raises what it raises.
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        if _current.get() is not None:
+        if _current_get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
         shared = _host.host()  # one trio run for every simulation of this thread (see _host)
@@ -319,7 +319,7 @@ class Simulation:
         while `trio.sleep` follows the host's clock.
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        if self._started or _current.get() is not None:
+        if self._started or _current_get() is not None:
             _discard(main)
             if self._started:
                 raise RuntimeError("a Simulation runs once; create a new one for another run")
