@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _datetime
+import functools
 import gc
 import os
 import random
@@ -68,19 +69,15 @@ class RunEnvironment:
         self.deterministic = deterministic
         self.refuse = refuse
         self._seed = seed
-        self._entropy: random.Random | None = None
 
-    @property
+    @functools.cached_property
     def entropy(self) -> random.Random:
         """The run's seeded source of `os.urandom`'s bytes.
 
-        Made on first use: seeding a Mersenne Twister costs a twentieth of an
-        empty seed, and most runs never ask for entropy.
+        Made on first use (and kept in the instance): seeding a Mersenne Twister
+        costs a twentieth of an empty seed, and most runs never ask for entropy.
         """
-        entropy = self._entropy
-        if entropy is None:
-            entropy = self._entropy = random.Random(f"dispatch-sim:{self._seed}:entropy")
-        return entropy
+        return random.Random(f"dispatch-sim:{self._seed}:entropy")
 
 
 _active: ContextVar[RunEnvironment | None] = ContextVar("dispatch_sim_environment", default=None)
