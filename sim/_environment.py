@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _datetime
-import functools
 import gc
 import os
 import random
@@ -69,15 +68,19 @@ class RunEnvironment:
         self.deterministic = deterministic
         self.refuse = refuse
         self._seed = seed
+        self._entropy: random.Random | None = None
 
-    @functools.cached_property
+    @property
     def entropy(self) -> random.Random:
         """The run's seeded source of `os.urandom`'s bytes.
 
-        Made on first use (and kept in the instance): seeding a Mersenne Twister
-        costs a twentieth of an empty seed, and most runs never ask for entropy.
+        Made on first use: seeding a Mersenne Twister costs a twentieth of an
+        empty seed, and most runs never ask for entropy.
         """
-        return random.Random(f"dispatch-sim:{self._seed}:entropy")
+        entropy = self._entropy
+        if entropy is None:
+            entropy = self._entropy = random.Random(f"dispatch-sim:{self._seed}:entropy")
+        return entropy
 
 
 _active: ContextVar[RunEnvironment | None] = ContextVar("dispatch_sim_environment", default=None)
