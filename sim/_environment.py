@@ -340,10 +340,6 @@ def save_state() -> SavedState:
     return _random_state.save(), threshold  # exact, and cheaper than random.getstate
 
 
-seed_random: Callable[[str], None] = _random_state.seed_text
-"""Seed the `random` module for a run's user code, as ``random.seed(text)`` does."""
-
-
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
     _random_state.restore(saved[0])

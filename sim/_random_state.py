@@ -17,11 +17,6 @@ regeneration of the block. Anywhere else (another interpreter, another
 layout, a build without the GIL) `save` and `restore` are `random.getstate`
 and `random.setstate`.
 `tests/sim/test_random_state.py` checks both ways.
-
-`seed_text(text)` seeds the module's generator as ``random.seed(text)`` does,
-without that method's tests of the seed's type and version (a third of an
-empty seed's trio setup): used only where it is proven to give the same
-state when this module is imported, else it is `random.seed`.
 """
 
 from __future__ import annotations
@@ -31,7 +26,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BYTE_COPY", "restore", "save", "seed_text"]
+__all__ = ["BYTE_COPY", "restore", "save"]
 
 # The generator behind the module's functions (`random._inst`).
 _MODULE: random.Random = random.random.__self__  # type: ignore[attr-defined]
@@ -103,42 +98,3 @@ _copier = _byte_copier()
 if _copier is not None:
     save, restore = _copier(_MODULE)
     BYTE_COPY = True
-
-
-def _text_seeder(generator: random.Random) -> Callable[[str], None]:
-    """What seeds `generator` from a text as its `seed(text)` does (version 2, a str)."""
-    from hashlib import sha512
-
-    import _random
-
-    c_seed = _random.Random.seed  # what random.Random.seed ends in (its super().seed)
-    from_bytes = int.from_bytes
-
-    def seed_text(text: str) -> None:
-        """Seed the generator as its ``seed(text)`` does."""
-        data = text.encode()
-        c_seed(generator, from_bytes(data + sha512(data).digest()))
-        generator.gauss_next = None  # type: ignore[attr-defined]
-
-    return seed_text
-
-
-def _proven_text_seeder() -> Callable[[str], None]:
-    # Proven on a generator of its own, and on texts of several lengths and scripts.
-    if type(_MODULE) is not random.Random or sys.implementation.name != "cpython":
-        return _MODULE.seed
-    try:
-        own = random.Random()
-        seeder = _text_seeder(own)
-        for text in ("", "dispatch-sim:0:user", "dispatch-sim:-12345678901234567890:user", "é→" * 300):
-            own.gauss(0.0, 1.0)  # leaves a gauss_next, which seeding clears
-            seeder(text)
-            if own.getstate() != random.Random(text).getstate():
-                return _MODULE.seed
-    except Exception:
-        return _MODULE.seed
-    return _text_seeder(_MODULE)
-
-
-seed_text: Callable[[str], None] = _proven_text_seeder()
-"""Seed the `random` module as ``random.seed(text)`` does (where proven, in fewer steps)."""

@@ -245,7 +245,7 @@ class Runtime:
             _run_core._ALLOW_DETERMINISTIC_SCHEDULING = True
             # trio reads the module global at each batch.
             _run_core._r = _LazyTaskOrder(f"dispatch-sim:{seed}:trio") if task_order is None else task_order
-            _environment.seed_random(f"dispatch-sim:{seed}:user")  # as random.seed(text), in fewer steps
+            random.seed(f"dispatch-sim:{seed}:user")
         except BaseException:
             RUN_LOCK.release()
             raise

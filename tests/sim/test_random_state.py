@@ -91,16 +91,3 @@ def test_no_byte_copy_without_the_gil_or_off_cpython(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: True, raising=False)
     monkeypatch.setattr(sys, "implementation", type("Other", (), {"name": "pypy"})())
     assert _random_state._byte_copier() is None
-
-
-def test_seed_text_seeds_the_module_as_random_seed_does() -> None:
-    if sys.implementation.name == "cpython":
-        assert _random_state.seed_text is not random.seed  # the short way was proven
-    before = random.getstate()
-    for text in ("", "dispatch-sim:7:user", "dispatch-sim:-99999999999999999999:user", "ü" * 1000):
-        random.gauss(0.0, 1.0)  # a gauss_next, which seeding clears
-        _random_state.seed_text(text)
-        state = random.getstate()
-        random.seed(text)
-        assert state == random.getstate()
-    random.setstate(before)
