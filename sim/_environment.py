@@ -242,28 +242,30 @@ _PATCHES: tuple[tuple[Any, str, Any], ...] = (
 _ORIGINALS: tuple[Any, ...] = tuple(getattr(owner, name) for owner, name, _ in _PATCHES)
 
 _installed = 0  # runs in progress (the replacements stay while any is)
-_replaced: list[int] = []  # the indexes in _PATCHES replaced by this installation
+# The indexes in _PATCHES replaced by this installation: `_ALL` itself when all
+# of them were (the usual case, told by an identity test).
+_replaced: tuple[int, ...] = ()
 # The same, as columns: installed (and put back) all at once by map(setattr, ...)
 # in C, in the usual case where nothing was replaced before us; runs install
 # and uninstall once per seed outside a `held` block.
 _OWNERS = tuple(owner for owner, _, _ in _PATCHES)
 _NAMES = tuple(name for _, name, _ in _PATCHES)
 _REPLACEMENTS = tuple(replacement for _, _, replacement in _PATCHES)
-_ALL = list(range(len(_PATCHES)))
+_ALL = tuple(range(len(_PATCHES)))
 
 
 def _install() -> None:
-    global _installed
-    if _installed == 0:
+    global _installed, _replaced
+    if not _installed:
         if tuple(map(getattr, _OWNERS, _NAMES)) == _ORIGINALS:  # identity first: functions and classes
-            _replaced[:] = _ALL
+            _replaced = _ALL
             any(map(setattr, _OWNERS, _NAMES, _REPLACEMENTS))  # setattr returns None: all of them run
         else:
             # A function the test has already replaced itself (a monkeypatched
             # clock) is its own decision: it stays as it is.
-            _replaced[:] = [
+            _replaced = tuple(
                 i for i, (owner, name, _) in enumerate(_PATCHES) if getattr(owner, name) is _ORIGINALS[i]
-            ]
+            )
             for i in _replaced:
                 owner, name, replacement = _PATCHES[i]
                 setattr(owner, name, replacement)
@@ -271,16 +273,16 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
-    global _installed
+    global _installed, _replaced
     _installed -= 1
-    if _installed == 0:
-        if len(_replaced) == len(_ALL):
+    if not _installed:
+        if _replaced is _ALL:
             any(map(setattr, _OWNERS, _NAMES, _ORIGINALS))
         else:
             for i in _replaced:
                 owner, name, _ = _PATCHES[i]
                 setattr(owner, name, _ORIGINALS[i])
-        _replaced.clear()
+        _replaced = ()
 
 
 def enter(env: RunEnvironment) -> Token[RunEnvironment | None]:
@@ -317,6 +319,7 @@ def environment(env: RunEnvironment) -> Iterator[None]:
 
 _RUN_GC_THRESHOLD = 50_000
 """The collector's first threshold while a run is in progress (at least)."""
+_get_threshold, _set_threshold = gc.get_threshold, gc.set_threshold  # bound once: read twice per run
 
 SavedState = tuple[Any, tuple[int, ...]]
 """The `random` module's state and the collector's thresholds, as `save_state` took them."""
@@ -331,16 +334,16 @@ def save_state() -> SavedState:
     collector runs every few calls (a quarter of the time of a 100k-call
     fan-out), so it runs with a higher one.
     """
-    saved = _random_state.save(), gc.get_threshold()  # exact, and cheaper than random.getstate
-    threshold = saved[1]
-    gc.set_threshold(max(threshold[0], _RUN_GC_THRESHOLD), *threshold[1:])
-    return saved
+    threshold = _get_threshold()
+    if threshold[0] < _RUN_GC_THRESHOLD:
+        _set_threshold(_RUN_GC_THRESHOLD, threshold[1], threshold[2])
+    return _random_state.save(), threshold  # exact, and cheaper than random.getstate
 
 
 def restore_state(saved: SavedState) -> None:
     """Put back what `save_state` saved."""
     _random_state.restore(saved[0])
-    gc.set_threshold(*saved[1])
+    _set_threshold(*saved[1])
 
 
 _held_by: int | None = None  # the thread in a `held` block, if any

@@ -220,7 +220,8 @@ class TrioHost:
         self._asyncgens: Any = None
         self._wakeup: Any = None
         self._signals = False  # whether trio sets the wakeup fd in this thread
-        self._result: outcome.Outcome[Any] | None = None  # the simulation's, from its task (see run)
+        # The simulation's (value, None) or (None, exception), from its task (see run).
+        self._result: tuple[Any, BaseException | None] | None = None
         self._spare: Any = None  # while parked: a seed's trio task, ended and kept for the next (see run)
         self._baseline = 0  # tasks alive in a parked run: init, the run_sync_soon task, idle
         self.runs = 0  # simulations this run has hosted
@@ -368,8 +369,11 @@ class TrioHost:
 
     # -- hosting one simulation ----------------------------------------------------
 
-    def run(self, clock_runtime: Runtime, body: Callable[[], Awaitable[Any]]) -> outcome.Outcome[Any]:
+    def run(self, clock_runtime: Runtime, body: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
         """Run `body()` in a task of the host run, on `clock_runtime`'s virtual clock.
+
+        Returns what it returned or raised, as ``(value, None)`` or ``(None, exception)``
+        (a pair, as `Runtime.host` gives: cheaper to make than an outcome).
 
         The task takes its first step here, as trio's loop would take it in a
         batch of one (see `_first_step`): a simulation that never waits in
@@ -401,7 +405,7 @@ class TrioHost:
                 # Set up as spawn_impl sets up a task (it is in the run, its
                 # nursery and its cancel status already), and taken off the run
                 # queue as `_first_step` takes it (a parked run has nothing
-                # else runnable: see _left_over).
+                # else runnable: see the end of `run`).
                 coro = self._seed(body)
                 task.coro = coro
                 task.context = context
@@ -444,11 +448,22 @@ class TrioHost:
         finally:
             result, self._result = self._result, None
         self.runs += 1
-        if self._left_over():
+        # Anything the simulation left in the run could act during the next one
+        # (written out: once per seed). `alive` is a WeakSet: its `data` is empty
+        # when it is, read without its __len__ frame.
+        queue = runner.entry_queue
+        alive = self._asyncgens.alive
+        if (
+            len(runner.tasks) != self._baseline + (self._spare is not None)  # and the kept task
+            or runner.runq
+            or (alive.data and alive)
+            or queue.queue
+            or queue.idempotent_queue
+        ):
             self.retire()
         else:
             self._park()
-        return result  # type: ignore[return-value]
+        return result  # type: ignore[return-value] # set by the task, or it raised
 
     def _let_go(self, task: Any) -> None:
         # What trio's task_exited does with a seed's task that ended as
@@ -461,13 +476,12 @@ class TrioHost:
     async def _seed(self, body: Callable[[], Awaitable[Any]]) -> None:
         # The simulation's task: its outcome goes to `run`, never to trio (its nursery is the host's).
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        # Caught here rather than by outcome.acapture, whose frame would show in tracebacks.
+        # Caught here rather than by outcome.acapture, whose frame would show in
+        # tracebacks; a pair rather than an outcome.Value/Error to make.
         try:
-            value = await body()
+            self._result = (await body(), None)
         except BaseException as exc:
-            self._result = outcome.Error(exc)
-        else:
-            self._result = outcome.Value(value)
+            self._result = (None, exc)
         finally:
             clock = self._clock
             clock.runtime = clock.watchdog = None  # type: ignore[assignment] # no simulation running (see attach)
@@ -557,20 +571,6 @@ class TrioHost:
             if "after_task_step" in hooks:
                 runner.instruments.call("after_task_step", task)
             del _run_context.task
-
-    def _left_over(self) -> bool:
-        # Anything a simulation left in the run could act during the next one.
-        runner = self._runner
-        queue = runner.entry_queue
-        alive = self._asyncgens.alive  # a WeakSet: its `data` is empty when it is (without its __len__ frame)
-        parked = self._baseline if self._spare is None else self._baseline + 1  # and the kept task
-        return bool(
-            len(runner.tasks) != parked
-            or runner.runq
-            or (alive.data and alive)
-            or queue.queue
-            or queue.idempotent_queue
-        )
 
 
 _hosts = threading.local()  # per thread: `host` (while it has one), `idle` (another thread's, between blocks)

@@ -18,7 +18,6 @@ from itertools import compress
 from operator import is_not
 from typing import Any, NoReturn, TypeVar
 
-import outcome
 import trio
 
 from . import _environment, _host
@@ -36,7 +35,7 @@ from ._runtime import RUN_LOCK, Runtime, VirtualClock
 from ._schedule import DEFAULT_DEPTH, DEFAULT_STEPS, SCHEDULES, PCTSchedule
 from ._service import DEFAULT_MAX_LIVE_CALLS, DEFAULT_MAX_MEMORY, Service
 from ._tally import PropertyTally
-from ._trace import Trace
+from ._trace import _SLICE, Trace
 
 __all__ = ["DEFAULT_SEED", "Simulation", "current", "now"]
 
@@ -188,9 +187,9 @@ class Simulation:
         # Every option is checked in the order of the signature, so the first wrong
         # one is the same whatever else is wrong. A seed sweep makes a Simulation
         # per seed: an exact int seed and a preset name are right at a glance.
-        if type(seed) is not int:
+        if seed.__class__ is not int:
             check_options({"seed": seed})
-        profile = PROFILES.get(faults) if type(faults) is str else None
+        profile = PROFILES.get(faults) if faults.__class__ is str else None
         if profile is None:
             profile = FaultProfile.coerce(faults)  # raises what the check of `faults` raises
         rest = (
@@ -215,36 +214,37 @@ class Simulation:
             self.decisions = decisions_for(profile, source)
         else:
             self.decisions = self._decisions_type(profile, source)
-        self.trace = Trace(
+        last = _last_fields  # _profile_fields(), its usual case written out: once per seed
+        trace = self.trace = Trace(
             {
                 "seed": seed,
                 "faults": profile.name,
-                "profile": _profile_fields(profile),
+                "profile": last[1].copy() if last[0] is profile else _profile_fields(profile),
                 "test_id": test_id,
                 "decisions": None,
                 "versions": _package_versions().copy(),
             }
         )
-        self._service = Service(
+        service = self._service = Service(
             self.decisions,
             retry or _DEFAULT_RETRY,
-            self.trace,
+            trace,
             max_events=max_events,
             max_virtual_time=self.max_virtual_time,
             max_live_calls=max_live_calls,
             max_memory=max_memory,
         )
-        self._runtime = Runtime(self._service, self.trace, max_stalled_rounds)
+        runtime = self._runtime = Runtime(service, trace, max_stalled_rounds)
         self._task_order: random.Random | None = None  # None: trio's own source, seeded
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
         self.schedule = schedule
         if schedule == "pct":
             pct = PCTSchedule(seed, depth, pct_steps)
-            pct.install(self._service)
+            pct.install(service)
             self._task_order = pct.task_order
-            self.trace.header["schedule"] = pct.header  # `taken` says what k would fit
-        self._wait_until = self._runtime.wait_until  # bound once: every wait goes through it
+            trace.header["schedule"] = pct.header  # `taken` says what k would fit
+        self._wait_until = runtime.wait_until  # bound once: every wait goes through it
         self._started = False
         self._memory: dict[str, dict[Any, Any]] = {}
         self.properties = PropertyTally()  # sim.always & co. count their evaluations here
@@ -298,20 +298,18 @@ class Simulation:
         raises what it raises.
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        if _current.get() is not None:
+        if _current_get() is not None:
             _discard(main)
             raise RuntimeError("a simulation is already running in this context")
         shared = _host.host()  # one trio run for every simulation of this thread (see _host)
         with RUN_LOCK:  # simulations of a process take turns, whatever their thread (see RUN_LOCK)
             if shared is None:
                 return trio.run(self.main, main, clock=VirtualClock(self._runtime))
-            result = shared.run(self._runtime, functools.partial(self.main, main))
-        # Unwrapped here, as trio.run does, so outcome's frame stays out of tracebacks.
-        # The host made a Value or an Error: an exact type test, where isinstance()
-        # would ask outcome's ABC.
-        if type(result) is outcome.Value:
-            return result.value
-        raise result.error  # type: ignore[attr-defined]
+            value, error = shared.run(self._runtime, functools.partial(self.main, main))
+        # Raised here, as trio.run raises, so no helper's frame is in tracebacks.
+        if error is None:
+            return value
+        raise error
 
     async def main(self, main: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]]) -> T:
         """Run `main` inside the current trio run (see `run`).
@@ -321,7 +319,7 @@ class Simulation:
         while `trio.sleep` follows the host's clock.
         """
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
-        if self._started or _current.get() is not None:
+        if self._started or _current_get() is not None:
             _discard(main)
             if self._started:
                 raise RuntimeError("a Simulation runs once; create a new one for another run")
@@ -372,8 +370,12 @@ class Simulation:
         else:
             self.trace.header["aborted"] = f"{type(failure).__qualname__}: {_first_line(failure)}"
             self._service.abort(failure)
-        self.trace.header["decisions"] = list(self.decisions.record)
-        self.trace._compact()  # sim-internal: the finished run's events go to the trace's compact store
+        trace = self.trace
+        trace.header["decisions"] = list(self.decisions.record)
+        # sim-internal: the finished run's events go to the trace's compact store,
+        # which takes whole slices only (a short run, the usual seed, has none to give).
+        if len(trace._events) >= _SLICE:
+            trace._compact()
 
     async def _body(self, main: Any) -> Any:
         __tracebackhide__ = True  # pytest: a failure shows the test's and the function's frames
