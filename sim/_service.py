@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from inspect import isawaitable
 from collections import deque
-from itertools import repeat
+from itertools import count, repeat
 from operator import attrgetter, itemgetter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
@@ -159,8 +159,10 @@ class Service:
         # actions left in it (see _CHECK_EVERY).
         self._spent = 0
         self._window = self._budget = min(_CHECK_EVERY, max_events)
-        self._seq = 0
-        self._ids = 0
+        # The timeline's tie-breaker and the calls' numbers: each a counter's
+        # __next__, one call where `self._seq += 1` then reading it is more bytecodes.
+        self._next_seq: Callable[[], int] = count(1).__next__
+        self._next_id: Callable[[], int] = count(1).__next__
         self.records: dict[DispatchID, _Record] = {}
         self.pending = 0  # calls without an outcome
         # Keyed dispatches (durable steps of a caller), by caller id, then key: their ids.
@@ -181,8 +183,7 @@ class Service:
     # -- timeline ---------------------------------------------------------
 
     def push(self, time: float, action: Callable[[Any], Any], arg: Any) -> None:
-        self._seq += 1
-        _heappush(self.heap, (time, self._seq, action, arg))
+        _heappush(self.heap, (time, self._next_seq(), action, arg))
         if self.on_push is not None:
             self.on_push()
 
@@ -341,8 +342,7 @@ class Service:
         return self._admit(call, None, self.records.get(caller) if caller is not None else None)
 
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
-        self._ids += 1
-        did = f"d{self._ids}"
+        did = f"d{self._next_id()}"
         now = self.now
         function, value = call.function, call.input
         try:
@@ -372,10 +372,9 @@ class Service:
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
-            self._seq += 1
             _heappush(
                 self.heap,
-                (now + self._latency(rec) if self._faults else now, self._seq, self._attempt, rec),
+                (now + self._latency(rec) if self._faults else now, self._next_seq(), self._attempt, rec),
             )
             if self.on_push is not None:
                 self.on_push()
@@ -393,14 +392,14 @@ class Service:
         parent_id, root_id, parent_endpoint = rec.id, rec.root_id, rec.endpoint
         faults, latency, on_push = self._faults, self._latency, self.on_push
         journal = entry_calls.append
+        next_id, next_seq = self._next_id, self._next_seq
         now = self.now  # nothing here moves time
-        # The counters in locals, written back before anything else reads them
-        # (a failed or timer child's own path) and when the loop ends or raises.
-        ids, seq, pending = self._ids, self._seq, self.pending
+        # The count of pending calls in a local, written back before anything else
+        # reads it (a failed or timer child's own path) and when the loop ends or raises.
+        pending = self.pending
         try:
             for call in calls:
-                ids += 1
-                did = f"d{ids}"
+                did = f"d{next_id()}"
                 function, cid, value = call.function, call.correlation_id, call.input
                 try:
                     data: object = _freeze(value, where="argument")
@@ -413,20 +412,19 @@ class Service:
                 outstanding[cid] = child
                 event((DISPATCH, now, did, function, 0, None, parent_id, data))
                 if failure is None and function != TIMER_FUNCTION:
-                    seq += 1
-                    _heappush(heap, (now + latency(child) if faults else now, seq, attempt, child))
+                    _heappush(heap, (now + latency(child) if faults else now, next_seq(), attempt, child))
                     if on_push is not None:
                         on_push()
                 else:
-                    self._ids, self._seq, self.pending = ids, seq, pending
+                    self.pending = pending
                     if failure is not None:
                         self._fail(child, _invalid(failure))
                     else:
                         self._start_timer(child, value)
-                    ids, seq, pending = self._ids, self._seq, self.pending
+                    pending = self.pending
                 journal((cid, function, data))
         finally:
-            self._ids, self._seq, self.pending = ids, seq, pending
+            self.pending = pending
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
@@ -790,10 +788,9 @@ class Service:
         except KeyError:
             rec.move(SCHEDULED)  # raises
         # push(), written out: every resume makes one.
-        self._seq += 1
         _heappush(
             self.heap,
-            (self.now + self._latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
+            (self.now + self._latency(rec) if self._faults else self.now, self._next_seq(), self._attempt, rec),
         )
         if self.on_push is not None:
             self.on_push()
