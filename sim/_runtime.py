@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import heapq
 import math
 import os
 import random
@@ -61,6 +62,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
 _INF = math.inf
+_heappop = heapq.heappop
 
 # The simulations of a process take turns, one at a time whatever thread runs
 # them (a Dask worker's threads, a sweep on a ThreadPoolExecutor): what makes a
@@ -442,10 +444,8 @@ class Runtime:
                     runq: Any
                     deadlines: list[Any]
                     try:
-                        while True:
-                            pending = service.step()
-                            if pending is not None:
-                                break
+                        pending = service.step()
+                        while pending is None:
                             if not heap:  # the quiescence waiters can go on only now
                                 if self._waiting and not self._running_foreign:
                                     self._wake_quiet()
@@ -458,6 +458,16 @@ class Runtime:
                                 break
                             due = heap[0][0]
                             if due <= service.now:
+                                # service.step(), written out for an action due now: most
+                                # actions of a run are. Its tests of time have nothing to
+                                # do: time stays, and it is within max_virtual_time, as a
+                                # step of this turn has run (only the clock moves time
+                                # past the cap, to an action due then, whose step raises).
+                                _, _, action, arg = _heappop(heap)
+                                service._budget -= 1  # (see Service.step)
+                                if service._budget < 0:
+                                    service._next_window()
+                                pending = action(arg)
                                 continue
                             # Once _alone_in_trio has held in this turn, only what
                             # an action run inline (a function's code) can change
@@ -471,13 +481,13 @@ class Runtime:
                             # simulation, a volunteer time driver) change only in
                             # an await, which ends the turn. tests/sim/test_host.py's
                             # trio_changed_inline spawns and sets deadlines inline.
-                            if alone and not runq and not deadlines and due < _INF:
-                                continue
-                            if not self._alone_in_trio(due):
-                                break
-                            runner = self._runner
-                            runq, deadlines = runner.runq, runner.deadlines._heap
-                            alone = True
+                            if not (alone and not runq and not deadlines and due < _INF):
+                                if not self._alone_in_trio(due):
+                                    break
+                                runner = self._runner
+                                runq, deadlines = runner.runq, runner.deadlines._heap
+                                alone = True
+                            pending = service.step()  # moves time to `due`
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
