@@ -457,37 +457,38 @@ class Runtime:
                             if self.failure is not None:
                                 break
                             due = heap[0][0]
-                            if due <= service.now:
-                                # service.step(), written out for an action due now: most
-                                # actions of a run are. Its tests of time have nothing to
-                                # do: time stays, and it is within max_virtual_time, as a
-                                # step of this turn has run (only the clock moves time
-                                # past the cap, to an action due then, whose step raises).
-                                _, _, action, arg = _heappop(heap)
-                                service._budget -= 1  # (see Service.step)
-                                if service._budget < 0:
-                                    service._next_window()
-                                pending = action(arg)
-                                continue
-                            # Once _alone_in_trio has held in this turn, only what
-                            # an action run inline (a function's code) can change
-                            # is tested again: a task woken or spawned (a spawned
-                            # task is runnable at once, and only trio's loop takes
-                            # a task off its run queue or ends one: the count of
-                            # tasks cannot change inline while the queue is
-                            # empty), a trio deadline set (with trio's deadline
-                            # heap empty: only a set deadline grows it inline).
-                            # Its other inputs (the clock, awaits outside the
-                            # simulation, a volunteer time driver) change only in
-                            # an await, which ends the turn. tests/sim/test_host.py's
-                            # trio_changed_inline spawns and sets deadlines inline.
-                            if not (alone and not runq and not deadlines and due < _INF):
-                                if not self._alone_in_trio(due):
-                                    break
-                                runner = self._runner
-                                runq, deadlines = runner.runq, runner.deadlines._heap
-                                alone = True
-                            pending = service.step()  # moves time to `due`
+                            if due > service.now:
+                                # Once _alone_in_trio has held in this turn, only what
+                                # an action run inline (a function's code) can change
+                                # is tested again: a task woken or spawned (a spawned
+                                # task is runnable at once, and only trio's loop takes
+                                # a task off its run queue or ends one: the count of
+                                # tasks cannot change inline while the queue is
+                                # empty), a trio deadline set (with trio's deadline
+                                # heap empty: only a set deadline grows it inline).
+                                # Its other inputs (the clock, awaits outside the
+                                # simulation, a volunteer time driver) change only in
+                                # an await, which ends the turn. tests/sim/test_host.py's
+                                # trio_changed_inline spawns and sets deadlines inline.
+                                if not (alone and not runq and not deadlines and due < _INF):
+                                    if not self._alone_in_trio(due):
+                                        break
+                                    runner = self._runner
+                                    runq, deadlines = runner.runq, runner.deadlines._heap
+                                    alone = True
+                                if due > service.max_virtual_time:
+                                    service.step()  # raises LivelockError, as the cap is passed
+                                service.now = due
+                            # service.step(), written out: most actions of a run follow
+                            # another in a turn. Time is moved above; an action due now
+                            # is within max_virtual_time, as a step of this turn has run
+                            # (only the clock moves time past the cap, to an action due
+                            # then, and the step of that action raises).
+                            _, _, action, arg = _heappop(heap)
+                            service._budget -= 1  # (see Service.step)
+                            if service._budget < 0:
+                                service._next_window()
+                            pending = action(arg)
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
