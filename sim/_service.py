@@ -293,8 +293,8 @@ class Service:
         for i, call in enumerate(calls):
             # The common case checked in exact types (as dispatch_one does), with
             # no message built per call; _check_call says what is wrong.
-            if type(call) is not Call or type(call.function) is not str or not call.function or (
-                call.endpoint is not None and type(call.endpoint) is not str
+            if call.__class__ is not Call or call.function.__class__ is not str or not call.function or (
+                call.endpoint is not None and call.endpoint.__class__ is not str
             ):
                 _check_call(call, f"calls[{i}]")
         caller_record = self.records.get(caller) if caller is not None else None
@@ -334,9 +334,10 @@ class Service:
 
     def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
         """Accept one call, as `dispatch` does, and return its record."""
-        # The common case checked in exact types here; _check_call says what is wrong.
-        if type(call) is not Call or type(call.function) is not str or not call.function or (
-            call.endpoint is not None and type(call.endpoint) is not str
+        # The common case checked in exact types here (each read as __class__, an
+        # attribute, not a call of type()); _check_call says what is wrong.
+        if call.__class__ is not Call or call.function.__class__ is not str or not call.function or (
+            call.endpoint is not None and call.endpoint.__class__ is not str
         ):
             _check_call(call, "calls[0]")
         return self._admit(call, None, self.records.get(caller) if caller is not None else None)
