@@ -396,36 +396,42 @@ class Service:
         next_id, next_seq = self._next_id, self._next_seq
         now = self.now  # nothing here moves time
         # The count of pending calls in a local, written back before anything else
-        # reads it (a failed or timer child's own path) and when the loop ends or raises.
+        # reads it (a timer or failed child's own path) and when the loop ends or raises.
         pending = self.pending
         try:
             for call in calls:
-                did = f"d{next_id()}"
                 function, cid, value = call.function, call.correlation_id, call.input
+                if function == TIMER_FUNCTION:
+                    pending = self._admit_aside(call, rec, pending, journal)
+                    continue
                 try:
                     data: object = _freeze(value, where="argument")
-                    failure = None
-                except _codec.SerializationError as exc:
-                    data, failure = b"", exc  # never run: it fails at once
+                except _codec.SerializationError:
+                    pending = self._admit_aside(call, rec, pending, journal)
+                    continue
+                did = f"d{next_id()}"
                 child = _Record(did, function, call.endpoint or parent_endpoint, data, rec, cid, parent_id, root_id, now)
                 records[did] = child
                 pending += 1
                 outstanding[cid] = child
                 event((DISPATCH, now, did, function, 0, None, parent_id, data))
-                if failure is None and function != TIMER_FUNCTION:
-                    _heappush(heap, (now + latency(child) if faults else now, next_seq(), attempt, child))
-                    if on_push is not None:
-                        on_push()
-                else:
-                    self.pending = pending
-                    if failure is not None:
-                        self._fail(child, _invalid(failure))
-                    else:
-                        self._start_timer(child, value)
-                    pending = self.pending
+                _heappush(heap, (now + latency(child) if faults else now, next_seq(), attempt, child))
+                if on_push is not None:
+                    on_push()
                 journal((cid, function, data))
         finally:
             self.pending = pending
+
+    def _admit_aside(
+        self, call: Call, rec: _Record, pending: int, journal: Callable[[tuple[Any, str, object]], None]
+    ) -> int:
+        # A timer or unserializable child of a poll (see _admit_polled): _admit takes
+        # the same steps, then starts or fails it. `pending` is the caller's count of
+        # pending calls, written back for _admit, which reads it: what it is after.
+        self.pending = pending
+        child = self._admit(call, rec, None)
+        journal((call.correlation_id, call.function, child.input))
+        return self.pending
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
