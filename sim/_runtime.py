@@ -25,6 +25,7 @@ import heapq
 import math
 import os
 import random
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -62,6 +63,7 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
 _INF = math.inf
+_MAX_FINITE = sys.float_info.max
 _heappop = heapq.heappop
 
 # The simulations of a process take turns, one at a time whatever thread runs
@@ -443,6 +445,7 @@ class Runtime:
                     alone = False  # _alone_in_trio held in this turn (see below)
                     runq: Any
                     deadlines: list[Any]
+                    until: float
                     try:
                         pending = service.step()
                         while pending is None:
@@ -470,14 +473,20 @@ class Runtime:
                                 # simulation, a volunteer time driver) change only in
                                 # an await, which ends the turn. tests/sim/test_host.py's
                                 # trio_changed_inline spawns and sets deadlines inline.
-                                if not (alone and not runq and not deadlines and due < _INF):
+                                # (`until`: max_virtual_time, and finite, so that `due` up
+                                # to it is also below _INF, and within the cap: due later,
+                                # the tests are made in full.)
+                                if not (alone and not runq and not deadlines and due <= until):
                                     if not self._alone_in_trio(due):
                                         break
                                     runner = self._runner
                                     runq, deadlines = runner.runq, runner.deadlines._heap
                                     alone = True
-                                if due > service.max_virtual_time:
-                                    service.step()  # raises LivelockError, as the cap is passed
+                                    until = service.max_virtual_time
+                                    if until == _INF:
+                                        until = _MAX_FINITE
+                                    if due > service.max_virtual_time:
+                                        service.step()  # raises LivelockError, as the cap is passed
                                 service.now = due
                             # service.step(), written out: most actions of a run follow
                             # another in a turn. Time is moved above; an action due now
