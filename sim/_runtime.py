@@ -447,57 +447,77 @@ class Runtime:
                     deadlines: list[Any]
                     until: float
                     try:
-                        pending = service.step()
-                        while pending is None:
-                            if not heap:  # the quiescence waiters can go on only now
-                                if self._waiting and not self._running_foreign:
-                                    self._wake_quiet()
+                        # The first action's tests of time, as service.step() makes
+                        # them (the clock may have moved time past the cap).
+                        if due > service.max_virtual_time:
+                            service.step()  # raises LivelockError, as the cap is passed
+                        if due > service.now:
+                            service.now = due
+                        # Service.step's countdown of actions, in a local for the turn:
+                        # written back before anything reads it (Service._next_window,
+                        # Service.step, its livelock errors) and as the turn ends.
+                        budget = service._budget
+                        try:
+                            while True:
+                                # service.step(), written out: most actions of a run are
+                                # run here. Time is moved before (for the first action
+                                # above, for the next ones below).
+                                _, _, action, arg = _heappop(heap)
+                                budget -= 1
+                                if budget < 0:
+                                    service._budget = budget
+                                    try:
+                                        service._next_window()
+                                    finally:
+                                        budget = service._budget
+                                pending = action(arg)
+                                if pending is not None:
+                                    break
+                                if not heap:  # the quiescence waiters can go on only now
+                                    if self._waiting and not self._running_foreign:
+                                        self._wake_quiet()
+                                    if target.outcome is not None:
+                                        return  # (the finally ends the turn of driving)
+                                    break
                                 if target.outcome is not None:
-                                    return  # (the finally ends the turn of driving)
-                                break
-                            if target.outcome is not None:
-                                return
-                            if self.failure is not None:
-                                break
-                            due = heap[0][0]
-                            if due > service.now:
-                                # Once _alone_in_trio has held in this turn, only what
-                                # an action run inline (a function's code) can change
-                                # is tested again: a task woken or spawned (a spawned
-                                # task is runnable at once, and only trio's loop takes
-                                # a task off its run queue or ends one: the count of
-                                # tasks cannot change inline while the queue is
-                                # empty), a trio deadline set (with trio's deadline
-                                # heap empty: only a set deadline grows it inline).
-                                # Its other inputs (the clock, awaits outside the
-                                # simulation, a volunteer time driver) change only in
-                                # an await, which ends the turn. tests/sim/test_host.py's
-                                # trio_changed_inline spawns and sets deadlines inline.
-                                # (`until`: max_virtual_time, and finite, so that `due` up
-                                # to it is also below _INF, and within the cap: due later,
-                                # the tests are made in full.)
-                                if not (alone and not runq and not deadlines and due <= until):
-                                    if not self._alone_in_trio(due):
-                                        break
-                                    runner = self._runner
-                                    runq, deadlines = runner.runq, runner.deadlines._heap
-                                    alone = True
-                                    until = service.max_virtual_time
-                                    if until == _INF:
-                                        until = _MAX_FINITE
-                                    if due > service.max_virtual_time:
-                                        service.step()  # raises LivelockError, as the cap is passed
-                                service.now = due
-                            # service.step(), written out: most actions of a run follow
-                            # another in a turn. Time is moved above; an action due now
-                            # is within max_virtual_time, as a step of this turn has run
-                            # (only the clock moves time past the cap, to an action due
-                            # then, and the step of that action raises).
-                            _, _, action, arg = _heappop(heap)
-                            service._budget -= 1  # (see Service.step)
-                            if service._budget < 0:
-                                service._next_window()
-                            pending = action(arg)
+                                    return
+                                if self.failure is not None:
+                                    break
+                                # An action due now is within max_virtual_time, as a step
+                                # of this turn has run: only the clock moves time past the
+                                # cap, to an action due then, and the first step raises.
+                                due = heap[0][0]
+                                if due > service.now:
+                                    # Once _alone_in_trio has held in this turn, only what
+                                    # an action run inline (a function's code) can change
+                                    # is tested again: a task woken or spawned (a spawned
+                                    # task is runnable at once, and only trio's loop takes
+                                    # a task off its run queue or ends one: the count of
+                                    # tasks cannot change inline while the queue is
+                                    # empty), a trio deadline set (with trio's deadline
+                                    # heap empty: only a set deadline grows it inline).
+                                    # Its other inputs (the clock, awaits outside the
+                                    # simulation, a volunteer time driver) change only in
+                                    # an await, which ends the turn. tests/sim/test_host.py's
+                                    # trio_changed_inline spawns and sets deadlines inline.
+                                    # (`until`: max_virtual_time, and finite, so that `due` up
+                                    # to it is also below _INF, and within the cap: due later,
+                                    # the tests are made in full.)
+                                    if not (alone and not runq and not deadlines and due <= until):
+                                        if not self._alone_in_trio(due):
+                                            break
+                                        runner = self._runner
+                                        runq, deadlines = runner.runq, runner.deadlines._heap
+                                        alone = True
+                                        until = service.max_virtual_time
+                                        if until == _INF:
+                                            until = _MAX_FINITE
+                                        if due > service.max_virtual_time:
+                                            service._budget = budget
+                                            service.step()  # raises LivelockError, as the cap is passed
+                                    service.now = due
+                        finally:
+                            service._budget = budget
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
