@@ -182,12 +182,11 @@ class _PlainDecisions(Decisions):
         if at is None:
             return None
         u = self._random()
-        record = self.record
-        record.append(u)
+        self.record.append(u)
         if u < at:
             return None
         u = self._random()
-        record.append(u)
+        self.record.append(u)
         n = len(ENDPOINT_FAULT_STATUSES)
         return ENDPOINT_FAULT_STATUSES[min(int(u * n), n - 1)]
 
