@@ -436,6 +436,13 @@ class Runtime:
             if not cancelled and heap and not self._driving and self.failure is None:
                 due = heap[0][0]
                 if due <= service.now or self._alone_in_trio(due):
+                    if "step" in service.__dict__:
+                        # A schedule's own step (sim._schedule's PCT picks among the
+                        # actions due at once): every action goes through it.
+                        pending = self._turn_by_step(target)
+                        if pending is not None:
+                            await self._finish_pending(pending, pump=False)
+                        continue
                     # _act(), written out: this runs once per action of most runs.
                     # The actions that follow while none hands back an awaitable
                     # run in the same turn of driving: the tests of the outer
@@ -543,6 +550,43 @@ class Runtime:
             await trio.lowlevel.wait_task_rescheduled(abort)
             if self._time_driver is not None and self._time_driver[0] is task:
                 self._time_driver = None  # woken by its call's outcome instead
+
+    def _turn_by_step(self, target: _Record | _Quiescence) -> Awaitable[None] | None:
+        """A turn of driving in wait_until, each action run by `service.step()`: for a
+        service whose step is its own (see sim._schedule). What the last action must
+        await outside the simulation, if anything."""
+        service = self._service
+        heap = service.heap
+        self._driving = True
+        alone = False  # _alone_in_trio held in this turn (see wait_until)
+        runq: Any
+        deadlines: list[Any]
+        try:
+            while True:
+                pending = service.step()
+                if pending is not None:
+                    return pending
+                if not heap:  # the quiescence waiters can go on only now
+                    if self._waiting and not self._running_foreign:
+                        self._wake_quiet()
+                    return None
+                if target.outcome is not None or self.failure is not None:
+                    return None
+                due = heap[0][0]
+                if due <= service.now:
+                    continue
+                if alone and not runq and not deadlines and due < _INF:  # (see wait_until)
+                    continue
+                if not self._alone_in_trio(due):
+                    return None
+                runner = self._runner
+                runq, deadlines = runner.runq, runner.deadlines._heap
+                alone = True
+        except LivelockError as exc:
+            self._fail(exc)
+            return None
+        finally:
+            self._driving = False
 
     def _alone_in_trio(self, due: float) -> bool:
         """Whether time may move to `due` in this task, without a trip through trio's loop.
