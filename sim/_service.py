@@ -402,12 +402,20 @@ class Service:
             for call in calls:
                 function, cid, value = call.function, call.correlation_id, call.input
                 if function == TIMER_FUNCTION:
-                    pending = self._admit_aside(call, rec, pending, journal)
+                    self.pending = pending
+                    try:
+                        self._admit_aside(call, rec, journal)
+                    finally:
+                        pending = self.pending
                     continue
                 try:
                     data: object = _freeze(value, where="argument")
                 except _codec.SerializationError:
-                    pending = self._admit_aside(call, rec, pending, journal)
+                    self.pending = pending
+                    try:
+                        self._admit_aside(call, rec, journal)
+                    finally:
+                        pending = self.pending
                     continue
                 did = f"d{next_id()}"
                 child = _Record(did, function, call.endpoint or parent_endpoint, data, rec, cid, parent_id, root_id, now)
@@ -422,16 +430,11 @@ class Service:
         finally:
             self.pending = pending
 
-    def _admit_aside(
-        self, call: Call, rec: _Record, pending: int, journal: Callable[[tuple[Any, str, object]], None]
-    ) -> int:
+    def _admit_aside(self, call: Call, rec: _Record, journal: Callable[[tuple[Any, str, object]], None]) -> None:
         # A timer or unserializable child of a poll (see _admit_polled): _admit takes
-        # the same steps, then starts or fails it. `pending` is the caller's count of
-        # pending calls, written back for _admit, which reads it: what it is after.
-        self.pending = pending
+        # the same steps, then starts or fails it.
         child = self._admit(call, rec, None)
         journal((call.correlation_id, call.function, child.input))
-        return self.pending
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
@@ -874,6 +877,8 @@ class Service:
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""
+        if not self.pending:  # the usual end: every call has its outcome
+            return
         for rec in self.records.values():
             if rec.outcome is None:
                 rec.outcome = ABANDONED_OUTCOME
