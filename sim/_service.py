@@ -400,7 +400,7 @@ class Service:
         pending = self.pending
         try:
             for call in calls:
-                function, cid, value = call.function, call.correlation_id, call.input
+                function, cid = call.function, call.correlation_id
                 if function == TIMER_FUNCTION:
                     self.pending = pending
                     try:
@@ -409,7 +409,7 @@ class Service:
                         pending = self.pending
                     continue
                 try:
-                    data: object = _freeze(value, where="argument")
+                    data: object = _freeze(call.input, where="argument")
                 except _codec.SerializationError:
                     self.pending = pending
                     try:
