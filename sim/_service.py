@@ -345,9 +345,9 @@ class Service:
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
         did = f"d{self._next_id()}"
         now = self.now
-        function, value = call.function, call.input
+        function = call.function
         try:
-            data: object = _freeze(value, where="argument")
+            data: object = _freeze(call.input, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
@@ -369,7 +369,7 @@ class Service:
         if failure is not None:
             self._fail(rec, _invalid(failure))
         elif function == TIMER_FUNCTION:
-            self._start_timer(rec, value)
+            self._start_timer(rec, call.input)
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
