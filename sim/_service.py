@@ -285,7 +285,7 @@ class Service:
         the ids of the first time and dispatches nothing, as long as the
         calls are the same; a tail call of the caller forgets its keys.
         """
-        if key is None and type(calls) is list and len(calls) == 1:
+        if key is None and calls.__class__ is list and len(calls) == 1:
             # One call, not a durable step (a test's fn.dispatch(x)): dispatch_one
             # checks and admits it as the general path below would.
             return [self.dispatch_one(calls[0], caller).id]
