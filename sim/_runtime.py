@@ -13,7 +13,8 @@ only once the body first waits in trio; a run that never does costs trio no
 task switch at all.
 
 The service (`_service`) knows nothing of this: the runtime installs its
-`wake` and `on_push` hooks and runs its actions with `Service.step()`.
+`wake` and `on_push` hooks and runs its actions with `Service.step()` (in
+`Runtime.wait_until`, where most actions run, that method written out).
 """
 
 from __future__ import annotations

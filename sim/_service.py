@@ -195,6 +195,10 @@ class Service:
         lies past `max_virtual_time` or would exceed `max_events`, or (checked
         every `_CHECK_EVERY` actions) the run holds more than `max_live_calls`
         unfinished calls or more than `max_memory` estimated bytes.
+
+        Runtime.wait_until runs most actions with this method written out
+        (a schedule's own `step`, set on the instance, it calls instead):
+        a change here is made there too.
         """
         due, _, action, arg = _heappop(self.heap)
         if due > self.max_virtual_time:
