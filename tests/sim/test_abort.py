@@ -107,3 +107,34 @@ def test_a_normal_end_still_abandons_rather_than_aborts(reg: registry.Registry) 
     simulation.run(main)
     assert outcomes(simulation) == {"abandoned": 1}
     assert "aborted" not in simulation.trace.header
+
+
+@pytest.mark.parametrize("faults", ["none", "light", "heavy"])
+def test_a_run_ended_mid_fan_out_gives_every_call_one_outcome(reg: registry.Registry, faults: str) -> None:
+    # Service.abandon skips its walk of the records when its count of calls
+    # without an outcome is 0: that count must stay exact through polls,
+    # timers, retries, crashes and tail calls, or calls would end with none.
+    @reg.function
+    def leaf(x: int) -> int:
+        return x
+
+    @reg.function
+    async def napping(x: int) -> int:
+        await registry.sleep(x % 3)
+        return x
+
+    @reg.function
+    async def fan(n: int) -> list[int]:
+        return list(await registry.gather(*(leaf(i) for i in range(n)), *(napping(i) for i in range(n))))
+
+    async def main() -> Any:
+        started = [fan.dispatch(i) for i in range(1, 5)]
+        await sim.current().wait_result(started[0])
+        await trio.sleep(1)  # virtual time: some calls ended, some sleep, some poll
+
+    for seed in range(12):
+        simulation = Simulation(seed=seed, faults=faults, drain=False)
+        simulation.run(main)
+        ended = outcomes(simulation)  # (each dispatched call has exactly one)
+        assert ended["abandoned"] > 0, (seed, ended)
+        assert simulation._service.pending == 0, seed  # (the count read where it lives)
