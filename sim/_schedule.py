@@ -127,7 +127,8 @@ class PCTSchedule:
             return plain()
 
         # An attribute of this one service: the uniform schedule's class method,
-        # and its hot path, stay as they are.
+        # and its hot path, stay as they are. (Runtime.wait_until runs actions
+        # with Service.step written out unless it finds a step on the instance.)
         service.step = step  # type: ignore[method-assign]
 
 
