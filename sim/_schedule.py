@@ -127,8 +127,7 @@ class PCTSchedule:
             return plain()
 
         # An attribute of this one service: the uniform schedule's class method,
-        # and its hot path, stay as they are. (Runtime.wait_until runs actions
-        # with Service.step written out unless it finds a step on the instance.)
+        # and its hot path, stay as they are.
         service.step = step  # type: ignore[method-assign]
 
 
