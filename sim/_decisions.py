@@ -167,20 +167,14 @@ class _PlainDecisions(Decisions):
     # at or above which a draw injects the fault, or None when the rate is not
     # positive (nothing is drawn). The same float the base class computes at
     # each decision, so the same draws decide the same.
-    __slots__ = ("_endpoint_error_at", "_response_lost_at", "_crash_at", "_reorder_at", "_max_latency")
+    __slots__ = ("_endpoint_error_at", "_response_lost_at", "_crash_at", "_max_latency")
 
     def __init__(self, profile: FaultProfile, rng: random.Random | str) -> None:
         super().__init__(profile, rng)
         chosen = self.profile
-        # (Written out, not a helper called per rate: every simulation makes one.)
-        rate = chosen.endpoint_error
-        self._endpoint_error_at = 1.0 - rate if rate > 0.0 else None
-        rate = chosen.response_lost
-        self._response_lost_at = 1.0 - rate if rate > 0.0 else None
-        rate = chosen.crash
-        self._crash_at = 1.0 - rate if rate > 0.0 else None
-        rate = chosen.reorder
-        self._reorder_at = 1.0 - rate if rate > 0.0 else None
+        self._endpoint_error_at = _threshold(chosen.endpoint_error)
+        self._response_lost_at = _threshold(chosen.response_lost)
+        self._crash_at = _threshold(chosen.crash)
         self._max_latency = chosen.max_latency
 
     def endpoint_fault(self, rec: Any = None) -> Status | None:
@@ -188,11 +182,12 @@ class _PlainDecisions(Decisions):
         if at is None:
             return None
         u = self._random()
-        self.record.append(u)
+        record = self.record
+        record.append(u)
         if u < at:
             return None
         u = self._random()
-        self.record.append(u)
+        record.append(u)
         n = len(ENDPOINT_FAULT_STATUSES)
         return ENDPOINT_FAULT_STATUSES[min(int(u * n), n - 1)]
 
@@ -212,24 +207,6 @@ class _PlainDecisions(Decisions):
         self.record.append(u)
         return u >= at
 
-    def reorder(self, ready: int, rec: Any = None) -> tuple[int, int] | None:
-        if ready < 2:
-            return None
-        at = self._reorder_at
-        if at is None:
-            return None
-        u = self._random()
-        record = self.record
-        record.append(u)
-        if u < at:
-            return None
-        u = self._random()
-        record.append(u)
-        start = min(int(u * ready), ready - 1)
-        u = self._random()
-        record.append(u)
-        return start, 1 + min(int(u * ready), ready - 1)
-
     def latency(self, rec: Any = None) -> float:
         top = self._max_latency
         if not top:
@@ -242,6 +219,11 @@ class _PlainDecisions(Decisions):
         u = self._random()
         self.record.append(u)
         return u
+
+
+def _threshold(rate: float) -> float | None:
+    # _PlainDecisions' form of a rate: what `Decisions._chance` compares a draw with.
+    return 1.0 - rate if rate > 0.0 else None
 
 
 class TargetedDecisions(Decisions):

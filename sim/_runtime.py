@@ -13,8 +13,7 @@ only once the body first waits in trio; a run that never does costs trio no
 task switch at all.
 
 The service (`_service`) knows nothing of this: the runtime installs its
-`wake` and `on_push` hooks and runs its actions with `Service.step()` (in
-`Runtime.wait_until`, where most actions run, that method written out).
+`wake` and `on_push` hooks and runs its actions with `Service.step()`.
 """
 
 from __future__ import annotations
@@ -22,11 +21,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import heapq
 import math
 import os
 import random
-import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -64,8 +61,6 @@ TRIO_INTERNALS: tuple[tuple[str, str], ...] = (
 
 _BLOCKED, _DUE, _LATER = 0, 1, 2
 _INF = math.inf
-_MAX_FINITE = sys.float_info.max
-_heappop = heapq.heappop
 
 # The simulations of a process take turns, one at a time whatever thread runs
 # them (a Dask worker's threads, a sweep on a ThreadPoolExecutor): what makes a
@@ -437,13 +432,6 @@ class Runtime:
             if not cancelled and heap and not self._driving and self.failure is None:
                 due = heap[0][0]
                 if due <= service.now or self._alone_in_trio(due):
-                    if "step" in service.__dict__:
-                        # A schedule's own step (sim._schedule's PCT picks among the
-                        # actions due at once): every action goes through it.
-                        pending = self._turn_by_step(target)
-                        if pending is not None:
-                            await self._finish_pending(pending, pump=False)
-                        continue
                     # _act(), written out: this runs once per action of most runs.
                     # The actions that follow while none hands back an awaitable
                     # run in the same turn of driving: the tests of the outer
@@ -453,79 +441,43 @@ class Runtime:
                     alone = False  # _alone_in_trio held in this turn (see below)
                     runq: Any
                     deadlines: list[Any]
-                    until: float
                     try:
-                        # The first action's tests of time, as service.step() makes
-                        # them (the clock may have moved time past the cap).
-                        if due > service.max_virtual_time:
-                            service.step()  # raises LivelockError, as the cap is passed
-                        if due > service.now:
-                            service.now = due
-                        # Service.step's countdown of actions, in a local for the turn:
-                        # written back before anything reads it (Service._next_window,
-                        # Service.step, its livelock errors) and as the turn ends.
-                        budget = service._budget
-                        try:
-                            while True:
-                                # service.step(), written out: most actions of a run are
-                                # run here. Time is moved before (for the first action
-                                # above, for the next ones below).
-                                _, _, action, arg = _heappop(heap)
-                                budget -= 1
-                                if budget < 0:
-                                    service._budget = budget
-                                    try:
-                                        service._next_window()
-                                    finally:
-                                        budget = service._budget
-                                pending = action(arg)
-                                if pending is not None:
-                                    break
-                                if not heap:  # the quiescence waiters can go on only now
-                                    if self._waiting and not self._running_foreign:
-                                        self._wake_quiet()
-                                    if target.outcome is not None:
-                                        return  # (the finally ends the turn of driving)
-                                    break
+                        while True:
+                            pending = service.step()
+                            if pending is not None:
+                                break
+                            if not heap:  # the quiescence waiters can go on only now
+                                if self._waiting and not self._running_foreign:
+                                    self._wake_quiet()
                                 if target.outcome is not None:
-                                    return
-                                if self.failure is not None:
-                                    break
-                                # An action due now is within max_virtual_time, as a step
-                                # of this turn has run: only the clock moves time past the
-                                # cap, to an action due then, and the first step raises.
-                                due = heap[0][0]
-                                if due > service.now:
-                                    # Once _alone_in_trio has held in this turn, only what
-                                    # an action run inline (a function's code) can change
-                                    # is tested again: a task woken or spawned (a spawned
-                                    # task is runnable at once, and only trio's loop takes
-                                    # a task off its run queue or ends one: the count of
-                                    # tasks cannot change inline while the queue is
-                                    # empty), a trio deadline set (with trio's deadline
-                                    # heap empty: only a set deadline grows it inline).
-                                    # Its other inputs (the clock, awaits outside the
-                                    # simulation, a volunteer time driver) change only in
-                                    # an await, which ends the turn. tests/sim/test_host.py's
-                                    # trio_changed_inline spawns and sets deadlines inline.
-                                    # (`until`: max_virtual_time, and finite, so that `due` up
-                                    # to it is also below _INF, and within the cap: due later,
-                                    # the tests are made in full.)
-                                    if not (alone and not runq and not deadlines and due <= until):
-                                        if not self._alone_in_trio(due):
-                                            break
-                                        runner = self._runner
-                                        runq, deadlines = runner.runq, runner.deadlines._heap
-                                        alone = True
-                                        until = service.max_virtual_time
-                                        if until == _INF:
-                                            until = _MAX_FINITE
-                                        if due > service.max_virtual_time:
-                                            service._budget = budget
-                                            service.step()  # raises LivelockError, as the cap is passed
-                                    service.now = due
-                        finally:
-                            service._budget = budget
+                                    return  # (the finally ends the turn of driving)
+                                break
+                            if target.outcome is not None:
+                                return
+                            if self.failure is not None:
+                                break
+                            due = heap[0][0]
+                            if due <= service.now:
+                                continue
+                            # Once _alone_in_trio has held in this turn, only what
+                            # an action run inline (a function's code) can change
+                            # is tested again: a task woken or spawned (a spawned
+                            # task is runnable at once, and only trio's loop takes
+                            # a task off its run queue or ends one: the count of
+                            # tasks cannot change inline while the queue is
+                            # empty), a trio deadline set (with trio's deadline
+                            # heap empty: only a set deadline grows it inline).
+                            # Its other inputs (the clock, awaits outside the
+                            # simulation, a volunteer time driver) change only in
+                            # an await, which ends the turn. tests/sim/test_host.py's
+                            # trio_changed_inline spawns and sets deadlines inline.
+                            if alone and not runq and not deadlines and due < _INF:
+                                continue
+                            if not self._alone_in_trio(due):
+                                break
+                            runner = self._runner
+                            runq, deadlines = runner.runq, runner.deadlines._heap
+                            alone = True
                     except LivelockError as exc:
                         self._fail(exc)
                         continue
@@ -551,43 +503,6 @@ class Runtime:
             await trio.lowlevel.wait_task_rescheduled(abort)
             if self._time_driver is not None and self._time_driver[0] is task:
                 self._time_driver = None  # woken by its call's outcome instead
-
-    def _turn_by_step(self, target: _Record | _Quiescence) -> Awaitable[None] | None:
-        """A turn of driving in wait_until, each action run by `service.step()`: for a
-        service whose step is its own (see sim._schedule). What the last action must
-        await outside the simulation, if anything."""
-        service = self._service
-        heap = service.heap
-        self._driving = True
-        alone = False  # _alone_in_trio held in this turn (see wait_until)
-        runq: Any
-        deadlines: list[Any]
-        try:
-            while True:
-                pending = service.step()
-                if pending is not None:
-                    return pending
-                if not heap:  # the quiescence waiters can go on only now
-                    if self._waiting and not self._running_foreign:
-                        self._wake_quiet()
-                    return None
-                if target.outcome is not None or self.failure is not None:
-                    return None
-                due = heap[0][0]
-                if due <= service.now:
-                    continue
-                if alone and not runq and not deadlines and due < _INF:  # (see wait_until)
-                    continue
-                if not self._alone_in_trio(due):
-                    return None
-                runner = self._runner
-                runq, deadlines = runner.runq, runner.deadlines._heap
-                alone = True
-        except LivelockError as exc:
-            self._fail(exc)
-            return None
-        finally:
-            self._driving = False
 
     def _alone_in_trio(self, due: float) -> bool:
         """Whether time may move to `due` in this task, without a trip through trio's loop.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from inspect import isawaitable
 from collections import deque
-from itertools import count, repeat
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
@@ -162,10 +162,8 @@ class Service:
         # actions left in it (see _CHECK_EVERY).
         self._spent = 0
         self._window = self._budget = min(_CHECK_EVERY, max_events)
-        # The timeline's tie-breaker and the calls' numbers: each a counter's
-        # __next__, one call where `self._seq += 1` then reading it is more bytecodes.
-        self._next_seq: Callable[[], int] = count(1).__next__
-        self._next_id: Callable[[], int] = count(1).__next__
+        self._seq = 0
+        self._ids = 0
         self.records: dict[DispatchID, _Record] = {}
         self.pending = 0  # calls without an outcome
         # Keyed dispatches (durable steps of a caller), by caller id, then key: their ids.
@@ -186,7 +184,8 @@ class Service:
     # -- timeline ---------------------------------------------------------
 
     def push(self, time: float, action: Callable[[Any], Any], arg: Any) -> None:
-        _heappush(self.heap, (time, self._next_seq(), action, arg))
+        self._seq += 1
+        _heappush(self.heap, (time, self._seq, action, arg))
         if self.on_push is not None:
             self.on_push()
 
@@ -198,10 +197,6 @@ class Service:
         lies past `max_virtual_time` or would exceed `max_events`, or (checked
         every `_CHECK_EVERY` actions) the run holds more than `max_live_calls`
         unfinished calls or more than `max_memory` estimated bytes.
-
-        Runtime.wait_until runs most actions with this method written out
-        (a schedule's own `step`, set on the instance, it calls instead):
-        a change here is made there too.
         """
         due, _, action, arg = _heappop(self.heap)
         if due > self.max_virtual_time:
@@ -292,7 +287,7 @@ class Service:
         the ids of the first time and dispatches nothing, as long as the
         calls are the same; a tail call of the caller forgets its keys.
         """
-        if key is None and calls.__class__ is list and len(calls) == 1:
+        if key is None and type(calls) is list and len(calls) == 1:
             # One call, not a durable step (a test's fn.dispatch(x)): dispatch_one
             # checks and admits it as the general path below would.
             return [self.dispatch_one(calls[0], caller).id]
@@ -300,8 +295,8 @@ class Service:
         for i, call in enumerate(calls):
             # The common case checked in exact types (as dispatch_one does), with
             # no message built per call; _check_call says what is wrong.
-            if call.__class__ is not Call or call.function.__class__ is not str or not call.function or (
-                call.endpoint is not None and call.endpoint.__class__ is not str
+            if type(call) is not Call or type(call.function) is not str or not call.function or (
+                call.endpoint is not None and type(call.endpoint) is not str
             ):
                 _check_call(call, f"calls[{i}]")
         caller_record = self.records.get(caller) if caller is not None else None
@@ -341,20 +336,20 @@ class Service:
 
     def dispatch_one(self, call: Call, caller: DispatchID | None = None) -> _Record:
         """Accept one call, as `dispatch` does, and return its record."""
-        # The common case checked in exact types here (each read as __class__, an
-        # attribute, not a call of type()); _check_call says what is wrong.
-        if call.__class__ is not Call or call.function.__class__ is not str or not call.function or (
-            call.endpoint is not None and call.endpoint.__class__ is not str
+        # The common case checked in exact types here; _check_call says what is wrong.
+        if type(call) is not Call or type(call.function) is not str or not call.function or (
+            call.endpoint is not None and type(call.endpoint) is not str
         ):
             _check_call(call, "calls[0]")
         return self._admit(call, None, self.records.get(caller) if caller is not None else None)
 
     def _admit(self, call: Call, parent: _Record | None, caller: _Record | None) -> _Record:
-        did = f"d{self._next_id()}"
+        self._ids += 1
+        did = f"d{self._ids}"
         now = self.now
-        function = call.function
+        function, value = call.function, call.input
         try:
-            data: object = _freeze(call.input, where="argument")
+            data: object = _freeze(value, where="argument")
             failure = None
         except _codec.SerializationError as exc:
             data, failure = b"", exc  # never run: it fails at once
@@ -376,13 +371,14 @@ class Service:
         if failure is not None:
             self._fail(rec, _invalid(failure))
         elif function == TIMER_FUNCTION:
-            self._start_timer(rec, call.input)
+            self._start_timer(rec, value)
         else:
             # push(), written out: this runs for every call, and the two calls saved
             # are a measurable part of it.
+            self._seq += 1
             _heappush(
                 self.heap,
-                (now + self._latency(rec) if self._faults else now, self._next_seq(), self._attempt, rec),
+                (now + self._latency(rec) if self._faults else now, self._seq, self._attempt, rec),
             )
             if self.on_push is not None:
                 self.on_push()
@@ -401,49 +397,41 @@ class Service:
         faults, latency, on_push = self._faults, self._latency, self.on_push
         entry_calls: list[tuple[Any, str, object]] = []  # (correlation id, function, frozen input) each
         journal = entry_calls.append
-        next_id, next_seq = self._next_id, self._next_seq
         now = self.now  # nothing here moves time
-        # The count of pending calls in a local, written back before anything else
-        # reads it (a timer or failed child's own path) and when the loop ends or raises.
-        pending = self.pending
+        # The counters in locals, written back before anything else reads them
+        # (a failed or timer child's own path) and when the loop ends or raises.
+        ids, seq, pending = self._ids, self._seq, self.pending
         try:
             for call in calls:
-                function, cid = call.function, call.correlation_id
-                if function == TIMER_FUNCTION:
-                    self.pending = pending
-                    try:
-                        self._admit_aside(call, rec, journal)
-                    finally:
-                        pending = self.pending
-                    continue
+                ids += 1
+                did = f"d{ids}"
+                function, cid, value = call.function, call.correlation_id, call.input
                 try:
-                    data: object = _freeze(call.input, where="argument")
-                except _codec.SerializationError:
-                    self.pending = pending
-                    try:
-                        self._admit_aside(call, rec, journal)
-                    finally:
-                        pending = self.pending
-                    continue
-                did = f"d{next_id()}"
+                    data: object = _freeze(value, where="argument")
+                    failure = None
+                except _codec.SerializationError as exc:
+                    data, failure = b"", exc  # never run: it fails at once
                 child = _Record(did, function, call.endpoint or parent_endpoint, data, rec, cid, parent_id, root_id, now)
                 records[did] = child
                 pending += 1
                 outstanding[cid] = child
                 event((DISPATCH, now, did, function, 0, None, parent_id, data))
-                _heappush(heap, (now + latency(child) if faults else now, next_seq(), attempt, child))
-                if on_push is not None:
-                    on_push()
+                if failure is None and function != TIMER_FUNCTION:
+                    seq += 1
+                    _heappush(heap, (now + latency(child) if faults else now, seq, attempt, child))
+                    if on_push is not None:
+                        on_push()
+                else:
+                    self._ids, self._seq, self.pending = ids, seq, pending
+                    if failure is not None:
+                        self._fail(child, _invalid(failure))
+                    else:
+                        self._start_timer(child, value)
+                    ids, seq, pending = self._ids, self._seq, self.pending
                 journal((cid, function, data))
         finally:
-            self.pending = pending
+            self._ids, self._seq, self.pending = ids, seq, pending
         return tuple(entry_calls)
-
-    def _admit_aside(self, call: Call, rec: _Record, journal: Callable[[tuple[Any, str, object]], None]) -> None:
-        # A timer or unserializable child of a poll (see _admit_polled): _admit takes
-        # the same steps, then starts or fails it.
-        child = self._admit(call, rec, None)
-        journal((call.correlation_id, call.function, child.input))
 
     def _delivery_time(self, rec: _Record) -> float:
         return self.now + self._latency(rec) if self._faults else self.now
@@ -857,9 +845,10 @@ class Service:
         except KeyError:
             rec.move(SCHEDULED)  # raises
         # push(), written out: every resume makes one.
+        self._seq += 1
         _heappush(
             self.heap,
-            (self.now + self._latency(rec) if self._faults else self.now, self._next_seq(), self._attempt, rec),
+            (self.now + self._latency(rec) if self._faults else self.now, self._seq, self._attempt, rec),
         )
         if self.on_push is not None:
             self.on_push()
@@ -937,8 +926,6 @@ class Service:
 
     def abandon(self) -> None:
         """Give every call still without an outcome an 'abandoned' outcome in the trace."""
-        if not self.pending:  # the usual end: every call has its outcome
-            return
         for rec in self.records.values():
             if rec.outcome is None:
                 rec.outcome = ABANDONED_OUTCOME
