@@ -10,6 +10,13 @@ call: the same count on every machine and every run (for a given Python), so a
 change to the hot path can be measured exactly where wall time on a noisy
 machine cannot. Both measure the workload awaited inside a running simulation,
 after one untimed warm-up run, as benchmarks/run.py's in-run column does.
+
+Fewer bytecodes is not always less work. CPython 3.11 specializes attribute
+reads and stores on instances and slots, not a call of a method-wrapper
+(`itertools.count().__next__`) nor a read of an attribute found on the class
+through an instance: a change that trades the first for the second can save
+bytecodes and cost machine instructions. Confirm a change with callgrind
+(`speed.py --instructions` per seed) before keeping it.
 """
 
 from __future__ import annotations
