@@ -1062,8 +1062,8 @@ def test_frozen_atom_arguments_thaw_with_their_own_kwargs_dict() -> None:
 
 
 def test_frozen_arguments_record_reads_its_fields() -> None:
-    # The codec's private record of simple Arguments is a tuple made in C
-    # (args, kwargs, flat), its fields read by getters; only its exact type counts.
+    # The codec's private record of simple Arguments: its fields, what it
+    # thaws to and its bytes; only its exact type counts.
     from sim._codec._frozen import _FrozenArguments, _FrozenList
 
     cases = [
