@@ -24,7 +24,9 @@ seed (valgrind's callgrind; the difference between two processes running N
 and M seeds, divided by M - N, so start-up and imports cancel out) for the
 empty simulation, a bare `trio.run`, the floor's empty run and the order
 workflow under none, light and heavy, ours and the floor's (with ours/floor):
-figures the machine's load does not move. Its processes run with
+figures the machine's load does not move. With `--opcodes`, it prints the
+bytecode instructions per seed of the same runs (seeds 0-9 after a warm-up
+seed), the other exact count. Its processes run with
 PYTHONHASHSEED=0 unless it is set: randomized string hashing moves the counts
 of the same code by 2-3% between processes.
 
@@ -201,6 +203,33 @@ def instructions() -> tuple[list[list[str]], list[list[str]]]:
     return units, ratios
 
 
+def bytecodes(seeds: int = 10) -> list[list[str]]:
+    """Rows: bytecode instructions per seed of each unit, seeds 0 to `seeds` - 1,
+    after an uncounted warm-up seed (the same count on every run, for a given Python)."""
+    rows = []
+    for unit, run in _UNITS.items():
+        run(10_000)  # warm-up: imports, caches, the shared trio run
+        counted = [0]
+
+        def trace(frame: Any, event: str, arg: Any) -> Any:
+            frame.f_trace_opcodes = True
+            return count
+
+        def count(frame: Any, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                counted[0] += 1
+            return count
+
+        sys.settrace(trace)
+        try:
+            for seed in range(seeds):
+                run(seed)
+        finally:
+            sys.settrace(None)
+        rows.append([unit, f"{counted[0] / seeds:,.0f}"])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -215,6 +244,9 @@ def main() -> int:
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument(
         "--instructions", action="store_true", help="print callgrind instruction counts per seed instead"
+    )
+    parser.add_argument(
+        "--opcodes", action="store_true", help="print bytecode instructions per seed instead (sys.settrace)"
     )
     parser.add_argument("--count", nargs=2, metavar=("UNIT", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -244,6 +276,18 @@ def main() -> int:
             "The order workflow (15 calls), M instructions per seed, ours and the floor's:",
             "",
             *_table(["faults", "ours", "floor", "ours/floor"], ratios),
+        ]
+        print("\n".join(lines))
+        if args.markdown:
+            Path(args.markdown).write_text("\n".join(lines) + "\n")
+        return 0
+    if args.opcodes:
+        lines = [
+            machine,
+            "",
+            "Bytecode instructions per seed (seeds 0-9 after a warm-up seed; a fresh simulation per seed):",
+            "",
+            *_table(["run", "bytecodes"], bytecodes()),
         ]
         print("\n".join(lines))
         if args.markdown:
