@@ -277,11 +277,7 @@ def main() -> int:
             "",
             *_table(["faults", "ours", "floor", "ours/floor"], ratios),
         ]
-        print("\n".join(lines))
-        if args.markdown:
-            Path(args.markdown).write_text("\n".join(lines) + "\n")
-        return 0
-    if args.opcodes:
+    elif args.opcodes:
         lines = [
             machine,
             "",
@@ -289,6 +285,7 @@ def main() -> int:
             "",
             *_table(["run", "bytecodes"], bytecodes()),
         ]
+    if args.instructions or args.opcodes:
         print("\n".join(lines))
         if args.markdown:
             Path(args.markdown).write_text("\n".join(lines) + "\n")
