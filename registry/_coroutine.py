@@ -1042,6 +1042,10 @@ def run_async_function(
     """
     frames: dict[str, Frame] = current().memory(function._endpoint)
     did = inp.dispatch_id
+    try:  # the attempt's trio task, which the frame's steps run in
+        task = _run_context.task
+    except AttributeError:  # not in a trio run
+        task = _current_task()  # raises
     if inp.is_first_call:
         if did in frames:  # a first call run again (its response never arrived)
             frames.pop(did).close()
@@ -1053,10 +1057,7 @@ def run_async_function(
         # A new frame is running (the class default): see the end of its first step below.
         frames[did] = frame = Frame(did, coro)
         frame.input = inp  # names the function, the call and the attempt in a failure
-        try:
-            frame.task = task = _run_context.task
-        except AttributeError:  # not in a trio run
-            frame.task = task = _current_task()  # raises
+        frame.task = task
         frame.scopes = task._cancel_status  # trio's private cancel state: see _send_here
         try:
             result = frame._first_step()
@@ -1095,10 +1096,7 @@ def run_async_function(
         frame._load_journal(journal)
     frame.input = inp
     frame.running = True
-    try:
-        frame.task = task = _run_context.task
-    except AttributeError:  # not in a trio run
-        frame.task = task = _current_task()  # raises
+    frame.task = task
     frame.scopes = task._cancel_status
     try:
         result = frame.advance()
