@@ -510,37 +510,7 @@ class Service:
                     except _codec.SerializationError as exc:
                         self._fail(rec, _invalid(exc))
                         return None
-            # _finish(rec, value_outcome(data), "OK"), written out: most attempts
-            # end here (keep the two in step).
-            rec.outcome = outcome = ("value", data)
-            try:
-                rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call
-            except KeyError:
-                rec.move(DONE)  # raises
-            self.pending -= 1
-            self._event((OUTCOME, now, rec.id, rec.function, attempt, "OK", None, outcome))
-            if rec.suspension is not None:
-                server = _endpoints.get(rec.endpoint)  # (looked up afresh, as _finish does)
-                if server is not None:
-                    server.forget(rec.id)
-                rec.suspension = None
-            if rec.waiters:
-                self.wake(rec)
-            parent = rec.parent
-            if parent is not None:
-                suspension = parent.suspension
-                cid = rec.correlation_id
-                if suspension is not None and suspension.outstanding.get(cid) is rec:
-                    ready = suspension.ready
-                    ready.append((cid, rec.id, outcome))
-                    if parent.state is POLLING:
-                        count = len(ready) - suspension.taken
-                        if (
-                            suspension.error is not None
-                            or count >= suspension.min_results
-                            or count >= len(suspension.outstanding)
-                        ):
-                            self._resume(parent)
+            self._finish(rec, ("value", data), "OK")  # value_outcome(data), written out
             return None
         if kind is PollRequest:
             # _completed's poll case, written out as for (value,) above.
@@ -892,7 +862,6 @@ class Service:
 
     def _finish(self, rec: _Record, outcome: RawOutcome, status: str) -> None:
         """Give the call its outcome (`status` names it in the trace)."""
-        # (Written out in _attempt for a fast endpoint's (value,): keep the two in step.)
         rec.outcome = outcome
         try:
             rec.state = _INTO_DONE[rec.state]  # rec.move(DONE), without the call
