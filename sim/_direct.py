@@ -41,15 +41,7 @@ async def call_value(call: Call, exception_for: Callable[[Error], BaseException]
     rec = simulation._service.dispatch_one(call)
     if rec.outcome is None:
         await simulation._wait_until(rec)
-    # _value_of(rec, exception_for), written out: this is every call a test awaits.
-    outcome = rec.outcome
-    assert outcome is not None
-    kind, payload = outcome
-    if kind == "value":
-        return payload if type(payload) in _KEPT else _thaw(payload)
-    if outcome is ABANDONED:
-        raise SimulationError(f"call {rec.id} ({rec.function}) was abandoned")
-    raise exception_for(decode_error(payload))
+    return _value_of(rec, exception_for)
 
 
 async def wait_value(dispatch_id: DispatchID, exception_for: Callable[[Error], BaseException]) -> Any:
